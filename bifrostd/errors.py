@@ -1,0 +1,152 @@
+"""The error hierarchy of Bifrost, and the exit codes the CLI maps them to.
+
+Each error's docstring is its message template, formatted with the error's
+arguments; its ``exit_code`` is part of the command-line API that studio
+scripts rely on (documented in docs/cli.md). Per-file problems during a scan
+or a mirror run are *findings* in a result, not exceptions.
+
+::
+
+    BifrostError (2)
+    ├── ConfigError (3)                   studio config unreadable or invalid
+    ├── TemplateError (4)                 template set invalid
+    │   ├── TemplateSetInvalid (4)        one or more problems, each with file:line:col
+    │   └── FieldValueError (5)           a value that can't be formatted or would escape a root
+    ├── ResolveError (6)                  a path or reference that can't be resolved
+    ├── CatalogError (7)
+    │   ├── CatalogLocationError (8)      catalog on a network filesystem
+    │   └── CatalogBusy (9)               another writer holds the catalog
+    ├── ScanError (10)
+    ├── DaemonError (11)
+    │   ├── DaemonRunning (12)            a daemon already holds the state folder
+    │   └── DaemonUnreachable (13)        no daemon answers on the control socket
+    └── MirrorError (14)
+        └── MirrorTargetError (15)        unknown or misconfigured target
+
+Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
+errors; 2 is the generic error and click's usage error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BifrostError(Exception):
+    """{}"""
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.args = args
+
+    @property
+    def message(self) -> str:
+        template = type(self).__doc__ or "{}"
+        try:
+            return template.strip().format(*self.args)
+        except (IndexError, KeyError):
+            return " ".join(str(a) for a in self.args)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(BifrostError):
+    """{}"""
+
+    exit_code = 3
+
+
+class TemplateError(BifrostError):
+    """{}"""
+
+    exit_code = 4
+
+
+class TemplateSetInvalid(TemplateError):
+    """The template set has {} problem(s):\n{}"""
+
+    exit_code = 4
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        super().__init__(len(self.problems), "\n".join(str(p) for p in self.problems))
+
+
+class FieldValueError(TemplateError):
+    """{}"""
+
+    exit_code = 5
+
+
+class ResolveError(BifrostError):
+    """{}"""
+
+    exit_code = 6
+
+
+class CatalogError(BifrostError):
+    """{}"""
+
+    exit_code = 7
+
+
+class CatalogLocationError(CatalogError):
+    """The catalog {} is on a {} filesystem; SQLite's locking does not work there. Put the state folder on a local disk."""
+
+    exit_code = 8
+
+
+class CatalogBusy(CatalogError):
+    """{}"""
+
+    exit_code = 9
+
+
+class ScanError(BifrostError):
+    """{}"""
+
+    exit_code = 10
+
+
+class DaemonError(BifrostError):
+    """{}"""
+
+    exit_code = 11
+
+
+class DaemonRunning(DaemonError):
+    """Another bifrostd (pid {}) already runs on the state folder {}."""
+
+    exit_code = 12
+
+
+class DaemonUnreachable(DaemonError):
+    """No bifrostd answers on {}: {}"""
+
+    exit_code = 13
+
+
+class MirrorError(BifrostError):
+    """{}"""
+
+    exit_code = 14
+
+
+class MirrorTargetError(MirrorError):
+    """{}"""
+
+    exit_code = 15
+
+
+def all_error_classes() -> list[type[BifrostError]]:
+    """Every error class, root first (used by docs and the exit-code test)."""
+    seen: list[type[BifrostError]] = []
+    stack: list[type[BifrostError]] = [BifrostError]
+    while stack:
+        cls = stack.pop(0)
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen

@@ -1,0 +1,295 @@
+"""A compiled template: one anchored regex to parse a path, and a formatter back.
+
+Compiling happens once per template set. The regex of a template captures the
+first occurrence of each field in a named group; a repeated key is matched
+with a back-reference, so ``{shot}/.../{shot}_comp.nk`` only matches when both
+agree. Where a back-reference can't express the agreement (two keys aliasing
+one field, or a first occurrence inside an optional part), the values are
+compared after the match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from ..errors import FieldValueError
+from .keys import Key, KeyType, unsafe_reason
+from .pattern import KeyRef, Optional, Text, Token
+
+Converter = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A named group of the regex and the field it fills."""
+
+    group: str
+    field: str
+    convert: Converter
+    check: bool  # compare with an earlier value of the field instead of setting it
+
+
+def _converter(key: Key) -> Converter:
+    """The parse-direction conversion of a key, rejecting out-of-range values."""
+    if key.type is KeyType.STR:
+        if key.pattern and not provably_safe(key.pattern):
+            return _safe_checker(key.case)
+        if key.case is None:
+            return str
+        return _case_checker(key.case)
+    if key.minimum is None and key.maximum is None and key.type is not KeyType.UDIM:
+        return key.parse
+    return _ranged(key)
+
+
+def _case_checker(case: str) -> Converter:
+    def convert(text: str) -> str:
+        if (text.lower() if case == "lower" else text.upper()) != text:
+            raise ValueError(text)
+        return text
+
+    return convert
+
+
+#: Regex syntax that can only match letters, digits, '_' and '-': such a pattern
+#: can't match a separator, a control character or '..', so values need no check.
+_SAFE_PATTERN = re.compile(r"(?:\\[dw]|[A-Za-z0-9_\-]|\[(?!\^)(?:\\[dw]|[A-Za-z0-9_\-])+\]|[()?:*+|{},])*\Z")
+
+
+def provably_safe(pattern: str) -> bool:
+    """True if ``pattern`` can only match safe characters (see _SAFE_PATTERN)."""
+    return _SAFE_PATTERN.match(pattern) is not None
+
+
+def _safe_checker(case: str | None) -> Converter:
+    cased = _case_checker(case) if case else str
+
+    def convert(text: str) -> str:
+        if unsafe_reason(text):
+            raise ValueError(text)
+        return cased(text)
+
+    return convert
+
+
+def _ranged(key: Key) -> Converter:
+    low = 1001 if key.type is KeyType.UDIM else key.minimum
+    high = key.maximum
+
+    def convert(text: str) -> Any:
+        value = key.parse(text)
+        if isinstance(value, int) and ((low is not None and value < low) or (high is not None and value > high)):
+            raise ValueError(text)
+        return value
+
+    return convert
+
+
+@dataclass(slots=True)
+class _Builder:
+    keys: dict[str, Key]
+    parts: list[str] = field(default_factory=list)
+    approx: list[str] = field(default_factory=list)
+    captures: list[Capture] = field(default_factory=list)
+    first: dict[str, tuple[str, str, int | None, tuple[int, ...]]] = field(default_factory=dict)
+    optional_path: tuple[int, ...] = ()
+    counter: int = 0
+
+    def add(self, tokens: tuple[Token, ...]) -> None:
+        for token in tokens:
+            if isinstance(token, Text):
+                self.parts.append(re.escape(token.text))
+                self.approx.append(re.escape(token.text))
+            elif isinstance(token, KeyRef):
+                self._key(token)
+            elif isinstance(token, Optional):
+                self._optional(token)
+
+    def _optional(self, token: Optional) -> None:
+        self.counter += 1
+        saved = self.optional_path
+        self.optional_path = (*saved, self.counter)
+        self.parts.append("(?:")
+        self.approx.append("(?:")
+        self.add(token.parts)
+        self.parts.append(")?")
+        self.approx.append(")?")
+        self.optional_path = saved
+
+    def _key(self, token: KeyRef) -> None:
+        key = self.keys[token.name]
+        fragment = key.regex(token.padding)
+        self.approx.append(fragment)
+        earlier = self.first.get(key.field)
+        if earlier is not None:
+            group, key_name, padding, opt_path = earlier
+            same_text = key_name == key.name and padding == token.padding
+            if same_text and self.optional_path[: len(opt_path)] == opt_path:
+                self.parts.append(f"(?P={group})")
+                return
+        group = f"g{len(self.captures)}"
+        self.parts.append(f"(?P<{group}>{fragment})")
+        self.captures.append(Capture(group, key.field, _converter(key), check=earlier is not None))
+        if earlier is None:
+            self.first[key.field] = (group, key.name, token.padding, self.optional_path)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CompiledTemplate:
+    """A template ready to parse and format paths relative to its root."""
+
+    name: str
+    root: str
+    pattern: str
+    tokens: tuple[Token, ...]
+    keys: dict[str, Key]
+    regex: re.Pattern[str]
+    approx_regex: str
+    captures: tuple[Capture, ...]
+    fields: frozenset[str]
+    required: frozenset[str]
+    entity: str | None
+    priority: int
+    description: str
+    where: Any
+
+    # -- parse --------------------------------------------------------------------
+    def parse(self, relative: str) -> dict[str, Any] | None:
+        """The typed fields of a root-relative POSIX path, or None if it does not match."""
+        found = self.regex.fullmatch(relative)
+        if found is None:
+            return None
+        groups = found.groupdict()
+        fields: dict[str, Any] = {}
+        try:
+            for capture in self.captures:
+                text = groups[capture.group]
+                if text is None:
+                    continue
+                value = capture.convert(text)
+                if capture.check and capture.field in fields:
+                    if fields[capture.field] != value:
+                        return None
+                else:
+                    fields[capture.field] = value
+        except ValueError:
+            return None
+        return fields
+
+    # -- format ---------------------------------------------------------------------
+    def format(self, fields: dict[str, Any], *, use_defaults: bool = True) -> str:
+        """The root-relative path for ``fields``.
+
+        Optional parts are written when every field in them has a value.
+        Raises FieldValueError naming missing fields or an invalid value.
+        """
+        missing = sorted(self._missing(fields, use_defaults=use_defaults))
+        if missing:
+            raise FieldValueError(f"template {self.name!r} needs a value for {', '.join(missing)}")
+        relative = "".join(self._render(self.tokens, fields, use_defaults))
+        check_relative(relative)
+        return relative
+
+    def _value(self, key: Key, fields: dict[str, Any], use_defaults: bool) -> Any:
+        if key.field in fields and fields[key.field] is not None:
+            return fields[key.field]
+        return key.default if use_defaults else None
+
+    def _missing(self, fields: dict[str, Any], *, use_defaults: bool) -> set[str]:
+        missing = set()
+        for token in self.tokens:
+            if isinstance(token, KeyRef):
+                key = self.keys[token.name]
+                if self._value(key, fields, use_defaults) is None:
+                    missing.add(key.field)
+        return missing
+
+    def _render(self, tokens: tuple[Token, ...], fields: dict[str, Any], use_defaults: bool) -> Iterator[str]:
+        for token in tokens:
+            if isinstance(token, Text):
+                yield token.text
+            elif isinstance(token, KeyRef):
+                key = self.keys[token.name]
+                yield key.render(self._value(key, fields, use_defaults), token.padding)
+            elif isinstance(token, Optional) and self._optional_present(token, fields):
+                yield from self._render(token.parts, fields, use_defaults)
+
+    def _optional_present(self, token: Optional, fields: dict[str, Any]) -> bool:
+        names = [self.keys[t.name].field for t in _key_refs(token.parts)]
+        return bool(names) and all(fields.get(name) is not None for name in names)
+
+
+def _key_refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
+    for token in tokens:
+        if isinstance(token, KeyRef):
+            yield token
+        elif isinstance(token, Optional):
+            yield from _key_refs(token.parts)
+
+
+def compile_template(
+    name: str,
+    root: str,
+    pattern: str,
+    tokens: tuple[Token, ...],
+    keys: dict[str, Key],
+    *,
+    entity: str | None = None,
+    priority: int = 0,
+    description: str = "",
+    where: Any = None,
+) -> CompiledTemplate:
+    """Compile expanded ``tokens`` (no references left; every key defined)."""
+    builder = _Builder(keys)
+    builder.add(tokens)
+    used = {t.name: keys[t.name] for t in _key_refs(tokens)}
+    required = frozenset(keys[t.name].field for t in tokens if isinstance(t, KeyRef))
+    return CompiledTemplate(
+        name=name,
+        root=root,
+        pattern=pattern,
+        tokens=tokens,
+        keys=used,
+        regex=re.compile("".join(builder.parts)),
+        approx_regex="".join(builder.approx),
+        captures=tuple(builder.captures),
+        fields=frozenset(k.field for k in used.values()),
+        required=required,
+        entity=entity,
+        priority=priority,
+        description=description,
+        where=where,
+    )
+
+
+def static_text_problem(text: str, *, first: bool, last: bool) -> str | None:
+    """Why a static part of a template could lead outside its root, or None.
+
+    Only segments wholly inside ``text`` are judged: its first and last pieces
+    join key values (which can never be '.' or '..'), unless the text starts
+    or ends the pattern.
+    """
+    if "\\" in text:
+        return "contains a backslash; template paths use '/' on every OS"
+    pieces = text.split("/")
+    whole = pieces[1:-1] + (pieces[:1] if first else []) + (pieces[-1:] if last and len(pieces) > 1 else [])
+    if first and last and len(pieces) == 1:
+        whole = pieces
+    for piece in whole:
+        if piece in (".", ".."):
+            return f"contains a {piece!r} segment"
+    if "//" in text:
+        return "contains an empty segment '//'"
+    if last and text.endswith("/"):
+        return "ends with '/'"
+    reason = unsafe_reason(text.replace("/", "").replace(".", "")) if text.strip("/.") else None
+    return reason
+
+
+def check_relative(relative: str) -> None:
+    """Raise FieldValueError unless ``relative`` stays inside its root."""
+    segments = relative.split("/")
+    if relative.startswith("/") or any(s in ("", ".", "..") for s in segments):
+        raise FieldValueError(f"the path {relative!r} would not stay inside its root")

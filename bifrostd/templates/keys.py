@@ -1,0 +1,196 @@
+"""Typed template keys: how each kind of value is matched, converted and formatted.
+
+A key turns text found in a path into a typed field value (``parse``) and a
+field value back into text (``render``). Both directions are exact inverses
+for every value the key accepts; ``render`` is also the guard that keeps a
+formatted path inside its root, so it rejects any value containing a path
+separator, ``..``, NUL or another control character.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..errors import FieldValueError
+from .source import Where
+
+#: Characters no field value may contain, in either direction.
+_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]|\.\.")
+
+#: The pattern of a string key that does not give one: letters and digits.
+DEFAULT_STR_PATTERN = r"[A-Za-z0-9]+"
+
+
+class KeyType(str, Enum):
+    """The kinds of key a template set can declare."""
+
+    STR = "str"
+    INT = "int"
+    FRAME = "frame"
+    UDIM = "udim"
+
+
+UDIM_TOKEN = "<UDIM>"
+
+
+def unsafe_reason(text: str) -> str | None:
+    """Why ``text`` can't be a field value, or None if it can."""
+    if text in (".", ""):
+        return "is empty" if not text else "is '.'"
+    found = _UNSAFE.search(text)
+    if found is None:
+        return None
+    bad = found.group()
+    if bad == "..":
+        return "contains '..'"
+    if bad in "/\\":
+        return f"contains a path separator {bad!r}"
+    return f"contains the control character {bad!r}"
+
+
+def _digits(padding: int, *, strict: bool) -> str:
+    """Regex for a non-negative integer written with ``padding`` digits.
+
+    Strict matching (tk-core's default): exactly ``padding`` digits, or more
+    digits without a leading zero for values that need them (``v1000`` passes
+    ``{version:03}``, ``v0012`` and ``v12`` do not).
+    """
+    if not strict:
+        return r"\d+"
+    if padding <= 1:
+        return r"(?:0|[1-9]\d*)"
+    return rf"(?:\d{{{padding}}}|[1-9]\d{{{padding},}})"
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A declared key. ``field`` is the name of the field it fills (its alias, or its name)."""
+
+    name: str
+    type: KeyType
+    field: str
+    where: Where
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    case: str | None = None
+    default: Any = None
+    padding: int = 0
+    strict: bool = True
+    minimum: int | None = None
+    maximum: int | None = None
+    description: str = ""
+
+    # -- regex -------------------------------------------------------------
+    def regex(self, padding: int | None = None) -> str:
+        """The regex fragment (without groups) matching one value of this key."""
+        pad = self.padding if padding is None else padding
+        if self.type is KeyType.STR:
+            if self.choices:
+                return "(?:" + "|".join(re.escape(c) for c in sorted(self.choices, key=len, reverse=True)) + ")"
+            return f"(?:{self.pattern or DEFAULT_STR_PATTERN})"
+        if self.type is KeyType.INT:
+            return _digits(pad, strict=self.strict)
+        if self.type is KeyType.FRAME:
+            tokens = [f"#{{{pad}}}", f"@{{{pad}}}", f"%0{pad}d", rf"\$F{pad}"] if pad > 1 else ["#", "@", "%d", r"\$F"]
+            return "(?:-?" + _digits(pad, strict=self.strict) + "|" + "|".join(tokens) + ")"
+        return r"(?:[1-9]\d{3}|<UDIM>)"
+
+    # -- parse: text from a path -> typed value -------------------------------
+    def parse(self, text: str) -> Any:
+        """The typed value of ``text``, which already matched :meth:`regex`."""
+        if self.type is KeyType.STR:
+            return text
+        if self.type is KeyType.INT:
+            return int(text)
+        if text[-1:].isdigit() and not text.startswith(("%", "$")):
+            return int(text)
+        return text
+
+    # -- render: typed value -> text ------------------------------------------
+    def render(self, value: Any, padding: int | None = None) -> str:
+        """The text of ``value`` in a path; raises FieldValueError if it is invalid."""
+        pad = self.padding if padding is None else padding
+        if self.type is KeyType.STR:
+            return self._render_str(value)
+        if self.type is KeyType.INT:
+            return self._render_int(value, pad)
+        if self.type is KeyType.FRAME:
+            return self._render_frame(value, pad)
+        return self._render_udim(value)
+
+    def _fail(self, value: Any, why: str) -> FieldValueError:
+        return FieldValueError(f"invalid value {value!r} for key {self.name!r}: {why}")
+
+    def _render_str(self, value: Any) -> str:
+        if not isinstance(value, str) or isinstance(value, bool):
+            value = str(value)
+        reason = unsafe_reason(value) if value else "is empty"
+        if reason:
+            raise self._fail(value, reason)
+        if self.case == "lower" and value != value.lower():
+            raise self._fail(value, "must be lower case")
+        if self.case == "upper" and value != value.upper():
+            raise self._fail(value, "must be upper case")
+        if self.choices and value not in self.choices:
+            raise self._fail(value, f"must be one of {', '.join(self.choices)}")
+        if not re.fullmatch(self.regex(), value):
+            raise self._fail(value, f"does not match the pattern {self.pattern or DEFAULT_STR_PATTERN!r}")
+        return value
+
+    def _as_int(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self._fail(value, "must be an integer")
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        raise self._fail(value, "must be an integer")
+
+    def _check_range(self, number: int) -> None:
+        if self.minimum is not None and number < self.minimum:
+            raise self._fail(number, f"must be at least {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise self._fail(number, f"must be at most {self.maximum}")
+
+    def _render_int(self, value: Any, pad: int) -> str:
+        number = self._as_int(value)
+        if number < 0:
+            raise self._fail(value, "must not be negative")
+        self._check_range(number)
+        return str(number).zfill(pad) if pad else str(number)
+
+    def _render_frame(self, value: Any, pad: int) -> str:
+        if isinstance(value, str) and not re.fullmatch(r"-?\d+", value.strip()):
+            return self._frame_token(value, pad)
+        number = self._as_int(value)
+        self._check_range(number)
+        sign = "-" if number < 0 else ""
+        return sign + str(abs(number)).zfill(pad)
+
+    def _frame_token(self, token: str, pad: int) -> str:
+        """Normalise a frame placeholder to this key's padding (``#`` → ``####``, ``%d`` → ``%04d``)."""
+        width = max(pad, 1)
+        forms = {
+            "#": "#" * width,
+            "@": "@" * width,
+            "%d": f"%0{width}d" if width > 1 else "%d",
+            "$F": f"$F{width}" if width > 1 else "$F",
+        }
+        if token in forms:
+            return forms[token]
+        if token in forms.values():
+            return token
+        raise self._fail(token, f"not a frame number or a placeholder for {width}-digit frames ({', '.join(forms.values())})")
+
+    def _render_udim(self, value: Any) -> str:
+        if isinstance(value, str) and value.upper() in (UDIM_TOKEN, "UDIM", "<UDIM>"):
+            return UDIM_TOKEN
+        number = self._as_int(value)
+        if not 1001 <= number <= 9999:
+            raise self._fail(value, "a UDIM tile is a number from 1001 to 9999, or <UDIM>")
+        return str(number)

@@ -1,0 +1,363 @@
+"""Reading template set files into :class:`Declarations`, collecting every problem.
+
+The loader never stops at the first problem: an admin editing templates wants
+the whole list, each naming file, line, column and key, with a "did you mean"
+for misspelt names. Semantic checks that need the whole set (references,
+cycles, unused keys, overlaps) live in :mod:`.check`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .keys import Key, KeyType, unsafe_reason
+from .pattern import PatternSyntaxError, tokenize
+from .source import Located, Problem, Where, did_you_mean, read_yaml
+from .spec import OS_NAMES, SCHEMA_ID, Declarations, EntityKind, Root, TemplateDef
+
+SECTIONS = ("schema", "include", "roots", "keys", "entities", "templates")
+COMMON_KEY_OPTIONS = ("type", "alias", "default", "description")
+KEY_OPTIONS: dict[KeyType, tuple[str, ...]] = {
+    KeyType.STR: (*COMMON_KEY_OPTIONS, "pattern", "choices", "case"),
+    KeyType.INT: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max"),
+    KeyType.FRAME: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max"),
+    KeyType.UDIM: COMMON_KEY_OPTIONS,
+}
+TEMPLATE_OPTIONS = ("path", "root", "entity", "priority", "description")
+ENTITY_OPTIONS = ("keys", "parent", "parents")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class _Reader:
+    """Accumulates declarations and problems over the files of one set."""
+
+    def __init__(self) -> None:
+        self.decl = Declarations()
+        self.problems: list[Problem] = []
+        self._entities_declared = False
+
+    def problem(self, where: Where, key: str, message: str, hint: str = "", code: str = "invalid") -> None:
+        self.problems.append(Problem(where, key, message, hint, code))
+
+    # -- files ----------------------------------------------------------------
+    def read_file(self, path: Path, seen: set[Path]) -> None:
+        path = path.resolve()
+        if path in seen:
+            return
+        seen.add(path)
+        self.decl.files.append(str(path))
+        tree, problems = read_yaml(path)
+        self.problems.extend(problems)
+        if tree is None:
+            return
+        if not isinstance(tree.value, dict):
+            self.problem(tree.where, "", "a template file must be a mapping of sections", f"sections: {', '.join(SECTIONS)}")
+            return
+        self._read_sections(path, tree, seen)
+
+    def _read_sections(self, path: Path, tree: Located, seen: set[Path]) -> None:
+        sections = tree.value
+        for name, (where, _) in sections.items():
+            if name not in SECTIONS:
+                self.problem(where, name, "unknown section", did_you_mean(name, SECTIONS), code="unknown-section")
+        if "schema" in sections:
+            where, value = sections["schema"]
+            if value.value != SCHEMA_ID:
+                self.problem(value.where, "schema", f"unsupported schema {value.value!r}", f"expected {SCHEMA_ID!r}")
+        readers = (("roots", self._roots), ("keys", self._keys), ("entities", self._entities), ("templates", self._templates))
+        for name, reader in readers:
+            if name in sections:
+                reader(sections[name][1])
+        if "include" in sections:
+            self._includes(path, sections["include"][1], seen)
+
+    def _includes(self, path: Path, node: Located, seen: set[Path]) -> None:
+        items = node.value if isinstance(node.value, list) else [node]
+        for item in items:
+            if not isinstance(item.value, str):
+                self.problem(item.where, "include", "an include is a file path")
+                continue
+            target = (path.parent / item.value)
+            if not target.is_file():
+                self.problem(item.where, "include", f"included file {item.value!r} not found")
+                continue
+            self.read_file(target, seen)
+
+    def _mapping(self, node: Located, section: str) -> dict[str, tuple[Where, Located]]:
+        if isinstance(node.value, dict):
+            return node.value
+        if node.value is not None:
+            self.problem(node.where, section, "must be a mapping")
+        return {}
+
+    def _check_name(self, where: Where, section: str, name: str) -> bool:
+        if _NAME.match(name):
+            return True
+        self.problem(where, f"{section}.{name}", "names are letters, digits and '_', not starting with a digit")
+        return False
+
+    def _duplicate(self, table: dict[str, Any], name: str, where: Where, section: str) -> bool:
+        if name not in table:
+            return False
+        first = table[name].where
+        self.problem(where, f"{section}.{name}", f"already defined at {first}", code="duplicate-name")
+        return True
+
+    # -- roots ----------------------------------------------------------------
+    def _roots(self, node: Located) -> None:
+        for name, (where, value) in self._mapping(node, "roots").items():
+            if not self._check_name(where, "roots", name) or self._duplicate(self.decl.roots, name, where, "roots"):
+                continue
+            paths: dict[str, str] = {}
+            if isinstance(value.value, str):
+                paths = {os_name: value.value for os_name in OS_NAMES}
+            else:
+                for os_name, (os_where, path) in self._mapping(value, f"roots.{name}").items():
+                    if os_name not in OS_NAMES:
+                        self.problem(os_where, f"roots.{name}.{os_name}", "unknown operating system",
+                                     did_you_mean(os_name, OS_NAMES) or f"use {', '.join(OS_NAMES)}", code="unknown-option")
+                    elif not isinstance(path.value, str) or not path.value:
+                        self.problem(path.where, f"roots.{name}.{os_name}", "a root path is a non-empty string")
+                    else:
+                        paths[os_name] = path.value
+            self.decl.roots[name] = Root(name, paths, where)
+
+    # -- keys -----------------------------------------------------------------
+    def _keys(self, node: Located) -> None:
+        for name, (where, value) in self._mapping(node, "keys").items():
+            if not self._check_name(where, "keys", name) or self._duplicate(self.decl.keys, name, where, "keys"):
+                continue
+            key = self._key(name, where, value)
+            if key is not None:
+                self.decl.keys[name] = key
+
+    def _key(self, name: str, where: Where, node: Located) -> Key | None:
+        path = f"keys.{name}"
+        options = {"type": (node.where, node)} if isinstance(node.value, str) else self._mapping(node, path)
+        if "type" not in options:
+            self.problem(where, path, "a key needs a type", f"one of {', '.join(t.value for t in KeyType)}")
+            return None
+        type_node = options["type"][1]
+        try:
+            key_type = KeyType(type_node.value)
+        except ValueError:
+            hint = did_you_mean(str(type_node.value), [t.value for t in KeyType]) or f"one of {', '.join(t.value for t in KeyType)}"
+            self.problem(type_node.where, f"{path}.type", f"unknown key type {type_node.value!r}", hint)
+            return None
+        allowed = KEY_OPTIONS[key_type]
+        values: dict[str, Any] = {}
+        for option, (opt_where, opt_value) in options.items():
+            if option not in allowed:
+                self.problem(opt_where, f"{path}.{option}", f"unknown option for a {key_type.value} key",
+                             did_you_mean(option, allowed) or f"options: {', '.join(allowed)}", code="unknown-option")
+                continue
+            values[option] = opt_value
+        return self._build_key(name, key_type, where, values)
+
+    def _build_key(self, name: str, key_type: KeyType, where: Where, values: dict[str, Located]) -> Key | None:
+        path = f"keys.{name}"
+        kwargs: dict[str, Any] = {}
+        ok = True
+        for option, node in values.items():
+            converted = self._key_option(path, key_type, option, node)
+            if converted is _INVALID:
+                ok = False
+            elif option != "type":
+                kwargs[option] = converted
+        if not ok:
+            return None
+        alias = kwargs.pop("alias", None)
+        choices = kwargs.pop("choices", ((), {}))
+        if key_type in (KeyType.INT, KeyType.FRAME):
+            kwargs.setdefault("padding", 4 if key_type is KeyType.FRAME else 0)
+        kwargs["minimum"] = kwargs.pop("min", None)
+        kwargs["maximum"] = kwargs.pop("max", None)
+        key = Key(name=name, type=key_type, field=alias or name, where=where,
+                  choices=choices[0], labels=choices[1], **kwargs)
+        self._check_default(path, key, values.get("default"))
+        return key
+
+    def _key_option(self, path: str, key_type: KeyType, option: str, node: Located) -> Any:
+        value = node.value
+        full = f"{path}.{option}"
+        if option in ("padding", "min", "max"):
+            if isinstance(value, bool) or not isinstance(value, int) or (option == "padding" and not 0 <= value <= 16):
+                self.problem(node.where, full, "must be an integer" + (" from 0 to 16" if option == "padding" else ""))
+                return _INVALID
+            return value
+        if option == "strict":
+            if not isinstance(value, bool):
+                self.problem(node.where, full, "must be true or false")
+                return _INVALID
+            return value
+        if option == "case":
+            if value not in ("lower", "upper"):
+                self.problem(node.where, full, f"unknown case {value!r}", did_you_mean(str(value), ["lower", "upper"]) or "lower or upper")
+                return _INVALID
+            return value
+        if option == "alias":
+            if not isinstance(value, str) or not _NAME.match(value):
+                self.problem(node.where, full, "an alias is a field name")
+                return _INVALID
+            return value
+        if option == "pattern":
+            return self._pattern_option(full, node)
+        if option == "choices":
+            return self._choices_option(full, node)
+        if option == "default":
+            return node.plain()
+        if option == "description":
+            return str(value)
+        return value
+
+    def _pattern_option(self, full: str, node: Located) -> Any:
+        value = node.value
+        if not isinstance(value, str) or not value:
+            self.problem(node.where, full, "a pattern is a non-empty regular expression")
+            return _INVALID
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            self.problem(node.where, full, f"invalid regular expression: {exc.msg} at position {exc.pos}", code="invalid-regex")
+            return _INVALID
+        if compiled.groups:
+            self.problem(node.where, full, "a key pattern must not contain capturing groups", "use (?:...) instead")
+            return _INVALID
+        return value
+
+    def _choices_option(self, full: str, node: Located) -> Any:
+        plain = node.plain()
+        if isinstance(plain, list):
+            labels: dict[str, str] = {}
+            items = plain
+        elif isinstance(plain, dict):
+            labels = {str(k): str(v) for k, v in plain.items()}
+            items = list(plain)
+        else:
+            self.problem(node.where, full, "choices are a list of values or a mapping of value to label")
+            return _INVALID
+        choices = tuple(str(item) for item in items)
+        for choice in choices:
+            reason = unsafe_reason(choice) if choice else "is empty"
+            if reason:
+                self.problem(node.where, full, f"choice {choice!r} {reason}")
+                return _INVALID
+        if not choices:
+            self.problem(node.where, full, "choices must not be empty")
+            return _INVALID
+        return choices, labels
+
+    def _check_default(self, path: str, key: Key, node: Located | None) -> None:
+        if node is None or key.default is None:
+            return
+        from ..errors import FieldValueError
+
+        try:
+            key.render(key.default)
+        except FieldValueError as exc:
+            self.problem(node.where, f"{path}.default", str(exc))
+
+    # -- entities ---------------------------------------------------------------
+    def _entities(self, node: Located) -> None:
+        self._entities_declared = True
+        for name, (where, value) in self._mapping(node, "entities").items():
+            if not self._check_name(where, "entities", name) or self._duplicate(self.decl.entities, name, where, "entities"):
+                continue
+            options = self._mapping(value, f"entities.{name}")
+            for option, (opt_where, _) in options.items():
+                if option not in ENTITY_OPTIONS:
+                    self.problem(opt_where, f"entities.{name}.{option}", "unknown option",
+                                 did_you_mean(option, ENTITY_OPTIONS) or f"options: {', '.join(ENTITY_OPTIONS)}", code="unknown-option")
+            keys = self._name_list(options.get("keys"), f"entities.{name}.keys")
+            parents = self._name_list(options.get("parents") or options.get("parent"), f"entities.{name}.parents")
+            if not keys:
+                self.problem(where, f"entities.{name}", "an entity kind needs at least one key")
+                continue
+            self.decl.entities[name] = EntityKind(name, keys, parents, where)
+
+    def _name_list(self, entry: tuple[Where, Located] | None, full: str) -> tuple[str, ...]:
+        if entry is None:
+            return ()
+        plain = entry[1].plain()
+        items = plain if isinstance(plain, list) else [plain]
+        if not all(isinstance(item, str) for item in items):
+            self.problem(entry[1].where, full, "must be a name or a list of names")
+            return ()
+        return tuple(items)
+
+    # -- templates ---------------------------------------------------------------
+    def _templates(self, node: Located) -> None:
+        for name, (where, value) in self._mapping(node, "templates").items():
+            if not self._check_name(where, "templates", name) or self._duplicate(self.decl.templates, name, where, "templates"):
+                continue
+            template = self._template(name, where, value)
+            if template is not None:
+                self.decl.templates[name] = template
+
+    def _template(self, name: str, where: Where, node: Located) -> TemplateDef | None:
+        path = f"templates.{name}"
+        options = {"path": (node.where, node)} if isinstance(node.value, str) else self._mapping(node, path)
+        for option, (opt_where, _) in options.items():
+            if option not in TEMPLATE_OPTIONS:
+                self.problem(opt_where, f"{path}.{option}", "unknown option",
+                             did_you_mean(option, TEMPLATE_OPTIONS) or f"options: {', '.join(TEMPLATE_OPTIONS)}", code="unknown-option")
+        if "path" not in options:
+            self.problem(where, path, "a template needs a path")
+            return None
+        pattern_node = options["path"][1]
+        pattern = pattern_node.value
+        if not isinstance(pattern, str) or not pattern:
+            self.problem(pattern_node.where, f"{path}.path", "a path is a non-empty string")
+            return None
+        try:
+            tokens = tokenize(pattern)
+        except PatternSyntaxError as exc:
+            self.problem(_shift(pattern_node.where, exc.offset), f"{path}.path", str(exc), code="pattern-syntax")
+            return None
+        extra = {opt: options[opt][1] for opt in ("root", "entity", "priority", "description") if opt in options}
+        priority = extra["priority"].value if "priority" in extra else 0
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            self.problem(extra["priority"].where, f"{path}.priority", "must be an integer")
+            priority = 0
+        return TemplateDef(
+            name=name,
+            root=str(extra["root"].value) if "root" in extra else "",
+            pattern=pattern,
+            tokens=tokens,
+            where=pattern_node.where,
+            entity=str(extra["entity"].value) if "entity" in extra else None,
+            priority=priority,
+            description=str(extra["description"].value) if "description" in extra else "",
+        )
+
+
+_INVALID = object()
+
+
+def _shift(where: Where, offset: int) -> Where:
+    """The position of character ``offset`` of a (possibly quoted) scalar."""
+    return Where(where.file, where.line, where.column + offset)
+
+
+def template_files(location: Path) -> list[Path]:
+    """The YAML files of a template set: a file, or every *.yaml/*.yml in a folder."""
+    if location.is_dir():
+        return sorted(p for p in location.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [location]
+
+
+def read_declarations(location: Path) -> tuple[Declarations, list[Problem], bool]:
+    """Read a template set; returns declarations, problems, and whether entities were declared."""
+    reader = _Reader()
+    seen: set[Path] = set()
+    files = template_files(location)
+    if not files:
+        reader.problem(Where(str(location), 1, 1), "", "no template files (*.yaml) found", code="unreadable")
+    for path in files:
+        if not path.exists():
+            reader.problem(Where(str(path), 1, 1), "", "template file not found", code="unreadable")
+            continue
+        reader.read_file(path, seen)
+    return reader.decl, reader.problems, reader._entities_declared

@@ -1,0 +1,69 @@
+"""The declared parts of a template set, as read from YAML (before compiling)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .keys import Key
+from .pattern import Token
+from .source import Where
+
+#: Operating systems a root can give a path for, and sys.platform prefixes.
+OS_NAMES = ("linux", "windows", "mac")
+
+#: The schema id of template set files.
+SCHEMA_ID = "bifrost.templates.1"
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    name: str
+    paths: dict[str, str]
+    where: Where
+
+
+@dataclass(frozen=True, slots=True)
+class EntityKind:
+    """An entity kind: the keys that identify it below its parent, and its possible parents."""
+
+    name: str
+    keys: tuple[str, ...]
+    parents: tuple[str, ...]
+    where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateDef:
+    name: str
+    root: str
+    pattern: str
+    tokens: tuple[Token, ...]
+    where: Where
+    entity: str | None = None
+    priority: int = 0
+    description: str = ""
+
+
+#: Entity kinds used when a template set does not declare its own.
+DEFAULT_ENTITIES: dict[str, EntityKind] = {
+    kind.name: kind
+    for kind in (
+        EntityKind("project", ("project",), ()),
+        EntityKind("sequence", ("sequence",), ("project",)),
+        EntityKind("shot", ("shot",), ("sequence",)),
+        EntityKind("asset", ("asset_type", "asset"), ("project",)),
+        EntityKind("task", ("task",), ("shot", "asset")),
+        EntityKind("version", ("version",), ("task",)),
+    )
+}
+
+
+@dataclass(slots=True)
+class Declarations:
+    """Everything declared across the files of a template set."""
+
+    files: list[str] = field(default_factory=list)
+    roots: dict[str, Root] = field(default_factory=dict)
+    keys: dict[str, Key] = field(default_factory=dict)
+    entities: dict[str, EntityKind] = field(default_factory=dict)
+    templates: dict[str, TemplateDef] = field(default_factory=dict)

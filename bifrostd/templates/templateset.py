@@ -1,0 +1,423 @@
+"""A compiled template set: roots, keys, entity kinds and templates, ready to match and format.
+
+Build one with :func:`load_template_set`; it compiles every template once
+and indexes them by root, number of path segments and extension, so matching
+a path tries only the few templates that could match it, never all of them.
+A path that several templates match is resolved by their priorities; a tie is
+reported as ambiguous, never silently resolved to the first.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any, Iterable
+
+from ..errors import FieldValueError, ResolveError, TemplateSetInvalid
+from .compiled import CompiledTemplate, compile_template, static_text_problem
+from .entities import Entity, deepest_entity, derive_entity
+from .keys import Key
+from .loader import read_declarations
+from .pattern import KeyRef, Optional, ReferenceCycle, Text, TemplateRef, Token, expand, walk_tokens
+from .shape import Shape, template_shape
+from .source import Problem, Where, did_you_mean
+from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root
+
+
+def current_os() -> str:
+    """The operating system name used to pick root paths: linux, windows or mac."""
+    if sys.platform.startswith("win"):
+        return "windows"
+    if sys.platform == "darwin":
+        return "mac"
+    return "linux"
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The result of matching a path: the template, its typed fields, and the entity.
+
+    ``template`` is None when several templates of equal priority match; their
+    names are then in ``candidates``.
+    """
+
+    root: str
+    relative: str
+    template: CompiledTemplate | None
+    fields: dict[str, Any]
+    entity: Entity | None
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.template is None
+
+
+@dataclass(slots=True)
+class _Index:
+    """Templates of one root bucketed by (segment count, extension)."""
+
+    exact: dict[tuple[int, str], tuple[CompiledTemplate, ...]] = field(default_factory=dict)
+    wild: dict[int, tuple[CompiledTemplate, ...]] = field(default_factory=dict)
+    any_count: tuple[CompiledTemplate, ...] = ()
+
+    def candidates(self, relative: str) -> tuple[CompiledTemplate, ...]:
+        count = relative.count("/") + 1
+        dot = relative.rfind(".")
+        ext = relative[dot + 1:] if dot > relative.rfind("/") else ""
+        found = self.exact.get((count, ext))
+        if found is None:
+            found = self.wild.get(count, self.any_count)
+        return found
+
+
+def _build_index(templates: Iterable[CompiledTemplate], shapes: dict[str, Shape]) -> _Index:
+    index = _Index()
+    exact: dict[tuple[int, str], list[CompiledTemplate]] = {}
+    wild: dict[int, list[CompiledTemplate]] = {}
+    any_count: list[CompiledTemplate] = []
+    ordered = sorted(templates, key=lambda t: -t.priority)
+    for template in ordered:
+        shape = shapes[template.name]
+        if shape.counts is None:
+            any_count.append(template)
+            continue
+        for count in shape.counts:
+            if shape.extensions is None:
+                wild.setdefault(count, []).append(template)
+            else:
+                for ext in shape.extensions:
+                    exact.setdefault((count, ext), []).append(template)
+    for (count, ext), items in exact.items():
+        merged = items + wild.get(count, []) + any_count
+        index.exact[(count, ext)] = tuple(sorted(merged, key=lambda t: -t.priority))
+    for count, items in wild.items():
+        index.wild[count] = tuple(sorted(items + any_count, key=lambda t: -t.priority))
+    index.any_count = tuple(any_count)
+    return index
+
+
+@dataclass(slots=True)
+class TemplateSet:
+    """A compiled template set. Immutable after :func:`load_template_set` returns it."""
+
+    roots: dict[str, Root]
+    keys: dict[str, Key]
+    entities: dict[str, EntityKind]
+    templates: dict[str, CompiledTemplate]
+    files: list[str]
+    shapes: dict[str, Shape]
+    fingerprint: str = ""
+    os_name: str = field(default_factory=current_os)
+    _indexes: dict[str, _Index] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        by_root: dict[str, list[CompiledTemplate]] = {}
+        for template in self.templates.values():
+            by_root.setdefault(template.root, []).append(template)
+        self._indexes = {root: _build_index(items, self.shapes) for root, items in by_root.items()}
+
+    # -- roots ----------------------------------------------------------------------
+    def root_path(self, root: str, os_name: str | None = None) -> str:
+        """The path of ``root`` on ``os_name`` (default: this machine's OS)."""
+        os_name = os_name or self.os_name
+        try:
+            paths = self.roots[root].paths
+        except KeyError:
+            raise ResolveError(f"unknown root {root!r} (roots: {', '.join(self.roots)})") from None
+        if os_name not in paths:
+            raise ResolveError(f"root {root!r} has no path for {os_name}")
+        return paths[os_name].rstrip("/\\") or "/"
+
+    def split_path(self, path: str) -> tuple[str, str] | None:
+        """(root name, root-relative POSIX path) for an absolute path, or None if under no root."""
+        windows = self.os_name == "windows"
+        normal = path.replace("\\", "/") if windows else path
+        best: tuple[str, str] | None = None
+        best_len = -1
+        for name, root in self.roots.items():
+            base = root.paths.get(self.os_name)
+            if not base:
+                continue
+            base = base.replace("\\", "/").rstrip("/") if windows else base.rstrip("/")
+            if len(base) <= best_len:
+                continue
+            if windows:
+                prefix_ok = normal.lower().startswith(base.lower() + "/")
+            else:
+                prefix_ok = normal.startswith(base + "/")
+            if prefix_ok:
+                best, best_len = (name, normal[len(base) + 1:]), len(base)
+        return best
+
+    # -- matching -------------------------------------------------------------------
+    def match(self, path: str) -> Match | None:
+        """Match an absolute path on this machine; None if it is under no root or matches nothing."""
+        split = self.split_path(path)
+        if split is None:
+            return None
+        return self.match_relative(*split)
+
+    def match_relative(self, root: str, relative: str) -> Match | None:
+        """Match a root-relative POSIX path against the templates of ``root``."""
+        index = self._indexes.get(root)
+        if index is None:
+            return None
+        best: CompiledTemplate | None = None
+        best_fields: dict[str, Any] | None = None
+        tied: list[str] = []
+        for template in index.candidates(relative):
+            if best is not None and template.priority < best.priority:
+                break
+            fields = template.parse(relative)
+            if fields is None:
+                continue
+            if best is None:
+                best, best_fields = template, fields
+            else:
+                tied.append(template.name)
+        if best is None or best_fields is None:
+            return None
+        if tied:
+            return Match(root, relative, None, best_fields, None, (best.name, *tied))
+        return Match(root, relative, best, best_fields, self.entity_of(best, best_fields))
+
+    def entity_of(self, template: CompiledTemplate, fields: dict[str, Any]) -> Entity | None:
+        if template.entity:
+            return derive_entity(self.entities, template.entity, fields)
+        return deepest_entity(self.entities, fields)
+
+    # -- formatting -----------------------------------------------------------------
+    def template(self, name: str) -> CompiledTemplate:
+        try:
+            return self.templates[name]
+        except KeyError:
+            hint = did_you_mean(name, self.templates)
+            raise ResolveError(f"unknown template {name!r}" + (f"; {hint}" if hint else "")) from None
+
+    def format(self, name: str, fields: dict[str, Any], *, os_name: str | None = None) -> str:
+        """The absolute path of template ``name`` for ``fields`` on ``os_name``."""
+        template = self.template(name)
+        relative = template.format(fields)
+        return join_root(self.root_path(template.root, os_name), relative, os_name or self.os_name)
+
+    def convert_fields(self, fields: dict[str, str]) -> dict[str, Any]:
+        """Typed values for text fields (from a command line or a URI), using the keys' types."""
+        by_field = {key.field: key for key in self.keys.values()}
+        out: dict[str, Any] = {}
+        for name, text in fields.items():
+            key = by_field.get(name)
+            if key is None:
+                out[name] = text
+                continue
+            out[name] = _typed(key, text)
+        return out
+
+
+def _typed(key: Key, text: str) -> Any:
+    import re
+
+    found = re.fullmatch(key.regex(), text)
+    if found is None:
+        try:
+            return key.parse(key.render(text))
+        except FieldValueError:
+            raise
+        except ValueError:
+            raise FieldValueError(f"invalid value {text!r} for key {key.name!r}") from None
+    return key.parse(text)
+
+
+def join_root(root_path: str, relative: str, os_name: str) -> str:
+    if os_name == "windows":
+        return str(PureWindowsPath(root_path, *relative.split("/")))
+    return str(PurePosixPath(root_path, relative))
+
+
+# -- building ---------------------------------------------------------------------------
+class _Build:
+    def __init__(self, decl: Declarations, entities_declared: bool) -> None:
+        self.decl = decl
+        self.problems: list[Problem] = []
+        self.entities = decl.entities if entities_declared else dict(DEFAULT_ENTITIES)
+        self.used_keys: set[str] = set()
+
+    def problem(self, where: Where, key: str, message: str, hint: str = "", code: str = "invalid") -> None:
+        self.problems.append(Problem(where, key, message, hint, code))
+
+    def run(self) -> dict[str, CompiledTemplate]:
+        self._check_entities()
+        compiled: dict[str, CompiledTemplate] = {}
+        for template in self.decl.templates.values():
+            result = self._compile(template)
+            if result is not None:
+                compiled[template.name] = result
+        self._check_unused_keys()
+        return compiled
+
+    def _check_entities(self) -> None:
+        for kind in self.entities.values():
+            where = kind.where or Where("<defaults>", 1, 1)
+            for parent in kind.parents:
+                if parent not in self.entities:
+                    self.problem(where, f"entities.{kind.name}.parents", f"unknown entity kind {parent!r}",
+                                 did_you_mean(parent, self.entities), code="undefined-entity")
+
+    def _root_of(self, template) -> str | None:
+        if template.root:
+            if template.root not in self.decl.roots:
+                self.problem(template.where, f"templates.{template.name}.root", f"undefined root {template.root!r}",
+                             did_you_mean(template.root, self.decl.roots), code="undefined-root")
+                return None
+            return template.root
+        if len(self.decl.roots) == 1:
+            return next(iter(self.decl.roots))
+        self.problem(template.where, f"templates.{template.name}", "a template needs a root when the set has several",
+                     f"roots: {', '.join(self.decl.roots) or 'none defined'}", code="undefined-root")
+        return None
+
+    def _lookup(self, name: str) -> tuple[Token, ...] | None:
+        template = self.decl.templates.get(name)
+        return template.tokens if template else None
+
+    def _compile(self, template) -> CompiledTemplate | None:
+        path = f"templates.{template.name}.path"
+        ok = self._check_references(template, path)
+        try:
+            tokens = expand(template.name, self._lookup)
+        except ReferenceCycle as cycle:
+            self.problem(template.where, path, f"reference cycle: {' -> '.join(cycle.chain)}", code="reference-cycle")
+            return None
+        ok = self._check_tokens(template, tokens, path) and ok
+        root = self._root_of(template)
+        ok = self._check_entity(template, tokens) and ok
+        if not ok or root is None:
+            return None
+        return compile_template(
+            template.name, root, template.pattern, tokens, self.decl.keys,
+            entity=template.entity, priority=template.priority, description=template.description, where=template.where,
+        )
+
+    def _check_references(self, template, path: str) -> bool:
+        ok = True
+        for token in walk_tokens(template.tokens):
+            if isinstance(token, TemplateRef):
+                target = self.decl.templates.get(token.name)
+                if target is None:
+                    self.problem(_at(template.where, token.offset), path, f"undefined template reference {{@{token.name}}}",
+                                 did_you_mean(token.name, self.decl.templates), code="undefined-reference")
+                    ok = False
+                elif target.root and template.root and target.root != template.root:
+                    self.problem(_at(template.where, token.offset), path,
+                                 f"{{@{token.name}}} is under root {target.root!r}, this template under {template.root!r}")
+                    ok = False
+        return ok
+
+    def _check_tokens(self, template, tokens, path: str) -> bool:
+        ok = True
+        first, last = (tokens[0], tokens[-1]) if tokens else (None, None)
+        for token in walk_tokens(tokens):
+            if isinstance(token, KeyRef):
+                self.used_keys.add(token.name)
+                if token.name not in self.decl.keys:
+                    self.problem(_at(template.where, token.offset), path, f"undefined key {{{token.name}}}",
+                                 did_you_mean(token.name, self.decl.keys), code="undefined-key")
+                    ok = False
+            elif isinstance(token, Text):
+                reason = static_text_problem(token.text, first=token is first, last=token is last)
+                if reason:
+                    self.problem(_at(template.where, token.offset), path, f"static text {token.text!r} {reason}")
+                    ok = False
+            elif isinstance(token, Optional) and not any(isinstance(t, KeyRef) for t in walk_tokens(token.parts)):
+                self.problem(_at(template.where, token.offset), path, "an optional part must contain a key",
+                             "without one a parsed path can't tell whether the part was there")
+                ok = False
+        if tokens and isinstance(tokens[0], Text) and tokens[0].text.startswith("/"):
+            self.problem(template.where, path, "a template path is relative to its root", "remove the leading '/'")
+            ok = False
+        return ok
+
+    def _check_entity(self, template, tokens) -> bool:
+        if template.entity is None:
+            return True
+        name = f"templates.{template.name}.entity"
+        if template.entity not in self.entities:
+            self.problem(template.where, name, f"unknown entity kind {template.entity!r}",
+                         did_you_mean(template.entity, self.entities) or f"kinds: {', '.join(self.entities)}",
+                         code="undefined-entity")
+            return False
+        fields = {self.decl.keys[t.name].field: 1 for t in walk_tokens(tokens)
+                  if isinstance(t, KeyRef) and t.name in self.decl.keys}
+        if derive_entity(self.entities, template.entity, fields) is None:
+            self.problem(template.where, name, f"the template lacks keys that identify a {template.entity}",
+                         f"{template.entity} needs {_needs(self.entities, template.entity)}")
+            return False
+        return True
+
+    def _check_unused_keys(self) -> None:
+        for name, key in self.decl.keys.items():
+            if name not in self.used_keys:
+                self.problem(key.where, f"keys.{name}", "key is not used by any template", "remove it or use it",
+                             code="unused-key")
+
+
+def _needs(entities: dict[str, EntityKind], kind: str) -> str:
+    names: list[str] = []
+    seen: set[str] = set()
+    stack = [kind]
+    while stack:
+        current = entities.get(stack.pop())
+        if current is None or current.name in seen:
+            continue
+        seen.add(current.name)
+        names.extend(current.keys)
+        if current.parents:
+            stack.append(current.parents[0])
+    return ", ".join(reversed(names))
+
+
+def _at(where: Where, offset: int) -> Where:
+    return Where(where.file, where.line, where.column + offset)
+
+
+def build_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem]]:
+    """Read and compile a template set; returns it (None if unusable) and every problem found."""
+    decl, problems, entities_declared = read_declarations(location)
+    builder = _Build(decl, entities_declared)
+    compiled = builder.run()
+    problems = problems + builder.problems
+    shapes = {name: template_shape(t) for name, t in compiled.items()}
+    if not decl.roots:
+        problems.append(Problem(Where(str(location), 1, 1), "roots", "the template set defines no roots", code="undefined-root"))
+    template_set = TemplateSet(
+        roots=decl.roots, keys=decl.keys, entities=builder.entities, templates=compiled,
+        files=decl.files, shapes=shapes, fingerprint=_fingerprint(decl.files),
+    )
+    return template_set, problems
+
+
+def _fingerprint(files: list[str]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        try:
+            digest.update(Path(name).read_bytes())
+        except OSError:
+            digest.update(name.encode())
+    return digest.hexdigest()[:16]
+
+
+def load_template_set(location: Path) -> TemplateSet:
+    """Load a template set for use; raises TemplateSetInvalid if it has errors.
+
+    Overlap proofs are not run here (see :func:`bifrostd.templates.check.check_template_set`):
+    at runtime a path matched by several templates of equal priority is
+    reported as ambiguous instead.
+    """
+    template_set, problems = build_template_set(location)
+    errors = [p for p in problems if p.code != "unused-key"]
+    if errors or template_set is None:
+        raise TemplateSetInvalid(errors)
+    return template_set
