@@ -1,0 +1,230 @@
+"""The studio config (``bifrost.yaml``): discovery, validation, and one frozen value.
+
+Discovery order: ``--config``, then ``$BIFROST_CONFIG``, then ``./bifrost.yaml``,
+then ``/etc/bifrost/bifrost.yaml``. Relative paths in the file are relative
+to the file. This is the only module that reads the environment; everything
+below it receives values.
+
+Each concern owns one section (``scan``, ``daemon``, ``mirror``) and parses it
+into its own frozen settings here, so a misspelt option is reported once, at
+load, with file, line and key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .templates.source import Located, Problem, Where, did_you_mean, read_yaml
+from .templates.spec import OS_NAMES
+
+SCHEMA_ID = "bifrost.config.1"
+CONFIG_NAME = "bifrost.yaml"
+SYSTEM_CONFIG = Path("/etc/bifrost/bifrost.yaml")
+SECTIONS = ("schema", "templates", "state", "roots", "scan", "daemon", "mirror")
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*\Z")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``30``, ``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``; raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(value)
+        return float(value)
+    found = _DURATION.match(str(value))
+    if not found:
+        raise ValueError(value)
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    hash: bool = True
+    workers: int = 2
+    full_every: float = 86400.0
+
+
+SCAN_OPTIONS = ("hash", "workers", "full_every")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A loaded studio config. ``daemon`` and ``mirror`` are the raw sections, parsed by their owners."""
+
+    path: Path | None
+    templates: Path
+    state_dir: Path
+    root_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    daemon: Mapping[str, Any] = field(default_factory=dict)
+    mirror: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.state_dir / "catalog.db"
+
+    def load_templates(self):
+        """The studio's template set with this config's root overrides applied."""
+        from .templates import load_template_set
+
+        template_set = load_template_set(self.templates)
+        return apply_root_overrides(template_set, self.root_overrides)
+
+    def build_templates(self):
+        """(template set or None, problems) without raising, for checks and reloads."""
+        from .templates import build_template_set
+
+        template_set, problems = build_template_set(self.templates)
+        if template_set is not None:
+            template_set = apply_root_overrides(template_set, self.root_overrides)
+        return template_set, problems
+
+
+def apply_root_overrides(template_set, overrides: dict[str, dict[str, str]]):
+    """The template set with root paths replaced by the config's overrides."""
+    from dataclasses import replace
+
+    from .templates.spec import Root
+
+    if not overrides:
+        return template_set
+    roots = dict(template_set.roots)
+    for name, paths in overrides.items():
+        base = roots.get(name)
+        where = base.where if base else Where("<config>", 1, 1)
+        merged = {**(base.paths if base else {}), **paths}
+        roots[name] = Root(name, merged, where)
+    return replace(template_set, roots=roots)
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> Path:
+    """The config file to use, following the discovery order; raises ConfigError if none."""
+    environ = os.environ if environ is None else environ
+    candidates: list[tuple[str, Path]] = []
+    if explicit:
+        candidates.append(("--config", Path(explicit)))
+    elif environ.get("BIFROST_CONFIG"):
+        candidates.append(("$BIFROST_CONFIG", Path(environ["BIFROST_CONFIG"])))
+    else:
+        candidates += [("current folder", Path.cwd() / CONFIG_NAME), ("system", SYSTEM_CONFIG)]
+    for source, path in candidates:
+        if path.is_file():
+            return path.resolve()
+        if source in ("--config", "$BIFROST_CONFIG"):
+            raise ConfigError(f"config file {path} (from {source}) does not exist")
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in the current folder or {SYSTEM_CONFIG}; "
+        "pass --config, set BIFROST_CONFIG, or create one with 'bifrostctl init DIR'"
+    )
+
+
+class _Reader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.base = path.parent
+        self.problems: list[Problem] = []
+
+    def problem(self, where: Where, key: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(where, key, message, hint))
+
+    def path_value(self, node: Located, key: str) -> Path | None:
+        if not isinstance(node.value, str) or not node.value:
+            self.problem(node.where, key, "must be a path")
+            return None
+        return (self.base / node.value).resolve()
+
+    def roots(self, node: Located) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        if not isinstance(node.value, dict):
+            self.problem(node.where, "roots", "must be a mapping of root name to paths per OS")
+            return out
+        for name, (where, value) in node.value.items():
+            paths: dict[str, str] = {}
+            items = {os_name: (value.where, value) for os_name in OS_NAMES} if isinstance(value.value, str) else value.value
+            if not isinstance(items, dict):
+                self.problem(value.where, f"roots.{name}", "must be a path or a mapping of OS to path")
+                continue
+            for os_name, (os_where, path) in items.items():
+                if os_name not in OS_NAMES:
+                    self.problem(os_where, f"roots.{name}.{os_name}", "unknown operating system",
+                                 did_you_mean(os_name, OS_NAMES) or f"use {', '.join(OS_NAMES)}")
+                elif not isinstance(path.value, str) or not path.value:
+                    self.problem(path.where, f"roots.{name}.{os_name}", "must be a path")
+                else:
+                    paths[os_name] = self._root_path(os_name, path.value)
+            out[name] = paths
+        return out
+
+    def _root_path(self, os_name: str, text: str) -> str:
+        if os_name == "windows" or os.path.isabs(text):
+            return text
+        return str((self.base / text).resolve())
+
+    def scan(self, node: Located) -> ScanSettings:
+        if not isinstance(node.value, dict):
+            self.problem(node.where, "scan", "must be a mapping")
+            return ScanSettings()
+        values: dict[str, Any] = {}
+        for option, (where, value) in node.value.items():
+            key = f"scan.{option}"
+            if option not in SCAN_OPTIONS:
+                self.problem(where, key, "unknown option", did_you_mean(option, SCAN_OPTIONS))
+            elif option == "hash" and not isinstance(value.value, bool):
+                self.problem(value.where, key, "must be true or false")
+            elif option == "workers" and (isinstance(value.value, bool) or not isinstance(value.value, int) or value.value < 1):
+                self.problem(value.where, key, "must be a positive integer")
+            elif option == "full_every":
+                try:
+                    values[option] = parse_duration(value.value)
+                except ValueError:
+                    self.problem(value.where, key, "must be a duration like 30s, 15m, 24h or 7d")
+            else:
+                values[option] = value.value
+        return ScanSettings(**values)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a studio config; raises ConfigError listing every problem."""
+    tree, problems = read_yaml(path)
+    reader = _Reader(path)
+    reader.problems.extend(problems)
+    sections: dict[str, tuple[Where, Located]] = {}
+    if tree is not None:
+        if isinstance(tree.value, dict):
+            sections = tree.value
+        else:
+            reader.problem(tree.where, "", "the config must be a mapping")
+    for name, (where, _) in sections.items():
+        if name not in SECTIONS:
+            reader.problem(where, name, "unknown section", did_you_mean(name, SECTIONS))
+    if "schema" in sections and sections["schema"][1].value != SCHEMA_ID:
+        node = sections["schema"][1]
+        reader.problem(node.where, "schema", f"unsupported schema {node.value!r}", f"expected {SCHEMA_ID!r}")
+
+    def section(name: str) -> Located | None:
+        return sections[name][1] if name in sections else None
+
+    templates = reader.path_value(section("templates"), "templates") if section("templates") else path.parent / "templates"
+    state = reader.path_value(section("state"), "state") if section("state") else path.parent / ".bifrost"
+    roots = reader.roots(section("roots")) if section("roots") else {}
+    scan = reader.scan(section("scan")) if section("scan") else ScanSettings()
+    raw = {name: (section(name).plain() if section(name) else {}) for name in ("daemon", "mirror")}
+    if reader.problems:
+        raise ConfigError("invalid config:\n" + "\n".join(str(p) for p in reader.problems))
+    return Config(
+        path=path,
+        templates=templates or path.parent / "templates",
+        state_dir=state or path.parent / ".bifrost",
+        root_overrides=roots,
+        scan=scan,
+        daemon=raw["daemon"] or {},
+        mirror=raw["mirror"] or {},
+    )
