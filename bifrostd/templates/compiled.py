@@ -92,6 +92,7 @@ class _Builder:
     keys: dict[str, Key]
     parts: list[str] = field(default_factory=list)
     approx: list[str] = field(default_factory=list)
+    occurrences: list[str] = field(default_factory=list)
     captures: list[Capture] = field(default_factory=list)
     first: dict[str, tuple[str, str, int | None, tuple[int, ...]]] = field(default_factory=dict)
     optional_path: tuple[int, ...] = ()
@@ -122,6 +123,7 @@ class _Builder:
         key = self.keys[token.name]
         fragment = key.regex(token.padding)
         self.approx.append(fragment)
+        self.occurrences.append(key.field)
         earlier = self.first.get(key.field)
         if earlier is not None:
             group, key_name, padding, opt_path = earlier
@@ -147,6 +149,8 @@ class CompiledTemplate:
     keys: dict[str, Key]
     regex: re.Pattern[str]
     approx_regex: str
+    occurrence_regex: re.Pattern[str]
+    occurrence_fields: tuple[str, ...]
     captures: tuple[Capture, ...]
     fields: frozenset[str]
     required: frozenset[str]
@@ -221,6 +225,21 @@ class CompiledTemplate:
         return bool(names) and all(fields.get(name) is not None for name in names)
 
 
+def _occurrence_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: list[int] | None = None) -> list[str]:
+    """Regex parts with every key occurrence in its own group o0, o1, ... (no back-references)."""
+    counter = [0] if counter is None else counter
+    parts: list[str] = []
+    for token in tokens:
+        if isinstance(token, Text):
+            parts.append(re.escape(token.text))
+        elif isinstance(token, KeyRef):
+            parts.append(f"(?P<o{counter[0]}>{keys[token.name].regex(token.padding)})")
+            counter[0] += 1
+        elif isinstance(token, Optional):
+            parts += ["(?:", *_occurrence_parts(token.parts, keys, counter), ")?"]
+    return parts
+
+
 def _key_refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
     for token in tokens:
         if isinstance(token, KeyRef):
@@ -254,6 +273,8 @@ def compile_template(
         keys=used,
         regex=re.compile("".join(builder.parts)),
         approx_regex="".join(builder.approx),
+        occurrence_regex=re.compile("".join(_occurrence_parts(tokens, keys))),
+        occurrence_fields=tuple(builder.occurrences),
         captures=tuple(builder.captures),
         fields=frozenset(k.field for k in used.values()),
         required=required,

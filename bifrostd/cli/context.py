@@ -1,0 +1,29 @@
+"""State shared by the commands of one ``bifrostctl`` run: the config, loaded on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..templates import TemplateSet
+
+
+@dataclass(slots=True)
+class CliContext:
+    config_path: str | None
+    _config: Any = field(default=None)
+    _templates: Any = field(default=None)
+
+    def config(self) -> Config:
+        if self._config is None:
+            from ..config import find_config, load_config
+
+            self._config = load_config(find_config(self.config_path))
+        return self._config
+
+    def templates(self) -> TemplateSet:
+        if self._templates is None:
+            self._templates = self.config().load_templates()
+        return self._templates

@@ -1,0 +1,220 @@
+"""Proving a template set free of overlaps, and key patterns free of unsafe values.
+
+Two templates overlap when some path matches both. Rather than sampling paths,
+each template's regex is turned into a finite automaton and the product of two
+automata is tested for emptiness: an empty product is a proof that no path
+matches both; a non-empty one yields a shortest example path, which is then
+confirmed against both real templates. Templates are only compared when their
+roots, segment counts and extensions allow a common path, which keeps the
+number of products small.
+
+Repeated keys (``{shot}`` in a folder and in a file name) are back-references
+in the real regex but not in the automaton, so the automaton over-approximates:
+an empty product still proves disjointness; a witness that fails confirmation
+is reported as a possible overlap, with the example.
+
+An overlap is allowed when the two templates have different priorities: the
+set then says explicitly which one wins.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from .compiled import CompiledTemplate, provably_safe
+from .keys import KeyType
+from .shape import Shape
+from .source import Problem
+from .templateset import TemplateSet, build_template_set
+
+#: A regex for text no field value may contain (mirrors keys.unsafe_reason).
+_UNSAFE_TEXT = r".*(/|\\|\.\.|[\x00-\x1f\x7f]).*|\."
+_NICE = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-."
+
+
+def _fsm(regex: str) -> Any:
+    import interegular
+
+    return interegular.parse_pattern(regex).to_fsm()
+
+
+def _symbol_chars(fsm: Any) -> dict[Any, str]:
+    """One representative character for each transition symbol of ``fsm``."""
+    from interegular.fsm import anything_else
+
+    explicit: set[str] = set()
+    chars: dict[Any, str] = {}
+    for char, symbol in fsm.alphabet.items():
+        if char is anything_else:
+            continue
+        explicit.add(char)
+        current = chars.get(symbol)
+        if current is None or _rank(char) < _rank(current):
+            chars[symbol] = char
+    if anything_else in fsm.alphabet:
+        spare = next((c for c in _NICE + "~!" if c not in explicit), "\u00e9")
+        chars.setdefault(fsm.alphabet[anything_else], spare)
+    return chars
+
+
+def _rank(char: str) -> int:
+    index = _NICE.find(char)
+    return index if index >= 0 else len(_NICE) + ord(char)
+
+
+def shortest_example(fsm: Any) -> str | None:
+    """A shortest string accepted by ``fsm``, or None if it accepts nothing."""
+    chars = _symbol_chars(fsm)
+    previous: dict[Any, tuple[Any, str] | None] = {fsm.initial: None}
+    queue = deque([fsm.initial])
+    while queue:
+        state = queue.popleft()
+        if state in fsm.finals:
+            return _path_to(previous, state)
+        for symbol, target in sorted(fsm.map.get(state, {}).items(), key=lambda item: _rank(chars.get(item[0], "~"))):
+            if target not in previous and symbol in chars:
+                previous[target] = (state, chars[symbol])
+                queue.append(target)
+    return None
+
+
+def _path_to(previous: dict[Any, tuple[Any, str] | None], state: Any) -> str:
+    out: list[str] = []
+    step = previous[state]
+    while step is not None:
+        state, char = step
+        out.append(char)
+        step = previous[state]
+    return "".join(reversed(out))
+
+
+def _shapes_meet(a: Shape, b: Shape) -> bool:
+    counts = a.counts is None or b.counts is None or bool(a.counts & b.counts)
+    exts = a.extensions is None or b.extensions is None or bool(a.extensions & b.extensions)
+    return counts and exts
+
+
+class _Overlaps:
+    def __init__(self, template_set: TemplateSet) -> None:
+        self.ts = template_set
+        self.cache: dict[str, Any] = {}
+        self.problems: list[Problem] = []
+
+    def fsm(self, template: CompiledTemplate) -> Any | None:
+        if template.name not in self.cache:
+            try:
+                self.cache[template.name] = _fsm(template.approx_regex)
+            except Exception as exc:  # interegular rejects some regex syntax
+                self.cache[template.name] = None
+                self.problems.append(Problem(
+                    template.where, f"templates.{template.name}",
+                    f"the overlap proof can't analyse this template's patterns ({type(exc).__name__}: {exc})",
+                    "simplify the key patterns (no look-arounds or back-references)", code="unprovable",
+                ))
+        return self.cache[template.name]
+
+    def pair(self, a: CompiledTemplate, b: CompiledTemplate) -> None:
+        if a.priority != b.priority or not _shapes_meet(self.ts.shapes[a.name], self.ts.shapes[b.name]):
+            return
+        fa, fb = self.fsm(a), self.fsm(b)
+        if fa is None or fb is None:
+            return
+        product = fa & fb
+        if product.empty():
+            return
+        example = shortest_example(product)
+        if example is not None and not _both(a, b, example):
+            example = _harmonise(b, _harmonise(a, example, a, b), a, b)
+        confirmed = example is not None and _both(a, b, example)
+        first, second = sorted((a, b), key=lambda t: (t.where.file, t.where.line))
+        verb = "match" if confirmed else "may match (ignoring repeated keys)"
+        self.problems.append(Problem(
+            second.where, f"templates.{second.name}",
+            f"overlaps template {first.name!r} ({first.where}): both {verb} {example!r}",
+            "make the patterns disjoint, or give one a higher priority", code="overlap",
+        ))
+
+
+def _both(a: CompiledTemplate, b: CompiledTemplate, path: str) -> bool:
+    return a.parse(path) is not None and b.parse(path) is not None
+
+
+def _harmonise(template: CompiledTemplate, example: str, a: CompiledTemplate, b: CompiledTemplate) -> str:
+    """Rewrite ``example`` so that repeated keys of ``template`` agree, trying each occurrence's text.
+
+    The automaton ignores back-references, so its example may give a repeated
+    key two values; copying one occurrence's text over the others often yields
+    a path both real templates match. Returns the first such path, else ``example``.
+    """
+    found = template.occurrence_regex.fullmatch(example)
+    if found is None:
+        return example
+    spans: dict[str, list[int]] = {}
+    for index, field in enumerate(template.occurrence_fields):
+        if found.group(f"o{index}") is not None:
+            spans.setdefault(field, []).append(index)
+    for field, indexes in spans.items():
+        if len(indexes) < 2:
+            continue
+        for source in indexes:
+            text = found.group(f"o{source}")
+            candidate = _substitute(example, found, indexes, text)
+            if _both(a, b, candidate):
+                return candidate
+    return example
+
+
+def _substitute(example: str, found: Any, indexes: list[int], text: str) -> str:
+    out, last = [], 0
+    for index in sorted(indexes, key=lambda i: found.start(f"o{i}")):
+        start, end = found.span(f"o{index}")
+        out += [example[last:start], text]
+        last = end
+    return "".join(out) + example[last:]
+
+
+def overlap_problems(template_set: TemplateSet) -> list[Problem]:
+    """Every pair of equal-priority templates of one root that can match the same path."""
+    finder = _Overlaps(template_set)
+    by_root: dict[str, list[CompiledTemplate]] = {}
+    for template in template_set.templates.values():
+        by_root.setdefault(template.root, []).append(template)
+    for templates in by_root.values():
+        for a, b in combinations(templates, 2):
+            finder.pair(a, b)
+    return finder.problems
+
+
+def unsafe_pattern_problems(template_set: TemplateSet) -> list[Problem]:
+    """Key patterns that could match a separator, '..', '.' or a control character."""
+    problems = []
+    unsafe = None
+    for key in template_set.keys.values():
+        if key.type is not KeyType.STR or not key.pattern or key.choices or provably_safe(key.pattern):
+            continue
+        unsafe = unsafe if unsafe is not None else _fsm(_UNSAFE_TEXT)
+        try:
+            product = _fsm(key.pattern) & unsafe
+        except Exception as exc:
+            problems.append(Problem(key.where, f"keys.{key.name}.pattern", f"can't analyse the pattern ({exc})", code="unprovable"))
+            continue
+        if not product.empty():
+            example = shortest_example(product)
+            problems.append(Problem(
+                key.where, f"keys.{key.name}.pattern",
+                f"the pattern can match {example!r}, which could lead outside a root",
+                "exclude '/', '\\\\', control characters and '..' (e.g. [A-Za-z0-9_]+)", code="unsafe-pattern",
+            ))
+    return problems
+
+
+def check_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem]]:
+    """Every problem of a template set: syntax, semantics, unsafe patterns, overlaps."""
+    template_set, problems = build_template_set(location)
+    if template_set is None:
+        return None, problems
+    problems = problems + unsafe_pattern_problems(template_set) + overlap_problems(template_set)
+    return template_set, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
