@@ -1,8 +1,9 @@
 """Entity references to paths: ``bifrost:///shot/demo/sq010/sh0100`` → the shot's folder.
 
-The template is chosen by ``?template=NAME`` or, without it, as the single
-template that defines the referenced kind and needs no field the reference
-lacks (the fewest-field one, i.e. the entity's folder). Query fields other
+The template is chosen by ``?template=NAME`` or, without it, among the
+templates that define the referenced kind and need no field the reference
+lacks: those using every field given are preferred, then the one needing the
+fewest fields (the entity's folder). A tie is an error asking for a template. Query fields other
 than ``template`` and ``version=latest`` fill further keys (``?name=main&ext=ma``).
 Answering ``version=latest`` needs the catalog; the template set alone can't.
 """
@@ -57,6 +58,9 @@ def choose_template(template_set: TemplateSet, kind: str, fields: dict[str, Any]
     candidates = [t for t in template_set.templates.values() if _defines(template_set, t, kind) and _satisfied(t, fields)]
     if not candidates:
         raise ResolveError(f"{uri!r}: no template defines a {kind} from the fields given; add ?template=NAME")
+    given = {name for name, value in fields.items() if value is not None}
+    using_all = [t for t in candidates if given <= t.fields]
+    candidates = using_all or candidates
     fewest = min(len(t.required) for t in candidates)
     best = [t for t in candidates if len(t.required) == fewest]
     if len(best) > 1:

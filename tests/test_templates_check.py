@@ -1,0 +1,200 @@
+"""Checking template sets: every problem names file, line, column and key; overlaps are proven."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bifrostd.errors import TemplateSetInvalid
+from bifrostd.templates import load_template_set
+from bifrostd.templates.check import check_template_set
+
+HEADER = """\
+schema: bifrost.templates.1
+roots:
+  projects: /mnt/projects
+keys:
+  project: {type: str, pattern: '[a-z]+'}
+  shot: {type: str, pattern: 'sh\\d{4}'}
+  task: {type: str, choices: [anim, comp]}
+  version: {type: int, padding: 3}
+"""
+
+
+def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    path = tmp_path / "studio.yaml"
+    path.write_text(header + textwrap.dedent(body))
+    return path
+
+
+def problems_of(path: Path):
+    return check_template_set(path)[1]
+
+
+def only(problems, code):
+    found = [p for p in problems if p.code == code]
+    assert found, f"no {code} problem in {[str(p) for p in problems]}"
+    return found[0]
+
+
+def test_a_clean_set_has_no_problems(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          shot: '{project}/{shot}'
+          work: '{project}/{shot}/{task}/{shot}_{task}_v{version}.ma'
+        """)
+    assert problems_of(path) == []
+
+
+def test_unknown_key_option_names_line_column_and_suggests(tmp_path):
+    path = write(tmp_path, """\
+          seq: {type: str, patern: 'sq\\d+'}
+        templates:
+          shot: '{project}/{seq}/{shot}/{task}_v{version}.ma'
+        """)
+    problem = only(problems_of(path), "unknown-option")
+    assert problem.key == "keys.seq.patern"
+    assert (problem.where.file, problem.where.line) == (str(path), 9)
+    assert problem.where.column == 20
+    assert "did you mean 'pattern'" in problem.hint
+
+
+def test_unknown_section_is_not_silently_ignored(tmp_path):
+    path = write(tmp_path, """\
+        template:
+          shot: '{project}/{shot}'
+        """)
+    problem = only(problems_of(path), "unknown-section")
+    assert problem.key == "template" and "did you mean 'templates'" in problem.hint
+
+
+def test_undefined_key_and_reference_suggest_names(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          shot: '{project}/{shoot}'
+          work: '{@shto}/{task}/{shot}_{task}_v{version}.ma'
+        """)
+    problems = problems_of(path)
+    key = only(problems, "undefined-key")
+    assert "{shoot}" in key.message and "did you mean 'shot'" in key.hint and key.where.line == 10
+    ref = only(problems, "undefined-reference")
+    assert "{@shto}" in ref.message and "did you mean 'shot'" in ref.hint and ref.where.line == 11
+
+
+def test_reference_cycle_is_reported_with_its_chain(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          a: '{@b}/{project}'
+          b: '{@a}/{shot}/{task}_v{version}.ma'
+        """)
+    problem = only(problems_of(path), "reference-cycle")
+    assert "a -> b -> a" in problem.message or "b -> a -> b" in problem.message
+
+
+def test_unused_key_is_a_problem(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          shot: '{project}/{shot}/{task}'
+        """)
+    assert only(problems_of(path), "unused-key").key == "keys.version"
+
+
+def test_tabs_duplicate_keys_and_invalid_regex(tmp_path):
+    path = write(tmp_path, "  bad: {type: str, pattern: '[a-z'}\n  task: {type: str}\ntemplates:\n  shot:\t'{project}/{shot}/{task}/{bad}_v{version}'\n")
+    problems = problems_of(path)
+    assert only(problems, "invalid-regex").key == "keys.bad.pattern"
+    duplicate = only(problems, "duplicate-key")
+    assert duplicate.key == "keys.task" and "first defined at line 7" in duplicate.message
+    tab = only(problems, "tab")
+    assert tab.where.line == 12
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "templates:\n  shot: '{project}/{shot}\n  other: x\n")
+    problem = only(problems_of(path), "syntax")
+    assert problem.where.file == str(path) and problem.where.line >= 10
+
+
+def test_load_raises_with_every_problem(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          shot: {pth: '{project}/{shot}'}
+        """)
+    with pytest.raises(TemplateSetInvalid) as caught:
+        load_template_set(path)
+    text = str(caught.value)
+    assert f"{path}:10" in text and "did you mean 'path'" in text
+
+
+def test_unsafe_key_pattern_is_refused_with_an_example(tmp_path):
+    path = write(tmp_path, """\
+          name: {type: str, pattern: '.+'}
+        templates:
+          shot: '{project}/{shot}/{task}/{name}_v{version}.ma'
+        """)
+    problem = only(problems_of(path), "unsafe-pattern")
+    assert problem.key == "keys.name.pattern"
+
+
+def test_static_dot_dot_segment_is_refused(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          shot: '{project}/../{shot}/{task}_v{version}.ma'
+        """)
+    assert any("'..' segment" in p.message for p in problems_of(path))
+
+
+def test_overlap_is_reported_with_an_example_both_templates_match(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          review: '{project}/{shot}/{task}/review/{shot}_{task}_v{version}.mov'
+          comp_review: '{project}/{shot}/{task}/review/{shot}_comp_v{version}.mov'
+        """)
+    template_set, problems = check_template_set(path)
+    problem = only(problems, "overlap")
+    example = problem.message.split("both match ")[1].strip("'")
+    assert template_set.templates["review"].parse(example) is not None
+    assert template_set.templates["comp_review"].parse(example) is not None
+    assert "priority" in problem.hint
+
+
+def test_priority_makes_an_overlap_explicit(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          review: '{project}/{shot}/{task}/review/{shot}_{task}_v{version}.mov'
+          comp_review: {path: '{project}/{shot}/{task}/review/{shot}_comp_v{version}.mov', priority: 1}
+        """)
+    assert problems_of(path) == []
+
+
+def test_disjoint_templates_are_proven_disjoint_even_with_similar_shapes(tmp_path):
+    path = write(tmp_path, """\
+          kind: {type: str, choices: [plate, element]}
+        templates:
+          a: '{project}/{shot}/{task}/{shot}_{task}_v{version}.ma'
+          b: '{project}/{shot}/{kind}/{shot}_{kind}_v{version}.ma'
+          c: '{project}/{shot}/{task}/{shot}_{task}_v{version}.mb'
+        """)
+    assert problems_of(path) == []
+
+
+def test_overlap_through_a_loose_pattern_is_found(tmp_path):
+    path = write(tmp_path, """\
+          name: {type: str, pattern: '[a-z0-9_]+'}
+        templates:
+          work: '{project}/{shot}/{task}/{name}_v{version}.ma'
+          named: '{project}/{shot}/{task}/{shot}_{task}_v{version}.ma'
+        """)
+    problem = only(problems_of(path), "overlap")
+    assert "'work'" in problem.message or "'named'" in problem.message
+
+
+def test_entity_needs_its_keys(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          shot: {path: '{project}/{shot}/{task}_v{version}.ma', entity: shot}
+        """)
+    problem = only(problems_of(path), "invalid")
+    assert "identify a shot" in problem.message and "sequence" in problem.hint
