@@ -40,8 +40,13 @@ def _converter(key: Key) -> Converter:
             return str
         return _case_checker(key.case)
     if key.minimum is None and key.maximum is None and key.type is not KeyType.UDIM:
-        return key.parse
+        return int if key.type is KeyType.INT else _frame_value
     return _ranged(key)
+
+
+def _frame_value(text: str) -> int | str:
+    """A frame number, or a placeholder such as ``####`` or ``%04d`` kept as text."""
+    return int(text) if text[-1].isdigit() and text[0] not in "%$" else text
 
 
 def _case_checker(case: str) -> Converter:
@@ -158,6 +163,9 @@ class CompiledTemplate:
     priority: int
     description: str
     where: Any
+    #: When no group is checked against another, the fast path of parse:
+    #: (field per group, (field, converter) for non-text fields, whether any group is optional).
+    simple: tuple[Any, ...] = ()
 
     # -- parse --------------------------------------------------------------------
     def parse(self, relative: str) -> dict[str, Any] | None:
@@ -165,11 +173,21 @@ class CompiledTemplate:
         found = self.regex.fullmatch(relative)
         if found is None:
             return None
-        groups = found.groupdict()
+        if self.simple:
+            names, numbers, optional = self.simple
+            fields = dict(zip(names, found.groups()))
+            for name in numbers:
+                text = fields[name]
+                if text is not None and text[-1:].isdigit() and text[0] != "$":
+                    fields[name] = int(text)
+            for name in optional:
+                if fields[name] is None:
+                    del fields[name]
+            return fields
+        texts = found.groups()
         fields: dict[str, Any] = {}
         try:
-            for capture in self.captures:
-                text = groups[capture.group]
+            for capture, text in zip(self.captures, texts):
                 if text is None:
                     continue
                 value = capture.convert(text)
@@ -282,7 +300,33 @@ def compile_template(
         priority=priority,
         description=description,
         where=where,
+        simple=_simple_captures(builder.captures, tokens, keys),
     )
+
+
+def _simple_captures(captures: list[Capture], tokens: tuple[Token, ...], keys: dict[str, Key]) -> tuple[Any, ...]:
+    """The fast-path description of parse (see CompiledTemplate.simple), or () if it can't be used.
+
+    The fast path covers text fields and plain integer/frame fields: a frame
+    placeholder (``####``, ``%04d``, ``$F4``) stays text, digits become an int.
+    Fields needing a range, case or safety check take the general path.
+    """
+    numbers, names = [], []
+    for capture in captures:
+        if capture.check or capture.convert not in (str, int, _frame_value):
+            return ()
+        names.append(capture.field)
+        if capture.convert is not str:
+            numbers.append(capture.field)
+    optional = tuple(sorted(_optional_fields(tokens, keys)))
+    return tuple(names), tuple(numbers), optional
+
+
+def _optional_fields(tokens: tuple[Token, ...], keys: dict[str, Key]) -> set[str]:
+    """Fields that appear only inside optional parts (absent when the part is)."""
+    inside = {keys[t.name].field for tok in tokens if isinstance(tok, Optional) for t in _key_refs(tok.parts)}
+    outside = {keys[t.name].field for t in tokens if isinstance(t, KeyRef)}
+    return inside - outside
 
 
 def static_text_problem(text: str, *, first: bool, last: bool) -> str | None:

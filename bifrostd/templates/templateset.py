@@ -20,9 +20,13 @@ from .entities import Entity, deepest_entity, derive_entity
 from .keys import Key
 from .loader import read_declarations
 from .pattern import KeyRef, Optional, ReferenceCycle, Text, TemplateRef, Token, expand, walk_tokens
+from .dispatch import RootIndex, build_root_index
 from .shape import Shape, template_shape
 from .source import Problem, Where, did_you_mean
 from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root
+
+
+_UNPLANNED = object()
 
 
 def current_os() -> str:
@@ -34,68 +38,41 @@ def current_os() -> str:
     return "linux"
 
 
-@dataclass(frozen=True, slots=True)
 class Match:
     """The result of matching a path: the template, its typed fields, and the entity.
 
     ``template`` is None when several templates of equal priority match; their
-    names are then in ``candidates``.
+    names are then in ``candidates``. The entity is derived on first access.
+    Treat a Match as immutable. (A plain slotted class: matching runs hundreds
+    of thousands of times per second, and frozen dataclasses are slow to build.)
     """
 
-    root: str
-    relative: str
-    template: CompiledTemplate | None
-    fields: dict[str, Any]
-    entity: Entity | None
-    candidates: tuple[str, ...] = ()
+    __slots__ = ("root", "relative", "template", "fields", "candidates", "_set", "_entity")
+
+    def __init__(self, root: str, relative: str, template: CompiledTemplate | None, fields: dict[str, Any],
+                 template_set: "TemplateSet | None" = None, candidates: tuple[str, ...] = ()) -> None:
+        self.root = root
+        self.relative = relative
+        self.template = template
+        self.fields = fields
+        self.candidates = candidates
+        self._set = template_set
+        self._entity: Any = _UNPLANNED
 
     @property
     def ambiguous(self) -> bool:
         return self.template is None
 
+    @property
+    def entity(self) -> Entity | None:
+        if self._entity is _UNPLANNED:
+            ok = self.template is not None and self._set is not None
+            self._entity = self._set.entity_of(self.template, self.fields) if ok else None
+        return self._entity
 
-@dataclass(slots=True)
-class _Index:
-    """Templates of one root bucketed by (segment count, extension)."""
-
-    exact: dict[tuple[int, str], tuple[CompiledTemplate, ...]] = field(default_factory=dict)
-    wild: dict[int, tuple[CompiledTemplate, ...]] = field(default_factory=dict)
-    any_count: tuple[CompiledTemplate, ...] = ()
-
-    def candidates(self, relative: str) -> tuple[CompiledTemplate, ...]:
-        count = relative.count("/") + 1
-        dot = relative.rfind(".")
-        ext = relative[dot + 1:] if dot > relative.rfind("/") else ""
-        found = self.exact.get((count, ext))
-        if found is None:
-            found = self.wild.get(count, self.any_count)
-        return found
-
-
-def _build_index(templates: Iterable[CompiledTemplate], shapes: dict[str, Shape]) -> _Index:
-    index = _Index()
-    exact: dict[tuple[int, str], list[CompiledTemplate]] = {}
-    wild: dict[int, list[CompiledTemplate]] = {}
-    any_count: list[CompiledTemplate] = []
-    ordered = sorted(templates, key=lambda t: -t.priority)
-    for template in ordered:
-        shape = shapes[template.name]
-        if shape.counts is None:
-            any_count.append(template)
-            continue
-        for count in shape.counts:
-            if shape.extensions is None:
-                wild.setdefault(count, []).append(template)
-            else:
-                for ext in shape.extensions:
-                    exact.setdefault((count, ext), []).append(template)
-    for (count, ext), items in exact.items():
-        merged = items + wild.get(count, []) + any_count
-        index.exact[(count, ext)] = tuple(sorted(merged, key=lambda t: -t.priority))
-    for count, items in wild.items():
-        index.wild[count] = tuple(sorted(items + any_count, key=lambda t: -t.priority))
-    index.any_count = tuple(any_count)
-    return index
+    def __repr__(self) -> str:
+        name = self.template.name if self.template else f"ambiguous{self.candidates}"
+        return f"Match({self.root!r}, {self.relative!r}, {name}, {self.fields!r})"
 
 
 @dataclass(slots=True)
@@ -110,13 +87,17 @@ class TemplateSet:
     shapes: dict[str, Shape]
     fingerprint: str = ""
     os_name: str = field(default_factory=current_os)
-    _indexes: dict[str, _Index] = field(default_factory=dict)
+    _indexes: dict[str, RootIndex] = field(default_factory=dict)
+    _entity_plans: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    _prefixes: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        bases = [(r.paths[self.os_name].rstrip("/") + "/", n) for n, r in self.roots.items() if r.paths.get(self.os_name)]
+        self._prefixes = sorted(bases, key=lambda item: -len(item[0]))
         by_root: dict[str, list[CompiledTemplate]] = {}
         for template in self.templates.values():
             by_root.setdefault(template.root, []).append(template)
-        self._indexes = {root: _build_index(items, self.shapes) for root, items in by_root.items()}
+        self._indexes = {root: build_root_index(items, self.shapes) for root, items in by_root.items()}
 
     # -- roots ----------------------------------------------------------------------
     def root_path(self, root: str, os_name: str | None = None) -> str:
@@ -132,7 +113,12 @@ class TemplateSet:
 
     def split_path(self, path: str) -> tuple[str, str] | None:
         """(root name, root-relative POSIX path) for an absolute path, or None if under no root."""
-        windows = self.os_name == "windows"
+        if self.os_name != "windows":
+            for prefix, name in self._prefixes:
+                if path.startswith(prefix):
+                    return name, path[len(prefix):]
+            return None
+        windows = True
         normal = path.replace("\\", "/") if windows else path
         best: tuple[str, str] | None = None
         best_len = -1
@@ -154,20 +140,27 @@ class TemplateSet:
     # -- matching -------------------------------------------------------------------
     def match(self, path: str) -> Match | None:
         """Match an absolute path on this machine; None if it is under no root or matches nothing."""
-        split = self.split_path(path)
-        if split is None:
+        if self.os_name != "windows":  # inlined split_path: this is the hot path of every scan
+            for prefix, name in self._prefixes:
+                if path.startswith(prefix):
+                    return self.match_relative(name, path[len(prefix):])
             return None
-        return self.match_relative(*split)
+        split = self.split_path(path)
+        return None if split is None else self.match_relative(*split)
 
     def match_relative(self, root: str, relative: str) -> Match | None:
         """Match a root-relative POSIX path against the templates of ``root``."""
         index = self._indexes.get(root)
         if index is None:
             return None
+        candidates = index.candidates(relative)
+        if len(candidates) == 1:  # the common case: the dispatch left one template
+            fields = candidates[0].parse(relative)
+            return None if fields is None else Match(root, relative, candidates[0], fields, self)
         best: CompiledTemplate | None = None
         best_fields: dict[str, Any] | None = None
         tied: list[str] = []
-        for template in index.candidates(relative):
+        for template in candidates:
             if best is not None and template.priority < best.priority:
                 break
             fields = template.parse(relative)
@@ -180,13 +173,30 @@ class TemplateSet:
         if best is None or best_fields is None:
             return None
         if tied:
-            return Match(root, relative, None, best_fields, None, (best.name, *tied))
-        return Match(root, relative, best, best_fields, self.entity_of(best, best_fields))
+            return Match(root, relative, None, best_fields, self, (best.name, *tied))
+        return Match(root, relative, best, best_fields, self)
 
     def entity_of(self, template: CompiledTemplate, fields: dict[str, Any]) -> Entity | None:
+        """The entity a match defines. The chain's shape depends only on the template
+        and on which fields are present, so it is planned once per such pair."""
+        signature = (template.name, *fields)
+        plan = self._entity_plans.get(signature, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = self._plan_entity(template, fields)
+            self._entity_plans[signature] = plan
+        if plan is None:
+            return None
+        kind, steps = plan
+        return Entity(kind, tuple((name, tuple((key, fields[key]) for key in keys)) for name, keys in steps))
+
+    def _plan_entity(self, template: CompiledTemplate, fields: dict[str, Any]):
         if template.entity:
-            return derive_entity(self.entities, template.entity, fields)
-        return deepest_entity(self.entities, fields)
+            entity = derive_entity(self.entities, template.entity, fields)
+        else:
+            entity = deepest_entity(self.entities, fields)
+        if entity is None:
+            return None
+        return entity.kind, tuple((name, tuple(key for key, _ in values)) for name, values in entity.chain)
 
     # -- formatting -----------------------------------------------------------------
     def template(self, name: str) -> CompiledTemplate:

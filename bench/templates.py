@@ -1,0 +1,253 @@
+"""Benchmark: matching paths against a template set, Bifrost vs a per-template regex loop.
+
+Generates realistic paths (mostly frame sequences, work files, publishes, plus
+junk that matches nothing) by formatting random fields through each template,
+so the generator knows the right answer for every path. Both matchers are
+checked against that ground truth; a mismatch is a failure, not a footnote.
+
+Two sets are measured: the default studio templates (``templates/``) and a
+synthetic set of 100+ templates shaped like a large studio configuration.
+
+Prints a table, and as the last line one JSON object with the figures.
+Usage: python bench/templates.py [--paths 200000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bifrostd.templates import KeyType, TemplateSet, load_template_set  # noqa: E402
+from bifrostd.templates.pattern import KeyRef, Optional, walk_tokens  # noqa: E402
+
+JUNK_SUFFIXES = ("~", ".bak", ".tmp", ".swp", " copy", ".autosave")
+JUNK_NAMES = (".DS_Store", "Thumbs.db", "notes.txt", "untitled folder", "desktop.ini", "IMG_0042.JPG")
+
+
+# -- value generation ---------------------------------------------------------------
+_POOLS: dict[str, list[str]] = {}
+
+
+def _string_value(key, rng: random.Random) -> str:
+    if key.choices:
+        return rng.choice(key.choices)
+    pattern = key.pattern or r"[A-Za-z0-9]+"
+    if pattern not in _POOLS:
+        _POOLS[pattern] = sorted({_from_pattern(pattern, rng) for _ in range(60)})
+    return rng.choice(_POOLS[pattern])
+
+
+def _from_pattern(pattern: str, rng: random.Random) -> str:
+    """A value for the common key-pattern shapes; checked against the pattern, retried otherwise."""
+    regex = re.compile(pattern)
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    for _ in range(200):
+        candidates = [
+            rng.choice(alphabet) + "".join(rng.choice(alphabet + "0123456789") for _ in range(rng.randint(2, 8))),
+            rng.choice(alphabet) * 2 + str(rng.randint(0, 999)).zfill(3),
+            "".join(rng.choice(alphabet) for _ in range(2)) + str(rng.randint(0, 9999)).zfill(4),
+            str(rng.randint(0, 9999)).zfill(4),
+            rng.choice(["sq", "sh", "SQ", "SH", "ep"]) + str(rng.randint(0, 9999)).zfill(rng.choice([3, 4])),
+            rng.choice(alphabet).upper() + "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 7))),
+        ]
+        for candidate in candidates:
+            if regex.fullmatch(candidate):
+                return candidate
+    raise ValueError(f"can't generate a value for pattern {pattern!r}")
+
+
+def random_value(key, rng: random.Random) -> Any:
+    if key.type is KeyType.STR:
+        return _string_value(key, rng)
+    if key.type is KeyType.INT:
+        low = key.minimum or 0
+        return rng.randint(low, max(low, min(key.maximum or 999, 999)))
+    if key.type is KeyType.FRAME:
+        return rng.randint(1001, 1240)
+    return rng.randint(1001, 1030)
+
+
+def random_fields(template, rng: random.Random) -> dict[str, Any]:
+    optional = {template.keys[t.name].field for tok in template.tokens if isinstance(tok, Optional)
+                for t in walk_tokens(tok.parts) if isinstance(t, KeyRef)}
+    fields: dict[str, Any] = {}
+    for key in template.keys.values():
+        if key.field in fields or (key.field in optional and rng.random() < 0.5):
+            continue
+        fields[key.field] = random_value(key, rng)
+    return fields
+
+
+def generate(template_set: TemplateSet, count: int, seed: int = 7) -> list[tuple[str, str | None]]:
+    """(absolute path, expected template name or None) pairs; about 10 % junk."""
+    rng = random.Random(seed)
+    templates = sorted(template_set.templates.values(), key=lambda t: t.name)
+    weights = [8 if any(k.type is KeyType.FRAME for k in t.keys.values()) else 1 for t in templates]
+    out: list[tuple[str, str | None]] = []
+    while len(out) < count:
+        template = rng.choices(templates, weights)[0]
+        try:
+            path = template_set.format(template.name, random_fields(template, rng))
+        except Exception:
+            continue
+        if rng.random() < 0.1:
+            out.append((_junk(path, rng), None))
+        else:
+            out.append((path, template.name))
+    return out
+
+
+def _junk(path: str, rng: random.Random) -> str:
+    head, _, name = path.rpartition("/")
+    choice = rng.random()
+    if choice < 0.4:
+        return path + rng.choice(JUNK_SUFFIXES)
+    if choice < 0.7:
+        return f"{head}/{rng.choice(JUNK_NAMES)}"
+    return f"{head}/tmp/{name}"
+
+
+# -- the reference: a straightforward per-template regex loop -------------------------
+class RegexLoop:
+    """What most pipelines write: one precompiled regex per template, tried in turn."""
+
+    def __init__(self, template_set: TemplateSet) -> None:
+        self.roots = [(t, template_set.root_path(t)) for t in template_set.roots]
+        self.templates = []
+        for template in template_set.templates.values():
+            ints = {c.group: c.convert for c in template.captures if c.convert is not str}
+            names = {c.group: c.field for c in template.captures}
+            self.templates.append((template.name, template.root, template.regex, names, ints))
+
+    def match(self, path: str) -> tuple[str, dict[str, Any]] | None:
+        for root, base in self.roots:
+            if path.startswith(base + "/"):
+                relative = path[len(base) + 1:]
+                break
+        else:
+            return None
+        for name, root_name, regex, names, converters in self.templates:
+            if root_name != root:
+                continue
+            found = regex.fullmatch(relative)
+            if found:
+                fields = {}
+                for group, text in found.groupdict().items():
+                    if text is not None:
+                        convert = converters.get(group)
+                        fields[names[group]] = convert(text) if convert else text
+                return name, fields
+        return None
+
+
+# -- the synthetic large set ----------------------------------------------------------
+DEPARTMENTS = ["layout", "anim", "cfx", "fx", "light", "comp", "matte", "roto", "paint", "track",
+               "model", "rig", "lookdev", "groom", "crowd", "previs", "edit", "sound", "plate", "review"]
+KINDS = [("work", "ma", False), ("work_nk", "nk", False), ("render", "exr", True),
+         ("cache", "abc", False), ("precomp", "exr", True), ("publish", "usd", False)]
+
+
+def synthetic_set(folder: Path) -> Path:
+    """A 120-template set: 20 departments × 6 kinds, plus their roots and keys."""
+    lines = [
+        "schema: bifrost.templates.1",
+        "roots:",
+        "  projects: {linux: /mnt/projects, windows: 'P:\\projects', mac: /Volumes/projects}",
+        "keys:",
+        "  project: {type: str, pattern: '[a-z][a-z0-9]{2,11}'}",
+        "  sequence: {type: str, pattern: 'sq\\d{3}'}",
+        "  shot: {type: str, pattern: 'sh\\d{4}'}",
+        "  name: {type: str, pattern: '[a-z][a-z0-9]*', default: main}",
+        "  version: {type: int, padding: 3}",
+        "  frame: {type: frame, padding: 4}",
+        "templates:",
+        "  shot_root: {path: '{project}/shots/{sequence}/{shot}', entity: shot}",
+    ]
+    for dept in DEPARTMENTS:
+        for kind, ext, frames in KINDS:
+            name = f"{dept}_{kind}"
+            folder_name = kind.split("_")[0]
+            tail = f".{{frame}}.{ext}" if frames else f".{ext}"
+            lines.append(f"  {name}: {{path: '{{@shot_root}}/{dept}/{folder_name}{'_' + ext if kind == 'work_nk' else ''}"
+                         f"/v{{version}}/{{shot}}_{dept}_{kind}[_{{name}}]_v{{version}}{tail}'}}")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "synthetic.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- measuring ------------------------------------------------------------------------
+def time_matcher(match, paths: list[str], runs: int) -> tuple[float, list[Any]]:
+    timings = []
+    results: list[Any] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        results = [match(p) for p in paths]
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings), results
+
+
+def mismatches_bifrost(results, cases) -> int:
+    bad = 0
+    for found, (path, expected) in zip(results, cases):
+        name = found.template.name if found is not None and found.template is not None else None
+        bad += name != expected
+    return bad
+
+
+def mismatches_reference(results, cases) -> int:
+    return sum((r[0] if r else None) != expected for r, (_, expected) in zip(results, cases))
+
+
+def measure(label: str, template_set: TemplateSet, count: int, runs: int) -> dict[str, Any]:
+    cases = generate(template_set, count)
+    paths = [p for p, _ in cases]
+    reference = RegexLoop(template_set)
+    ours_s, ours = time_matcher(template_set.match, paths, runs)
+    ref_s, refs = time_matcher(reference.match, paths, runs)
+    return {
+        "set": label,
+        "templates": len(template_set.templates),
+        "paths": len(paths),
+        "junk": sum(1 for _, e in cases if e is None),
+        "bifrost_paths_per_s": round(len(paths) / ours_s),
+        "reference_paths_per_s": round(len(paths) / ref_s),
+        "speedup": round(ref_s / ours_s, 2),
+        "bifrost_mismatches": mismatches_bifrost(ours, cases),
+        "reference_mismatches": mismatches_reference(refs, cases),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--paths", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    rows = []
+    default_dir = REPO / "templates"
+    if any(default_dir.glob("*.yaml")):
+        rows.append(measure("default", load_template_set(default_dir), args.paths, args.runs))
+    with tempfile.TemporaryDirectory() as folder:
+        rows.append(measure("synthetic", load_template_set(synthetic_set(Path(folder))), args.paths, args.runs))
+    header = f"{'set':<10} {'templates':>9} {'paths':>8} {'junk':>6} {'bifrost/s':>11} {'loop/s':>9} {'speedup':>8} {'mismatch (ours/loop)':>21}"
+    print(f"median of {args.runs} runs, one core")
+    print(header)
+    for r in rows:
+        print(f"{r['set']:<10} {r['templates']:>9} {r['paths']:>8} {r['junk']:>6} {r['bifrost_paths_per_s']:>11,} "
+              f"{r['reference_paths_per_s']:>9,} {r['speedup']:>7}x {r['bifrost_mismatches']:>10}/{r['reference_mismatches']}")
+    print(json.dumps({"bench": "templates", "runs": args.runs, "results": rows}))
+
+
+if __name__ == "__main__":
+    main()
