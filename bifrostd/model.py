@@ -43,6 +43,7 @@ class FindingKind(str, Enum):
     NAME_TOO_LONG = "name-too-long"
     UNICODE_NORMALIZATION = "unicode-normalization"
     IO_ERROR = "io-error"
+    AMBIGUOUS_MATCH = "ambiguous-match"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +55,163 @@ class Finding:
 
     def to_json(self) -> dict[str, str]:
         return {"kind": self.kind.value, "root": self.root, "path": self.relative, "message": self.message}
+
+
+# -- catalog records and reconcile plans ------------------------------------------------
+# Values exchanged between the catalog (which reads and writes them), the pure
+# planner (bifrostd.reconcile) and the commands that print plans.
+
+
+class FileStatus(str, Enum):
+    """Whether a catalogued file is on disk. Missing records keep their history."""
+
+    PRESENT = "present"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    """One entity as the catalog stores it; ``parent`` is the parent's URI (None at the top)."""
+
+    kind: str
+    uri: str
+    name: str
+    keys_json: str
+    parent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What the templates say about a path: template, typed fields (canonical JSON), entity, sequence.
+
+    ``entities`` is the entity's ancestry from the top down (the entity last),
+    so an executor can create parents before children. ``sequence`` names the
+    frame sequence a frame file belongs to (template + fields minus the frame).
+    An unmanaged path has ``template`` None; ``candidates`` lists the templates
+    of an ambiguous match.
+    """
+
+    template: str | None = None
+    fields_json: str = "{}"
+    entities: tuple[EntityRow, ...] = ()
+    sequence: str | None = None
+    frame: int | None = None
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def entity_uri(self) -> str | None:
+        return self.entities[-1].uri if self.entities else None
+
+    def same_as(self, other: Classification) -> bool:
+        """Equal in what the catalog stores (template, fields, entity, sequence, frame)."""
+        return (self.template, self.fields_json, self.entity_uri, self.sequence, self.frame) == (
+            other.template, other.fields_json, other.entity_uri, other.sequence, other.frame)
+
+
+UNMANAGED = Classification()
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """A file as the catalog knows it (the planner's view of one row)."""
+
+    id: int
+    root: str
+    relative: str
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+    uid: int
+    hash: str | None
+    classification: Classification
+    fingerprint: str
+    status: FileStatus = FileStatus.PRESENT
+
+    @property
+    def signature(self) -> tuple[int, int, int]:
+        return (self.size, self.mtime_ns, self.inode)
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """A file not in the catalog appeared."""
+
+    observed: FileState
+    classification: Classification
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A known file's metadata or content changed, or a missing file came back."""
+
+    record: FileRecord
+    observed: FileState
+    hash: str | None
+    reappeared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A known file is now at another path (same inode and device, or same size and hash)."""
+
+    record: FileRecord
+    observed: FileState
+    hash: str | None
+    classification: Classification
+
+
+@dataclass(frozen=True, slots=True)
+class Vanish:
+    """A known file is no longer on disk; the record stays, marked missing."""
+
+    record: FileRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Rematch:
+    """The templates now say something else about a known path (or were re-derived)."""
+
+    record: FileRecord
+    classification: Classification
+    fingerprint: str
+
+    @property
+    def changed(self) -> bool:
+        return not self.record.classification.same_as(self.classification)
+
+
+Action = Add | Update | Move | Vanish | Rematch
+
+
+@dataclass(frozen=True, slots=True)
+class DirState:
+    """A folder a walk listed completely, with its mtime taken before listing."""
+
+    root: str
+    relative: str
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Catalog changes computed without side effects; executing them is the catalog's job.
+
+    ``dirs`` are the folders to remember for pruning the next walk and
+    ``dirs_gone`` the folders to forget; an executor writes them only after every
+    file action, so an interrupted apply never hides a folder's changes.
+    """
+
+    actions: tuple[Action, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    dirs: tuple[DirState, ...] = ()
+    dirs_gone: tuple[tuple[str, str], ...] = ()
+    fingerprint: str = ""
+
+    @property
+    def empty(self) -> bool:
+        """True when no file would change (folder bookkeeping alone is not a change)."""
+        return not self.actions
+
+    def count(self, kind: type) -> int:
+        return sum(1 for action in self.actions if type(action) is kind)

@@ -1,0 +1,89 @@
+"""Opening the catalog database: location check, pragmas, migrations, the writer lock.
+
+One process writes (the daemon, or a one-shot ``bifrostctl scan`` when no
+daemon runs); it holds an exclusive ``flock`` on ``catalog.db.lock`` for as
+long as it is open for writing. Readers take no lock: WAL lets them read a
+consistent snapshot while the writer commits. Connections use explicit
+transactions only (``isolation_level=None``), so nothing commits behind the
+executor's back.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlite_utils import Database
+
+from ..errors import CatalogBusy, CatalogError
+from .location import MountTable, check_local, system_mounts
+from .migrations import apply_migrations
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+)
+
+
+class WriterLock:
+    """An exclusive, non-blocking lock marking the one writer of a catalog."""
+
+    def __init__(self, catalog_path: Path) -> None:
+        self.path = catalog_path.with_name(catalog_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # Windows: SQLite's own locking is the only guard
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CatalogBusy(f"another process is writing the catalog {self.path.with_suffix('')}; "
+                              "if bifrostd runs, ask it (bifrostctl talks to it) instead of scanning") from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts) -> Database:
+    """A connection with the catalog's pragmas; a writer also brings the schema up to date."""
+    check_local(path, mounts=mounts)
+    if not write and not path.exists():
+        raise CatalogError(f"no catalog at {path} yet; run 'bifrostctl scan' to build it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db = Database(conn, execute_plugins=False)
+        for pragma in PRAGMAS:
+            db.execute(pragma)
+        if write:
+            apply_migrations(db)
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+    return db
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,89 @@
+"""Entity and sequence rows: ids by URI / pattern, created on first use, sequence stats kept current.
+
+Entities are never deleted: a shot whose files all vanished still has its
+history. The single writer caches every id (entities number in the tens of
+thousands, not millions), so creating one is one INSERT and finding one is a
+dict lookup.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Iterable
+
+from ..model import Classification, EntityRow
+from ..sequences import collapse, format_ranges
+
+
+class EntityIds:
+    """URI → id for every entity, creating missing ones parents first."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.ids: dict[str, int] = dict(conn.execute("SELECT uri, id FROM entities").fetchall())
+        self.touched: set[int] = set()
+
+    def ensure(self, rows: Iterable[EntityRow], now_ns: int) -> int | None:
+        """The id of the last row (the entity itself), creating any row not yet known."""
+        entity_id = None
+        for row in rows:
+            entity_id = self.ids.get(row.uri)
+            if entity_id is None:
+                entity_id = self._insert(row, now_ns)
+            self.touched.add(entity_id)
+        return entity_id
+
+    def _insert(self, row: EntityRow, now_ns: int) -> int:
+        parent_id = self.ids.get(row.parent) if row.parent else None
+        cursor = self.conn.execute(
+            "INSERT INTO entities (kind, uri, name, keys, parent_id, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?)",
+            (row.kind, row.uri, row.name, row.keys_json, parent_id, now_ns, now_ns))
+        self.ids[row.uri] = cursor.lastrowid
+        return cursor.lastrowid
+
+    def flush_touched(self, now_ns: int) -> None:
+        """Mark the entities whose files changed in this batch as updated."""
+        self.conn.executemany("UPDATE entities SET updated_ns = ? WHERE id = ?", ((now_ns, i) for i in self.touched))
+        self.touched.clear()
+
+
+class SequenceIds:
+    """(root, pattern) → id for frame sequences; recomputes the stats of touched ones."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        rows = conn.execute("SELECT root, pattern, id FROM sequences").fetchall()
+        self.ids: dict[tuple[str, str], int] = {(root, pattern): i for root, pattern, i in rows}
+        self.touched: set[int] = set()
+
+    def ensure(self, root: str, classification: Classification, entity_id: int | None, now_ns: int) -> int | None:
+        if classification.sequence is None:
+            return None
+        key = (root, classification.sequence)
+        sequence_id = self.ids.get(key)
+        if sequence_id is None:
+            cursor = self.conn.execute(
+                "INSERT INTO sequences (root, pattern, template, entity_id, updated_ns) VALUES (?,?,?,?,?)",
+                (root, classification.sequence, classification.template, entity_id, now_ns))
+            sequence_id = self.ids[key] = cursor.lastrowid
+        self.touched.add(sequence_id)
+        return sequence_id
+
+    def touch(self, sequence_id: int | None) -> None:
+        if sequence_id is not None:
+            self.touched.add(sequence_id)
+
+    def refresh(self, now_ns: int) -> None:
+        """Recompute first/last/count/missing of every touched sequence from its present frames."""
+        for sequence_id in self.touched:
+            frames = [f for (f,) in self.conn.execute(
+                "SELECT frame FROM files WHERE sequence_id = ? AND state = 'present'", (sequence_id,))]
+            found = collapse(frames)
+            if found is None:
+                values = (None, None, 0, "", 0)
+            else:
+                values = (found.first, found.last, found.count, format_ranges(found.missing), found.missing_count)
+            self.conn.execute(
+                "UPDATE sequences SET first=?, last=?, count=?, missing=?, missing_count=?, updated_ns=? WHERE id=?",
+                (*values, now_ns, sequence_id))
+        self.touched.clear()

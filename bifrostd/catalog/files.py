@@ -1,0 +1,265 @@
+"""File records: the planner's view of them, and applying a plan in batched transactions.
+
+The hot paths are plain ``executemany`` over tuples in transactions of many
+thousand rows (sqlite-utils' helpers are about half as fast for this). Each
+batch is all-or-nothing and carries its events, entity and sequence updates,
+so a kill at any moment leaves a catalog that is consistent and merely
+behind the disk; the next scan plans the remainder. Remembered folder mtimes
+are written last, after every file action, so an interrupted scan never
+makes the next one skip a folder whose changes were not applied.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Callable, Iterable, Iterator, Sequence
+
+from ..model import (
+    Action, Add, Classification, EntityRow, FileRecord, FileState, FileStatus, Move, Plan, Rematch, Update, Vanish,
+)
+from ..reconcile import CatalogView, WalkScope, parent_dir
+from .connection import transaction
+from .entities import EntityIds, SequenceIds
+from .events import INSERT_EVENT, EventKind, owner_name
+from .paths import from_columns, to_columns
+
+RECORD_COLUMNS = """
+SELECT f.id, f.root, f.path, f.raw, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, f.template, f.fields,
+       f.frame, f.fingerprint, f.state, e.kind, e.uri, e.name, s.pattern
+FROM {source}
+LEFT JOIN entities e ON e.id = f.entity_id
+LEFT JOIN sequences s ON s.id = f.sequence_id
+"""
+
+
+def record_from_row(row: Sequence) -> FileRecord:
+    entities = (EntityRow(row[15], row[16], row[17], "{}", None),) if row[16] else ()
+    classification = Classification(row[10], row[11], entities, row[18], row[12])
+    return FileRecord(row[0], row[1], from_columns(row[2], row[3]), row[4], row[5], row[6], row[7], row[8], row[9],
+                      classification, row[13], FileStatus(row[14]))
+
+
+def _placeholders(values: Sequence) -> str:
+    return ",".join("?" * len(values))
+
+
+# -- the planner's view -----------------------------------------------------------------
+def load_dirs(conn: sqlite3.Connection, roots: Iterable[str]) -> dict[tuple[str, str], int]:
+    roots = list(roots)
+    rows = conn.execute(f"SELECT root, path, raw, mtime_ns FROM dirs WHERE root IN ({_placeholders(roots)})", roots)
+    return {(root, from_columns(path, raw)): mtime for root, path, raw, mtime in rows}
+
+
+def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False) -> CatalogView:
+    """The records a walk with ``scope`` may change: those of listed or gone folders, and missing ones.
+
+    ``whole`` loads every record of the walked roots (a full walk lists everything anyway).
+    """
+    roots = sorted(scope.roots)
+    dirs = load_dirs(conn, roots)
+    if whole:
+        sql = RECORD_COLUMNS.format(source="files f") + f" WHERE f.root IN ({_placeholders(roots)})"
+        return CatalogView(tuple(record_from_row(r) for r in conn.execute(sql, roots)), dirs)
+    wanted = _wanted_dirs(conn, _escaped(scope), roots)
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_dirs (root TEXT, dir TEXT, PRIMARY KEY (root, dir))")
+    conn.execute("DELETE FROM scope_dirs")
+    conn.executemany("INSERT INTO scope_dirs VALUES (?, ?)", wanted)
+    scoped = RECORD_COLUMNS.format(source="scope_dirs d JOIN files f ON f.root = d.root AND f.dir = d.dir")
+    missing = RECORD_COLUMNS.format(source="files f") + \
+        f" WHERE f.state != 'present' AND f.root IN ({_placeholders(roots)})"
+    records = {r[0]: r for r in conn.execute(scoped)}
+    records.update((r[0], r) for r in conn.execute(missing, roots))
+    return CatalogView(tuple(record_from_row(r) for r in records.values()), dirs)
+
+
+def _escaped(scope: WalkScope) -> WalkScope:
+    """The scope in the escaped text form that ``files.dir`` is stored in."""
+    def convert(keys: frozenset) -> frozenset:
+        return frozenset((root, to_columns(d)[0]) for root, d in keys)
+
+    return WalkScope(scope.roots, convert(scope.listed), convert(scope.skipped), convert(scope.failed))
+
+
+def _wanted_dirs(conn: sqlite3.Connection, scope: WalkScope, roots: list[str]) -> set[tuple[str, str]]:
+    wanted = set(scope.listed)
+    visited = scope.visited
+    known = conn.execute(f"SELECT DISTINCT root, dir FROM files WHERE root IN ({_placeholders(roots)})", roots)
+    for root, folder in known:
+        key = (root, folder)
+        if key not in visited and scope.absence_proves_gone(root, folder):
+            wanted.add(key)
+    return wanted
+
+
+# -- applying a plan --------------------------------------------------------------------
+INSERT_FILE = """
+INSERT INTO files (root, path, raw, dir, size, mtime_ns, inode, device, uid, hash, template, fields, entity_id,
+                   sequence_id, frame, fingerprint, state, first_seen_ns, last_seen_ns)
+VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'present',?,?)
+ON CONFLICT (root, path, raw) DO UPDATE SET
+    size=excluded.size, mtime_ns=excluded.mtime_ns, inode=excluded.inode, device=excluded.device, uid=excluded.uid,
+    hash=excluded.hash, template=excluded.template, fields=excluded.fields, entity_id=excluded.entity_id,
+    sequence_id=excluded.sequence_id, frame=excluded.frame, fingerprint=excluded.fingerprint, state='present',
+    last_seen_ns=excluded.last_seen_ns
+"""
+UPDATE_FILE = """
+UPDATE files SET size=?, mtime_ns=?, inode=?, device=?, uid=?, hash=?, state='present', last_seen_ns=? WHERE id=?
+"""
+MOVE_FILE = """
+UPDATE files SET root=?, path=?, raw=?, dir=?, size=?, mtime_ns=?, inode=?, device=?, uid=?, hash=?, template=?,
+    fields=?, entity_id=?, sequence_id=?, frame=?, fingerprint=?, state='present', last_seen_ns=? WHERE id=?
+"""
+REMATCH_FILE = "UPDATE files SET template=?, fields=?, entity_id=?, sequence_id=?, frame=?, fingerprint=? WHERE id=?"
+VANISH_FILE = "UPDATE files SET state='missing' WHERE id=?"
+FORGET_DIR = "DELETE FROM dirs WHERE root=? AND path=? AND raw=?"
+REMEMBER_DIR = """
+INSERT INTO dirs (root, path, raw, mtime_ns, listed_ns) VALUES (?,?,?,?,?)
+ON CONFLICT (root, path, raw) DO UPDATE SET mtime_ns=excluded.mtime_ns, listed_ns=excluded.listed_ns
+WHERE mtime_ns != excluded.mtime_ns
+"""
+
+#: Order inside a batch: free paths (vanish, move) before taking them (add).
+_ORDER = {Vanish: 0, Move: 1, Update: 2, Rematch: 3, Add: 4}
+
+
+class Applier:
+    """Executes plans against one writer connection, batch by batch."""
+
+    def __init__(self, conn: sqlite3.Connection, *, source: str, scan_id: int | None = None,
+                 clock: Callable[[], int] = time.time_ns, owner: Callable[[int], str | None] = owner_name) -> None:
+        self.conn = conn
+        self.source = source
+        self.scan_id = scan_id
+        self.clock = clock
+        self.owner = owner
+        self.entities = EntityIds(conn)
+        self.sequences = SequenceIds(conn)
+        self.fingerprint = ""
+
+    def apply(self, plan: Plan, *, batch_size: int = 20000, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every action, then remember the folders; returns the number of actions applied."""
+        self.fingerprint = plan.fingerprint
+        done = 0
+        for batch in _chunks(plan.actions, batch_size):
+            with transaction(self.conn):
+                self.apply_batch(batch)
+            done += len(batch)
+            if progress:
+                progress(done)
+        with transaction(self.conn):
+            self.remember_dirs(plan)
+        return done
+
+    def apply_batch(self, actions: Sequence[Action]) -> None:
+        now = self.clock()
+        writes = _Writes()
+        for action in sorted(actions, key=lambda a: _ORDER[type(a)]):
+            getattr(self, "_" + type(action).__name__.lower())(action, now, writes)
+        writes.execute(self.conn)
+        self.sequences.refresh(now)
+        self.entities.flush_touched(now)
+
+    # one method per action kind: each appends rows to ``writes``
+    def _add(self, action: Add, now: int, writes: _Writes) -> None:
+        state, cls = action.observed, action.classification
+        text, raw = to_columns(state.relative)
+        entity_id = self.entities.ensure(cls.entities, now)
+        sequence_id = self.sequences.ensure(state.root, cls, entity_id, now)
+        writes.add.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
+                           state.device, state.uid, state.hash, cls.template, cls.fields_json, entity_id, sequence_id,
+                           cls.frame, self.fingerprint, now, now))
+        writes.event(self._event(EventKind.APPEARED, state, now, entity_id))
+
+    def _update(self, action: Update, now: int, writes: _Writes) -> None:
+        state = action.observed
+        writes.update.append((state.size, state.mtime_ns, state.inode, state.device, state.uid, action.hash, now,
+                              action.record.id))
+        kind = EventKind.APPEARED if action.reappeared else EventKind.CHANGED
+        entity_id = self.entities.ids.get(action.record.classification.entity_uri or "")
+        if action.reappeared:
+            self.sequences.touch(self.sequences.ids.get((state.root, action.record.classification.sequence or "")))
+        writes.event(self._event(kind, state, now, entity_id, details=_changes(action.record, state)))
+
+    def _move(self, action: Move, now: int, writes: _Writes) -> None:
+        state, cls, record = action.observed, action.classification, action.record
+        text, raw = to_columns(state.relative)
+        entity_id = self.entities.ensure(cls.entities, now)
+        sequence_id = self.sequences.ensure(state.root, cls, entity_id, now)
+        self.sequences.touch(self.sequences.ids.get((record.root, record.classification.sequence or "")))
+        writes.move.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
+                            state.device, state.uid, action.hash, cls.template, cls.fields_json, entity_id,
+                            sequence_id, cls.frame, self.fingerprint, now, record.id))
+        writes.event(self._event(EventKind.MOVED, state, now, entity_id, old=record))
+
+    def _vanish(self, action: Vanish, now: int, writes: _Writes) -> None:
+        record = action.record
+        writes.vanish.append((record.id,))
+        self.sequences.touch(self.sequences.ids.get((record.root, record.classification.sequence or "")))
+        state = FileState(record.root, record.relative, record.size, record.mtime_ns, record.inode, record.device,
+                          record.uid)
+        writes.event(self._event(EventKind.VANISHED, state, now, self.entities.ids.get(
+            record.classification.entity_uri or "")))
+
+    def _rematch(self, action: Rematch, now: int, writes: _Writes) -> None:
+        record, cls = action.record, action.classification
+        entity_id = self.entities.ensure(cls.entities, now)
+        sequence_id = self.sequences.ensure(record.root, cls, entity_id, now)
+        self.sequences.touch(self.sequences.ids.get((record.root, record.classification.sequence or "")))
+        writes.rematch.append((cls.template, cls.fields_json, entity_id, sequence_id, cls.frame, action.fingerprint,
+                               record.id))
+        if action.changed:
+            state = FileState(record.root, record.relative, record.size, record.mtime_ns, record.inode,
+                              record.device, record.uid)
+            details = {"template": [record.classification.template, cls.template],
+                       "entity": [record.classification.entity_uri, cls.entity_uri]}
+            writes.event(self._event(EventKind.REMATCHED, state, now, entity_id, details=details))
+
+    def _event(self, kind: EventKind, state: FileState, now: int, entity_id: int | None, *,
+               old: FileRecord | None = None, details: dict | None = None) -> tuple:
+        text, raw = to_columns(state.relative)
+        old_text, old_raw = to_columns(old.relative) if old else (None, None)
+        return (now, kind.value, self.source, state.root, text, raw, old_text, old_raw, state.root, text, raw,
+                entity_id, state.uid, self.owner(state.uid), self.scan_id,
+                json.dumps(details, default=str) if details else None)
+
+    def remember_dirs(self, plan: Plan) -> None:
+        now = self.clock()
+        for root, relative in plan.dirs_gone:
+            self.conn.execute(FORGET_DIR, (root, *to_columns(relative)))
+        self.conn.executemany(REMEMBER_DIR, ((d.root, *to_columns(d.relative), d.mtime_ns, now) for d in plan.dirs))
+
+
+class _Writes:
+    """Rows gathered for one batch, written with one ``executemany`` per statement."""
+
+    def __init__(self) -> None:
+        self.add: list[tuple] = []
+        self.update: list[tuple] = []
+        self.move: list[tuple] = []
+        self.vanish: list[tuple] = []
+        self.rematch: list[tuple] = []
+        self.events: list[tuple] = []
+
+    def event(self, row: tuple) -> None:
+        self.events.append(row)
+
+    def execute(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(VANISH_FILE, self.vanish)
+        conn.executemany(MOVE_FILE, self.move)
+        conn.executemany(UPDATE_FILE, self.update)
+        conn.executemany(REMATCH_FILE, self.rematch)
+        conn.executemany(INSERT_FILE, self.add)
+        conn.executemany(INSERT_EVENT, self.events)
+
+
+def _changes(record: FileRecord, state: FileState) -> dict:
+    before = {"size": record.size, "mtime_ns": record.mtime_ns, "inode": record.inode}
+    after = {"size": state.size, "mtime_ns": state.mtime_ns, "inode": state.inode}
+    return {name: [before[name], after[name]] for name in before if before[name] != after[name]}
+
+
+def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,201 @@
+"""The catalog schema, as named migrations recorded in the database.
+
+Every schema change is a function registered on :data:`CATALOG` (sqlite-utils
+``Migrations``): applied once, in order, inside a transaction together with
+the record of it in ``_sqlite_migrations``. Never edit a migration that has
+shipped; append a new one at the end. Later concerns (mirror bookkeeping,
+USD dependency edges, FTS5 search, workflow statuses) add their tables the
+same way, here, so the catalog stays the one place that speaks SQL.
+
+Paths are rootless: a root name and a root-relative POSIX path. A name that
+is not valid UTF-8 can't be SQLite TEXT, so ``path`` holds a readable escaped
+form and ``raw`` the exact bytes (empty for ordinary names); the pair is the
+identity (see :mod:`bifrostd.catalog.paths`). Times are integer nanoseconds
+since the epoch. ``metadata`` columns are open JSON for studio extensions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+CATALOG = Migrations("bifrost.catalog")
+
+
+def _run(db: Database, script: str) -> None:
+    """Execute a script statement by statement.
+
+    ``sqlite3``'s ``executescript`` commits any open transaction first, which
+    would break the all-or-nothing promise of a migration.
+    """
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""
+    if pending.strip():
+        db.execute(pending)
+
+
+@CATALOG(name="0001_entities")
+def _entities(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE entities (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        uri TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        keys TEXT NOT NULL,
+        parent_id INTEGER REFERENCES entities(id),
+        created_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        metadata TEXT
+    );
+    CREATE INDEX entities_parent ON entities(parent_id, kind);
+    CREATE INDEX entities_kind ON entities(kind);
+    """)
+
+
+@CATALOG(name="0002_sequences")
+def _sequences(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE sequences (
+        id INTEGER PRIMARY KEY,
+        root TEXT NOT NULL,
+        pattern TEXT NOT NULL,
+        template TEXT NOT NULL,
+        entity_id INTEGER REFERENCES entities(id),
+        first INTEGER,
+        last INTEGER,
+        count INTEGER NOT NULL DEFAULT 0,
+        missing TEXT NOT NULL DEFAULT '',
+        missing_count INTEGER NOT NULL DEFAULT 0,
+        updated_ns INTEGER NOT NULL,
+        UNIQUE (root, pattern)
+    );
+    CREATE INDEX sequences_entity ON sequences(entity_id);
+    """)
+
+
+@CATALOG(name="0003_files")
+def _files(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        root TEXT NOT NULL,
+        path TEXT NOT NULL,
+        raw BLOB NOT NULL DEFAULT x'',
+        dir TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        device INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        hash TEXT,
+        template TEXT,
+        fields TEXT NOT NULL DEFAULT '{}',
+        entity_id INTEGER REFERENCES entities(id),
+        sequence_id INTEGER REFERENCES sequences(id),
+        frame INTEGER,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'present',
+        first_seen_ns INTEGER NOT NULL,
+        last_seen_ns INTEGER NOT NULL,
+        metadata TEXT,
+        UNIQUE (root, path, raw)
+    );
+    CREATE INDEX files_dir ON files(root, dir);
+    CREATE INDEX files_entity ON files(entity_id);
+    CREATE INDEX files_sequence ON files(sequence_id, frame);
+    CREATE INDEX files_state ON files(state) WHERE state != 'present';
+    CREATE INDEX files_inode ON files(device, inode);
+    """)
+
+
+@CATALOG(name="0004_dirs")
+def _dirs(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE dirs (
+        root TEXT NOT NULL,
+        path TEXT NOT NULL,
+        raw BLOB NOT NULL DEFAULT x'',
+        mtime_ns INTEGER NOT NULL,
+        listed_ns INTEGER NOT NULL,
+        PRIMARY KEY (root, path, raw)
+    ) WITHOUT ROWID;
+    """)
+
+
+@CATALOG(name="0005_scans")
+def _scans(db: Database) -> None:
+    _run(db, """
+    CREATE TABLE scans (
+        id INTEGER PRIMARY KEY,
+        root TEXT,
+        started_ns INTEGER NOT NULL,
+        finished_ns INTEGER,
+        status TEXT NOT NULL DEFAULT 'running',
+        full INTEGER NOT NULL DEFAULT 0,
+        source TEXT NOT NULL DEFAULT 'scan',
+        fingerprint TEXT NOT NULL,
+        counts TEXT NOT NULL DEFAULT '{}',
+        findings INTEGER NOT NULL DEFAULT 0,
+        duration_s REAL
+    );
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        scan_id INTEGER NOT NULL REFERENCES scans(id),
+        kind TEXT NOT NULL,
+        root TEXT NOT NULL,
+        path TEXT NOT NULL,
+        raw BLOB NOT NULL DEFAULT x'',
+        message TEXT NOT NULL
+    );
+    CREATE INDEX findings_scan ON findings(scan_id);
+    """)
+
+
+@CATALOG(name="0006_events")
+def _events(db: Database) -> None:
+    """The activity log is append-only: triggers refuse updates and deletes."""
+    _run(db, """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at_ns INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        root TEXT NOT NULL,
+        path TEXT NOT NULL,
+        raw BLOB NOT NULL DEFAULT x'',
+        old_path TEXT,
+        old_raw BLOB,
+        file_id INTEGER,
+        entity_id INTEGER,
+        uid INTEGER,
+        user TEXT,
+        scan_id INTEGER,
+        details TEXT
+    );
+    CREATE INDEX events_at ON events(at_ns);
+    CREATE INDEX events_file ON events(file_id);
+    CREATE INDEX events_entity ON events(entity_id);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the activity log is append-only'); END;
+    """)
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Apply pending migrations; returns the names applied now."""
+    pending = [m.name for m in CATALOG.pending(db)]
+    if pending:
+        CATALOG.apply(db)
+    return pending
+
+
+def applied_migrations(db: Database) -> list[str]:
+    return [m.name for m in CATALOG.applied(db)]

@@ -1,0 +1,105 @@
+"""The catalog object: one SQLite database, opened for writing (one process) or reading (any).
+
+This is the seam every other module uses; nothing outside this subpackage
+speaks SQL, so a PostgreSQL catalog for multi-server studios replaces what is
+behind these methods and nothing in front of them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from sqlite_utils import Database
+
+from ..errors import CatalogError
+from ..model import Plan
+from ..reconcile import CatalogView, WalkScope
+from . import scans
+from .connection import WriterLock, open_database
+from .files import Applier, load_view
+from .location import MountTable, system_mounts
+from .migrations import applied_migrations
+
+
+class Catalog:
+    """A catalog database. Use :meth:`open` as a context manager."""
+
+    def __init__(self, path: Path, db: Database, *, writable: bool, lock: WriterLock | None = None,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        self.path = path
+        self.db = db
+        self.writable = writable
+        self.clock = clock
+        self._lock = lock
+
+    @classmethod
+    def open(cls, path: Path, *, write: bool = False, mounts: MountTable = system_mounts,
+             clock: Callable[[], int] = time.time_ns) -> Catalog:
+        """Open for reading, or for writing (taking the writer lock, migrating, marking stale scans)."""
+        path = Path(path)
+        lock = None
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = WriterLock(path)
+            lock.acquire()
+        try:
+            db = open_database(path, write=write, mounts=mounts)
+        except BaseException:
+            if lock:
+                lock.release()
+            raise
+        catalog = cls(path, db, writable=write, lock=lock, clock=clock)
+        if write:
+            scans.mark_interrupted(db.conn)
+        return catalog
+
+    def close(self) -> None:
+        self.db.close()
+        if self._lock:
+            self._lock.release()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self):
+        return self.db.conn
+
+    def migrations(self) -> list[str]:
+        return applied_migrations(self.db)
+
+    # -- reconcile -------------------------------------------------------------------
+    def view(self, scope: WalkScope, *, whole: bool = False) -> CatalogView:
+        return load_view(self.conn, scope, whole=whole)
+
+    def apply(self, plan: Plan, *, source: str = "scan", scan_id: int | None = None, batch_size: int = 20000,
+              progress: Callable[[int], None] | None = None) -> int:
+        self._require_writer()
+        applier = Applier(self.conn, source=source, scan_id=scan_id, clock=self.clock)
+        return applier.apply(plan, batch_size=batch_size, progress=progress)
+
+    # -- scans -----------------------------------------------------------------------
+    def begin_scan(self, *, root: str | None, full: bool, fingerprint: str, source: str = "scan") -> int:
+        self._require_writer()
+        return scans.begin_scan(self.conn, root=root, full=full, fingerprint=fingerprint, source=source,
+                                now_ns=self.clock())
+
+    def finish_scan(self, scan_id: int, *, counts: dict[str, int], findings, duration_s: float) -> None:
+        self._require_writer()
+        scans.finish_scan(self.conn, scan_id, counts=counts, findings=findings, duration_s=duration_s,
+                          now_ns=self.clock())
+
+    def last_scan(self) -> scans.ScanRecord | None:
+        return scans.last_scan(self.conn)
+
+    def integrity(self) -> str:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def _require_writer(self) -> None:
+        if not self.writable:
+            raise CatalogError("the catalog was opened read-only")

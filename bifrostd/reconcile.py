@@ -1,0 +1,272 @@
+"""Reconcile planning: what the catalog must change to agree with what a walk observed.
+
+Pure: :func:`plan` takes the catalog's view (records and remembered folders),
+the observations of a walk and the template set, and returns a
+:class:`~bifrostd.model.Plan`. It reads no file, no clock and no database, so
+``bifrostctl scan --dry-run`` prints exactly what a scan would apply.
+
+Invariants a reader could break:
+
+- **Idempotent.** Applying a plan and planning again with the same
+  observations gives a plan with no actions.
+- **Only what was seen is judged.** A walk that skipped a folder (its mtime
+  was unchanged) or could not read it says nothing about the files inside, so
+  they are never marked vanished; a folder that the walk reached but did not
+  find is gone, and so are the files under it.
+- **Moves keep history.** A file that disappears at one path and appears at
+  another with the same inode and device (and size), or the same size and
+  content hash, is one :class:`~bifrostd.model.Move`, never a vanish plus an add.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .errors import FieldValueError
+from .model import (
+    UNMANAGED, Action, Add, Classification, DirState, FileRecord, FileState, FileStatus, Finding, FindingKind,
+    Move, Plan, Rematch, Update, Vanish,
+)
+from .templates.keys import KeyType
+
+RootDir = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class WalkScope:
+    """Which folders a walk saw. ``roots`` are the roots walked from the top.
+
+    ``listed`` folders were listed completely; ``skipped`` ones were not listed
+    because their mtime was unchanged; ``failed`` ones could not be read.
+    """
+
+    roots: frozenset[str]
+    listed: frozenset[RootDir] = frozenset()
+    skipped: frozenset[RootDir] = frozenset()
+    failed: frozenset[RootDir] = frozenset()
+
+    def absence_proves_gone(self, root: str, folder: str) -> bool:
+        """True when a file of ``folder`` that was not observed is truly gone."""
+        if root not in self.roots:
+            return False
+        key = (root, folder)
+        if key in self.listed:
+            return True
+        while True:
+            if key in self.skipped or key in self.failed:
+                return False
+            if key in self.listed:
+                return True
+            if not key[1]:
+                return False
+            key = (root, parent_dir(key[1]))
+
+    @property
+    def visited(self) -> frozenset[RootDir]:
+        return self.listed | self.skipped | self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class Observations:
+    """What a walk (or a watcher's re-stat of dirty paths) saw."""
+
+    files: tuple[FileState, ...]
+    scope: WalkScope
+    dirs: tuple[DirState, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    """The records a plan may touch, and the folders the catalog remembers (with mtimes).
+
+    For a pruned walk the catalog loads only the records of listed folders,
+    of folders that are gone, and the missing records (move candidates).
+    """
+
+    records: tuple[FileRecord, ...] = ()
+    dirs: Mapping[RootDir, int] = field(default_factory=dict)
+
+
+def parent_dir(relative: str) -> str:
+    return relative.rpartition("/")[0]
+
+
+def canonical_json(values: dict[str, Any]) -> str:
+    """The stored form of typed fields: sorted keys, compact, stable across runs."""
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+
+
+# -- classification ---------------------------------------------------------------------
+class Classifier:
+    """Match paths and derive entities and sequences, caching what files share (their entities)."""
+
+    def __init__(self, template_set: Any) -> None:
+        self.template_set = template_set
+        self.kinds = template_set.entities
+        self._entities: dict[Any, tuple] = {}
+        self._sequences: dict[Any, str | None] = {}
+        self._frame_fields = {name: _frame_field(t) for name, t in template_set.templates.items()}
+
+    def __call__(self, root: str, relative: str) -> Classification:
+        found = self.template_set.match_relative(root, relative)
+        if found is None:
+            return UNMANAGED
+        if found.ambiguous:
+            return Classification(candidates=tuple(found.candidates))
+        name = found.template.name
+        fields = found.fields
+        entities = self.entity_rows(found.entity) if found.entity is not None else ()
+        frame_field = self._frame_fields.get(name)
+        frame = fields.get(frame_field) if frame_field else None
+        if not isinstance(frame, int):
+            return Classification(name, canonical_json(fields), entities)
+        return Classification(name, canonical_json(fields), entities, self.sequence(found, frame_field), frame)
+
+    def sequence(self, found: Any, frame_field: str) -> str | None:
+        """The sequence's pattern (the path with ``####`` for the frame), computed once per sequence."""
+        key = (found.template.name, tuple(v for k, v in found.fields.items() if k != frame_field))
+        pattern = self._sequences.get(key, False)
+        if pattern is False:
+            try:
+                pattern = found.template.format({**found.fields, frame_field: "#"})
+            except FieldValueError:  # a value the template can't write back: no sequence, not a crash
+                pattern = None
+            self._sequences[key] = pattern
+        return pattern
+
+    def entity_rows(self, entity: Any) -> tuple:
+        rows = self._entities.get(entity.chain)
+        if rows is None:
+            rows = tuple(self._row(e) for e in entity.ancestry())
+            self._entities[entity.chain] = rows
+        return rows
+
+    def _row(self, entity: Any):
+        from .model import EntityRow
+
+        parent = entity.parent()
+        own = dict(entity.chain[-1][1])
+        return EntityRow(entity.kind, entity.uri(self.kinds), entity.name, canonical_json(own),
+                         parent.uri(self.kinds) if parent else None)
+
+
+def _frame_field(template: Any) -> str | None:
+    for key in template.keys.values():
+        if key.type is KeyType.FRAME:
+            return key.field
+    return None
+
+
+# -- planning ---------------------------------------------------------------------------
+def needs_hash(record: FileRecord | None, observed: FileState) -> bool:
+    """Lazy hashing: only new files, changed files and files never hashed are read."""
+    if record is None or record.hash is None or record.status is not FileStatus.PRESENT:
+        return True
+    return record.signature != observed.signature or record.device != observed.device
+
+
+def plan(view: CatalogView, observations: Observations, template_set: Any, *,
+         classifier: Classifier | None = None) -> Plan:
+    """The catalog changes that make ``view`` agree with ``observations``."""
+    classify = classifier or Classifier(template_set)
+    fingerprint = template_set.fingerprint
+    records = {(r.root, r.relative): r for r in view.records}
+    actions: list[Action] = []
+    findings = list(observations.findings)
+    new: list[tuple[FileState, Classification]] = []
+    for observed in observations.files:
+        key = (observed.root, observed.relative)
+        classification = classify(*key)
+        if classification.candidates:
+            findings.append(_ambiguous(observed, classification))
+        record = records.pop(key, None)
+        if record is None:
+            new.append((observed, classification))
+        else:
+            actions.extend(compare(record, observed, classification, fingerprint))
+    gone = [r for r in records.values() if _gone(observations.scope, r)]
+    actions.extend(pair_moves(new, gone, fingerprint))
+    return Plan(tuple(actions), tuple(findings), _dirs(view, observations), _dirs_gone(view, observations.scope),
+                fingerprint)
+
+
+def compare(record: FileRecord, observed: FileState, classification: Classification, fingerprint: str) -> list[Action]:
+    """Update and/or Rematch for a path that is both catalogued and observed."""
+    out: list[Action] = []
+    same_file = record.signature == observed.signature and record.device == observed.device
+    new_hash = (observed.hash or record.hash) if same_file else observed.hash
+    reappeared = record.status is not FileStatus.PRESENT
+    if reappeared or not same_file or record.uid != observed.uid or new_hash != record.hash:
+        out.append(Update(record, observed, new_hash, reappeared))
+    if record.fingerprint != fingerprint or not record.classification.same_as(classification):
+        out.append(Rematch(record, classification, fingerprint))
+    return out
+
+
+def _gone(scope: WalkScope, record: FileRecord) -> bool:
+    """Candidates for vanishing or moving: present and proven gone, or already missing."""
+    if record.status is not FileStatus.PRESENT:
+        return record.root in scope.roots
+    return scope.absence_proves_gone(record.root, parent_dir(record.relative))
+
+
+def pair_moves(new: list[tuple[FileState, Classification]], gone: list[FileRecord], fingerprint: str) -> list[Action]:
+    """Moves for new files that match a gone record; Adds and Vanishes for the rest."""
+    by_inode: dict[tuple[int, int, int], FileRecord] = {}
+    by_hash: dict[tuple[int, str], FileRecord] = {}
+    for record in sorted(gone, key=lambda r: (r.status is not FileStatus.PRESENT, r.id)):
+        by_inode.setdefault((record.device, record.inode, record.size), record)
+        if record.hash and record.size > 0:
+            by_hash.setdefault((record.size, record.hash), record)
+    used: set[int] = set()
+    actions: list[Action] = []
+    for observed, classification in new:
+        record = _move_source(observed, by_inode, by_hash, used)
+        if record is None:
+            actions.append(Add(observed, classification))
+            continue
+        used.add(record.id)
+        unchanged = (record.size, record.mtime_ns) == (observed.size, observed.mtime_ns)
+        hash_ = observed.hash or (record.hash if unchanged else None)
+        actions.append(Move(record, observed, hash_, classification))
+    actions.extend(Vanish(r) for r in gone if r.id not in used and r.status is FileStatus.PRESENT)
+    return actions
+
+
+def _move_source(observed: FileState, by_inode, by_hash, used: set[int]) -> FileRecord | None:
+    record = by_inode.get((observed.device, observed.inode, observed.size))
+    if record is not None and record.id not in used:
+        return record
+    if observed.hash and observed.size > 0:
+        record = by_hash.get((observed.size, observed.hash))
+        if record is not None and record.id not in used:
+            return record
+    return None
+
+
+def _ambiguous(observed: FileState, classification: Classification) -> Finding:
+    names = ", ".join(classification.candidates)
+    return Finding(FindingKind.AMBIGUOUS_MATCH, observed.root, observed.relative,
+                   f"matches several templates of equal priority ({names}); give one a higher priority")
+
+
+def _dirs(view: CatalogView, observations: Observations) -> tuple[DirState, ...]:
+    listed = observations.scope.listed
+    return tuple(d for d in observations.dirs
+                 if (d.root, d.relative) in listed and view.dirs.get((d.root, d.relative)) != d.mtime_ns)
+
+
+def _dirs_gone(view: CatalogView, scope: WalkScope) -> tuple[RootDir, ...]:
+    """Remembered folders the walk reached the parent of but did not find."""
+    visited = scope.visited
+    return tuple(sorted(key for key in view.dirs
+                        if key not in visited and key[1] and scope.absence_proves_gone(key[0], parent_dir(key[1]))))
+
+
+def summary(plan_: Plan) -> dict[str, int]:
+    """Counts per action kind, for progress lines and scan records."""
+    return {"added": plan_.count(Add), "changed": plan_.count(Update), "moved": plan_.count(Move),
+            "vanished": plan_.count(Vanish), "rematched": sum(1 for a in plan_.actions if isinstance(a, Rematch) and a.changed)}
