@@ -353,19 +353,21 @@ def _check_names(state: _Walk, prefix: str, unusual: list[str], entries: list[os
     """Non-UTF-8 names and names equal under NFC, checked only for a folder's non-ASCII names.
 
     ASCII names are their own NFC form, but a non-ASCII name can normalise to
-    an ASCII one (KELVIN SIGN -> K), so the comparison is against all names.
+    an ASCII one (KELVIN SIGN -> K), so each group also takes its NFC form if
+    that name exists. One finding per name that is not the group's NFC form.
     """
     names = {e.name for e in entries}
-    by_nfc: dict[str, str] = {}
+    groups: dict[str, set[str]] = {}
     for name in unusual:
         if not _is_utf8(name):
             state.find(FindingKind.NOT_UTF8, prefix + name, f"name is not UTF-8: {os.fsencode(name)!r}")
         nfc = unicodedata.normalize("NFC", name)
-        twin = by_nfc.get(nfc) or (nfc if nfc != name and nfc in names else None)
-        if twin is not None:
-            message = f"{name!a} and {twin!a} are the same name under NFC; Windows and macOS clients see one"
-            state.find(FindingKind.UNICODE_NORMALIZATION, prefix + name, message)
-        by_nfc.setdefault(nfc, name)
+        groups.setdefault(nfc, {nfc} if nfc in names else set()).add(name)
+    for nfc, group in groups.items():
+        if len(group) > 1:
+            for name in sorted(group - {nfc}):
+                message = f"{name!a} equals {sorted(group - {name})!a} under NFC; macOS and Windows clients see one"
+                state.find(FindingKind.UNICODE_NORMALIZATION, prefix + name, message)
 
 
 def _is_utf8(name: str) -> bool:
