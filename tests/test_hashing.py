@@ -1,0 +1,144 @@
+"""Content hashing: digests, refusal of links and specials, torn reads, and the batch API."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+import xxhash
+
+from bifrostd.hashing import BUFFER_SIZE, HashStatus, NotRegularFile, hash_file, hash_many, hash_stable
+from bifrostd.model import FileState, FindingKind
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, BUFFER_SIZE - 1, BUFFER_SIZE, BUFFER_SIZE + 1, 3 * BUFFER_SIZE + 7])
+def test_hash_file_is_xxh3_128_of_the_content(tmp_path, size):
+    data = os.urandom(size)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    assert hash_file(path) == xxhash.xxh3_128_hexdigest(data)
+    assert hash_file(path, buffer=bytearray(4096)) == xxhash.xxh3_128_hexdigest(data)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe")  # no writer: a blocking open would hang the test
+    with pytest.raises(NotRegularFile):
+        hash_file(tmp_path / "pipe")
+    outcome = hash_stable(tmp_path / "pipe", os.stat(tmp_path / "pipe"))
+    assert outcome.status is HashStatus.NOT_REGULAR and outcome.digest is None
+
+
+def test_a_symlink_swapped_in_is_not_followed(tmp_path):
+    (tmp_path / "real.exr").write_bytes(b"frame")
+    before = os.stat(tmp_path / "real.exr")
+    (tmp_path / "link.exr").symlink_to(tmp_path / "real.exr")
+    outcome = hash_stable(tmp_path / "link.exr", before)
+    assert outcome.status is HashStatus.NOT_REGULAR
+    assert outcome.finding("r", "link.exr").kind is FindingKind.SPECIAL_FILE
+
+
+def test_a_stable_file_gets_its_digest_from_a_file_state(tmp_path):
+    path = tmp_path / "a.exr"
+    path.write_bytes(b"pixels")
+    st = os.stat(path)
+    before = FileState("r", "a.exr", st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    outcome = hash_stable(path, before)
+    assert outcome.status is HashStatus.STABLE and not outcome.changed
+    assert outcome.digest == xxhash.xxh3_128_hexdigest(b"pixels")
+    assert outcome.finding("r", "a.exr") is None
+
+
+def test_a_file_changed_since_it_was_observed_is_not_read(tmp_path):
+    path = tmp_path / "a.exr"
+    path.write_bytes(b"v1")
+    before = os.stat(path)
+    path.write_bytes(b"v2 longer")
+    outcome = hash_stable(path, before)
+    assert outcome.changed and outcome.digest is None
+
+
+def test_a_write_between_read_and_restat_is_reported_changed(tmp_path):
+    """The torn case: content read, then the file grows before the re-check."""
+    path = tmp_path / "render.exr"
+    path.write_bytes(b"first half")
+    before = os.stat(path)
+
+    def writer_then_stat(name, *, follow_symlinks=True):
+        with open(name, "ab") as f:
+            f.write(b" second half")
+        return os.stat(name, follow_symlinks=follow_symlinks)
+
+    outcome = hash_stable(path, before, stat=writer_then_stat)
+    assert outcome.status is HashStatus.CHANGED and outcome.digest is None
+    assert outcome.finding("r", "render.exr").kind is FindingKind.CHANGED_WHILE_READING
+
+
+def test_a_file_replaced_by_rename_after_reading_is_reported_changed(tmp_path):
+    path = tmp_path / "a.exr"
+    path.write_bytes(b"old")
+    before = os.stat(path)
+
+    def replace_then_stat(name, *, follow_symlinks=True):
+        (tmp_path / "new.tmp").write_bytes(b"new")
+        os.replace(tmp_path / "new.tmp", name)  # an atomic save: same size, new inode
+        return os.stat(name, follow_symlinks=follow_symlinks)
+
+    assert hash_stable(path, before, stat=replace_then_stat).status is HashStatus.CHANGED
+
+
+def test_a_vanished_file_is_reported(tmp_path):
+    path = tmp_path / "a.exr"
+    path.write_bytes(b"x")
+    before = os.stat(path)
+    path.unlink()
+    outcome = hash_stable(path, before)
+    assert outcome.status is HashStatus.VANISHED and outcome.changed
+    assert outcome.finding("r", "a.exr").kind is FindingKind.VANISHED
+
+
+def test_a_real_writer_never_gets_a_torn_hash_recorded(tmp_path):
+    """A writer appending while we hash: every STABLE digest must match the content at that size."""
+    path = tmp_path / "growing.exr"
+    path.write_bytes(b"")
+    stop = threading.Event()
+
+    def writer():
+        with open(path, "ab") as f:
+            while not stop.is_set():
+                f.write(b"z" * 65536)
+                f.flush()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        outcomes = [(hash_stable(path, before), before) for before in (os.stat(path) for _ in range(50))]
+    finally:
+        stop.set()
+        thread.join()
+    for outcome, before in outcomes:
+        if outcome.status is HashStatus.STABLE:
+            assert outcome.digest == xxhash.xxh3_128_hexdigest(b"z" * before.st_size)
+        else:
+            assert outcome.status is HashStatus.CHANGED
+
+
+def test_hash_many_keeps_input_order_across_small_and_big_files(tmp_path):
+    contents = [os.urandom(n) for n in (10, 5 * BUFFER_SIZE, 0, 6 * BUFFER_SIZE, 300)]
+    items = []
+    for i, data in enumerate(contents):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(data)
+        items.append((path, os.stat(path)))
+    for workers in (1, 2):
+        outcomes = hash_many(items, workers=workers, big_file=4 * BUFFER_SIZE)
+        assert [o.digest for o in outcomes] == [xxhash.xxh3_128_hexdigest(d) for d in contents]
+        assert [o.path for o in outcomes] == [str(p) for p, _ in items]
+
+
+def test_hash_many_reports_problems_per_file(tmp_path):
+    (tmp_path / "ok").write_bytes(b"ok")
+    (tmp_path / "gone").write_bytes(b"gone")
+    items = [(tmp_path / "ok", os.stat(tmp_path / "ok")), (tmp_path / "gone", os.stat(tmp_path / "gone"))]
+    (tmp_path / "gone").unlink()
+    assert [o.status for o in hash_many(items)] == [HashStatus.STABLE, HashStatus.VANISHED]
