@@ -270,3 +270,54 @@ def summary(plan_: Plan) -> dict[str, int]:
     """Counts per action kind, for progress lines and scan records."""
     return {"added": plan_.count(Add), "changed": plan_.count(Update), "moved": plan_.count(Move),
             "vanished": plan_.count(Vanish), "rematched": sum(1 for a in plan_.actions if isinstance(a, Rematch) and a.changed)}
+
+
+# -- template changes as migrations -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TemplateChange:
+    """What re-deriving the catalog's records with another template set would change.
+
+    Each list holds the Rematch actions of one category; ``refresh`` are
+    records whose derivation is unchanged but was made with another set.
+    """
+
+    fingerprint: str
+    changed_entity: tuple[Rematch, ...] = ()
+    became_unmanaged: tuple[Rematch, ...] = ()
+    newly_managed: tuple[Rematch, ...] = ()
+    changed_fields: tuple[Rematch, ...] = ()
+    refresh: int = 0
+
+    @property
+    def changes(self) -> int:
+        return len(self.changed_entity) + len(self.became_unmanaged) + len(self.newly_managed) + len(self.changed_fields)
+
+    def actions(self) -> tuple[Rematch, ...]:
+        return self.changed_entity + self.became_unmanaged + self.newly_managed + self.changed_fields
+
+
+def plan_template_change(records: Iterable[FileRecord], template_set: Any) -> TemplateChange:
+    """Classify every present record with ``template_set``, sorted into what would change."""
+    classify = Classifier(template_set)
+    fingerprint = template_set.fingerprint
+    groups: dict[str, list[Rematch]] = {"entity": [], "unmanaged": [], "managed": [], "fields": []}
+    refresh = 0
+    for record in records:
+        now = classify(record.root, record.relative)
+        before = record.classification
+        if before.same_as(now):
+            refresh += record.fingerprint != fingerprint
+            continue
+        groups[_change_kind(before, now)].append(Rematch(record, now, fingerprint))
+    return TemplateChange(fingerprint, tuple(groups["entity"]), tuple(groups["unmanaged"]),
+                          tuple(groups["managed"]), tuple(groups["fields"]), refresh)
+
+
+def _change_kind(before: Classification, now: Classification) -> str:
+    if before.template is not None and now.template is None:
+        return "unmanaged"
+    if before.template is None:
+        return "managed"
+    if before.entity_uri != now.entity_uri:
+        return "entity"
+    return "fields"

@@ -18,7 +18,7 @@ from ..model import Plan
 from ..reconcile import CatalogView, WalkScope
 from . import scans
 from .connection import WriterLock, open_database
-from .files import Applier, load_view
+from .files import Applier, load_dirs, load_view
 from .location import MountTable, system_mounts
 from .migrations import applied_migrations
 
@@ -76,6 +76,10 @@ class Catalog:
     # -- reconcile -------------------------------------------------------------------
     def view(self, scope: WalkScope, *, whole: bool = False) -> CatalogView:
         return load_view(self.conn, scope, whole=whole)
+
+    def dirs(self, roots) -> dict[tuple[str, str], int]:
+        """The remembered folder mtimes of ``roots``: the walker's prior view for pruning."""
+        return load_dirs(self.conn, roots)
 
     def apply(self, plan: Plan, *, source: str = "scan", scan_id: int | None = None, batch_size: int = 20000,
               progress: Callable[[int], None] | None = None) -> int:

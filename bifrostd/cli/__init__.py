@@ -24,6 +24,12 @@ COMMANDS: dict[str, str] = {
     "templates": "templates_cmds:templates",
     "resolve": "templates_cmds:resolve",
     "path": "templates_cmds:path_command",
+    "scan": "catalog_cmds:scan",
+    "status": "catalog_cmds:status",
+    "drift": "catalog_cmds:drift",
+    "log": "catalog_cmds:log_command",
+    "ls": "entity_cmds:ls_command",
+    "versions": "entity_cmds:versions",
 }
 
 

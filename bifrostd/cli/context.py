@@ -27,3 +27,9 @@ class CliContext:
         if self._templates is None:
             self._templates = self.config().load_templates()
         return self._templates
+
+    def resolve_reference(self, template_set: TemplateSet, uri: str, os_name: str | None) -> dict[str, Any]:
+        """Resolve a reference, answering ``?version=latest`` from the catalog."""
+        from .entity_cmds import resolve_from_catalog
+
+        return resolve_from_catalog(self, template_set, uri, os_name)

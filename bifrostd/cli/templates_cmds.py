@@ -168,3 +168,13 @@ def check(obj, as_json: bool) -> int:
         summary = f"{count} templates, {len(problems)} problem(s)" if problems else f"{count} templates, no problems"
         click.echo(summary, err=bool(problems))
     return 1 if problems else 0
+
+
+def _register_plan() -> None:
+    """``templates plan`` lives with the catalog commands; imported here only when the group loads."""
+    from .entity_cmds import templates_plan
+
+    templates.add_command(templates_plan)
+
+
+_register_plan()

@@ -1,0 +1,289 @@
+"""Commands over the catalog: ``scan``, ``status``, ``drift`` and ``log``.
+
+Thin: open the catalog, call the library, render a table or one JSON
+document. ``scan`` is the only writer here; the others open the catalog
+read-only and never block a running daemon.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import click
+
+from ..config import parse_duration
+from .output import emit_json, json_option, table
+
+
+def open_catalog(obj, *, write: bool = False):
+    from ..catalog import Catalog
+
+    return Catalog.open(obj.config().catalog_path, write=write)
+
+
+class TerminalProgress:
+    """Progress on stderr when it is a terminal, at most ten updates a second; silent when piped."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self._last < 0.1 and total != done):
+            return
+        self._last = now
+        amount = f"{done:,}/{total:,}" if total else f"{done:,}"
+        click.echo(f"\r\033[K{stage} {amount}", err=True, nl=False)
+
+    def clear(self) -> None:
+        if self.enabled:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+# -- scan -------------------------------------------------------------------------------
+@click.command()
+@click.option("--root", "roots", multiple=True, help="Scan only this root (repeatable). Default: every root.")
+@click.option("--full", is_flag=True, help="List every folder, even those whose mtime is unchanged.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@json_option
+@click.pass_obj
+def scan(obj, roots: tuple[str, ...], full: bool, dry_run: bool, as_json: bool) -> int:
+    """Walk the roots, hash new and changed files, and bring the catalog up to date.
+
+    Folders whose mtime is unchanged since the last scan are not listed again
+    (files edited in place are caught by the watcher and by --full). Per-file
+    problems are reported as findings and never stop the scan.
+    """
+    from ..indexer import ScanOptions
+    from ..indexer import scan as run_scan
+
+    config, template_set = obj.config(), obj.templates()
+    _check_roots(template_set, roots)
+    options = ScanOptions(roots=roots, full=full, dry_run=dry_run, hash_files=config.scan.hash,
+                          workers=config.scan.workers)
+    progress = TerminalProgress(sys.stderr.isatty() and not as_json)
+    catalog = _catalog_for_scan(obj, dry_run)
+    try:
+        report = run_scan(catalog, template_set, options, progress=progress)
+    finally:
+        progress.clear()
+        if catalog is not None:
+            catalog.close()
+    _render_scan(report, template_set, dry_run=dry_run, as_json=as_json)
+    return 0
+
+
+def _check_roots(template_set, roots: tuple[str, ...]) -> None:
+    unknown = [r for r in roots if r not in template_set.roots]
+    if unknown:
+        raise click.BadParameter(f"unknown root {unknown[0]!r} (roots: {', '.join(template_set.roots)})",
+                                 param_hint="--root")
+
+
+def _catalog_for_scan(obj, dry_run: bool):
+    if not dry_run:
+        return open_catalog(obj, write=True)
+    return open_catalog(obj) if obj.config().catalog_path.exists() else None
+
+
+def _render_scan(report, template_set, *, dry_run: bool, as_json: bool) -> None:
+    from .plan_render import action_json, action_line
+
+    if as_json:
+        document = report.to_json()
+        if dry_run:
+            document["actions"] = [action_json(a) for a in report.plan.actions]
+        emit_json("bifrost.scan-plan.1" if dry_run else "bifrost.scan.1", document)
+        return
+    if dry_run:
+        for action in report.plan.actions:
+            click.echo(action_line(action))
+    click.echo(_scan_summary(report, dry_run), err=dry_run)
+
+
+def _scan_summary(report, dry_run: bool) -> str:
+    counts = report.counts
+    verb = "would change" if dry_run else "changed"
+    lines = [f"scanned {', '.join(report.roots)} in {report.duration_s:.2f} s: {counts['files_seen']:,} files seen, "
+             f"{counts['dirs_listed']:,} folders listed, {counts['dirs_skipped']:,} unchanged",
+             f"  {verb}: added {counts['added']:,}, changed {counts['changed']:,}, moved {counts['moved']:,}, "
+             f"vanished {counts['vanished']:,}, rematched {counts['rematched']:,}; hashed {counts['hashed']:,}"]
+    if report.plan.findings:
+        kinds = Counter(f.kind.value for f in report.plan.findings)
+        lines.append(f"  findings: {len(report.plan.findings)} (" +
+                     ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
+    return "\n".join(lines)
+
+
+# -- status -----------------------------------------------------------------------------
+@click.command()
+@json_option
+@click.pass_obj
+def status(obj, as_json: bool) -> int:
+    """Counts per entity kind, files and bytes, the last scan, drift in brief, templates in use."""
+    from ..catalog import queries
+
+    template_set = obj.templates()
+    with open_catalog(obj) as catalog:
+        found = queries.status(catalog.conn)
+        missing = queries.count_missing(catalog.conn)
+    stale = sum(n for fp, n in found.fingerprints.items() if fp != template_set.fingerprint)
+    document = {**found.to_json(), "catalog": str(obj.config().catalog_path),
+                "templates": {"location": str(obj.config().templates), "fingerprint": template_set.fingerprint,
+                              "records_from_other_sets": stale},
+                "drift": {"unmanaged": found.unmanaged, "missing": missing, "sequences_with_gaps": found.gaps,
+                          "records_from_other_sets": stale},
+                "daemon": daemon_state(obj)}
+    if as_json:
+        emit_json("bifrost.status.1", document)
+    else:
+        click.echo(_status_text(document))
+    return 0
+
+
+def daemon_state(obj) -> dict[str, Any] | None:
+    """The daemon's state once it exists: a ``daemon_state`` hook on the CLI context, else None."""
+    hook = getattr(obj, "daemon_state", None)
+    return hook() if callable(hook) else None
+
+
+def _status_text(doc: dict[str, Any]) -> str:
+    files, sizes = doc["files"], doc["bytes"]
+    lines = [f"catalog    {doc['catalog']}",
+             f"templates  {doc['templates']['location']} ({doc['templates']['fingerprint']})",
+             f"files      {files.get('present', 0):,} present ({_size(sizes.get('present', 0))}), "
+             f"{files.get('missing', 0):,} missing"]
+    kinds = ", ".join(f"{n:,} {k}" for k, n in doc["entities"].items()) or "none"
+    lines.append(f"entities   {kinds}")
+    scan_doc = doc["last_scan"]
+    if scan_doc:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(scan_doc["finished_ns"] / 1e9))
+        lines.append(f"last scan  {when}, {scan_doc['duration_s']:.2f} s, {scan_doc['findings']} findings")
+    else:
+        lines.append("last scan  never (run 'bifrostctl scan')")
+    drift = doc["drift"]
+    lines.append(f"drift      {drift['unmanaged']:,} unmanaged, {drift['missing']:,} missing, "
+                 f"{drift['sequences_with_gaps']:,} sequences with gaps, "
+                 f"{drift['records_from_other_sets']:,} records from other template sets")
+    if doc["daemon"] is not None:
+        lines.append(f"daemon     {doc['daemon']}")
+    return "\n".join(lines)
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
+
+
+# -- drift ------------------------------------------------------------------------------
+@click.command()
+@click.option("--limit", default=20, show_default=True, help="Rows per category in the table.")
+@json_option
+@click.pass_obj
+def drift(obj, limit: int, as_json: bool) -> int:
+    """Where disk and expectations differ: unmanaged and missing files, frame gaps, stale matches.
+
+    Exit code 1 when there is any drift.
+    """
+    from ..catalog import queries
+    from ..reconcile import plan_template_change
+
+    template_set = obj.templates()
+    with open_catalog(obj) as catalog:
+        conn = catalog.conn
+        unmanaged = queries.unmanaged_by_folder(conn)
+        missing = queries.missing_files(conn)
+        gaps = queries.gaps(conn)
+        stale = plan_template_change(queries.present_records(conn, other_than=template_set.fingerprint), template_set)
+    document = {"unmanaged": [g.to_json() for g in unmanaged], "missing": [_record_json(r) for r in missing],
+                "gaps": [g.to_json() for g in gaps],
+                "template_mismatch": [_rematch_json(a) for a in stale.actions()],
+                "fingerprint": template_set.fingerprint}
+    counts = {name: len(document[name]) for name in ("unmanaged", "missing", "gaps", "template_mismatch")}
+    counts["unmanaged_files"] = sum(g.count for g in unmanaged)
+    if as_json:
+        emit_json("bifrost.drift.1", {**document, "counts": counts})
+    else:
+        click.echo(_drift_text(document, counts, limit))
+    return 1 if any(counts.values()) else 0
+
+
+def _record_json(record) -> dict[str, Any]:
+    return {"root": record.root, "path": record.relative, "template": record.classification.template,
+            "entity": record.classification.entity_uri, "size": record.size}
+
+
+def _rematch_json(action) -> dict[str, Any]:
+    record, now = action.record, action.classification
+    return {"root": record.root, "path": record.relative,
+            "template": [record.classification.template, now.template],
+            "entity": [record.classification.entity_uri, now.entity_uri]}
+
+
+def _drift_text(doc: dict[str, Any], counts: dict[str, int], limit: int) -> str:
+    if not any(counts.values()):
+        return "no drift"
+    parts = []
+    if doc["unmanaged"]:
+        rows = [(g["root"], g["folder"] or ".", g["count"], ", ".join(g["examples"])) for g in doc["unmanaged"][:limit]]
+        parts.append(f"unmanaged files: {counts['unmanaged_files']:,} in {counts['unmanaged']:,} folders\n"
+                     + table(["root", "folder", "files", "examples"], rows))
+    if doc["missing"]:
+        rows = [(m["root"], m["path"], m["template"] or "-") for m in doc["missing"][:limit]]
+        parts.append(f"missing files: {counts['missing']:,}\n" + table(["root", "path", "template"], rows))
+    if doc["gaps"]:
+        rows = [(g["pattern"], f"{g['first']}-{g['last']}", g["count"], g["missing"]) for g in doc["gaps"][:limit]]
+        parts.append(f"frame gaps: {counts['gaps']:,} sequences\n" + table(["sequence", "range", "frames", "missing"], rows))
+    if doc["template_mismatch"]:
+        rows = [(m["path"], f"{m['template'][0]} -> {m['template'][1]}") for m in doc["template_mismatch"][:limit]]
+        parts.append(f"records whose template no longer matches: {counts['template_mismatch']:,}\n"
+                     + table(["path", "template"], rows))
+    return "\n\n".join(parts)
+
+
+# -- log --------------------------------------------------------------------------------
+@click.command("log")
+@click.option("--since", default=None, help="Only events newer than this: a duration (30m, 24h, 7d) or a date.")
+@click.option("--kind", type=click.Choice(["appeared", "changed", "moved", "vanished", "rematched"]), default=None)
+@click.option("--limit", default=100, show_default=True)
+@json_option
+@click.pass_obj
+def log_command(obj, since: str | None, kind: str | None, limit: int, as_json: bool) -> int:
+    """The activity log, newest first: what appeared, changed, moved or vanished, and who owns it."""
+    from ..catalog.events import read_log
+
+    since_ns = parse_since(since, now=time.time()) if since else 0
+    with open_catalog(obj) as catalog:
+        events = list(read_log(catalog.conn, since_ns=since_ns, limit=limit, kind=kind))
+    if as_json:
+        emit_json("bifrost.log.1", {"since_ns": since_ns, "events": [e.to_json() for e in events]})
+        return 0
+    rows = [(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at_ns / 1e9)), e.kind, e.source, e.user or "-",
+             f"{e.root}:{e.old_relative} -> {e.relative}" if e.old_relative else f"{e.root}:{e.relative}")
+            for e in events]
+    click.echo(table(["when", "event", "source", "user", "path"], rows))
+    return 0
+
+
+def parse_since(text: str, *, now: float) -> int:
+    """Nanoseconds since the epoch for ``--since``: a duration ago, or an ISO date/time."""
+    from datetime import datetime
+
+    try:
+        return int((now - parse_duration(text)) * 1e9)
+    except ValueError:
+        pass
+    try:
+        return int(datetime.fromisoformat(text).timestamp() * 1e9)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is neither a duration (30m, 24h, 7d) nor a date (2026-05-01)",
+                                 param_hint="--since") from None
+

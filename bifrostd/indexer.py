@@ -1,0 +1,199 @@
+"""Indexing: walk the roots, hash lazily, plan, apply, record the scan.
+
+The steps, each owned elsewhere and glued here:
+
+1. walk each root with the catalog's remembered folder mtimes (``bifrostd.scan``);
+2. load the catalog's view of what that walk may change (``bifrostd.catalog``);
+3. hash only what needs it: new files, changed files, files never hashed
+   (``bifrostd.hashing``); a file that changed while being read gets no hash
+   and its folder is remembered as unsettled, so the next scan retries it;
+4. plan (``bifrostd.reconcile``, pure) and, unless dry-running, apply the plan
+   in batched transactions and record the scan.
+
+Interrupting this at any point is safe: the catalog only ever holds whole
+batches, and folder mtimes are remembered last.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+from .model import DirState, FileState, Finding, Plan
+from .reconcile import CatalogView, Classifier, Observations, WalkScope, needs_hash, plan, summary
+
+#: Files hashed between progress updates.
+HASH_CHUNK = 5000
+#: The mtime remembered for a folder to list again next time (``scan.UNSETTLED``).
+UNSETTLED = -1
+
+Progress = Callable[[str, int, "int | None"], None]
+Hasher = Callable[..., list[Any]]
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    roots: tuple[str, ...] = ()
+    full: bool = False
+    dry_run: bool = False
+    hash_files: bool = True
+    workers: int = 2
+    batch_size: int = 20000
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """What one scan saw and did; ``plan`` is the full plan (printed by ``--dry-run``)."""
+
+    plan: Plan
+    roots: tuple[str, ...]
+    files_seen: int
+    dirs_listed: int
+    dirs_skipped: int
+    hashed: int
+    hash_retries: int
+    duration_s: float
+    scan_id: int | None = None
+    applied: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {**summary(self.plan), "files_seen": self.files_seen, "dirs_listed": self.dirs_listed,
+                "dirs_skipped": self.dirs_skipped, "hashed": self.hashed, "hash_retries": self.hash_retries,
+                "findings": len(self.plan.findings)}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"roots": list(self.roots), "applied": self.applied, "scan_id": self.scan_id,
+                "duration_s": round(self.duration_s, 3), "counts": self.counts,
+                "timings": {k: round(v, 3) for k, v in self.timings.items()},
+                "findings": [f.to_json() for f in self.plan.findings]}
+
+
+# -- walking ----------------------------------------------------------------------------
+def observe(template_set: Any, roots: Sequence[str], prior: dict[tuple[str, str], int], *, full: bool,
+            walker: Callable[..., Any] | None = None) -> Observations:
+    """Walk every root and merge the results into one set of observations."""
+    if walker is None:
+        from .scan import walk as walker
+    files: list[FileState] = []
+    dirs: list[DirState] = []
+    findings: list[Finding] = []
+    listed, skipped, failed = set(), set(), set()
+    for root in roots:
+        mine = {rel: mtime for (name, rel), mtime in prior.items() if name == root}
+        result = walker(root, template_set.root_path(root), mine, full=full)
+        files.extend(result.files)
+        dirs.extend(DirState(root, rel, mtime) for rel, mtime in result.directories.items())
+        findings.extend(result.findings)
+        listed.update((root, d) for d in result.listed)
+        skipped.update((root, d) for d in result.skipped)
+        failed.update((root, d) for d in result.unreadable)
+    scope = WalkScope(frozenset(roots), frozenset(listed), frozenset(skipped), frozenset(failed))
+    return Observations(tuple(files), scope, tuple(dirs), tuple(findings))
+
+
+# -- hashing ----------------------------------------------------------------------------
+def default_hasher(items: list[tuple[str, FileState]], *, workers: int) -> list[Any]:
+    """``hashing.hash_many``: stable xxh3-128 digests, big files on threads."""
+    from .hashing import hash_many
+
+    return hash_many(items, workers=workers)
+
+
+def hash_needed(observations: Observations, view: CatalogView, template_set: Any, *, hasher: Hasher,
+                workers: int, progress: Progress) -> tuple[Observations, int, int]:
+    """Observations with hashes for the files that need one; (observations, hashed, to retry)."""
+    records = {(r.root, r.relative): r for r in view.records}
+    todo = [i for i, s in enumerate(observations.files) if needs_hash(records.get((s.root, s.relative)), s)]
+    if not todo:
+        return observations, 0, 0
+    bases = {root: template_set.root_path(root) for root in observations.scope.roots}
+    files = list(observations.files)
+    items = [(f"{bases[files[i].root]}/{files[i].relative}", files[i]) for i in todo]
+    outcomes: list[Any] = []
+    for start in range(0, len(items), HASH_CHUNK):
+        outcomes.extend(hasher(items[start:start + HASH_CHUNK], workers=workers))
+        progress("hashing", len(outcomes), len(items))
+    failed: list[tuple[FileState, Any]] = []
+    for index, outcome in zip(todo, outcomes):
+        if outcome.digest is None:
+            failed.append((files[index], outcome))
+        else:
+            files[index] = replace(files[index], hash=outcome.digest)
+    return _with_retries(observations, tuple(files), failed), len(todo) - len(failed), len(failed)
+
+
+def _with_retries(observations: Observations, files: tuple[FileState, ...],
+                  failed: list[tuple[FileState, Any]]) -> Observations:
+    """Findings for files that could not be hashed, and their folders remembered as unsettled.
+
+    An unsettled folder is listed again by the next walk, so the file is
+    hashed again then, instead of waiting for a full walk.
+    """
+    findings = tuple(f for s, o in failed if (f := o.finding(s.root, s.relative)) is not None)
+    retry = {(s.root, s.relative.rpartition("/")[0]) for s, _ in failed}
+    dirs = tuple(DirState(d.root, d.relative, UNSETTLED) if (d.root, d.relative) in retry else d
+                 for d in observations.dirs)
+    return replace(observations, files=files, dirs=dirs, findings=observations.findings + findings)
+
+
+# -- the whole scan ---------------------------------------------------------------------
+def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hasher | None = None,
+         walker: Callable[..., Any] | None = None, progress: Progress = _no_progress) -> ScanReport:
+    """Walk, hash, plan and (unless ``options.dry_run``) apply; ``catalog`` may be None for a dry run."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    roots = options.roots or tuple(template_set.roots)
+    scan_id = None
+    if not options.dry_run:
+        scan_id = catalog.begin_scan(root=",".join(roots) if options.roots else None, full=options.full,
+                                     fingerprint=template_set.fingerprint)
+    clock = _Stopwatch(timings)
+    prior = catalog.dirs(roots) if catalog is not None else {}
+    progress("walking", 0, None)
+    observations = clock("walk", observe, template_set, roots, prior, full=options.full, walker=walker)
+    progress("walking", len(observations.files), len(observations.files))
+    view = clock("view", _view, catalog, observations.scope, whole=options.full or not prior)
+    hashed = retries = 0
+    if options.hash_files:
+        observations, hashed, retries = clock("hash", hash_needed, observations, view, template_set,
+                                              hasher=hasher or default_hasher, workers=options.workers,
+                                              progress=progress)
+    the_plan = clock("plan", plan, view, observations, template_set, classifier=Classifier(template_set))
+    report = ScanReport(the_plan, roots, len(observations.files), len(observations.scope.listed),
+                        len(observations.scope.skipped), hashed, retries, 0.0, scan_id, False, timings)
+    if options.dry_run:
+        return replace(report, duration_s=time.perf_counter() - started)
+    total = len(the_plan.actions)
+    clock("apply", catalog.apply, the_plan, scan_id=scan_id, batch_size=options.batch_size,
+          progress=lambda done: progress("applying", done, total))
+    report = replace(report, duration_s=time.perf_counter() - started, applied=True)
+    catalog.finish_scan(scan_id, counts=report.counts, findings=the_plan.findings, duration_s=report.duration_s)
+    return report
+
+
+def _view(catalog: Any, scope: WalkScope, *, whole: bool) -> CatalogView:
+    return catalog.view(scope, whole=whole) if catalog is not None else CatalogView()
+
+
+class _Stopwatch:
+    """Times each step into a dict, for the scan summary and the benchmark."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    def __call__(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+__all__ = ["ScanOptions", "ScanReport", "hash_needed", "observe", "scan"]
