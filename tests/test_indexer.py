@@ -1,0 +1,194 @@
+"""Scanning real trees into a real catalog: bulk index, lazy hashing, moves, pruning, odd names."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from bifrostd.catalog import Catalog
+from bifrostd.catalog import queries
+from bifrostd.hashing import HashOutcome, HashStatus, hash_many
+from bifrostd.model import FileStatus
+
+from studio_tree import RENDER, age_tree, load, make_tree, scan, write, write_config
+
+
+@pytest.fixture
+def studio(tmp_path):
+    tree = tmp_path / "projects"
+    made = make_tree(tree, shots=3, versions=2, frames=10, gap=1005)
+    age_tree(tree)
+    return tree, write_config(tmp_path, tree), made
+
+
+def reader(config):
+    return Catalog.open(load(config)[0].catalog_path)
+
+
+def test_first_scan_indexes_every_file_entity_and_sequence(studio):
+    tree, config, made = studio
+    report = scan(config)
+    assert report.counts["added"] == len(made)
+    assert report.counts["hashed"] == len(made)
+    with reader(config) as catalog:
+        found = queries.status(catalog.conn)
+        assert found.files == {"present": len(made)}
+        assert found.entities == {"project": 1, "sequence": 1, "shot": 3, "task": 6, "version": 12}
+        assert found.unmanaged == 2
+        gaps = queries.gaps(catalog.conn)
+        assert len(gaps) == 6 and {g.missing for g in gaps} == {"1005"}
+        assert {(g.first, g.last, g.count) for g in gaps} == {(1001, 1010, 9)}
+        assert catalog.integrity() == "ok"
+
+
+def test_a_rescan_of_an_unchanged_tree_lists_nothing_and_changes_nothing(studio):
+    tree, config, made = studio
+    scan(config)
+    report = scan(config)
+    assert report.plan.empty
+    assert report.counts["dirs_listed"] == 0 and report.counts["dirs_skipped"] > 0
+    assert report.counts["hashed"] == 0
+
+
+def test_hashing_is_lazy(studio):
+    tree, config, made = studio
+    scan(config)
+    calls: list[str] = []
+
+    def spy(items, *, workers):
+        calls.extend(path for path, _ in items)
+        return hash_many(items, workers=workers)
+
+    assert scan(config, full=True, hasher=spy).plan.empty
+    assert calls == []
+    target = tree / made[0]
+    write(target, b"new content")
+    report = scan(config, full=True, hasher=spy)
+    assert calls == [str(target)]
+    assert report.counts["changed"] == 1
+
+
+def test_a_torn_read_records_no_hash_and_is_retried_by_the_next_scan(studio):
+    tree, config, made = studio
+
+    def torn(items, *, workers):
+        return [HashOutcome(str(p), HashStatus.CHANGED, message="changed while read") for p, _ in items]
+
+    report = scan(config, hasher=torn)
+    assert report.counts["hash_retries"] == len(made)
+    assert any(f.kind.value == "changed-while-reading" for f in report.plan.findings)
+    with reader(config) as catalog:
+        assert catalog.conn.execute("SELECT count(*) FROM files WHERE hash IS NOT NULL").fetchone()[0] == 0
+        assert catalog.conn.execute("SELECT count(*) FROM dirs WHERE mtime_ns != -1").fetchone()[0] > 0
+    report = scan(config)  # not --full: the folders of torn files are listed again
+    assert report.counts["hashed"] == len(made)
+    with reader(config) as catalog:
+        assert catalog.conn.execute("SELECT count(*) FROM files WHERE hash IS NULL").fetchone()[0] == 0
+
+
+def test_a_rename_is_a_move_that_keeps_the_record_and_its_history(studio):
+    tree, config, made = studio
+    scan(config)
+    old = "demo/sequences/sq010/notes.txt"
+    new = "demo/sequences/notes-moved.txt"
+    with reader(config) as catalog:
+        file_id = catalog.conn.execute("SELECT id FROM files WHERE path = ?", (old,)).fetchone()[0]
+    os.rename(tree / old, tree / new)
+    report = scan(config)
+    assert report.counts["moved"] == 1 and report.counts["added"] == 0 and report.counts["vanished"] == 0
+    with reader(config) as catalog:
+        conn = catalog.conn
+        assert conn.execute("SELECT id FROM files WHERE path = ?", (new,)).fetchone()[0] == file_id
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM events WHERE file_id = ? ORDER BY id", (file_id,))]
+        assert kinds == ["appeared", "moved"]
+
+
+def test_a_copied_then_deleted_file_is_a_move_by_content_hash(studio):
+    tree, config, made = studio
+    scan(config)
+    source = tree / made[0]
+    target = tree / "demo/sequences/sq010/copy.ma"
+    shutil.copy2(source, target)
+    source.unlink()
+    report = scan(config)
+    assert (report.counts["moved"], report.counts["added"], report.counts["vanished"]) == (1, 0, 0)
+
+
+def test_moving_a_version_folder_moves_its_files_to_the_new_entity(studio):
+    tree, config, made = studio
+    scan(config)
+    folder = tree / "demo/sequences/sq010/sh0010/comp/render"
+    os.rename(folder / "v002", folder / "v009")
+    for path in (folder / "v009").iterdir():
+        path.rename(path.with_name(path.name.replace("_v002.", "_v009.")))
+    report = scan(config)
+    assert report.counts["moved"] == 9 and report.counts["vanished"] == 0
+    with reader(config) as catalog:
+        version = queries.entity_by_uri(catalog.conn, "bifrost:///version/shot/demo/sq010/sh0010/comp/9")
+        assert version is not None and version.files == 9
+        old = queries.entity_by_uri(catalog.conn, "bifrost:///version/shot/demo/sq010/sh0010/comp/2")
+        assert old.files == 0  # kept, with its history, but empty
+
+
+def test_deleted_files_and_folders_vanish_and_come_back(studio):
+    tree, config, made = studio
+    scan(config)
+    shutil.rmtree(tree / "demo/sequences/sq010/sh0020")
+    report = scan(config)
+    assert report.counts["vanished"] == 2 * (1 + 9)
+    with reader(config) as catalog:
+        assert queries.count_missing(catalog.conn) == 20
+        assert catalog.conn.execute("SELECT count(*) FROM dirs WHERE path LIKE '%sh0020%'").fetchone()[0] == 0
+    make_tree(tree, shots=3, versions=2, frames=10, gap=1005)
+    report = scan(config)
+    reappeared = [a for a in report.plan.actions if getattr(a, "reappeared", False)]
+    assert len(reappeared) == 20  # the records come back with their ids
+    with reader(config) as catalog:
+        assert queries.count_missing(catalog.conn) == 0
+
+
+def test_files_in_unlisted_folders_are_not_marked_vanished(studio):
+    tree, config, made = studio
+    scan(config)
+    write(tree / "demo/sequences/sq010/sh0010/new.txt")  # only this folder's mtime changes
+    report = scan(config)
+    assert report.counts == {**report.counts, "added": 1, "vanished": 0}
+    assert report.counts["dirs_listed"] == 1
+
+
+def test_non_utf8_names_round_trip_through_the_catalog(studio):
+    tree, config, made = studio
+    raw_name = b"demo/sequences/sq010/caf\xe9_\xff.txt"
+    with open(os.fsencode(tree) + b"/" + raw_name, "wb") as handle:
+        handle.write(b"latin-1 name")
+    report = scan(config)
+    assert report.counts["added"] == len(made) + 1
+    relative = os.fsdecode(raw_name)
+    with reader(config) as catalog:
+        records = {r.relative: r for r in queries.present_records(catalog.conn)}
+        assert relative in records and records[relative].hash is not None
+        path, raw = catalog.conn.execute("SELECT path, raw FROM files WHERE raw != x''").fetchone()
+        assert raw == raw_name and path == "demo/sequences/sq010/caf\\xe9_\\xff.txt"
+    assert scan(config, full=True).plan.empty
+    os.unlink(os.fsencode(tree) + b"/" + raw_name)
+    assert scan(config).counts["vanished"] == 1
+
+
+def test_a_template_change_is_planned_then_applied_as_rematches(studio, tmp_path):
+    tree, config, made = studio
+    scan(config)
+    studio_yaml = tmp_path / "templates" / "studio.yaml"
+    text = studio_yaml.read_text().replace("  shot_review:", "  shot_notes: {path: '{project}/sequences/{sequence}/notes.txt'}\n  shot_review:")
+    studio_yaml.write_text(text)
+    from bifrostd.reconcile import plan_template_change
+
+    _, template_set = load(config)
+    with reader(config) as catalog:
+        change = plan_template_change(queries.present_records(catalog.conn), template_set)
+    assert [a.record.relative for a in change.newly_managed] == ["demo/sequences/sq010/notes.txt"]
+    assert change.refresh == len(made) - 1
+    report = scan(config, full=True)
+    assert report.counts["rematched"] == 1
+    assert scan(config, full=True).plan.empty
