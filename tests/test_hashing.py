@@ -64,7 +64,7 @@ def test_a_write_between_read_and_restat_is_reported_changed(tmp_path):
     path.write_bytes(b"first half")
     before = os.stat(path)
 
-    def writer_then_stat(name, *, follow_symlinks=True):
+    def writer_then_stat(name, *, dir_fd=None, follow_symlinks=True):
         with open(name, "ab") as f:
             f.write(b" second half")
         return os.stat(name, follow_symlinks=follow_symlinks)
@@ -79,7 +79,7 @@ def test_a_file_replaced_by_rename_after_reading_is_reported_changed(tmp_path):
     path.write_bytes(b"old")
     before = os.stat(path)
 
-    def replace_then_stat(name, *, follow_symlinks=True):
+    def replace_then_stat(name, *, dir_fd=None, follow_symlinks=True):
         (tmp_path / "new.tmp").write_bytes(b"new")
         os.replace(tmp_path / "new.tmp", name)  # an atomic save: same size, new inode
         return os.stat(name, follow_symlinks=follow_symlinks)
