@@ -132,7 +132,11 @@ def versions(obj, reference: str, as_json: bool) -> int:
 
 # -- resolve ?version=latest ------------------------------------------------------------
 def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> dict[str, Any]:
-    """Resolve a reference; ``version=latest`` is answered from the catalog's versions on disk."""
+    """Resolve a reference; ``version=latest`` is answered from the catalog's versions on disk.
+
+    The newest version with files at or below the referenced entity is
+    resolved as a version reference, with the rest of the query kept.
+    """
     from urllib.parse import urlencode
 
     from .templates_cmds import reference_document
@@ -151,8 +155,8 @@ def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> di
         raise ResolveError(f"{uri!r}: the catalog has no version with files under {canonical}")
     from urllib.parse import parse_qsl
 
-    pairs = [(k, str(latest.keys.get(field)) if k == "version" else v) for k, v in parse_qsl(query_text)]
-    document = reference_document(template_set, f"{base}?{urlencode(pairs)}", os_name)
+    rest = [(k, v) for k, v in parse_qsl(query_text) if k != "version"]
+    document = reference_document(template_set, latest.uri + (f"?{urlencode(rest)}" if rest else ""), os_name)
     return {**document, "input": uri, "latest": latest.to_json()}
 
 

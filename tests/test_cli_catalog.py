@@ -1,0 +1,122 @@
+"""End to end: the installed bifrostctl scanning a real tree and answering from the catalog."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from bifrostd.catalog import Catalog
+
+from studio_tree import age_tree, make_tree, write, write_config
+
+
+@pytest.fixture
+def studio(tmp_path):
+    tree = tmp_path / "projects"
+    make_tree(tree, shots=2, versions=3, frames=6, gap=1003)
+    age_tree(tree)
+    return tree, write_config(tmp_path, tree)
+
+
+def run(bifrostctl_bin, config, *args, code=0):
+    done = subprocess.run([bifrostctl_bin, "--config", str(config), *args], capture_output=True, text=True,
+                          errors="surrogateescape", timeout=120)
+    assert done.returncode == code, done.stderr + done.stdout
+    return done
+
+
+def run_json(bifrostctl_bin, config, *args, code=0):
+    document = json.loads(run(bifrostctl_bin, config, *args, "--json", code=code).stdout)
+    return document
+
+
+def test_scan_then_status_drift_ls_versions_log(bifrostctl_bin, studio):
+    tree, config = studio
+    scanned = run_json(bifrostctl_bin, config, "scan")
+    assert scanned["schema"] == "bifrost.scan.1" and scanned["counts"]["added"] == 2 * 3 * 6 + 2
+    status = run_json(bifrostctl_bin, config, "status")
+    assert status["schema"] == "bifrost.status.1"
+    assert status["entities"]["version"] == 2 * 2 * 3 and status["files"]["present"] == 38
+    assert status["drift"] == {"unmanaged": 2, "missing": 0, "sequences_with_gaps": 6, "records_from_other_sets": 0}
+    drift = run_json(bifrostctl_bin, config, "drift", code=1)
+    assert drift["counts"]["unmanaged_files"] == 2 and drift["counts"]["gaps"] == 6
+    assert {g["missing"] for g in drift["gaps"]} == {"1003"}
+    listing = run_json(bifrostctl_bin, config, "ls", "bifrost:///shot/demo/sq010/sh0010")
+    assert [c["name"] for c in listing["children"]] == ["anim", "comp"]
+    versions = run_json(bifrostctl_bin, config, "versions", "bifrost:///task/shot/demo/sq010/sh0010/comp")
+    assert [v["name"] for v in versions["versions"]] == ["1", "2", "3"]
+    assert versions["versions"][0]["sequences"][0]["missing"] == "1003"
+    log = run_json(bifrostctl_bin, config, "log", "--since", "1h")
+    assert log["events"] and all(e["kind"] == "appeared" for e in log["events"])
+    human = run(bifrostctl_bin, config, "status").stdout
+    assert "38 present" in human
+
+
+def test_resolve_latest_answers_from_the_catalog(bifrostctl_bin, studio):
+    tree, config = studio
+    run(bifrostctl_bin, config, "scan")
+    uri = "bifrost:///task/shot/demo/sq010/sh0010/anim?version=latest&ext=ma"
+    result = run_json(bifrostctl_bin, config, "resolve", uri)["results"][0]
+    assert result["fields"]["version"] == 3 and result["path"].endswith("sh0010_anim_v003.ma")
+    assert result["latest"]["uri"] == "bifrost:///version/shot/demo/sq010/sh0010/anim/3"
+    (tree / "demo/sequences/sq010/sh0010/anim/work/sh0010_anim_v003.ma").unlink()
+    run(bifrostctl_bin, config, "scan")
+    assert run_json(bifrostctl_bin, config, "resolve", uri)["results"][0]["fields"]["version"] == 2
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(bifrostctl_bin, studio):
+    tree, config = studio
+    planned = run_json(bifrostctl_bin, config, "scan", "--dry-run")
+    assert planned["schema"] == "bifrost.scan-plan.1" and len(planned["actions"]) == 38
+    assert not (config.parent / "state" / "catalog.db").exists()
+    run(bifrostctl_bin, config, "scan")
+    os.rename(tree / "demo/.DS_Store", tree / "demo/sequences/.DS_Store")
+    lines = run(bifrostctl_bin, config, "scan", "--dry-run").stdout.splitlines()
+    assert lines == ["> projects:demo/.DS_Store -> projects:demo/sequences/.DS_Store"]
+    assert run_json(bifrostctl_bin, config, "scan")["counts"]["moved"] == 1
+
+
+def test_drift_reports_missing_files_and_exit_code_0_when_clean(bifrostctl_bin, tmp_path):
+    tree = tmp_path / "projects"
+    made = make_tree(tree, shots=1, versions=1, frames=3, junk=False)
+    config = write_config(tmp_path, tree)
+    run(bifrostctl_bin, config, "scan")
+    assert run(bifrostctl_bin, config, "drift").stdout.strip() == "no drift"
+    (tree / made[0]).unlink()
+    run(bifrostctl_bin, config, "scan")
+    drift = run_json(bifrostctl_bin, config, "drift", code=1)
+    assert [m["path"] for m in drift["missing"]] == [made[0]]
+
+
+def test_templates_plan_shows_records_that_would_become_unmanaged(bifrostctl_bin, studio, tmp_path):
+    tree, config = studio
+    run(bifrostctl_bin, config, "scan")
+    assert run_json(bifrostctl_bin, config, "templates", "plan")["counts"]["became_unmanaged"] == 0
+    studio_yaml = tmp_path / "templates" / "studio.yaml"
+    lines = [line for line in studio_yaml.read_text().splitlines() if not line.startswith("  shot_work:")]
+    studio_yaml.write_text("\n".join(lines).replace("  name: {type: str, default: main}\n", "") + "\n")
+    planned = run_json(bifrostctl_bin, config, "templates", "plan", code=1)
+    assert planned["counts"]["became_unmanaged"] == 6
+    drift = run_json(bifrostctl_bin, config, "drift", code=1)
+    assert drift["counts"]["template_mismatch"] == 6
+
+
+def test_a_scan_while_another_process_writes_exits_9(bifrostctl_bin, studio):
+    tree, config = studio
+    with Catalog.open(config.parent / "state" / "catalog.db", write=True):
+        done = run(bifrostctl_bin, config, "scan", code=9)
+    assert done.stderr.startswith("Error: another process is writing the catalog")
+
+
+def test_non_utf8_names_are_scanned_listed_and_printed(bifrostctl_bin, studio):
+    tree, config = studio
+    with open(os.fsencode(tree) + b"/demo/bad\xffname.txt", "wb") as handle:
+        handle.write(b"x")
+    run(bifrostctl_bin, config, "scan")
+    drift = run_json(bifrostctl_bin, config, "drift", code=1)
+    examples = [e for g in drift["unmanaged"] for e in g["examples"]]
+    assert "bad\\xffname.txt" in examples
+    assert "bad\\xffname.txt" in run(bifrostctl_bin, config, "drift", code=1).stdout
