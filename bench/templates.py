@@ -32,7 +32,8 @@ from bifrostd.templates import KeyType, TemplateSet, load_template_set  # noqa: 
 from bifrostd.templates.pattern import KeyRef, Optional, walk_tokens  # noqa: E402
 
 JUNK_SUFFIXES = ("~", ".bak", ".tmp", ".swp", " copy", ".autosave")
-JUNK_NAMES = (".DS_Store", "Thumbs.db", "notes.txt", "untitled folder", "desktop.ini", "IMG_0042.JPG")
+#: Names no sane key pattern accepts (a leading dot, spaces, '~' or '$'): junk by construction.
+JUNK_NAMES = (".DS_Store", "._sh010_comp_v003.nk", "untitled folder", "Copy of notes.txt", "~$shotlist.xlsx", ".nfs000000001")
 
 
 # -- value generation ---------------------------------------------------------------

@@ -164,7 +164,10 @@ class _Reader:
         return out
 
     def _root_path(self, os_name: str, text: str) -> str:
-        if os_name == "windows" or os.path.isabs(text):
+        """Relative root paths are relative to the config file, on the OS reading it."""
+        from .templates import current_os
+
+        if os_name != current_os() or os.path.isabs(text):
             return text
         return str((self.base / text).resolve())
 

@@ -73,3 +73,13 @@ def test_version_reference_needs_a_template_when_several_fit(small_set_dir):
 def test_bad_references_are_clear_errors(small_set, uri, message):
     with pytest.raises(Exception, match=message):
         resolve_reference(small_set, uri)
+
+
+def test_a_folder_wins_over_a_file_needing_the_same_fields(small_set_dir):
+    from bifrostd.templates import load_template_set
+
+    text = (small_set_dir / "studio.yaml").read_text()
+    text += "  shot_notes: {path: '{@shot_root}/notes.txt', entity: shot}\n"
+    (small_set_dir / "studio.yaml").write_text(text)
+    template_set = load_template_set(small_set_dir)
+    assert resolve_reference(template_set, "bifrost:///shot/demo/sq010/sh0100").template.name == "shot_root"

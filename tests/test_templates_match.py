@@ -153,3 +153,16 @@ def test_custom_pattern_values_with_dot_dot_never_parse(small_set_dir):
     base = "/mnt/projects/demo/assets/prop/chair/model/publish/v002/tex/chair_"
     assert template_set.match(base + "a.b.1001.exr").fields["name"] == "a.b"
     assert template_set.match(base + "a..b.1001.exr") is None
+
+
+def test_fields_shared_by_aliased_keys_are_typed_by_any_key_that_accepts_them(small_set_dir):
+    text = (small_set_dir / "studio.yaml").read_text().replace(
+        "  maya_ext: {type: str, choices: [ma, mb], alias: ext}",
+        "  maya_ext: {type: str, choices: [ma, mb], alias: ext}\n  nuke_ext: {type: str, choices: [nk], alias: ext}")
+    text += "  shot_work_nuke: {path: '{@shot_task}/work/nuke/{shot}_{task}_v{version}.{nuke_ext}', entity: version}\n"
+    (small_set_dir / "studio.yaml").write_text(text)
+    template_set = load_template_set(small_set_dir)
+    assert template_set.convert_fields({"ext": "ma", "version": "7"}) == {"ext": "ma", "version": 7}
+    assert template_set.convert_fields({"ext": "nk"}) == {"ext": "nk"}
+    with pytest.raises(FieldValueError, match="must be one of nk"):
+        template_set.convert_fields({"ext": "ma"}, template_set.template("shot_work_nuke"))

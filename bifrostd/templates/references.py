@@ -3,7 +3,8 @@
 The template is chosen by ``?template=NAME`` or, without it, among the
 templates that define the referenced kind and need no field the reference
 lacks: those using every field given are preferred, then the one needing the
-fewest fields (the entity's folder). A tie is an error asking for a template. Query fields other
+fewest fields and, among those, the fewest path segments (the entity's
+folder). A tie is an error asking for a template. Query fields other
 than ``template`` and ``version=latest`` fill further keys (``?name=main&ext=ma``).
 Answering ``version=latest`` needs the catalog; the template set alone can't.
 """
@@ -54,6 +55,11 @@ def _has_default(template: CompiledTemplate, field_name: str) -> bool:
     return any(k.field == field_name and k.default is not None for k in template.keys.values())
 
 
+def _segments(template_set: TemplateSet, template: CompiledTemplate) -> int:
+    counts = template_set.shapes[template.name].counts
+    return min(counts) if counts else 1 << 16
+
+
 def choose_template(template_set: TemplateSet, kind: str, fields: dict[str, Any], uri: str) -> CompiledTemplate:
     candidates = [t for t in template_set.templates.values() if _defines(template_set, t, kind) and _satisfied(t, fields)]
     if not candidates:
@@ -61,12 +67,20 @@ def choose_template(template_set: TemplateSet, kind: str, fields: dict[str, Any]
     given = {name for name, value in fields.items() if value is not None}
     using_all = [t for t in candidates if given <= t.fields]
     candidates = using_all or candidates
-    fewest = min(len(t.required) for t in candidates)
-    best = [t for t in candidates if len(t.required) == fewest]
+    rank = {t.name: (len(t.required), _segments(template_set, t)) for t in candidates}
+    fewest = min(rank.values())
+    best = [t for t in candidates if rank[t.name] == fewest]
     if len(best) > 1:
         names = ", ".join(sorted(t.name for t in best))
         raise ResolveError(f"{uri!r}: several templates define a {kind} ({names}); add ?template=NAME")
     return best[0]
+
+
+def _retyped(template_set: TemplateSet, template: CompiledTemplate, uri: str) -> dict[str, Any]:
+    """The reference's fields typed by the chosen template's own keys."""
+    reference = parse_reference(uri, template_set.entities)
+    extra = {k: v for k, v in reference.query.items() if k not in RESERVED_QUERY}
+    return template_set.convert_fields({**reference.fields, **extra}, template)
 
 
 def resolve_reference(template_set: TemplateSet, uri: str, *, os_name: str | None = None) -> ResolvedReference:
@@ -76,6 +90,7 @@ def resolve_reference(template_set: TemplateSet, uri: str, *, os_name: str | Non
         template = template_set.template(query["template"])
     else:
         template = choose_template(template_set, kind, fields, uri)
+    fields = _retyped(template_set, template, uri)
     path = template_set.format(template.name, fields, os_name=os_name)
     entity = derive_entity(template_set.entities, kind, fields)
     if entity is None:

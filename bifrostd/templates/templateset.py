@@ -212,31 +212,34 @@ class TemplateSet:
         relative = template.format(fields)
         return join_root(self.root_path(template.root, os_name), relative, os_name or self.os_name)
 
-    def convert_fields(self, fields: dict[str, str]) -> dict[str, Any]:
-        """Typed values for text fields (from a command line or a URI), using the keys' types."""
-        by_field = {key.field: key for key in self.keys.values()}
-        out: dict[str, Any] = {}
-        for name, text in fields.items():
-            key = by_field.get(name)
-            if key is None:
-                out[name] = text
-                continue
-            out[name] = _typed(key, text)
-        return out
+    def convert_fields(self, fields: dict[str, str], template: CompiledTemplate | None = None) -> dict[str, Any]:
+        """Typed values for text fields (from a command line or a URI), using the keys' types.
+
+        Several keys may fill one field (``maya_ext`` and ``nuke_ext`` both fill
+        ``ext``): the template's own key decides for the fields it has; for the
+        others, the first key that accepts the value does. A value no key accepts is an error naming
+        the last key tried.
+        """
+        by_field: dict[str, list[Key]] = {}
+        for key in self.keys.values():
+            by_field.setdefault(key.field, []).append(key)
+        if template is not None:
+            by_field.update({key.field: [key] for key in template.keys.values()})
+        return {name: _typed(by_field[name], text) if name in by_field else text for name, text in fields.items()}
 
 
-def _typed(key: Key, text: str) -> Any:
-    import re
-
-    found = re.fullmatch(key.regex(), text)
-    if found is None:
+def _typed(keys: list[Key], text: Any) -> Any:
+    """The value of ``text`` for the first of ``keys`` that accepts it; raises FieldValueError."""
+    error: FieldValueError | None = None
+    for key in keys:
         try:
             return key.parse(key.render(text))
-        except FieldValueError:
-            raise
+        except FieldValueError as exc:
+            error = exc
         except ValueError:
-            raise FieldValueError(f"invalid value {text!r} for key {key.name!r}") from None
-    return key.parse(text)
+            error = FieldValueError(f"invalid value {text!r} for key {key.name!r}")
+    assert error is not None
+    raise error
 
 
 def join_root(root_path: str, relative: str, os_name: str) -> str:

@@ -1,0 +1,47 @@
+"""The studio config: discovery order, validation with positions, root overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from bifrostd.config import find_config, load_config, parse_duration
+from bifrostd.errors import ConfigError
+
+
+def test_discovery_order(tmp_path, monkeypatch):
+    here = tmp_path / "bifrost.yaml"
+    here.write_text("schema: bifrost.config.1\n")
+    other = tmp_path / "other.yaml"
+    other.write_text("schema: bifrost.config.1\n")
+    monkeypatch.chdir(tmp_path)
+    assert find_config(environ={}) == here
+    assert find_config(environ={"BIFROST_CONFIG": str(other)}) == other
+    assert find_config(str(here), environ={"BIFROST_CONFIG": str(other)}) == here
+    with pytest.raises(ConfigError, match="from \\$BIFROST_CONFIG"):
+        find_config(environ={"BIFROST_CONFIG": str(tmp_path / "missing.yaml")})
+
+
+def test_relative_paths_are_relative_to_the_file_on_this_os_only(tmp_path):
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\ntemplates: t\nstate: s\n"
+                      "roots:\n  projects: {linux: ./projects, windows: '.\\projects', mac: ./projects}\n")
+    loaded = load_config(config)
+    assert loaded.templates == tmp_path / "t" and loaded.catalog_path == tmp_path / "s" / "catalog.db"
+    assert loaded.root_overrides["projects"]["linux"] == str(tmp_path / "projects")
+    assert loaded.root_overrides["projects"]["windows"] == ".\\projects"
+
+
+def test_problems_name_line_and_key(tmp_path):
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\nscan:\n  workrs: 2\n  full_every: soon\nmirorr: {}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    text = str(caught.value)
+    assert f"{config}:3:3: scan.workrs: unknown option (did you mean 'workers'?)" in text
+    assert f"{config}:4:15: scan.full_every" in text
+    assert "mirorr: unknown section (did you mean 'mirror'?)" in text
+
+
+@pytest.mark.parametrize(("text", "seconds"), [(30, 30.0), ("30s", 30.0), ("15m", 900.0), ("24h", 86400.0), ("7d", 604800.0), ("250ms", 0.25)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
