@@ -1,0 +1,40 @@
+"""Mirroring catalogued files to cloud buckets (S3, GCS, Azure Blob) or a folder, and back.
+
+This package owns the transport and integrity layer: typed targets
+(``targets``), the per-backend details behind fsspec (``backends``), per-file
+transfers with retries, bandwidth cap and atomic commits (``transfer``),
+restores (``restore``) and read-only bucket audits (``verify``). What to send
+is decided elsewhere (the planner, from the catalog); this layer is told.
+
+Importing it is cheap: fsspec, s3fs, gcsfs and adlfs load only when a
+filesystem is opened (``open_filesystem``), with an install hint if missing.
+"""
+
+from __future__ import annotations
+
+from .backends import RemoteObject, open_filesystem
+from .targets import DeletePolicy, Include, Schedule, Target, parse_target, parse_targets, redact
+from .transfer import CopyItem, FileResult, Outcome, RunSummary, Transfer, UploadItem
+from .verify import Expected, Problem, VerifyReport, verify
+
+__all__ = [
+    "CopyItem",
+    "DeletePolicy",
+    "Expected",
+    "FileResult",
+    "Include",
+    "Outcome",
+    "Problem",
+    "RemoteObject",
+    "RunSummary",
+    "Schedule",
+    "Target",
+    "Transfer",
+    "UploadItem",
+    "VerifyReport",
+    "open_filesystem",
+    "parse_target",
+    "parse_targets",
+    "redact",
+    "verify",
+]

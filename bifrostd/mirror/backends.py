@@ -1,0 +1,439 @@
+"""What differs between s3fs, gcsfs, adlfs and a local folder, in one place.
+
+The rest of the mirror speaks of targets, keys and ``RemoteObject`` values; this
+module opens the fsspec filesystem (lazily: nothing here imports a backend at
+import time), opens a *writer* that can be committed or abandoned, reads an
+object's size and Bifrost metadata back with one request, copies server-side,
+and decides whether an exception is worth a retry.
+
+Atomicity per backend (no torn object at a final key, ever):
+- S3: a single PUT, or a multipart upload completed at commit; abandoning aborts it.
+- GCS: a resumable session finalised by the last chunk; abandoning deletes the session.
+- Azure: staged blocks made visible by one block-list commit; abandoned blocks are
+  never committed and the service discards them.
+- file://: a temp name in the destination folder, fsync, ``os.replace``.
+fsspec's buffered files commit in ``close()`` *and* in ``__del__``, so an abandoned
+writer is marked closed without committing (``_FsspecWriter.abandon``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bifrostd.errors import MirrorError
+
+from .targets import Target
+
+__all__ = ["RemoteObject", "Writer", "head", "is_transient", "listing", "open_filesystem", "open_writer"]
+
+INSTALL_HINT = "pip install 'bifrostd[cloud]'"
+HASH_META = "bifrost-xxh3"
+MTIME_META = "bifrost-mtime-ns"
+XATTR_HASH = "user.bifrost.xxh3"
+XATTR_MTIME = "user.bifrost.mtime_ns"
+TEMP_PREFIX = ".bifrost-tmp-"
+_BACKEND_MODULE = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "file": "fsspec"}
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteObject:
+    """An object as the bucket reports it; ``xxh3``/``mtime_ns`` come from Bifrost's metadata."""
+
+    key: str
+    size: int
+    xxh3: str | None = None
+    mtime_ns: int | None = None
+    etag: str | None = None
+
+
+class Writer(Protocol):
+    def write(self, data: memoryview) -> None: ...
+    def commit(self) -> None: ...
+    def abandon(self) -> None: ...
+
+
+# -- metadata names ---------------------------------------------------------------------------
+# Azure metadata names must be C# identifiers (no '-'), so the same values travel as
+# bifrost_xxh3 / bifrost_mtime_ns there; S3 lower-cases names, GCS keeps them.
+
+
+def meta_names(protocol: str) -> tuple[str, str]:
+    if protocol == "az":
+        return HASH_META.replace("-", "_"), MTIME_META.replace("-", "_")
+    return HASH_META, MTIME_META
+
+
+def object_metadata(protocol: str, xxh3: str, mtime_ns: int) -> dict[str, str]:
+    hash_name, mtime_name = meta_names(protocol)
+    meta = {hash_name: xxh3, mtime_name: str(mtime_ns)}
+    if protocol == "az":
+        meta["is_directory"] = "false"  # what adlfs writes on every blob; its listings rely on it
+    return meta
+
+
+def _from_metadata(protocol: str, key: str, size: int, meta: Mapping[str, Any] | None, etag: Any) -> RemoteObject:
+    meta = {str(k).lower(): v for k, v in (meta or {}).items()}
+    hash_name, mtime_name = meta_names(protocol)
+    mtime = meta.get(mtime_name)
+    return RemoteObject(
+        key=key,
+        size=int(size),
+        xxh3=meta.get(hash_name),
+        mtime_ns=int(mtime) if mtime is not None and str(mtime).isdigit() else None,
+        etag=str(etag).strip('"') if etag else None,
+    )
+
+
+# -- opening ------------------------------------------------------------------------------------
+
+
+def open_filesystem(target: Target) -> Any:
+    """The fsspec filesystem for ``target``, with explicit timeouts and Bifrost owning retries.
+
+    Backend-level retries are turned off where the backend allows it (botocore,
+    s3fs) so that one retry policy, with jitter and a per-file count, applies;
+    gcsfs and azure-core keep their built-in request retries (not configurable
+    through fsspec).
+    """
+    _require(target.protocol)
+    opener = {"s3": _open_s3, "gs": _open_gcs, "az": _open_azure, "file": _open_local}[target.protocol]
+    return opener(target)
+
+
+def _require(protocol: str) -> None:
+    if protocol == "gs":
+        # Must precede the first gcsfs import: gcsfs >= 2026 otherwise probes every bucket
+        # over gRPC for zonal/HNS layouts, which stalls ~60 s per call where unsupported.
+        os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    try:
+        __import__(_BACKEND_MODULE[protocol])
+    except ImportError as error:
+        raise MirrorError(
+            f"the {protocol}:// backend needs {_BACKEND_MODULE[protocol]}, which is not installed "
+            f"({error}); install it with: {INSTALL_HINT}"
+        ) from error
+
+
+def _open_s3(target: Target) -> Any:
+    import s3fs
+
+    config: dict[str, Any] = {
+        "connect_timeout": target.connect_timeout,
+        "read_timeout": target.read_timeout,
+        "retries": {"total_max_attempts": 1},
+        "max_pool_connections": max(10, 2 * target.concurrency),
+    }
+    if target.endpoint_url:
+        # Third-party S3 servers often reject botocore's default CRC trailers (botocore >= 1.36).
+        config["request_checksum_calculation"] = "when_required"
+        config["response_checksum_validation"] = "when_required"
+    kwargs: dict[str, Any] = {"skip_instance_cache": True, "config_kwargs": config, "max_concurrency": 1}
+    if target.endpoint_url:
+        kwargs["endpoint_url"] = target.endpoint_url
+    if target.region:
+        kwargs["client_kwargs"] = {"region_name": target.region}
+    if target.profile:
+        kwargs["profile"] = target.profile
+    if target.anonymous:
+        kwargs["anon"] = True
+    kwargs.update(target.options)
+    fs = s3fs.S3FileSystem(**kwargs)
+    fs.retries = 1  # one attempt per request: Bifrost's retry loop decides
+    return fs
+
+
+def _open_gcs(target: Target) -> Any:
+    from gcsfs.core import GCSFileSystem  # the plain class, never the zonal/HNS extension
+
+    kwargs: dict[str, Any] = {
+        "skip_instance_cache": True,
+        "requests_timeout": target.read_timeout,
+        "consistency": "md5",
+    }
+    if target.endpoint_url:
+        kwargs["endpoint_url"] = target.endpoint_url
+    if target.anonymous:
+        kwargs["token"] = "anon"
+    kwargs.update(target.options)
+    return GCSFileSystem(**kwargs)
+
+
+def _open_azure(target: Target) -> Any:
+    import adlfs
+
+    kwargs: dict[str, Any] = {
+        "skip_instance_cache": True,
+        "max_concurrency": 1,  # per blob; Bifrost runs files in parallel instead
+        "timeout": int(target.read_timeout),
+        "connection_timeout": int(target.connect_timeout),
+        "read_timeout": int(target.read_timeout),
+    }
+    if target.anonymous:
+        kwargs["anon"] = True
+    kwargs.update(target.options)
+    return adlfs.AzureBlobFileSystem(**kwargs)
+
+
+def _open_local(target: Target) -> Any:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return LocalFileSystem()
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def open_writer(fs: Any, target: Target, path: str, *, size: int, xxh3: str, mtime_ns: int) -> Writer:
+    """A writer for one object whose content becomes visible at ``path`` only on ``commit()``."""
+    meta = object_metadata(target.protocol, xxh3, mtime_ns)
+    if target.protocol == "file":
+        return _LocalWriter(path, xxh3, mtime_ns)
+    if target.protocol == "s3":
+        extra: dict[str, Any] = {"Metadata": meta}
+        if target.storage_class:
+            extra["StorageClass"] = target.storage_class
+        if size == 0:
+            return _PipeWriter(fs, path, extra)
+        # below 2 parts one PUT is cheaper than a multipart upload (and what s3fs does too)
+        block = max(size + 1, target.part_size) if size < 2 * target.part_size else target.part_size
+        return _FsspecWriter(fs.open(path, "wb", block_size=block, **extra))  # botocore names pass through
+    if target.protocol == "gs":
+        if size == 0:
+            return _PipeWriter(fs, path, {"metadata": meta})
+        return _FsspecWriter(fs.open(path, "wb", block_size=target.part_size, metadata=meta))
+    return _FsspecWriter(fs.open(path, "wb", block_size=target.part_size, metadata=meta))
+
+
+class _FsspecWriter:
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+    def write(self, data: memoryview) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        self.file.close()
+
+    def abandon(self) -> None:
+        try:
+            self.file.discard()  # S3: abort the multipart upload; GCS: delete the session
+        finally:
+            self.file.closed = True  # so neither close() nor __del__ commits a partial object
+
+
+class _PipeWriter:
+    """Empty objects: one PUT with metadata (s3fs would drop metadata from its empty-file touch)."""
+
+    def __init__(self, fs: Any, path: str, kwargs: dict[str, Any]) -> None:
+        self.fs, self.path, self.kwargs = fs, path, kwargs
+
+    def write(self, data: memoryview) -> None:
+        if len(data):
+            raise ValueError("an empty object got data")
+
+    def commit(self) -> None:
+        if "Metadata" in self.kwargs:  # s3fs takes botocore names as keyword arguments
+            self.fs.pipe_file(self.path, b"", **self.kwargs)
+        else:
+            self.fs.pipe_file(self.path, b"", metadata=self.kwargs["metadata"])
+
+    def abandon(self) -> None:
+        pass
+
+
+class _LocalWriter:
+    """file:// targets: temp file in the same folder, fsync, rename, fsync the folder."""
+
+    def __init__(self, path: str, xxh3: str, mtime_ns: int) -> None:
+        self.path = path
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        self.temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
+        self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self.xxh3, self.mtime_ns = xxh3, mtime_ns
+
+    def write(self, data: memoryview) -> None:
+        while data:
+            data = data[os.write(self.fd, data):]
+
+    def commit(self) -> None:
+        try:
+            _set_xattrs(self.fd, {XATTR_HASH: self.xxh3, XATTR_MTIME: str(self.mtime_ns)})
+            os.fsync(self.fd)
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+        os.replace(self.temp, self.path)
+        fsync_folder(os.path.dirname(self.path))
+
+    def abandon(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        try:
+            os.unlink(self.temp)
+        except FileNotFoundError:
+            pass
+
+
+def _set_xattrs(fd: int, values: Mapping[str, str]) -> None:
+    """Best effort: a filesystem without user xattrs still mirrors; verify then needs --deep."""
+    for name, value in values.items():
+        try:
+            os.setxattr(fd, name, value.encode())
+        except (OSError, AttributeError):
+            return
+
+
+def fsync_folder(folder: str) -> None:
+    fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- reading back -----------------------------------------------------------------------------------
+
+
+def head(fs: Any, target: Target, key: str) -> RemoteObject | None:
+    """Size and Bifrost metadata of one object with one request, bypassing listing caches; None if absent."""
+    path = target.path_for(key)
+    try:
+        if target.protocol == "file":
+            return _head_local(path, key)
+        if target.protocol == "s3":
+            bucket, name, _ = fs.split_path(path)
+            out = fs.call_s3("head_object", Bucket=bucket, Key=name)
+            return _from_metadata("s3", key, out["ContentLength"], out.get("Metadata"), out.get("ETag"))
+        fs.invalidate_cache(path)
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    if info.get("type") == "directory":
+        return None
+    etag = info.get("etag") or info.get("md5Hash")
+    return _from_metadata(target.protocol, key, info["size"], info.get("metadata"), etag)
+
+
+def _head_local(path: str, key: str) -> RemoteObject | None:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return RemoteObject(key, st.st_size, _xattr(path, XATTR_HASH), _int(_xattr(path, XATTR_MTIME)))
+
+
+def _xattr(path: str, name: str) -> str | None:
+    try:
+        return os.getxattr(path, name).decode()
+    except (OSError, AttributeError):
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
+
+
+def listing(fs: Any, target: Target) -> Iterator[tuple[RemoteObject, bool]]:
+    """Every object under the target root, with whether its metadata came with the listing.
+
+    S3 listings carry no user metadata (a HEAD per object is needed); GCS and Azure
+    listings do.
+    """
+    try:
+        found = fs.find(target.root, detail=True)
+    except FileNotFoundError:
+        return
+    for path, info in found.items():
+        key = target.key_for(path if target.protocol != "file" else os.path.normpath(path))
+        if key is None or info.get("type") == "directory":
+            continue
+        if target.protocol == "s3":
+            yield RemoteObject(key, int(info["size"]), etag=str(info.get("ETag", "")).strip('"') or None), False
+        elif target.protocol == "file":
+            yield RemoteObject(key, int(info["size"]), _xattr(path, XATTR_HASH), _int(_xattr(path, XATTR_MTIME))), True
+        else:
+            meta = info.get("metadata")
+            yield _from_metadata(target.protocol, key, info["size"], meta, info.get("etag")), meta is not None
+
+
+def server_copy(fs: Any, target: Target, src_key: str, dst_key: str) -> None:
+    """Copy inside the bucket without moving the bytes through this host; metadata travels with it."""
+    src, dst = target.path_for(src_key), target.path_for(dst_key)
+    if target.protocol != "file":
+        fs.copy(src, dst)
+        return
+    with open(src, "rb") as source:
+        writer = _LocalWriter(dst, _xattr(src, XATTR_HASH) or "", _int(_xattr(src, XATTR_MTIME)) or 0)
+        try:
+            while chunk := source.read(1 << 20):
+                writer.write(memoryview(chunk))
+            writer.commit()
+        except BaseException:
+            writer.abandon()
+            raise
+
+
+# -- errors ---------------------------------------------------------------------------------------------
+
+_TRANSIENT_NAMES = (
+    "Timeout", "ConnectionError", "ConnectionReset", "Disconnected", "ClientPayloadError",
+    "ClientOSError", "ServerDisconnected", "IncompleteRead", "ResponseStreamingError",
+    "ReadTimeout", "ConnectTimeout", "EndpointConnectionError", "ServiceRequestError",
+    "ServiceResponseError", "ProxyError", "ChecksumError", "ProtocolError", "RemoteDisconnected",
+)
+_TRANSIENT_CODES = ("SlowDown", "Throttl", "RequestTimeout", "InternalError", "ServiceUnavailable",
+                    "ServerBusy", "OperationTimedOut", "TooManyRequests", "reduce your request rate")
+_PERMANENT = (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError, NotADirectoryError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying might help: throttling, timeouts, 5xx, dropped connections.
+
+    Backends wrap errors (s3fs turns a botocore ClientError into an OSError, adlfs
+    into a RuntimeError), so the whole ``__cause__``/``__context__`` chain is read,
+    by duck typing, without importing any backend.
+    """
+    for link in _chain(error):
+        if isinstance(link, _PERMANENT):
+            return False
+        status = _status(link)
+        if status is not None:
+            return status in (408, 429) or 500 <= status <= 599
+        if isinstance(link, (ConnectionError, TimeoutError)):
+            return True
+        if any(name in cls.__name__ for cls in type(link).__mro__ for name in _TRANSIENT_NAMES):
+            return True
+        if isinstance(link, OSError) and link.errno in (errno.ECONNRESET, errno.ETIMEDOUT, errno.EPIPE):
+            return True
+        if any(code in str(link) for code in _TRANSIENT_CODES):
+            return True
+    return False
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _status(error: BaseException) -> int | None:
+    """The HTTP status an exception carries, whichever library raised it."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):  # botocore ClientError
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return int(status) if status else None
+    for name in ("status_code", "status", "code"):
+        value = getattr(error, name, None)
+        if isinstance(value, int) and 100 <= value <= 599:
+            return value
+    return None

@@ -1,0 +1,407 @@
+"""Mirror targets: one typed, frozen value per configured bucket, parsed from a plain dict.
+
+A target says *where* (an fsspec URL and backend options), *how fast* (concurrency,
+bandwidth, part size, timeouts, retries), *what* (include filters), *what happens
+to deletions* and *when* (schedule). Parsing is strict: an unknown or misspelt
+option, a bad size or a credential in the config is a ``MirrorTargetError`` naming
+the target and the option, raised once at load.
+
+Credentials never appear in a target. The backends read them from their standard
+chains (``AWS_*`` variables and profiles, instance identity, gcloud application
+default credentials, ``AZURE_STORAGE_*`` variables or a managed identity). That
+keeps secrets out of the studio config, the catalog and the logs; tests pass
+emulator credentials the same way, through the environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+from bifrostd.errors import MirrorTargetError
+
+__all__ = [
+    "DeletePolicy",
+    "Include",
+    "Schedule",
+    "Target",
+    "parse_target",
+    "parse_targets",
+    "redact",
+]
+
+PROTOCOLS = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "az", "abfs": "az", "file": "file"}
+MIB = 1 << 20
+S3_MIN_PART = 5 * MIB
+GCS_CHUNK_MULTIPLE = 256 * 1024
+
+#: Option names that hold a secret, compared after lower-casing and dropping ``-`` and ``_``.
+_SECRET_NAMES = frozenset(
+    name.replace("_", "")
+    for name in (
+        "key", "secret", "token", "password", "passwd", "account_key", "accountkey",
+        "connection_string", "sas_token", "sas", "client_secret", "credential", "credentials",
+        "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "session_token",
+        "access_key", "secret_key", "private_key", "service_account_key", "username",
+    )
+)
+_SECRET_VALUE = re.compile(r"(AccountKey|SharedAccessSignature|sig)=[^;&\s]+", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(\w+://[^/:@\s]*):[^@/\s]+@")
+
+
+class DeletePolicy(str, Enum):
+    """What a local deletion does to the mirrored object."""
+
+    KEEP = "keep"  # objects stay forever: the bucket is an archive
+    MIRROR = "mirror"  # objects are deleted with the file
+    RETAIN = "retain"  # objects are deleted ``retain_days`` after the file
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """Which catalogued files go to the target; an empty tuple means "all"."""
+
+    roots: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Exactly one of ``interval`` (seconds) or ``cron`` (five fields or ``@hourly`` etc.)."""
+
+    interval: float | None = None
+    cron: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    url: str
+    protocol: str  # normalised: s3 | gs | az | file
+    root: str  # the fsspec path of the URL: "bucket/prefix" or "/abs/dir"
+    endpoint_url: str | None = None
+    region: str | None = None
+    storage_class: str | None = None
+    profile: str | None = None
+    anonymous: bool = False
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    concurrency: int = 8
+    bandwidth: int | None = None  # bytes per second, for the whole target
+    part_size: int = 16 * MIB
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    retries: int = 4
+    backoff: float = 0.5  # seconds before the first retry; doubles, with jitter
+    include: Include = field(default_factory=Include)
+    delete: DeletePolicy = DeletePolicy.KEEP
+    retain_days: int | None = None
+    schedule: Schedule | None = None
+
+    def path_for(self, key: str) -> str:
+        """The fsspec path of a key (a POSIX path relative to the target's root)."""
+        return f"{self.root.rstrip('/')}/{key}" if self.root.strip("/") else f"{self.root}{key}"
+
+    def key_for(self, path: str) -> str | None:
+        """The key of an fsspec path under the root, or None for a path outside it."""
+        prefix = self.root.rstrip("/") + "/"
+        return path[len(prefix):] if path.startswith(prefix) else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Target(name={self.name!r}, url={redact_text(self.url)!r}, endpoint_url="
+            f"{redact_text(self.endpoint_url or '')!r}, options={redact(self.options)!r}, "
+            f"concurrency={self.concurrency}, part_size={self.part_size})"
+        )
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+_OPTIONS = (
+    "url", "endpoint_url", "region", "storage_class", "profile", "anonymous", "options",
+    "concurrency", "bandwidth", "part_size", "timeout", "connect_timeout", "read_timeout",
+    "retries", "backoff", "include", "delete", "retain_days", "schedule",
+)
+_INCLUDE = ("roots", "templates", "kinds")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*(?:/\s*s)?\s*\Z", re.IGNORECASE)
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*\Z")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_FIELD = re.compile(r"^(\*|[0-9a-z]+(-[0-9a-z]+)?)(/\d+)?(,(\*|[0-9a-z]+(-[0-9a-z]+)?)(/\d+)?)*$", re.IGNORECASE)
+
+
+def parse_targets(section: Mapping[str, Any]) -> dict[str, Target]:
+    """All targets of the config's ``mirror.targets`` mapping (or a bare ``name -> dict`` mapping)."""
+    if not isinstance(section, Mapping):
+        raise MirrorTargetError("the mirror section must be a mapping of target names to settings")
+    targets = section.get("targets", section) if "targets" in section else section
+    if not isinstance(targets, Mapping):
+        raise MirrorTargetError("mirror.targets must be a mapping of target names to settings")
+    return {str(name): parse_target(str(name), raw) for name, raw in targets.items()}
+
+
+def parse_target(name: str, raw: Mapping[str, Any]) -> Target:
+    """One target from its config mapping; every problem is a ``MirrorTargetError``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name or ""):
+        raise MirrorTargetError(f"mirror target {name!r}: names are letters, digits, '-', '_' and '.'")
+    if not isinstance(raw, Mapping):
+        raise MirrorTargetError(f"mirror target {name!r}: settings must be a mapping")
+    _reject_secrets(name, raw, "")
+    for option in raw:
+        if option not in _OPTIONS:
+            hint = _did_you_mean(str(option), _OPTIONS)
+            raise MirrorTargetError(f"mirror target {name!r}: unknown option {option!r}{hint}")
+    return _Parser(name, raw).target()
+
+
+class _Parser:
+    """Reads one target's options; each method raises with the target and option named."""
+
+    def __init__(self, name: str, raw: Mapping[str, Any]) -> None:
+        self.name = name
+        self.raw = raw
+
+    def fail(self, option: str, problem: str) -> MirrorTargetError:
+        return MirrorTargetError(f"mirror target {self.name!r}: {option}: {problem}")
+
+    def target(self) -> Target:
+        protocol, root = self.url()
+        part_size = self.size("part_size", 16 * MIB)
+        self.check_part_size(protocol, part_size)
+        delete, retain_days = self.delete()
+        connect, read = self.timeouts()
+        storage_class = self.text("storage_class")
+        if storage_class and protocol != "s3":
+            raise self.fail("storage_class", "only s3 targets take a per-object class; set the bucket's default class")
+        if self.raw.get("endpoint_url") and protocol not in ("s3", "gs"):
+            raise self.fail("endpoint_url", "only s3 and gs targets take an endpoint; for az use options.account_name "
+                            "(or AZURE_STORAGE_CONNECTION_STRING in the environment)")
+        return Target(
+            name=self.name, url=str(self.raw["url"]), protocol=protocol, root=root,
+            endpoint_url=self.text("endpoint_url"), region=self.text("region"),
+            storage_class=storage_class, profile=self.text("profile"),
+            anonymous=self.flag("anonymous"), options=self.options(),
+            concurrency=self.integer("concurrency", 8, minimum=1, maximum=256),
+            bandwidth=self.size("bandwidth", None), part_size=part_size,
+            connect_timeout=connect, read_timeout=read,
+            retries=self.integer("retries", 4, minimum=0, maximum=20),
+            backoff=self.seconds("backoff", 0.5),
+            include=self.include(), delete=delete, retain_days=retain_days, schedule=self.schedule(),
+        )
+
+    def url(self) -> tuple[str, str]:
+        url = self.raw.get("url")
+        if not isinstance(url, str) or "://" not in url:
+            raise self.fail("url", "required: an fsspec URL such as s3://bucket/prefix, gs://, az:// or file:///dir")
+        scheme, rest = url.split("://", 1)
+        protocol = PROTOCOLS.get(scheme.lower())
+        if protocol is None:
+            raise self.fail("url", f"unsupported scheme {scheme!r}; use one of s3, gs, az, file")
+        if "@" in rest.split("/", 1)[0] or "?" in rest:
+            raise self.fail("url", "must not carry credentials or query parameters; use the environment or profiles")
+        if protocol == "file":
+            if not rest.startswith("/"):
+                raise self.fail("url", "file URLs need an absolute path: file:///srv/mirror")
+            return protocol, "/" + rest.strip("/") if rest.strip("/") else "/"
+        root = rest.strip("/")
+        if not root or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]", root.split("/", 1)[0]):
+            raise self.fail("url", f"{url!r} has no valid bucket or container name")
+        if "//" in root or any(part in (".", "..") for part in root.split("/")):
+            raise self.fail("url", "the prefix must not contain empty, '.' or '..' segments")
+        return protocol, root
+
+    def check_part_size(self, protocol: str, part_size: int) -> None:
+        if protocol == "s3" and not S3_MIN_PART <= part_size <= 5 << 30:
+            raise self.fail("part_size", "S3 parts are 5 MiB to 5 GiB")
+        if protocol == "gs" and part_size % GCS_CHUNK_MULTIPLE:
+            raise self.fail("part_size", "GCS resumable chunks are a multiple of 256 KiB")
+        if part_size < MIB or part_size > 5 << 30:
+            raise self.fail("part_size", "between 1 MiB and 5 GiB")
+
+    def text(self, option: str) -> str | None:
+        value = self.raw.get(option)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(option, "must be a non-empty string")
+        return value.strip()
+
+    def flag(self, option: str) -> bool:
+        value = self.raw.get(option, False)
+        if not isinstance(value, bool):
+            raise self.fail(option, "must be true or false")
+        return value
+
+    def integer(self, option: str, default: int, *, minimum: int, maximum: int) -> int:
+        value = self.raw.get(option, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.fail(option, f"must be a whole number from {minimum} to {maximum}")
+        return value
+
+    def size(self, option: str, default: int | None) -> int | None:
+        value = self.raw.get(option, default)
+        if value is None:
+            return None
+        try:
+            size = parse_size(value)
+        except ValueError:
+            raise self.fail(option, f"{value!r} is not a size such as 16777216, '16MiB' or '50 MB/s'") from None
+        if size <= 0:
+            raise self.fail(option, "must be positive")
+        return size
+
+    def seconds(self, option: str, default: float) -> float:
+        try:
+            return parse_seconds(self.raw.get(option, default))
+        except ValueError:
+            raise self.fail(option, "must be a duration such as 30, '30s', '15m' or '24h'") from None
+
+    def timeouts(self) -> tuple[float, float]:
+        timeout = self.raw.get("timeout")
+        connect = self.seconds("connect_timeout", 10.0 if timeout is None else self.seconds("timeout", 0))
+        read = self.seconds("read_timeout", 60.0 if timeout is None else self.seconds("timeout", 0))
+        if connect <= 0 or read <= 0:
+            raise self.fail("timeout", "timeouts must be positive; a backend without one can wait forever")
+        return connect, read
+
+    def options(self) -> Mapping[str, Any]:
+        value = self.raw.get("options", {})
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise self.fail("options", "must be a mapping of backend option names to values")
+        return MappingProxyType(dict(value))
+
+    def include(self) -> Include:
+        value = self.raw.get("include", {})
+        if not isinstance(value, Mapping):
+            raise self.fail("include", "must be a mapping with roots, templates and/or kinds")
+        for option in value:
+            if option not in _INCLUDE:
+                raise self.fail("include", f"unknown filter {option!r}{_did_you_mean(str(option), _INCLUDE)}")
+        return Include(**{option: self.names(f"include.{option}", value.get(option)) for option in _INCLUDE})
+
+    def names(self, option: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+            raise self.fail(option, "must be a name or a list of names")
+        return tuple(value)
+
+    def delete(self) -> tuple[DeletePolicy, int | None]:
+        value = self.raw.get("delete", "keep")
+        try:
+            policy = DeletePolicy(value)
+        except ValueError:
+            raise self.fail("delete", f"{value!r} is not one of keep, mirror, retain") from None
+        days = self.raw.get("retain_days")
+        if policy is DeletePolicy.RETAIN:
+            if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+                raise self.fail("retain_days", "delete: retain needs retain_days, a whole number of days >= 1")
+            return policy, days
+        if days is not None:
+            raise self.fail("retain_days", "only meaningful with delete: retain")
+        return policy, None
+
+    def schedule(self) -> Schedule | None:
+        value = self.raw.get("schedule")
+        if value is None:
+            return None
+        if isinstance(value, str) and (value.strip().startswith("@") or len(value.split()) == 5):
+            return Schedule(cron=self.cron(value.strip()))
+        interval = self.seconds("schedule", 0)
+        if interval < 1:
+            raise self.fail("schedule", "an interval of at least 1 second, or a cron expression")
+        return Schedule(interval=interval)
+
+    def cron(self, value: str) -> str:
+        if value.startswith("@"):
+            if value.lower() not in _CRON_MACROS:
+                raise self.fail("schedule", f"unknown cron macro {value!r}; use one of {', '.join(_CRON_MACROS)}")
+            return value.lower()
+        if not all(_CRON_FIELD.match(part) for part in value.split()):
+            raise self.fail("schedule", f"{value!r} is not a five-field cron expression")
+        return value
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``16777216``, ``"16MiB"``, ``"16 MB"`` or ``"50MB/s"`` (MB = 10**6, MiB = 2**20)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    found = _SIZE.match(str(value))
+    if not found:
+        raise ValueError(value)
+    number, unit, binary = found.groups()
+    power = "kmgt".find(unit.lower()) + 1 if unit else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
+def parse_seconds(value: Any) -> float:
+    """Seconds from ``30``, ``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(value)
+        return float(value)
+    found = _DURATION.match(str(value))
+    if not found:
+        raise ValueError(value)
+    return float(found.group(1)) * _SECONDS[found.group(2)]
+
+
+def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def is_secret_name(name: str) -> bool:
+    return str(name).lower().replace("_", "").replace("-", "") in _SECRET_NAMES
+
+
+def _reject_secrets(name: str, raw: Any, where: str) -> None:
+    """Refuse credentials anywhere in a target's settings, however deeply nested."""
+    if isinstance(raw, Mapping):
+        for option, value in raw.items():
+            path = f"{where}.{option}" if where else str(option)
+            if is_secret_name(option):
+                raise MirrorTargetError(
+                    f"mirror target {name!r}: {path}: credentials do not belong in the config; "
+                    "use the backend's environment variables, profiles or instance identity"
+                )
+            _reject_secrets(name, value, path)
+    elif isinstance(raw, (list, tuple)):
+        for index, value in enumerate(raw):
+            _reject_secrets(name, value, f"{where}[{index}]")
+    elif isinstance(raw, str) and _SECRET_VALUE.search(raw):
+        raise MirrorTargetError(
+            f"mirror target {name!r}: {where}: looks like a connection string or signed URL with a secret; "
+            "use the environment (e.g. AZURE_STORAGE_CONNECTION_STRING) instead"
+        )
+
+
+def redact_text(text: str) -> str:
+    """``text`` with URL passwords, account keys and signatures replaced by ``***``."""
+    text = _URL_PASSWORD.sub(r"\1:***@", text)
+    return _SECRET_VALUE.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+def redact(options: Any) -> Any:
+    """A copy of backend options safe to log: secret-named values and secret-looking text masked."""
+    if isinstance(options, Mapping):
+        return {k: "***" if is_secret_name(k) else redact(v) for k, v in options.items()}
+    if isinstance(options, (list, tuple)):
+        return type(options)(redact(v) for v in options)
+    if isinstance(options, str):
+        return redact_text(options)
+    return options

@@ -1,0 +1,467 @@
+"""Moving bytes between the studio and a bucket, one file at a time, with a typed result per file.
+
+fsspec is the transport, not the sync engine: its bulk calls abandon a batch at
+the first failure (``put``) or skip failures silently (``generic.rsync``). Here
+every file is its own unit of work: a bounded pool of workers, a retry loop with
+jittered backoff for transient errors, a shared bandwidth cap, bounded memory
+(about one part per worker), and a ``FileResult`` per file that the caller records.
+Nothing in a batch raises because one file failed.
+
+Integrity, in the order the checks happen for an upload:
+1. the file's (size, mtime_ns, inode) must still be what the caller hashed;
+2. the bytes sent are hashed on the way (xxh3-128); if they do not hash to the
+   caller's digest, the file changed mid-read and the upload is abandoned
+   before commit, so the key never holds content that no catalog hash describes;
+3. after commit, one HEAD confirms size and the ``bifrost-xxh3`` metadata;
+4. the local file is stat'ed again: if it moved on, the result is CHANGED and the
+   caller must not record it as mirrored (it goes again next run).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import xxhash
+
+from . import backends
+from .backends import RemoteObject, head, is_transient, open_writer, server_copy
+from .pacing import Backoff, RateLimiter
+from .targets import Target, redact_text
+
+__all__ = [
+    "CopyItem",
+    "FileResult",
+    "Outcome",
+    "RunSummary",
+    "Transfer",
+    "UploadItem",
+    "check_key",
+]
+
+log = logging.getLogger("bifrostd.mirror")
+BUFFER_SIZE = 1 << 20
+MAX_KEY_BYTES = 1024  # S3's limit; emulators do not all enforce it
+T = TypeVar("T")
+
+
+class Outcome(str, Enum):
+    UPLOADED = "uploaded"
+    COPIED = "copied"
+    DOWNLOADED = "downloaded"
+    SKIPPED = "skipped"  # the destination already holds this content
+    CHANGED = "changed"  # the source changed during the transfer: not mirrored, try again later
+    REFUSED = "refused"  # a restore would overwrite a newer local file (use force)
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadItem:
+    """One settled, hashed file and the key it goes to; from the catalog's file record."""
+
+    local_path: Path
+    key: str
+    size: int
+    mtime_ns: int
+    inode: int
+    xxh3: str
+
+
+@dataclass(frozen=True, slots=True)
+class CopyItem:
+    """Content already in the bucket under ``src_key`` that should also be at ``key``."""
+
+    src_key: str
+    key: str
+    size: int
+    xxh3: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    key: str
+    outcome: Outcome
+    bytes: int = 0  # bytes moved over the network (0 for skips and server-side copies)
+    attempts: int = 1
+    error: str | None = None
+    etag: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the destination now holds the expected content: safe to record."""
+        return self.outcome in (Outcome.UPLOADED, Outcome.COPIED, Outcome.DOWNLOADED, Outcome.SKIPPED)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "outcome": self.outcome.value, "bytes": self.bytes,
+                "attempts": self.attempts, "error": self.error, "etag": self.etag,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    counts: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    seconds: float = 0.0
+    failures: tuple[FileResult, ...] = ()
+    stopped: bool = False  # should_stop() ended the run early
+
+    def count(self, outcome: Outcome) -> int:
+        return self.counts.get(outcome.value, 0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": dict(self.counts), "bytes": self.bytes, "seconds": round(self.seconds, 3),
+                "failures": [f.to_json() for f in self.failures], "stopped": self.stopped}
+
+
+class _Changed(Exception):
+    """The local file is not (or no longer) the one the caller hashed."""
+
+
+class _Mismatch(Exception):
+    """What arrived differs from what was expected; retrying may help."""
+
+
+def check_key(key: str, target: Target) -> str | None:
+    """Why ``key`` can't be used on ``target``, or None. Keys are relative POSIX paths."""
+    if not key or key.startswith("/") or key.endswith("/") or "\x00" in key or "\\" in key:
+        return "keys are relative POSIX paths without a leading or trailing '/'"
+    if any(part in ("", ".", "..") or part.startswith(backends.TEMP_PREFIX) for part in key.split("/")):
+        return "keys must not contain empty, '.', '..' or temp-name segments"
+    remote = target.path_for(key).split("/", 1)[-1] if target.protocol != "file" else key
+    if len(remote.encode("utf-8", "surrogateescape")) > MAX_KEY_BYTES:
+        return f"the object name is longer than {MAX_KEY_BYTES} bytes"
+    return None
+
+
+class Transfer:
+    """Uploads, copies and downloads for one target over one fsspec filesystem.
+
+    ``fs`` is passed in (tests give a filesystem pointed at an emulator);
+    ``sleep`` and ``rng`` are seams for the backoff. One ``Transfer`` is shared by
+    all worker threads of a run: the bandwidth cap is per target.
+    """
+
+    def __init__(
+        self,
+        fs: Any,
+        target: Target,
+        *,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fs = fs
+        self.target = target
+        self.limiter = limiter or RateLimiter(target.bandwidth)
+        self.backoff = Backoff(base=target.backoff)
+        self._sleep, self._rng, self._clock = sleep, rng, clock
+
+    # -- retries ------------------------------------------------------------------------------
+
+    def _retrying(self, action: Callable[[], T]) -> tuple[T, int]:
+        """Run ``action`` until it succeeds, a permanent error, or the retries run out."""
+        attempt = 0
+        while True:
+            try:
+                return action(), attempt + 1
+            except (_Changed, KeyboardInterrupt):
+                raise
+            except Exception as error:
+                if attempt >= self.target.retries or not (isinstance(error, _Mismatch) or is_transient(error)):
+                    _note_attempts(error, attempt + 1)
+                    raise
+                self._sleep(self.backoff.delay(attempt, self._rng))
+                attempt += 1
+
+    def head(self, key: str) -> RemoteObject | None:
+        return self._retrying(lambda: head(self.fs, self.target, key))[0]
+
+    # -- upload -------------------------------------------------------------------------------
+
+    def upload(
+        self,
+        item: UploadItem,
+        *,
+        check_existing: bool = True,
+        progress: Callable[[int], None] | None = None,
+    ) -> FileResult:
+        """Upload one file to its key; never raises for a per-file problem.
+
+        ``check_existing`` HEADs the key first and skips the upload if it already
+        holds this content (a run resumed after a crash re-sends nothing that
+        landed). ``progress`` is called with each chunk's byte count, between reads.
+        """
+        started = self._clock()
+        problem = check_key(item.key, self.target)
+        if problem:
+            return FileResult(item.key, Outcome.FAILED, error=f"invalid key: {problem}")
+        try:
+            if check_existing:
+                existing = self.head(item.key)
+                if existing and existing.size == item.size and existing.xxh3 == item.xxh3:
+                    return FileResult(item.key, Outcome.SKIPPED, etag=existing.etag, seconds=self._clock() - started)
+            (sent, remote), attempts = self._retrying(lambda: self._upload_once(item, progress))
+            if _signature(item.local_path) != (item.size, item.mtime_ns, item.inode):
+                raise _Changed("changed during upload; the object holds the earlier content")
+        except _Changed as error:
+            return FileResult(item.key, Outcome.CHANGED, error=str(error), seconds=self._clock() - started)
+        except Exception as error:
+            return self._failed(item.key, error, started)
+        return FileResult(item.key, Outcome.UPLOADED, sent, attempts, etag=remote.etag,
+                          seconds=self._clock() - started)
+
+    def _upload_once(self, item: UploadItem, progress: Callable[[int], None] | None) -> tuple[int, RemoteObject]:
+        path = self.target.path_for(item.key)
+        with _open_source(item) as source:
+            writer = open_writer(self.fs, self.target, path, size=item.size, xxh3=item.xxh3, mtime_ns=item.mtime_ns)
+            try:
+                sent, digest = self._pump(source, writer, progress)
+                if sent != item.size or digest != item.xxh3 or _fd_signature(source) != _expected(item):
+                    raise _Changed("changed while being uploaded; nothing was committed")
+                writer.commit()
+            except BaseException:
+                writer.abandon()
+                raise
+        return sent, self._confirm(item.key, item.size, item.xxh3)
+
+    def _pump(self, source: Any, writer: backends.Writer, progress: Callable[[int], None] | None) -> tuple[int, str]:
+        """Copy the file to the writer, hashing on the way, reads aligned to part boundaries.
+
+        Aligned reads make every part exactly ``part_size`` bytes, so S3's multipart
+        ETag can be recomputed from the part size alone.
+        """
+        buffer = bytearray(BUFFER_SIZE)
+        view = memoryview(buffer)
+        hasher = xxhash.xxh3_128()
+        part, sent = self.target.part_size, 0
+        while True:
+            n = source.readinto(view[: min(BUFFER_SIZE, part - sent % part)])
+            if not n:
+                return sent, hasher.hexdigest()
+            self.limiter.acquire(n)
+            hasher.update(view[:n])
+            writer.write(view[:n])
+            sent += n
+            if progress is not None:
+                progress(n)
+
+    def _confirm(self, key: str, size: int, xxh3: str) -> RemoteObject:
+        """HEAD the committed object: the key must now report our size and hash."""
+        remote = head(self.fs, self.target, key)
+        if remote is None:
+            raise _Mismatch(f"{key}: not found after upload")
+        if remote.size != size:
+            raise _Mismatch(f"{key}: size {remote.size} after upload, expected {size}")
+        if remote.xxh3 is not None and remote.xxh3 != xxh3:
+            raise _Mismatch(f"{key}: bifrost-xxh3 {remote.xxh3} after upload, expected {xxh3}")
+        if remote.xxh3 is None and self.target.protocol != "file":
+            raise _Mismatch(f"{key}: no bifrost-xxh3 metadata after upload")
+        return remote
+
+    def upload_many(
+        self,
+        items: Iterable[UploadItem],
+        *,
+        on_result: Callable[[UploadItem, FileResult], None] | None = None,
+        check_existing: bool = True,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunSummary:
+        """Upload every item with ``target.concurrency`` workers; see ``run_many``."""
+        return self.run_many(items, lambda item: self.upload(item, check_existing=check_existing),
+                             on_result=on_result, should_stop=should_stop)
+
+    # -- server-side copy ---------------------------------------------------------------------
+
+    def copy(self, item: CopyItem) -> FileResult:
+        """Copy ``src_key`` to ``key`` inside the bucket (moves, renames, duplicate content)."""
+        started = self._clock()
+        problem = check_key(item.key, self.target) or check_key(item.src_key, self.target)
+        if problem:
+            return FileResult(item.key, Outcome.FAILED, error=f"invalid key: {problem}")
+        try:
+            def once() -> RemoteObject:
+                server_copy(self.fs, self.target, item.src_key, item.key)
+                return self._confirm(item.key, item.size, item.xxh3)
+
+            remote, attempts = self._retrying(once)
+        except Exception as error:
+            return self._failed(item.key, error, started)
+        return FileResult(item.key, Outcome.COPIED, 0, attempts, etag=remote.etag, seconds=self._clock() - started)
+
+    def copy_many(self, items: Iterable[CopyItem], *, on_result=None, should_stop=None) -> RunSummary:
+        return self.run_many(items, self.copy, on_result=on_result, should_stop=should_stop)
+
+    # -- download -----------------------------------------------------------------------------
+
+    def download(self, key: str, dest: Path, *, expected_xxh3: str | None = None, force: bool = False) -> FileResult:
+        """Restore one object to ``dest``: temp file beside it, verify xxh3-128, then ``os.replace``.
+
+        A local file newer than the mirrored version (by the ``bifrost-mtime-ns``
+        recorded at upload) is left alone unless ``force``; a local file that
+        already has the content is left alone always.
+        """
+        from .restore import download_once, local_verdict
+
+        started = self._clock()
+        problem = check_key(key, self.target)
+        if problem:
+            return FileResult(key, Outcome.FAILED, error=f"invalid key: {problem}")
+        try:
+            remote = self.head(key)
+            if remote is None:
+                return FileResult(key, Outcome.FAILED, error="not in the bucket")
+            expected = expected_xxh3 or remote.xxh3
+            verdict = local_verdict(dest, remote, expected, force=force)
+            if verdict is not None:
+                return FileResult(key, verdict[0], error=verdict[1], seconds=self._clock() - started)
+            received, attempts = self._retrying(
+                lambda: download_once(self, key, dest, remote, expected, force=force))
+        except Exception as error:
+            return self._failed(key, error, started)
+        if isinstance(received, tuple):  # the local file became newer while we downloaded
+            return FileResult(key, received[0], error=received[1], seconds=self._clock() - started)
+        return FileResult(key, Outcome.DOWNLOADED, received, attempts, etag=remote.etag,
+                          seconds=self._clock() - started)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def run_many(
+        self,
+        items: Iterable[T],
+        work: Callable[[T], FileResult],
+        *,
+        on_result: Callable[[T, FileResult], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunSummary:
+        """Run ``work`` on every item with ``target.concurrency`` threads.
+
+        Items are pulled lazily (at most two per worker in flight), so a plan of a
+        million files costs no more memory than a plan of ten. ``on_result`` runs on
+        the calling thread, in completion order: the catalog's single writer can
+        record each result as it lands, and a crash loses at most the in-flight files.
+        """
+        tally = _Tally(self._clock())
+        source: Iterator[T] = iter(items)
+        in_flight: dict[Future[FileResult], T] = {}
+        limit = 2 * self.target.concurrency
+        with ThreadPoolExecutor(self.target.concurrency, thread_name_prefix=f"bifrost-mirror-{self.target.name}") as pool:
+            exhausted = False
+            while True:
+                while not exhausted and len(in_flight) < limit:
+                    if should_stop is not None and should_stop():
+                        tally.stopped = exhausted = True
+                        break
+                    item = next(source, _END)
+                    if item is _END:
+                        exhausted = True
+                        break
+                    in_flight[pool.submit(work, item)] = item  # type: ignore[arg-type]
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = in_flight.pop(future)
+                    result = future.result()
+                    tally.add(result)
+                    _log(self.target, result)
+                    if on_result is not None:
+                        on_result(item, result)
+        return tally.summary(self._clock())
+
+    def _failed(self, key: str, error: BaseException, started: float) -> FileResult:
+        attempts = getattr(error, "attempts", 1)
+        text = redact_text(f"{type(error).__name__}: {error}".strip())
+        return FileResult(key, Outcome.FAILED, attempts=attempts, error=text, seconds=self._clock() - started)
+
+
+_END = object()
+
+
+def _log(target: Target, result: FileResult) -> None:
+    """One line per file: failures and changes at WARNING, the rest at DEBUG. No options, no secrets."""
+    level = logging.WARNING if result.outcome in (Outcome.FAILED, Outcome.CHANGED) else logging.DEBUG
+    if log.isEnabledFor(level):
+        detail = f" after {result.attempts} attempt(s): {result.error}" if result.error else ""
+        log.log(level, "mirror %s: %s %s (%d bytes)%s", target.name, result.key, result.outcome.value,
+                result.bytes, detail)
+
+
+def _note_attempts(error: BaseException, attempts: int) -> None:
+    try:
+        error.attempts = attempts  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+
+
+class _Tally:
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.counts: dict[str, int] = {}
+        self.bytes = 0
+        self.failures: list[FileResult] = []
+        self.stopped = False
+        self._lock = threading.Lock()
+
+    def add(self, result: FileResult) -> None:
+        with self._lock:
+            self.counts[result.outcome.value] = self.counts.get(result.outcome.value, 0) + 1
+            self.bytes += result.bytes
+            if result.outcome is Outcome.FAILED:
+                self.failures.append(result)
+
+    def summary(self, now: float) -> RunSummary:
+        return RunSummary(dict(self.counts), self.bytes, now - self.started, tuple(self.failures), self.stopped)
+
+
+# -- local file checks --------------------------------------------------------------------------
+
+
+def _expected(item: UploadItem) -> tuple[int, int, int]:
+    return (item.size, item.mtime_ns, item.inode)
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _fd_signature(source: Any) -> tuple[int, int, int]:
+    st = os.fstat(source.fileno())
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class _open_source:
+    """Open the file to upload and prove it is still the one that was hashed."""
+
+    def __init__(self, item: UploadItem) -> None:
+        self.item = item
+
+    def __enter__(self) -> Any:
+        try:
+            fd = os.open(self.item.local_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | getattr(os, "O_NOATIME", 0))
+        except FileNotFoundError:
+            raise _Changed("vanished before upload") from None
+        except PermissionError:  # O_NOATIME needs ownership; retry without it
+            fd = os.open(self.item.local_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        self.file = os.fdopen(fd, "rb", buffering=0)
+        if _fd_signature(self.file) != _expected(self.item):
+            self.file.close()
+            raise _Changed("changed since it was hashed; hash again before mirroring")
+        return self.file
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
