@@ -9,10 +9,12 @@ reported as ambiguous, never silently resolved to the first.
 
 from __future__ import annotations
 
+import gc
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..errors import FieldValueError, ResolveError, TemplateSetInvalid
 from .compiled import CompiledTemplate, compile_template, static_text_problem
@@ -27,6 +29,21 @@ from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root
 
 
 _UNPLANNED = object()
+
+
+_NO_TEMPLATES = RootIndex()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (restored on exit, even on error)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def current_os() -> str:
@@ -89,15 +106,16 @@ class TemplateSet:
     os_name: str = field(default_factory=current_os)
     _indexes: dict[str, RootIndex] = field(default_factory=dict)
     _entity_plans: dict[tuple[str, ...], Any] = field(default_factory=dict)
-    _prefixes: list[tuple[str, str]] = field(default_factory=list)
+    _prefixes: list[tuple[str, str, RootIndex]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        bases = [(r.paths[self.os_name].rstrip("/") + "/", n) for n, r in self.roots.items() if r.paths.get(self.os_name)]
-        self._prefixes = sorted(bases, key=lambda item: -len(item[0]))
         by_root: dict[str, list[CompiledTemplate]] = {}
         for template in self.templates.values():
             by_root.setdefault(template.root, []).append(template)
         self._indexes = {root: build_root_index(items, self.shapes) for root, items in by_root.items()}
+        bases = [(r.paths[self.os_name].rstrip("/") + "/", n) for n, r in self.roots.items() if r.paths.get(self.os_name)]
+        self._prefixes = [(prefix, name, self._indexes.get(name, _NO_TEMPLATES))
+                          for prefix, name in sorted(bases, key=lambda item: -len(item[0]))]
 
     # -- roots ----------------------------------------------------------------------
     def root_path(self, root: str, os_name: str | None = None) -> str:
@@ -114,7 +132,7 @@ class TemplateSet:
     def split_path(self, path: str) -> tuple[str, str] | None:
         """(root name, root-relative POSIX path) for an absolute path, or None if under no root."""
         if self.os_name != "windows":
-            for prefix, name in self._prefixes:
+            for prefix, name, _ in self._prefixes:
                 if path.startswith(prefix):
                     return name, path[len(prefix):]
             return None
@@ -140,23 +158,38 @@ class TemplateSet:
     # -- matching -------------------------------------------------------------------
     def match(self, path: str) -> Match | None:
         """Match an absolute path on this machine; None if it is under no root or matches nothing."""
-        if self.os_name != "windows":  # inlined split_path: this is the hot path of every scan
-            for prefix, name in self._prefixes:
-                if path.startswith(prefix):
-                    return self.match_relative(name, path[len(prefix):])
-            return None
-        split = self.split_path(path)
-        return None if split is None else self.match_relative(*split)
+        if self.os_name == "windows":
+            split = self.split_path(path)
+            return None if split is None else self.match_relative(*split)
+        for prefix, name, index in self._prefixes:  # the hot path of every scan: kept flat
+            if path.startswith(prefix):
+                relative = path[len(prefix):]
+                candidates = index.candidates(relative)
+                if len(candidates) == 1:
+                    fields = candidates[0].parse(relative)
+                    return None if fields is None else Match(name, relative, candidates[0], fields, self)
+                return self._decide(name, relative, candidates)
+        return None
+
+    def match_many(self, paths: Iterable[str]) -> list[Match | None]:
+        """Match many absolute paths (a walk's worth) with the cyclic garbage collector paused.
+
+        Matching creates no reference cycles, but hundreds of thousands of new
+        dicts make the collector rescan every live object again and again,
+        which costs about a fifth of the time on large batches.
+        """
+        with gc_paused():
+            return [self.match(path) for path in paths]
 
     def match_relative(self, root: str, relative: str) -> Match | None:
         """Match a root-relative POSIX path against the templates of ``root``."""
         index = self._indexes.get(root)
         if index is None:
             return None
-        candidates = index.candidates(relative)
-        if len(candidates) == 1:  # the common case: the dispatch left one template
-            fields = candidates[0].parse(relative)
-            return None if fields is None else Match(root, relative, candidates[0], fields, self)
+        return self._decide(root, relative, index.candidates(relative))
+
+    def _decide(self, root: str, relative: str, candidates: tuple[CompiledTemplate, ...]) -> Match | None:
+        """The match among ``candidates`` (highest priority first); equal-priority ties are ambiguous."""
         best: CompiledTemplate | None = None
         best_fields: dict[str, Any] | None = None
         tied: list[str] = []
