@@ -1,0 +1,82 @@
+"""One daemon per state folder: an exclusive ``flock`` on ``bifrostd.pid`` that records the holder's pid.
+
+The lock, not the file's existence, is what counts: a daemon killed with
+``kill -9`` leaves the file behind, but the kernel releases the lock with
+the process, so the next start takes it and overwrites the pid. A second
+daemon that finds the lock held reads the pid the holder wrote and refuses
+to start with :class:`~bifrostd.errors.DaemonRunning`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from .errors import DaemonError, DaemonRunning
+
+LOCK_NAME = "bifrostd.pid"
+
+
+class StateLock:
+    """Held for the daemon's lifetime; :meth:`release` (or process exit) frees it."""
+
+    def __init__(self, state_dir: Path, *, pid: int | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / LOCK_NAME
+        self.pid = os.getpid() if pid is None else pid
+        self._fd: int | None = None
+
+    def acquire(self) -> StateLock:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise DaemonError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise DaemonRunning(holder or "unknown", str(self.state_dir)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{self.pid}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Empty the pid record and drop the lock (the file stays: unlinking would race a new holder)."""
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> StateLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+def holder_pid(state_dir: Path) -> int | None:
+    """The pid of the daemon holding ``state_dir``, or None when no daemon holds it."""
+    path = Path(state_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
