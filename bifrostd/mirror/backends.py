@@ -128,7 +128,7 @@ def _open_s3(target: Target) -> Any:
         "retries": {"total_max_attempts": 1},
         "max_pool_connections": max(10, 2 * target.concurrency),
     }
-    if target.endpoint_url:
+    if target.endpoint_url and _botocore_has("request_checksum_calculation"):
         # Third-party S3 servers often reject botocore's default CRC trailers (botocore >= 1.36).
         config["request_checksum_calculation"] = "when_required"
         config["response_checksum_validation"] = "when_required"
@@ -145,6 +145,12 @@ def _open_s3(target: Target) -> Any:
     fs = s3fs.S3FileSystem(**kwargs)
     fs.retries = 1  # one attempt per request: Bifrost's retry loop decides
     return fs
+
+
+def _botocore_has(option: str) -> bool:
+    from botocore.config import Config
+
+    return option in getattr(Config, "OPTION_DEFAULTS", {})
 
 
 def _open_gcs(target: Target) -> Any:

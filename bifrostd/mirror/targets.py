@@ -132,6 +132,8 @@ _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*(?:/\s*s)?\s*\Z", re
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*\Z")
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_CRON_MAX = (59, 23, 31, 12, 7)
+_CRON_NAMES = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$", re.I)
 _CRON_FIELD = re.compile(r"^(\*|[0-9a-z]+(-[0-9a-z]+)?)(/\d+)?(,(\*|[0-9a-z]+(-[0-9a-z]+)?)(/\d+)?)*$", re.IGNORECASE)
 
 
@@ -324,9 +326,22 @@ class _Parser:
             if value.lower() not in _CRON_MACROS:
                 raise self.fail("schedule", f"unknown cron macro {value!r}; use one of {', '.join(_CRON_MACROS)}")
             return value.lower()
-        if not all(_CRON_FIELD.match(part) for part in value.split()):
-            raise self.fail("schedule", f"{value!r} is not a five-field cron expression")
-        return value
+        fields = value.split()
+        if not all(_CRON_FIELD.match(part) and _cron_in_range(part, top) for part, top in zip(fields, _CRON_MAX)):
+            raise self.fail("schedule", f"{value!r} is not a five-field cron expression "
+                            "(minute hour day-of-month month day-of-week)")
+        return " ".join(fields)
+
+
+def _cron_in_range(field: str, top: int) -> bool:
+    """Numbers within the field's range; names (jan, mon) only where cron accepts them."""
+    for token in re.split(r"[,/-]", field):
+        if token == "*" or (token.isdigit() and int(token) <= top):
+            continue
+        if top in (12, 7) and _CRON_NAMES.match(token):
+            continue
+        return False
+    return True
 
 
 def parse_size(value: Any) -> int:

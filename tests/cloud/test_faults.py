@@ -1,0 +1,121 @@
+"""Server errors and dropped connections injected by a proxy in front of the S3 emulator."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bifrostd.mirror import Outcome, Transfer, open_filesystem
+from bifrostd.mirror.backends import head
+
+from .conftest import new_bucket
+from .faultproxy import FaultProxy, Rule
+from .test_transfer import MIB, item_for, write
+
+
+@pytest.fixture
+def proxy(s3_port):
+    proxy = FaultProxy(s3_port).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def faulty(request, tmp_path, proxy):
+    """A bucket reached through the proxy, and a direct filesystem to inspect it."""
+    fs, target = new_bucket(request, "s3", tmp_path, endpoint_url=proxy.url, retries=3)
+    return fs, target, proxy
+
+
+def uploads_in_progress(fs, target) -> list:
+    bucket = target.root.split("/", 1)[0]
+    return fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
+
+
+@pytest.mark.parametrize("status", [503, 500], ids=["503", "500"])
+def test_server_errors_are_retried(faulty, tmp_path, status):
+    fs, target, proxy = faulty
+    rule = proxy.add(Rule("PUT", r"/mirror/a\.bin", status=status, times=2))
+    item = item_for(write(tmp_path / "a.bin", os.urandom(4096)), "a.bin")
+    result = Transfer(fs, target).upload(item)
+    assert result.outcome is Outcome.UPLOADED, result.error
+    assert result.attempts == 3 and rule.hits == 2  # no hidden retry layer below ours
+    assert head(fs, target, "a.bin").xxh3 == item.xxh3
+
+
+def test_dropped_connections_are_retried(faulty, tmp_path):
+    fs, target, proxy = faulty
+    # aiohttp itself resends an idempotent request once when a reused connection drops,
+    # so four drops need at least two of our attempts.
+    rule = proxy.add(Rule("PUT", r"/mirror/a\.bin", status=0, times=4))
+    item = item_for(write(tmp_path / "a.bin", os.urandom(4096)), "a.bin")
+    result = Transfer(fs, target).upload(item)
+    assert result.outcome is Outcome.UPLOADED, result.error
+    assert result.attempts >= 2 and rule.hits == 4
+    assert head(fs, target, "a.bin").xxh3 == item.xxh3
+
+
+def test_failed_part_aborts_the_multipart_upload_and_the_retry_completes(faulty, tmp_path):
+    fs, target, proxy = faulty
+    proxy.add(Rule("PUT", r"partNumber=2", status=503, times=1))  # the second part fails once
+    item = item_for(write(tmp_path / "big.bin", os.urandom(11 * MIB)), "big.bin")
+    result = Transfer(fs, target).upload(item)
+    assert result.outcome is Outcome.UPLOADED, result.error
+    assert result.attempts == 2
+    assert any(method == "DELETE" and "uploadId=" in path for method, path, _ in proxy.log)  # the abort
+    assert uploads_in_progress(fs, target) == []
+    assert head(fs, target, "big.bin").size == item.size
+
+
+def test_failed_commit_is_retried(faulty, tmp_path):
+    fs, target, proxy = faulty
+    proxy.add(Rule("POST", r"uploadId=", status=500, times=1))  # CompleteMultipartUpload
+    item = item_for(write(tmp_path / "big.bin", os.urandom(11 * MIB)), "big.bin")
+    result = Transfer(fs, target).upload(item)
+    assert result.outcome is Outcome.UPLOADED, result.error
+    assert uploads_in_progress(fs, target) == []
+
+
+def test_persistent_outage_is_a_per_file_failure(faulty, tmp_path):
+    fs, target, proxy = faulty
+    proxy.add(Rule("PUT", r"/mirror/broken/", status=503, times=10_000))
+    items = [item_for(write(tmp_path / f"{d}/{n}.bin", os.urandom(2000)), f"{d}/{n}.bin")
+             for d in ("ok", "broken") for n in range(3)]
+    items.append(item_for(write(tmp_path / "broken/big.bin", os.urandom(11 * MIB)), "broken/big.bin"))
+    summary = Transfer(fs, target).upload_many(items)  # never raises
+    assert summary.count(Outcome.UPLOADED) == 3
+    assert summary.count(Outcome.FAILED) == 4
+    for failure in summary.failures:
+        assert failure.key.startswith("broken/")
+        assert failure.attempts == target.retries + 1
+        assert "503" in failure.error or "Injected" in failure.error or "EBUSY" in failure.error or failure.error
+    assert uploads_in_progress(fs, target) == []  # every abandoned multipart upload was aborted
+    for n in range(3):
+        assert head(fs, target, f"broken/{n}.bin") is None
+
+
+def test_permanent_errors_are_not_retried(faulty, tmp_path):
+    fs, target, proxy = faulty
+    rule = proxy.add(Rule("PUT", r"/mirror/denied", status=403, times=10))
+    item = item_for(write(tmp_path / "denied.bin", b"x"), "denied.bin")
+    result = Transfer(fs, target).upload(item)
+    assert result.outcome is Outcome.FAILED and result.attempts == 1 and rule.hits == 1
+
+
+def test_missing_backend_gives_an_install_hint(monkeypatch):
+    import builtins
+
+    from bifrostd.errors import MirrorError
+    from bifrostd.mirror import parse_target
+
+    real_import = builtins.__import__
+
+    def no_adlfs(name, *args, **kwargs):  # an uninstalled package cannot be produced otherwise
+        if name == "adlfs":
+            raise ImportError("No module named 'adlfs'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_adlfs)
+    with pytest.raises(MirrorError, match=r"pip install 'bifrostd\[cloud\]'"):
+        open_filesystem(parse_target("az", {"url": "az://container/x"}))
