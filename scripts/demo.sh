@@ -2,26 +2,43 @@
 # Create a demo studio and show what Bifrost makes of it.
 # Usage: scripts/demo.sh VENV_BIN DEMO_DIR
 set -euo pipefail
-bin=$1
+bin=$(cd "$1" && pwd)
 dir=$2
-"$bin/bifrostctl" init "$dir" --demo --force
+ctl="$bin/bifrostctl"
+
+step() { printf '\n== %s\n' "$*"; }
+
+"$ctl" init "$dir" --demo --force
 cd "$dir"
-echo
-echo "== bifrostctl templates check"
-"$bin/bifrostctl" templates check
-sample=$(find projects -name '*.ma' -print -quit 2>/dev/null || true)
-if [ -n "$sample" ]; then
-    echo
-    echo "== bifrostctl resolve $sample"
-    "$bin/bifrostctl" resolve "$PWD/$sample"
+
+step "bifrostctl templates check"
+"$ctl" templates check
+
+step "bifrostctl scan"
+"$ctl" scan
+
+step "bifrostctl status"
+"$ctl" status
+
+step "bifrostctl drift   (exit code 1: the demo has junk and a missing frame on purpose)"
+"$ctl" drift || true
+
+shot=bifrost:///shot/demo/sq010/sh0100
+step "bifrostctl resolve $shot"
+"$ctl" resolve "$shot"
+
+step "bifrostctl ls $shot"
+"$ctl" ls "$shot"
+
+sample=$(find "$PWD/projects" -path '*/work/maya/*_v*.ma' | sort | head -n 1)
+step "bifrostctl resolve $sample"
+"$ctl" resolve "$sample"
+
+if "$ctl" --help | grep -q '^  daemon'; then
+    step "bifrostd   (watching the demo studio; Ctrl-C stops it)"
+    echo "In another terminal: cd $PWD && cp -r projects/demo/sequences/sq010/sh0100 projects/demo/sequences/sq010/sh0900"
+    echo "then: $ctl status   (run it from $PWD)"
+    exec "$bin/bifrostd" --config "$PWD/bifrost.yaml"
 fi
-if "$bin/bifrostctl" --help | grep -q '^  scan'; then
-    echo
-    echo "== bifrostctl scan"
-    "$bin/bifrostctl" scan
-    echo
-    echo "== bifrostctl status"
-    "$bin/bifrostctl" status
-fi
 echo
-echo "The demo studio is in $dir; run bifrostctl from there (it reads ./bifrost.yaml)."
+echo "The demo studio is in $PWD; run bifrostctl from there (it reads ./bifrost.yaml)."

@@ -54,18 +54,14 @@ def _human(document: dict[str, Any]) -> str:
     if not document["matched"]:
         extra = f" ({', '.join(document['candidates'])})" if document.get("candidates") else ""
         return f"{printable(document['input'])}: {document['reason']}{extra}"
-    lines = [printable(document["input"])]
-    if "path" in document:
-        lines.append(f"  path      {printable(document['path'])}")
-    else:
-        lines.append(f"  root      {document['root']}")
-    lines.append(f"  template  {document['template']}")
+    rows = [("path", document["path"]) if "path" in document else ("root", document["root"]),
+            ("template", document["template"])]
     entity = document.get("entity")
     if entity:
-        lines.append(f"  entity    {entity['kind']} {entity['uri']}")
-    for name, value in document["fields"].items():
-        lines.append(f"  {name:<9} {printable(str(value))}")
-    return "\n".join(lines)
+        rows.append(("entity", f"{entity['kind']} {entity['uri']}"))
+    rows += [(name, str(value)) for name, value in document["fields"].items()]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join([printable(document["input"]), *(f"  {name:<{width}}  {printable(value)}" for name, value in rows)])
 
 
 @click.command()
