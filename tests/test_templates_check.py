@@ -198,3 +198,13 @@ def test_entity_needs_its_keys(tmp_path):
         """)
     problem = only(problems_of(path), "invalid")
     assert "identify a shot" in problem.message and "sequence" in problem.hint
+
+
+def test_every_bad_key_option_is_reported_once_and_not_as_undefined(tmp_path):
+    path = tmp_path / "studio.yaml"
+    path.write_text("roots: {p: /p}\nkeys:\n  a: {type: int, padding: 40, min: x, strict: 1}\n"
+                    "  b: {type: str, case: lowr, alias: 'x y'}\ntemplates:\n  t: '{a}/{b}'\n")
+    problems = problems_of(path)
+    assert [(p.where.line, p.key) for p in problems] == [
+        (3, "keys.a.padding"), (3, "keys.a.min"), (3, "keys.a.strict"), (4, "keys.b.case"), (4, "keys.b.alias")]
+    assert "did you mean 'lower'" in problems[3].hint

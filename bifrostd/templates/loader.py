@@ -132,6 +132,8 @@ class _Reader:
             key = self._key(name, where, value)
             if key is not None:
                 self.decl.keys[name] = key
+            else:
+                self.decl.invalid_keys.add(name)
 
     def _key(self, name: str, where: Where, node: Located) -> Key | None:
         path = f"keys.{name}"
@@ -180,28 +182,8 @@ class _Reader:
         return key
 
     def _key_option(self, path: str, key_type: KeyType, option: str, node: Located) -> Any:
-        value = node.value
+        """The validated value of one key option, or _INVALID after reporting why."""
         full = f"{path}.{option}"
-        if option in ("padding", "min", "max"):
-            if isinstance(value, bool) or not isinstance(value, int) or (option == "padding" and not 0 <= value <= 16):
-                self.problem(node.where, full, "must be an integer" + (" from 0 to 16" if option == "padding" else ""))
-                return _INVALID
-            return value
-        if option == "strict":
-            if not isinstance(value, bool):
-                self.problem(node.where, full, "must be true or false")
-                return _INVALID
-            return value
-        if option == "case":
-            if value not in ("lower", "upper"):
-                self.problem(node.where, full, f"unknown case {value!r}", did_you_mean(str(value), ["lower", "upper"]) or "lower or upper")
-                return _INVALID
-            return value
-        if option == "alias":
-            if not isinstance(value, str) or not _NAME.match(value):
-                self.problem(node.where, full, "an alias is a field name")
-                return _INVALID
-            return value
         if option == "pattern":
             return self._pattern_option(full, node)
         if option == "choices":
@@ -209,8 +191,16 @@ class _Reader:
         if option == "default":
             return node.plain()
         if option == "description":
-            return str(value)
-        return value
+            return str(node.value)
+        check = _SCALAR_OPTIONS.get(option)
+        if check is None:
+            return node.value
+        problem = check(node.value)
+        if problem is None:
+            return node.value
+        message, hint = problem
+        self.problem(node.where, full, message, hint)
+        return _INVALID
 
     def _pattern_option(self, full: str, node: Located) -> Any:
         value = node.value
@@ -334,6 +324,35 @@ class _Reader:
 
 
 _INVALID = object()
+
+
+def _integer(value: Any) -> tuple[str, str] | None:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    return None if ok else ("must be an integer", "")
+
+
+def _padding(value: Any) -> tuple[str, str] | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 16
+    return None if ok else ("must be an integer from 0 to 16", "")
+
+
+def _boolean(value: Any) -> tuple[str, str] | None:
+    return None if isinstance(value, bool) else ("must be true or false", "")
+
+
+def _case(value: Any) -> tuple[str, str] | None:
+    if value in ("lower", "upper"):
+        return None
+    return f"unknown case {value!r}", did_you_mean(str(value), ["lower", "upper"]) or "lower or upper"
+
+
+def _alias(value: Any) -> tuple[str, str] | None:
+    ok = isinstance(value, str) and _NAME.match(value) is not None
+    return None if ok else ("an alias is a field name", "")
+
+
+#: Scalar key options: a check returning (message, hint) for a bad value, or None.
+_SCALAR_OPTIONS = {"padding": _padding, "min": _integer, "max": _integer, "strict": _boolean, "case": _case, "alias": _alias}
 
 
 def _shift(where: Where, offset: int) -> Where:

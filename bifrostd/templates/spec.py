@@ -67,3 +67,5 @@ class Declarations:
     keys: dict[str, Key] = field(default_factory=dict)
     entities: dict[str, EntityKind] = field(default_factory=dict)
     templates: dict[str, TemplateDef] = field(default_factory=dict)
+    #: Keys declared with errors (already reported): templates using them are not compiled.
+    invalid_keys: set[str] = field(default_factory=set)

@@ -366,7 +366,9 @@ class _Build:
         for token in walk_tokens(tokens):
             if isinstance(token, KeyRef):
                 self.used_keys.add(token.name)
-                if token.name not in self.decl.keys:
+                if token.name in self.decl.invalid_keys:
+                    ok = False
+                elif token.name not in self.decl.keys:
                     self.problem(_at(template.where, token.offset), path, f"undefined key {{{token.name}}}",
                                  did_you_mean(token.name, self.decl.keys), code="undefined-key")
                     ok = False
