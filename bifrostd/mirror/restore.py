@@ -82,7 +82,7 @@ def _stream(transfer: Transfer, path: str, fd: int) -> tuple[int, str]:
     hasher = xxhash.xxh3_128()
     received = 0
     with transfer.fs.open(path, "rb", block_size=transfer.target.part_size, cache_type="none") as source:
-        while chunk := source.read(BUFFER_SIZE):
+        while chunk := source.read(transfer.target.part_size):  # one ranged GET per part
             transfer.limiter.acquire(len(chunk))
             hasher.update(chunk)
             _write_all(fd, chunk)

@@ -119,7 +119,7 @@ def _rehash(transfer: Transfer, key: str) -> str:
     hasher = xxhash.xxh3_128()
     with transfer.fs.open(transfer.target.path_for(key), "rb", block_size=transfer.target.part_size,
                           cache_type="none") as source:
-        while chunk := source.read(BUFFER_SIZE):
+        while chunk := source.read(transfer.target.part_size):  # one ranged GET per part
             transfer.limiter.acquire(len(chunk))
             hasher.update(chunk)
     return hasher.hexdigest()
