@@ -30,6 +30,7 @@ from .model import (
     Move, Plan, Rematch, Update, Vanish,
 )
 from .templates.keys import KeyType
+from .templates.templateset import gc_paused
 
 RootDir = tuple[str, str]
 
@@ -101,14 +102,24 @@ def canonical_json(values: dict[str, Any]) -> str:
 
 # -- classification ---------------------------------------------------------------------
 class Classifier:
-    """Match paths and derive entities and sequences, caching what files share (their entities)."""
+    """Match paths and derive entities and sequences, caching what files share.
+
+    Files of one frame sequence differ only by their frame, so everything but
+    the frame (entity rows, sequence pattern, the fields' JSON around the
+    frame) is computed once per sequence and kept; a frame costs a match and
+    a string join. That holds only while the frame field identifies no
+    entity, which is checked once here.
+    """
 
     def __init__(self, template_set: Any) -> None:
         self.template_set = template_set
         self.kinds = template_set.entities
         self._entities: dict[Any, tuple] = {}
         self._sequences: dict[Any, str | None] = {}
+        self._frames: dict[tuple, tuple] = {}
         self._frame_fields = {name: _frame_field(t) for name, t in template_set.templates.items()}
+        identifying = _entity_fields(template_set)
+        self._shared = {name: f for name, f in self._frame_fields.items() if f is not None and f not in identifying}
 
     def __call__(self, root: str, relative: str) -> Classification:
         found = self.template_set.match_relative(root, relative)
@@ -117,6 +128,21 @@ class Classifier:
         if found.ambiguous:
             return Classification(candidates=tuple(found.candidates))
         name = found.template.name
+        frame_field = self._shared.get(name)
+        if frame_field is not None:
+            rest = dict(found.fields)
+            frame = rest.pop(frame_field, None)
+            if type(frame) is int:
+                key = (name, *rest.items())
+                shared = self._frames.get(key)
+                if shared is None:
+                    shared = self._frames[key] = self._sequence_parts(found, frame_field, rest)
+                head, tail, entities, sequence = shared
+                return Classification(name, f"{head}{frame}{tail}", entities, sequence, frame)
+        return self._classify(found)
+
+    def _classify(self, found: Any) -> Classification:
+        name = found.template.name
         fields = found.fields
         entities = self.entity_rows(found.entity) if found.entity is not None else ()
         frame_field = self._frame_fields.get(name)
@@ -124,6 +150,12 @@ class Classifier:
         if not isinstance(frame, int):
             return Classification(name, canonical_json(fields), entities)
         return Classification(name, canonical_json(fields), entities, self.sequence(found, frame_field), frame)
+
+    def _sequence_parts(self, found: Any, frame_field: str, rest: dict[str, Any]) -> tuple:
+        """(JSON before the frame, JSON after it, entity rows, sequence pattern) of a frame's sequence."""
+        head, tail = canonical_json({**rest, frame_field: _MARK}).split(_MARK_JSON)
+        entities = self.entity_rows(found.entity) if found.entity is not None else ()
+        return head, tail, entities, self.sequence(found, frame_field)
 
     def sequence(self, found: Any, frame_field: str) -> str | None:
         """The sequence's pattern (the path with ``####`` for the frame), computed once per sequence."""
@@ -145,12 +177,30 @@ class Classifier:
         return rows
 
     def _row(self, entity: Any):
+        """One entity's row, cached: the ancestors of many versions are the same few shots."""
+        row = self._entities.get(("row", entity.chain))
+        if row is None:
+            row = self._entities[("row", entity.chain)] = self._new_row(entity)
+        return row
+
+    def _new_row(self, entity: Any):
         from .model import EntityRow
 
         parent = entity.parent()
         own = dict(entity.chain[-1][1])
         return EntityRow(entity.kind, entity.uri(self.kinds), entity.name, canonical_json(own),
                          parent.uri(self.kinds) if parent else None)
+
+
+#: Stands for the frame while the JSON around it is built; no path holds a NUL.
+_MARK = "\x00frame\x00"
+_MARK_JSON = json.dumps(_MARK)
+
+
+def _entity_fields(template_set: Any) -> set[str]:
+    """The fields that identify some entity kind."""
+    keys = template_set.keys
+    return {keys[k].field if k in keys else k for kind in template_set.entities.values() for k in kind.keys}
 
 
 def _frame_field(template: Any) -> str | None:
@@ -170,8 +220,16 @@ def needs_hash(record: FileRecord | None, observed: FileState) -> bool:
 
 def plan(view: CatalogView, observations: Observations, template_set: Any, *,
          classifier: Classifier | None = None) -> Plan:
-    """The catalog changes that make ``view`` agree with ``observations``."""
-    classify = classifier or Classifier(template_set)
+    """The catalog changes that make ``view`` agree with ``observations``.
+
+    Runs with the cyclic collector paused: it builds hundreds of thousands
+    of small objects and no cycles, and each collection would rescan them all.
+    """
+    with gc_paused():
+        return _plan(view, observations, template_set, classifier or Classifier(template_set))
+
+
+def _plan(view: CatalogView, observations: Observations, template_set: Any, classify: Classifier) -> Plan:
     fingerprint = template_set.fingerprint
     records = {(r.root, r.relative): r for r in view.records}
     actions: list[Action] = []
