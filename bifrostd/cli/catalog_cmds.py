@@ -169,8 +169,12 @@ def _status_text(doc: dict[str, Any]) -> str:
     lines.append(f"drift      {drift['unmanaged']:,} unmanaged, {drift['missing']:,} missing, "
                  f"{drift['sequences_with_gaps']:,} sequences with gaps, "
                  f"{drift['records_from_other_sets']:,} records from other template sets")
-    if doc["daemon"] is not None:
-        lines.append(f"daemon     {doc['daemon']}")
+    if doc["daemon"] is not None:  # the running daemon's section (bifrostd/cli/daemon_cmds.py)
+        from .daemon_cmds import describe_daemon
+
+        lines.append(describe_daemon(doc["daemon"]))
+    else:
+        lines.append("daemon     not running")
     return "\n".join(lines)
 
 

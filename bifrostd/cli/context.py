@@ -28,6 +28,12 @@ class CliContext:
             self._templates = self.config().load_templates()
         return self._templates
 
+    def daemon_state(self) -> dict[str, Any] | None:
+        """The running daemon's live state for ``bifrostctl status`` (None when none runs)."""
+        from .daemon_cmds import live_state
+
+        return live_state(self)
+
     def resolve_reference(self, template_set: TemplateSet, uri: str, os_name: str | None) -> dict[str, Any]:
         """Resolve a reference, answering ``?version=latest`` from the catalog."""
         from .entity_cmds import resolve_from_catalog

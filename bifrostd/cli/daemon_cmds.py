@@ -1,0 +1,91 @@
+"""``bifrostctl daemon status|reload|stop``: talk to a running ``bifrostd`` over its control socket.
+
+Thin: find the socket from the config's state folder, send one request,
+render the answer. ``live_state`` is also what ``bifrostctl status`` shows
+under ``daemon`` (None when no daemon runs).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from .output import emit_json, json_option
+
+#: Seconds to wait for an answer; status is served without touching the catalog, so this is generous.
+TIMEOUT = 5.0
+
+
+def _client(obj, timeout: float = TIMEOUT):
+    from ..control import ControlClient, client_path
+
+    return ControlClient(client_path(obj.config().state_dir), timeout=timeout)
+
+
+def live_state(obj) -> dict[str, Any] | None:
+    """The running daemon's status document, or None when no daemon answers (never raises for that)."""
+    from ..errors import DaemonUnreachable
+
+    try:
+        return _client(obj, timeout=2.0).call("status")["status"]
+    except DaemonUnreachable:
+        return None
+
+
+def describe_daemon(document: dict[str, Any]) -> str:
+    from ..daemon_status import describe
+
+    return describe(document)
+
+
+@click.group()
+def daemon() -> None:
+    """Ask the running bifrostd for its state, or to reload or stop (exit code 13 when none runs)."""
+
+
+@daemon.command("status")
+@json_option
+@click.pass_obj
+def status(obj, as_json: bool) -> int:
+    """Live state: uptime, roots with watch mode and watches, queue, last event, last full reconcile,
+    overflow and error counts, template set and its validity."""
+    document = _client(obj).call("status")["status"]
+    if as_json:
+        emit_json(document.pop("schema", "bifrost.daemon-status.1"), document)
+    else:
+        click.echo(describe_daemon(document))
+    return 0
+
+
+@daemon.command("reload")
+@click.pass_obj
+def reload(obj) -> int:
+    """Re-read the config and the template files (like SIGHUP). An invalid template set is reported
+    by 'bifrostctl daemon status' and the daemon keeps the set it has."""
+    _client(obj).call("reload")
+    click.echo("reload requested")
+    return 0
+
+
+@daemon.command("stop")
+@click.option("--no-wait", is_flag=True, help="Return at once instead of waiting for the daemon to exit.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the daemon to exit.")
+@click.pass_obj
+def stop(obj, no_wait: bool, timeout: float) -> int:
+    """Stop the daemon: it finishes the current batch and exits 0 (like SIGTERM)."""
+    from ..errors import DaemonError
+    from ..lock import holder_pid
+
+    pid = _client(obj).call("stop").get("pid")
+    if no_wait:
+        click.echo(f"stop requested (pid {pid})")
+        return 0
+    deadline = time.monotonic() + timeout
+    while holder_pid(obj.config().state_dir) is not None:
+        if time.monotonic() > deadline:
+            raise DaemonError(f"bifrostd (pid {pid}) did not exit within {timeout:g} s")
+        time.sleep(0.05)
+    click.echo(f"stopped (pid {pid})")
+    return 0

@@ -1,0 +1,90 @@
+"""The daemon's live state as one JSON document (``bifrost.daemon-status.1``) and one line for systemd.
+
+The document is what ``bifrostctl daemon status --json`` prints and what
+``bifrostctl status`` embeds under ``daemon``; its fields are documented in
+docs/control-protocol.md. It is built from the daemon's counters without
+touching the catalog, so status never waits for a batch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+SCHEMA = "bifrost.daemon-status.1"
+
+
+def status_document(daemon: Any) -> dict[str, Any]:
+    from . import __version__
+
+    roots = daemon.watcher.status() if daemon.watcher else []
+    for root in roots:
+        root["last_rescan"] = daemon.last_rescan.get(root["name"])
+    events = [r["last_event"] for r in roots if r.get("last_event")]
+    return {
+        "schema": SCHEMA,
+        "pid": os.getpid(),
+        "version": __version__,
+        "phase": daemon.phase,
+        "started": daemon.started_wall,
+        "uptime_s": round(daemon.clock() - daemon.started, 3),
+        "config": str(daemon.config_path),
+        "state_dir": str(daemon.config.state_dir),
+        "settle_s": daemon.settings.settle,
+        "roots": roots,
+        "queue": {"pending": len(daemon.settler), "events": daemon.settler.touched,
+                  "rescans_waiting": daemon.schedule.requested() if daemon.schedule else {}},
+        "last_event": max(events) if events else None,
+        "last_batch": daemon.last_batch,
+        "last_full_reconcile": daemon.last_full,
+        "overflows": sum(r["overflows"] for r in roots),
+        "counts": dict(daemon.counts),
+        "errors": list(daemon.errors),
+        "templates": daemon.templates.to_json() if daemon.templates else None,
+    }
+
+
+def status_line(daemon: Any) -> str:
+    """A short line for systemd's STATUS= (shown by ``systemctl status``)."""
+    roots = daemon.watcher.roots.values() if daemon.watcher else []
+    modes = ", ".join(f"{w.plan.name}:{w.state.mode.value}" for w in roots)
+    templates = "" if daemon.templates is None or daemon.templates.valid else "; TEMPLATES INVALID"
+    return f"{daemon.phase}: {modes}; {len(daemon.settler)} pending{templates}"
+
+
+def describe(document: dict[str, Any]) -> str:
+    """The human rendering used by ``bifrostctl daemon status`` and ``bifrostctl status``."""
+    lines = [f"daemon     pid {document['pid']}, {document['phase']}, up {_duration(document['uptime_s'])}"]
+    for root in document["roots"]:
+        watches = f"{root['watches']:,} watches" if root["inotify"] else "no inotify"
+        lines.append(f"  root {root['name']:<10} {root['mode']:<5} {watches}, {root['overflows']} overflows"
+                     f" ({root['reason']})")
+    queue = document["queue"]
+    lines.append(f"  queue      {queue['pending']:,} pending, {queue['events']:,} events seen")
+    lines.append(f"  last event {_when(document['last_event'])}")
+    full = document["last_full_reconcile"]
+    lines.append(f"  last full  {_when(full['at']) + ' (' + str(full['duration_s']) + ' s)' if full else 'not yet'}")
+    counts = document["counts"]
+    lines.append(f"  counts     {counts['batches']:,} batches, {counts['actions']:,} changes, "
+                 f"{document['overflows']} overflows, {counts['errors']} errors")
+    templates = document["templates"]
+    if templates:
+        verdict = "valid" if templates["valid"] else f"INVALID ({len(templates['problems'])} problems, old set kept)"
+        lines.append(f"  templates  {templates['fingerprint']} {verdict}")
+        lines.extend(f"    {p}" for p in templates["problems"][:10])
+    for error in document["errors"][-3:]:
+        lines.append(f"  error      {_when(error['at'])}: {error['message']}")
+    return "\n".join(lines)
+
+
+def _when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "never"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{days}d " if days else "") + f"{hours:02d}:{minutes:02d}:{secs:02d}"

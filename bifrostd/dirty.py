@@ -1,0 +1,205 @@
+"""Bringing the catalog up to date for the watcher's dirty paths, without walking the root.
+
+The watcher says *where* something happened; this module looks. Dirty
+files are re-stat-ed (``scan.stat_paths``), dirty folders are walked in
+full (a folder created, moved in, or deleted), and the reconcile planner
+judges exactly those paths: the catalog view handed to it is cut down to
+the records of the dirty files, the records under the dirty folders, and
+missing records (so a move from elsewhere pairs up by inode or content).
+Nothing else can be vanished by a dirty batch, whatever the watcher said.
+
+Settling. A file whose mtime is younger than the settle interval, or
+that changed while being hashed, is still being written: it is left out
+of the batch (and its record out of the view, so it is not taken for
+gone) and handed back to be looked at again later.
+
+Folder mtimes are remembered only for folders walked in full here; a
+folder that merely held a dirty file keeps its old mtime, so the next
+pruned walk lists it again and agrees.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Sequence
+
+from .errors import ScanError
+from .model import DirState, FileState, Finding, Plan, Rematch
+from .reconcile import CatalogView, Classifier, Observations, WalkScope, needs_hash, parent_dir, plan
+from .settle import Dirty
+
+
+@dataclass(frozen=True, slots=True)
+class DirtyBatch:
+    """What re-observing one root's dirty paths found."""
+
+    root: str
+    observations: Observations
+    files: frozenset[str]
+    folders: frozenset[str]
+    young: tuple[Dirty, ...] = ()
+
+    def covers(self, relative: str) -> bool:
+        """True for a record this batch may judge."""
+        return relative in self.files or any(relative.startswith(f + "/") for f in self.folders)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    root: str
+    paths: int
+    actions: int
+    young: tuple[Dirty, ...]
+    findings: tuple[Finding, ...]
+    counts: dict[str, int]
+
+
+def collapse(dirty: Iterable[Dirty]) -> tuple[list[str], list[str]]:
+    """(files, folders) with everything under a dirty folder dropped: the folder's walk covers it."""
+    folders = sorted({d.relative for d in dirty if d.is_dir})
+    kept: list[str] = []
+    for folder in folders:
+        if not kept or not _under(folder, kept[-1]):
+            kept.append(folder)
+    files = sorted({d.relative for d in dirty if not d.is_dir and not _under_any(d.relative, kept)})
+    return files, kept
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+def _under_any(path: str, folders: Sequence[str]) -> bool:
+    return any(_under(path, f) for f in folders)
+
+
+def observe(root: str, root_path: str, dirty: Iterable[Dirty], *, settle_ns: int,
+            now_ns: Callable[[], int] = time.time_ns) -> DirtyBatch:
+    """Stat the dirty files and walk the dirty folders of one root."""
+    from .scan import stat_paths
+
+    files, folders = collapse(dirty)
+    found = stat_paths(root, root_path, files)
+    folders = sorted(set(folders) | {f for f in found.directories if f in files and f not in folders})
+    states = list(found.states)
+    findings = list(found.findings)
+    listed = {parent_dir(f) for f in files}
+    failed: set[str] = set()
+    dirs: list[DirState] = []
+    for folder in folders:
+        _walk_folder(root, root_path, folder, states, findings, listed, failed, dirs)
+    cutoff = now_ns() - settle_ns
+    young = tuple(Dirty(root, s.relative) for s in states if s.mtime_ns > cutoff)
+    young_paths = {d.relative for d in young}
+    kept = tuple(s for s in states if s.relative not in young_paths)
+    scope = WalkScope(frozenset({root}), frozenset((root, d) for d in listed),
+                      failed=frozenset((root, d) for d in failed))
+    observations = Observations(kept, scope, _settled_dirs(dirs, young_paths), tuple(findings))
+    return DirtyBatch(root, observations, frozenset(files) - young_paths, frozenset(folders), young)
+
+
+def _walk_folder(root: str, root_path: str, folder: str, states: list[FileState], findings: list[Finding],
+                 listed: set[str], failed: set[str], dirs: list[DirState]) -> None:
+    """Walk a dirty folder in full; a folder that is gone is 'listed' empty, so its records go."""
+    from .scan import walk
+
+    absolute = os.path.join(root_path, folder)
+    if not os.path.isdir(absolute) or os.path.islink(absolute):
+        listed.add(folder)
+        return
+    try:
+        result = walk(root, root_path, None, full=True, under=folder)
+    except ScanError:  # vanished between the check and the walk
+        listed.add(folder)
+        return
+    states.extend(result.files)
+    findings.extend(result.findings)
+    listed.update(result.listed)
+    failed.update(result.unreadable)
+    dirs.extend(DirState(root, rel, mtime) for rel, mtime in result.directories.items() if rel in result.listed)
+
+
+def _settled_dirs(dirs: Iterable[DirState], unsettled: set[str]) -> tuple[DirState, ...]:
+    """Folders to remember, minus those holding a file still being written.
+
+    Remembering such a folder would let the next pruned walk skip it, and
+    the file would be missed if the daemon stopped before it settled.
+    """
+    parents = {parent_dir(p) for p in unsettled}
+    return tuple(d for d in dirs if d.relative not in parents)
+
+
+def load_view(catalog: Any, batch: DirtyBatch) -> CatalogView:
+    """The catalog's records this batch may judge, plus missing records (move candidates)."""
+    root = batch.root
+    remembered = catalog.dirs([root])
+    listed = batch.observations.scope.listed
+    skipped = frozenset(k for k in remembered if k not in listed and not batch.covers(k[1]) and k[1] not in batch.folders)
+    view = catalog.view(WalkScope(frozenset({root}), listed, skipped))
+    records = tuple(r for r in view.records
+                    if r.root != root or r.status.value != "present" or batch.covers(r.relative))
+    dirs = {k: v for k, v in view.dirs.items() if k[0] == root and _under_any(k[1], list(batch.folders))}
+    return CatalogView(records, dirs)
+
+
+def hash_changed(batch: DirtyBatch, view: CatalogView, root_path: str, *, hasher: Callable[..., list[Any]],
+                 workers: int) -> DirtyBatch:
+    """Hash the files that need it; files that changed while being read become young."""
+    records = {(r.root, r.relative): r for r in view.records}
+    files = list(batch.observations.files)
+    todo = [i for i, s in enumerate(files) if needs_hash(records.get((s.root, s.relative)), s)]
+    if not todo:
+        return batch
+    outcomes = hasher([(os.path.join(root_path, files[i].relative), files[i]) for i in todo], workers=workers)
+    unstable: set[str] = set()
+    findings = list(batch.observations.findings)
+    for index, outcome in zip(todo, outcomes):
+        if outcome.digest is not None:
+            files[index] = replace(files[index], hash=outcome.digest)
+        elif outcome.changed:
+            unstable.add(files[index].relative)
+        elif (finding := outcome.finding(batch.root, files[index].relative)) is not None:
+            findings.append(finding)
+    kept = tuple(s for s in files if s.relative not in unstable)
+    observations = replace(batch.observations, files=kept, findings=tuple(findings),
+                           dirs=_settled_dirs(batch.observations.dirs, unstable))
+    young = batch.young + tuple(Dirty(batch.root, r) for r in sorted(unstable))
+    return replace(batch, observations=observations, files=batch.files - unstable, young=young)
+
+
+def without_young(view: CatalogView, batch: DirtyBatch) -> CatalogView:
+    """The view minus the records of young files: they are judged once they settle."""
+    young = {d.relative for d in batch.young}
+    if not young:
+        return view
+    return replace(view, records=tuple(r for r in view.records if not (r.root == batch.root and r.relative in young)))
+
+
+def apply_dirty(catalog: Any, template_set: Any, root: str, dirty: Sequence[Dirty], *, settle_ns: int,
+                classifier: Classifier | None = None, hash_files: bool = True, workers: int = 2,
+                hasher: Callable[..., list[Any]] | None = None, now_ns: Callable[[], int] = time.time_ns,
+                ) -> BatchReport:
+    """Observe, hash, plan and apply one root's dirty paths in one batch of transactions."""
+    from .indexer import default_hasher
+    from .reconcile import summary
+
+    root_path = template_set.root_path(root)
+    batch = observe(root, root_path, dirty, settle_ns=settle_ns, now_ns=now_ns)
+    view = load_view(catalog, batch)
+    if hash_files:
+        batch = hash_changed(batch, view, root_path, hasher=hasher or default_hasher, workers=workers)
+    view = without_young(view, batch)
+    the_plan = plan(view, batch.observations, template_set, classifier=classifier)
+    if not the_plan.empty or the_plan.dirs or the_plan.dirs_gone:
+        catalog.apply(the_plan, source="watch")
+    return BatchReport(root, len(dirty), len(the_plan.actions), batch.young, the_plan.findings, summary(the_plan))
+
+
+def template_migration(records: Iterable[Any], template_set: Any, classifier: Classifier | None = None) -> Plan:
+    """Rematch every given record with ``template_set`` (changed or not: the fingerprint moves on)."""
+    classify = classifier or Classifier(template_set)
+    fingerprint = template_set.fingerprint
+    actions = tuple(Rematch(r, classify(r.root, r.relative), fingerprint) for r in records)
+    return Plan(actions, fingerprint=fingerprint)
