@@ -8,11 +8,12 @@ dict lookup.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from typing import Iterable
+from typing import Sequence
 
 from ..model import Classification, EntityRow
-from ..sequences import collapse, format_ranges
+from ..sequences import FrameRange, collapse, format_ranges
 
 
 class EntityIds:
@@ -22,15 +23,21 @@ class EntityIds:
         self.conn = conn
         self.ids: dict[str, int] = dict(conn.execute("SELECT uri, id FROM entities").fetchall())
         self.touched: set[int] = set()
+        self._batch: dict[str, int] = {}  # entities whose whole chain is touched in this batch
 
-    def ensure(self, rows: Iterable[EntityRow], now_ns: int) -> int | None:
+    def ensure(self, rows: Sequence[EntityRow], now_ns: int) -> int | None:
         """The id of the last row (the entity itself), creating any row not yet known."""
-        entity_id = None
+        if not rows:
+            return None
+        entity_id = self._batch.get(rows[-1].uri)
+        if entity_id is not None:
+            return entity_id
         for row in rows:
             entity_id = self.ids.get(row.uri)
             if entity_id is None:
                 entity_id = self._insert(row, now_ns)
             self.touched.add(entity_id)
+        self._batch[rows[-1].uri] = entity_id
         return entity_id
 
     def _insert(self, row: EntityRow, now_ns: int) -> int:
@@ -45,6 +52,7 @@ class EntityIds:
         """Mark the entities whose files changed in this batch as updated."""
         self.conn.executemany("UPDATE entities SET updated_ns = ? WHERE id = ?", ((now_ns, i) for i in self.touched))
         self.touched.clear()
+        self._batch.clear()
 
 
 class SequenceIds:
@@ -74,16 +82,27 @@ class SequenceIds:
             self.touched.add(sequence_id)
 
     def refresh(self, now_ns: int) -> None:
-        """Recompute first/last/count/missing of every touched sequence from its present frames."""
-        for sequence_id in self.touched:
-            frames = [f for (f,) in self.conn.execute(
-                "SELECT frame FROM files WHERE sequence_id = ? AND state = 'present'", (sequence_id,))]
-            found = collapse(frames)
-            if found is None:
-                values = (None, None, 0, "", 0)
-            else:
-                values = (found.first, found.last, found.count, format_ranges(found.missing), found.missing_count)
-            self.conn.execute(
-                "UPDATE sequences SET first=?, last=?, count=?, missing=?, missing_count=?, updated_ns=? WHERE id=?",
-                (*values, now_ns, sequence_id))
+        """Recompute first/last/count/missing of every touched sequence from its present frames.
+
+        One query reads the frames of all touched sequences (their ids passed
+        as one JSON array) and one ``executemany`` writes the results: a
+        first index touches thousands of sequences per batch.
+        """
+        if not self.touched:
+            return
+        frames: dict[int, list[int]] = {i: [] for i in self.touched}
+        rows = self.conn.execute(
+            "SELECT sequence_id, frame FROM files WHERE sequence_id IN (SELECT value FROM json_each(?)) "
+            "AND state = 'present'", (json.dumps(sorted(self.touched)),))
+        for sequence_id, frame in rows:
+            frames[sequence_id].append(frame)
+        self.conn.executemany(
+            "UPDATE sequences SET first=?, last=?, count=?, missing=?, missing_count=?, updated_ns=? WHERE id=?",
+            ((*_stats(found), now_ns, i) for i, found in ((i, collapse(f)) for i, f in frames.items())))
         self.touched.clear()
+
+
+def _stats(found: FrameRange | None) -> tuple:
+    if found is None:
+        return (None, None, 0, "", 0)
+    return (found.first, found.last, found.count, format_ranges(found.missing), found.missing_count)

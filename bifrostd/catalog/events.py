@@ -48,6 +48,11 @@ INSERT_EVENT = """
 INSERT INTO events (at_ns, kind, source, root, path, raw, old_path, old_raw, file_id, entity_id, uid, user, scan_id, details)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM files WHERE root = ? AND path = ? AND raw = ?), ?, ?, ?, ?, ?)
 """
+#: The same with the file's id known (files added in bulk), which saves a lookup per event.
+INSERT_EVENT_FILE_ID = """
+INSERT INTO events (at_ns, kind, source, root, path, raw, old_path, old_raw, file_id, entity_id, uid, user, scan_id, details)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 
 
 @dataclass(frozen=True, slots=True)

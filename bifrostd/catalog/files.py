@@ -22,7 +22,7 @@ from ..model import (
 from ..reconcile import CatalogView, WalkScope, parent_dir
 from .connection import transaction
 from .entities import EntityIds, SequenceIds
-from .events import INSERT_EVENT, EventKind, owner_name
+from .events import INSERT_EVENT, INSERT_EVENT_FILE_ID, EventKind, owner_name
 from .paths import from_columns, to_columns
 
 RECORD_COLUMNS = """
@@ -170,7 +170,8 @@ class Applier:
         writes.add.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
                            state.device, state.uid, state.hash, cls.template, cls.fields_json, entity_id, sequence_id,
                            cls.frame, self.fingerprint, now, now))
-        writes.event(self._event(EventKind.APPEARED, state, now, entity_id))
+        writes.appeared.append((now, "appeared", self.source, state.root, text, raw, None, None, entity_id, state.uid,
+                                self.owner(state.uid), self.scan_id, None))
 
     def _update(self, action: Update, now: int, writes: _Writes) -> None:
         state = action.observed
@@ -241,6 +242,7 @@ class _Writes:
         self.vanish: list[tuple] = []
         self.rematch: list[tuple] = []
         self.events: list[tuple] = []
+        self.appeared: list[tuple] = []  # events of ``add``, in the same order, without the file id
 
     def event(self, row: tuple) -> None:
         self.events.append(row)
@@ -250,8 +252,25 @@ class _Writes:
         conn.executemany(MOVE_FILE, self.move)
         conn.executemany(UPDATE_FILE, self.update)
         conn.executemany(REMATCH_FILE, self.rematch)
+        first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM files").fetchone()[0]
         conn.executemany(INSERT_FILE, self.add)
         conn.executemany(INSERT_EVENT, self.events)
+        self._appeared(conn, first_id)
+
+    def _appeared(self, conn: sqlite3.Connection, first_id: int) -> None:
+        """Events of added files, with their ids.
+
+        Rows inserted into a rowid table by the one writer take ids max+1,
+        max+2, ... in order, so when every add made a new row (none hit the
+        upsert's conflict, which only a catalog behind the planner's view
+        could cause) the ids are known without a lookup per file.
+        """
+        events = self.appeared
+        new_rows = conn.execute("SELECT count(*) FROM files WHERE id >= ?", (first_id,)).fetchone()[0]
+        if new_rows == len(events):
+            conn.executemany(INSERT_EVENT_FILE_ID, ((*e[:8], first_id + n, *e[8:]) for n, e in enumerate(events)))
+        else:
+            conn.executemany(INSERT_EVENT, ((*e[:8], e[3], e[4], e[5], *e[8:]) for e in events))
 
 
 def _changes(record: FileRecord, state: FileState) -> dict:

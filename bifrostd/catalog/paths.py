@@ -14,6 +14,8 @@ import os
 
 def to_columns(relative: str) -> tuple[str, bytes]:
     """(text, raw) columns for a relative path; raw is b'' for valid UTF-8."""
+    if relative.isascii():  # nearly every path: no encoding needed to know it is valid
+        return relative, b""
     try:
         relative.encode("utf-8")
     except UnicodeEncodeError:
