@@ -1,0 +1,134 @@
+"""Fixtures for daemon tests: a demo studio, and the real ``bifrostd`` run as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def installed(command: str) -> str:
+    """The console script installed next to the interpreter running the tests."""
+    path = BIN / command
+    return str(path) if path.exists() else shutil.which(command) or command
+
+
+def write_config(studio: Path, daemon: str = "  settle: 200ms\n") -> Path:
+    config = studio / "bifrost.yaml"
+    text = config.read_text().split("\ndaemon:")[0]
+    config.write_text(text.rstrip("\n") + "\ndaemon:\n" + daemon)
+    return config
+
+
+@pytest.fixture
+def studio(tmp_path) -> Path:
+    """The demo studio (``bifrostctl init --demo``) with a short settle interval."""
+    target = tmp_path / "studio"
+    subprocess.run([installed("bifrostctl"), "init", "--demo", str(target)], check=True, capture_output=True)
+    write_config(target)
+    return target
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class Bifrostd:
+    """A running ``bifrostd --log-json`` and ``bifrostctl`` against the same config."""
+
+    def __init__(self, config: Path, *, env: dict[str, str] | None = None, wait: bool = True) -> None:
+        self.config = config
+        self.log_path = config.parent / f"bifrostd-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "w")
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("BIFROST_", "NOTIFY_", "WATCHDOG_"))}
+        self.process = subprocess.Popen([installed("bifrostd"), "--config", str(config), "--log-json"],
+                                        stdout=self._log, stderr=subprocess.STDOUT, env={**environ, **(env or {})})
+        if wait:
+            wait_until(self.ready, timeout=60, what="bifrostd to be ready")
+
+    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([installed("bifrostctl"), "--config", str(self.config), *args],
+                              capture_output=True, text=True, timeout=60)
+        if check and done.returncode not in (0, 1):
+            raise AssertionError(f"bifrostctl {' '.join(args)} -> {done.returncode}: {done.stderr}")
+        return done
+
+    def ctl_json(self, *args: str) -> dict[str, Any]:
+        return json.loads(self.ctl(*args, "--json").stdout)
+
+    def status(self) -> dict[str, Any] | None:
+        done = self.ctl("daemon", "status", "--json", check=False)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    def ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"bifrostd exited with {self.process.returncode}:\n{self.log()}")
+        status = self.status()
+        return bool(status and status["phase"] == "watching")
+
+    def idle(self) -> bool:
+        """Nothing pending, no rescan waiting."""
+        status = self.status()
+        return bool(status and status["queue"]["pending"] == 0 and not status["queue"]["rescans_waiting"])
+
+    def files(self, folder: Path) -> dict[str, dict[str, Any]]:
+        """Catalogued files under ``folder`` (absolute), by path relative to its root, via ``bifrostctl ls``."""
+        return {f["path"]: f for f in self.ctl_json("ls", str(folder))["files"]}
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log().splitlines() if line.startswith("{")]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=timeout)
+        self._log.close()
+        return code
+
+
+@pytest.fixture
+def daemon_factory():
+    running: list[Bifrostd] = []
+
+    def start(config: Path, **kwargs: Any) -> Bifrostd:
+        process = Bifrostd(config, **kwargs)
+        running.append(process)
+        return process
+
+    yield start
+    for process in running:
+        if process.process.poll() is None:
+            process.process.kill()
+            process.process.wait()
+        if not process._log.closed:
+            process._log.close()
+
+
+def catalogued(studio: Path, root: str, folder: str = "") -> dict[str, Any]:
+    """Files under ``folder`` straight from the catalog, read-only (works while the template set is invalid)."""
+    from bifrostd.catalog import Catalog
+    from bifrostd.catalog.queries import files_under
+
+    with Catalog.open(studio / ".bifrost" / "catalog.db") as catalog:
+        return {row.relative: row for row in files_under(catalog.conn, root, folder, limit=10**7)}
