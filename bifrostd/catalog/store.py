@@ -18,7 +18,7 @@ from ..model import Plan
 from ..reconcile import CatalogView, WalkScope
 from . import scans
 from .connection import WriterLock, open_database
-from .files import Applier, load_dirs, load_view
+from .files import Applier, load_dirs, load_records, load_signatures, load_view
 from .location import MountTable, system_mounts
 from .migrations import applied_migrations
 
@@ -76,6 +76,14 @@ class Catalog:
     # -- reconcile -------------------------------------------------------------------
     def view(self, scope: WalkScope, *, whole: bool = False) -> CatalogView:
         return load_view(self.conn, scope, whole=whole)
+
+    def signatures(self, roots, fingerprint: str, *, hashed: bool) -> dict[str, dict[str, tuple]]:
+        """Every record of ``roots`` as a compact signature (see ``files.load_signatures``)."""
+        return load_signatures(self.conn, roots, fingerprint, hashed=hashed)
+
+    def records(self, roots, ids) -> CatalogView:
+        """A view holding the records with ``ids``, and the remembered folders of ``roots``."""
+        return load_records(self.conn, roots, ids)
 
     def dirs(self, roots) -> dict[tuple[str, str], int]:
         """The remembered folder mtimes of ``roots``: the walker's prior view for pruning."""
