@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from .model import DirState, FileState, Finding, Plan
-from .reconcile import CatalogView, Classifier, Observations, WalkScope, needs_hash, plan, summary
+from .reconcile import (
+    CatalogView, Classifier, Observations, WalkScope, needs_hash, plan, split_unchanged, summary,
+)
 
 #: Files hashed between progress updates.
 HASH_CHUNK = 5000
@@ -159,14 +161,19 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
     progress("walking", 0, None)
     observations = clock("walk", observe, template_set, roots, prior, full=options.full, walker=walker)
     progress("walking", len(observations.files), len(observations.files))
-    view = clock("view", _view, catalog, observations.scope, whole=options.full or not prior)
+    files_seen = len(observations.files)
+    if catalog is not None and (options.full or not prior):
+        observations, view = clock("view", _whole_view, catalog, observations, template_set.fingerprint,
+                                   hashed=options.hash_files)
+    else:
+        view = clock("view", _view, catalog, observations.scope, whole=False)
     hashed = retries = 0
     if options.hash_files:
         observations, hashed, retries = clock("hash", hash_needed, observations, view, template_set,
                                               hasher=hasher or default_hasher, workers=options.workers,
                                               progress=progress)
     the_plan = clock("plan", plan, view, observations, template_set, classifier=Classifier(template_set))
-    report = ScanReport(the_plan, roots, len(observations.files), len(observations.scope.listed),
+    report = ScanReport(the_plan, roots, files_seen, len(observations.scope.listed),
                         len(observations.scope.skipped), hashed, retries, 0.0, scan_id, False, timings)
     if options.dry_run:
         return replace(report, duration_s=time.perf_counter() - started)
@@ -176,6 +183,15 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
     report = replace(report, duration_s=time.perf_counter() - started, applied=True)
     catalog.finish_scan(scan_id, counts=report.counts, findings=the_plan.findings, duration_s=report.duration_s)
     return report
+
+
+def _whole_view(catalog: Any, observations: Observations, fingerprint: str, *,
+                hashed: bool) -> tuple[Observations, CatalogView]:
+    """For a walk that listed everything: compare compact signatures, then load only the records to plan."""
+    roots = sorted(observations.scope.roots)
+    signatures = catalog.signatures(roots, fingerprint, hashed=hashed)
+    observations, ids = split_unchanged(observations, signatures)
+    return observations, catalog.records(roots, ids)
 
 
 def _view(catalog: Any, scope: WalkScope, *, whole: bool) -> CatalogView:

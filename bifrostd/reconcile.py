@@ -21,7 +21,7 @@ Invariants a reader could break:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from .errors import FieldValueError
@@ -211,6 +211,35 @@ def _frame_field(template: Any) -> str | None:
 
 
 # -- planning ---------------------------------------------------------------------------
+def split_unchanged(observations: Observations,
+                    signatures: Mapping[str, Mapping[str, tuple]]) -> tuple[Observations, list[int]]:
+    """Drop the files a full walk found exactly as catalogued; (the rest, ids of records still to plan).
+
+    ``signatures`` is ``{root: {relative: (id, size, mtime_ns, inode, device,
+    uid, settled)}}``. A file whose record is settled (present, derived with
+    the current templates, hashed if hashing) and whose size, mtime, inode,
+    device and owner are unchanged would get no action from :func:`plan`, so
+    it and its record are left out of planning: a full rescan of an
+    unchanged tree then costs one comparison per file. The ids returned are
+    every other record, so planning the rest gives the same plan as planning
+    everything.
+    """
+    kept: list[FileState] = []
+    unchanged: set[int] = set()
+    empty: dict[str, tuple] = {}
+    with gc_paused():
+        for observed in observations.files:
+            sig = signatures.get(observed.root, empty).get(observed.relative)
+            if sig is not None and sig[6] and sig[1] == observed.size and sig[2] == observed.mtime_ns \
+                    and sig[3] == observed.inode and sig[4] == observed.device and sig[5] == observed.uid:
+                unchanged.add(sig[0])
+            else:
+                kept.append(observed)
+        ids = [sig[0] for records in signatures.values() for sig in records.values() if sig[0] not in unchanged]
+    return replace(observations, files=tuple(kept)), ids
+
+
+
 def needs_hash(record: FileRecord | None, observed: FileState) -> bool:
     """Lazy hashing: only new files, changed files and files never hashed are read."""
     if record is None or record.hash is None or record.status is not FileStatus.PRESENT:

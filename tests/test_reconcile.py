@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from bifrostd.catalog import Catalog
 from bifrostd.model import Add, DirState, FileState, FileStatus, Move, Vanish
-from bifrostd.reconcile import Observations, WalkScope, parent_dir, plan
+from bifrostd.reconcile import Observations, WalkScope, parent_dir, plan, split_unchanged
 from bifrostd.templates import load_template_set
 
 DATA = Path(__file__).parent / "data" / "catalog"
@@ -64,6 +65,27 @@ def plan_and_apply(catalog: Catalog, observations: Observations):
     the_plan = plan(catalog.view(observations.scope), observations, TEMPLATES)
     catalog.apply(the_plan)
     return the_plan
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(snapshots, snapshots, st.booleans())
+def test_leaving_unchanged_files_out_of_a_full_walk_plans_the_same(first, second, hashed):
+    """A full walk plans only what differs from the compact signatures; the plan must not change.
+
+    Observed files carry no hash here: the indexer hashes only after the split.
+    """
+    second = [replace(s, hash=None) for s in second]
+    with tempfile.TemporaryDirectory() as folder, Catalog.open(Path(folder) / "c.db", write=True) as catalog:
+        plan_and_apply(catalog, observe(first))
+        walked = observe(second)
+        whole = plan(catalog.view(walked.scope, whole=True), walked, TEMPLATES)
+        signatures = catalog.signatures(["projects"], TEMPLATES.fingerprint, hashed=hashed)
+        rest, ids = split_unchanged(walked, signatures)
+        split = plan(catalog.records(["projects"], ids), rest, TEMPLATES)
+        assert sorted(map(repr, split.actions)) == sorted(map(repr, whole.actions))
+        assert (split.dirs, split.dirs_gone, split.findings) == (whole.dirs, whole.dirs_gone, whole.findings)
+        if not hashed and second == [replace(s, hash=None) for s in first]:
+            assert rest.files == () and ids == []  # an unchanged tree: nothing left to plan
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -74,6 +74,37 @@ def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False
     return CatalogView(tuple(record_from_row(r) for r in records.values()), dirs)
 
 
+SIGNATURES = """
+SELECT root, path, raw, id, size, mtime_ns, inode, device, uid,
+       state = 'present' AND fingerprint = ? AND (hash IS NOT NULL OR ?)
+FROM files WHERE root IN ({roots})
+"""
+
+
+def load_signatures(conn: sqlite3.Connection, roots: Iterable[str], fingerprint: str, *,
+                    hashed: bool) -> dict[str, dict[str, tuple]]:
+    """Every record of ``roots`` as ``{root: {relative: (id, size, mtime_ns, inode, device, uid, settled)}}``.
+
+    Compact on purpose (one tuple per record, no objects): a full walk
+    compares every file against it, and most are unchanged. ``settled`` is
+    true for a present record derived with ``fingerprint`` that has a hash
+    (or ``hashed`` is false): unchanged on disk, such a record needs nothing.
+    """
+    roots = list(roots)
+    out: dict[str, dict[str, tuple]] = {root: {} for root in roots}
+    rows = conn.execute(SIGNATURES.format(roots=_placeholders(roots)), (fingerprint, int(not hashed), *roots))
+    for row in rows:
+        out[row[0]][from_columns(row[1], row[2]) if row[2] else row[1]] = row[3:]
+    return out
+
+
+def load_records(conn: sqlite3.Connection, roots: Iterable[str], ids: Iterable[int]) -> CatalogView:
+    """The records with ``ids`` and the remembered folders of ``roots``."""
+    sql = RECORD_COLUMNS.format(source="files f") + " WHERE f.id IN (SELECT value FROM json_each(?))"
+    records = tuple(record_from_row(r) for r in conn.execute(sql, (json.dumps(list(ids)),)))
+    return CatalogView(records, load_dirs(conn, roots))
+
+
 def _escaped(scope: WalkScope) -> WalkScope:
     """The scope in the escaped text form that ``files.dir`` is stored in."""
     def convert(keys: frozenset) -> frozenset:
