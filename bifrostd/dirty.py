@@ -90,7 +90,9 @@ def observe(root: str, root_path: str, dirty: Iterable[Dirty], *, settle_ns: int
     dirs: list[DirState] = []
     for folder in folders:
         _walk_folder(root, root_path, folder, states, findings, listed, failed, dirs)
-    cutoff = now_ns() - settle_ns
+    # The event clock already waited ``settle``; the mtime check catches silent writers, with half
+    # the interval of slack so the gap between a write and its event never sends a file round again.
+    cutoff = now_ns() - settle_ns // 2
     young = tuple(Dirty(root, s.relative) for s in states if s.mtime_ns > cutoff)
     young_paths = {d.relative for d in young}
     kept = tuple(s for s in states if s.relative not in young_paths)
