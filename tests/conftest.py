@@ -36,6 +36,48 @@ def small_set(small_set_dir):
     return load_template_set(small_set_dir)
 
 
+#: Runs as root, loads the interpreter and the modules a test needs, then drops
+#: to nobody for good before running the test's code: the subject really runs
+#: unprivileged, even where the interpreter's own files (a pyenv build under
+#: /root) are out of nobody's reach.
+_AS_NOBODY = """
+import grp, os, pwd, sys, importlib
+for name in sys.argv[1].split(","):
+    if name:
+        importlib.import_module(name)
+os.setgroups([])
+os.setgid(grp.getgrnam("nogroup").gr_gid)
+os.setuid(pwd.getpwnam("nobody").pw_uid)
+assert os.geteuid() != 0 and os.getegid() != 0
+code = sys.argv[2]
+sys.argv = sys.argv[2:]
+exec(compile(code, "<as-nobody>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def run_as_nobody(code: str, *args: str, preload: tuple[str, ...] = (), cwd: Path | None = None, timeout: float = 60):
+    """Run ``code`` in a child Python that has dropped root for nobody/nogroup.
+
+    ``preload`` names modules imported before the drop; ``args`` become
+    ``sys.argv[1:]`` of ``code``.
+    """
+    import subprocess
+
+    command = [sys.executable, "-c", _AS_NOBODY, ",".join(preload), code, *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout)
+
+
+def can_drop_to_nobody() -> bool:
+    import grp
+    import pwd
+
+    try:
+        pwd.getpwnam("nobody"), grp.getgrnam("nogroup")
+    except KeyError:
+        return False
+    return os.geteuid() == 0
+
+
 def installed(command: str) -> str:
     """An installed console script of the interpreter running the tests."""
     path = BIN / command

@@ -16,6 +16,7 @@ import pytest
 from bifrostd.errors import ScanError
 from bifrostd.model import FindingKind
 from bifrostd.scan import UNSETTLED, stat_paths, walk
+from conftest import can_drop_to_nobody, run_as_nobody
 
 HOUR_AGO_NS = 1_700_000_000_000_000_000
 REPO = Path(__file__).resolve().parent.parent
@@ -288,7 +289,7 @@ print(json.dumps({"files": sorted(f.relative for f in r.files), "unreadable": so
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to switch to nobody")
+@pytest.mark.skipif(not can_drop_to_nobody(), reason="needs root to switch to nobody")
 def test_permission_denied_folders_and_files_are_findings_for_an_unprivileged_walker():
     base = Path(tempfile.mkdtemp(prefix="bifrost-perm-", dir="/tmp"))
     try:
@@ -299,9 +300,7 @@ def test_permission_denied_folders_and_files_are_findings_for_an_unprivileged_wa
         os.chmod(root / "private", 0o700)
         os.chmod(root / "listonly", 0o744)  # readable names, but no search permission: entries can't be stat-ed
         os.chmod(root / "open/locked.exr", 0o600)
-        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                   sys.executable, "-c", NOBODY_WALK, str(root)]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+        done = run_as_nobody(NOBODY_WALK, str(root), preload=("json", "bifrostd.scan", "bifrostd.hashing"))
         assert done.returncode == 0, done.stderr
         seen = json.loads(done.stdout)
     finally:
