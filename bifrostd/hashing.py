@@ -4,7 +4,11 @@ Why these choices (measured in the perf baseline): xxh3 runs at memory speed
 and releases the GIL, so big files hash at ``cat`` speed with one reused
 1 MiB ``readinto`` buffer, and two threads nearly double that on cached data.
 Small files are bound by syscalls and the GIL: threads make them *slower*, so
-``hash_many`` hashes small files inline and sends only big ones to threads.
+``hash_many`` sends big files to threads and splits many small files between
+the calling thread and worker *processes* (a pool started once, with the
+forkserver method where there is one: forking a daemon full of threads and
+open catalogs is unsafe). Workers get paths and expected signatures and send
+back plain tuples; every safety check below runs in the worker unchanged.
 
 Safety invariants:
 - a path is opened with ``O_NOFOLLOW | O_NONBLOCK``: a symlink swapped in is
@@ -20,12 +24,16 @@ Safety invariants:
 
 from __future__ import annotations
 
+import atexit
 import errno
+import multiprocessing
 import os
+import select
 import stat as st_
 import threading
+import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 
@@ -33,11 +41,16 @@ import xxhash
 
 from bifrostd.model import FileState, Finding, FindingKind
 
-__all__ = ["BIG_FILE", "BUFFER_SIZE", "HashOutcome", "HashStatus", "hash_file", "hash_many", "hash_stable"]
+__all__ = [
+    "BIG_FILE", "BUFFER_SIZE", "POOL_MIN_FILES", "HashOutcome", "HashStatus", "hash_file", "hash_many", "hash_stable",
+    "shutdown_pool",
+]
 
 BUFFER_SIZE = 1 << 20
 BIG_FILE = 4 << 20
 """Files at least this big go to worker threads in ``hash_many``; smaller ones are hashed inline."""
+POOL_MIN_FILES = 2000
+"""``hash_many`` hands small files to worker processes only when it has at least this many."""
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _local = threading.local()
@@ -199,24 +212,118 @@ def hash_many(
     *,
     workers: int = 2,
     big_file: int = BIG_FILE,
+    pool_min_files: int = POOL_MIN_FILES,
 ) -> list[HashOutcome]:
     """``hash_stable`` for many files, outcomes in input order.
 
-    Big files go to ``workers`` threads (xxh3 and reads release the GIL);
-    small files are hashed inline on the calling thread meanwhile, because
-    threads only add GIL hand-offs to syscall-bound small reads. (Opening
-    relative to a per-folder descriptor was measured: the saved path lookups
-    cost as much as the grouping.)
+    Big files go to ``workers`` threads (xxh3 and reads release the GIL).
+    Small files are bound by syscalls and the GIL, so with ``workers`` > 1 and
+    at least ``pool_min_files`` of them, all but one share go to
+    ``workers - 1`` worker processes while the calling thread hashes its own
+    share; fewer are hashed inline (a process round trip would cost more).
     """
     items = [(os.fspath(path), _signature(before)) for path, before in items]
     outcomes: list[HashOutcome | None] = [None] * len(items)
-    big = {i for i, (_, expected) in enumerate(items) if expected[0] >= big_file} if workers > 1 else set()
-    with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="bifrost-hash") as pool:
-        futures = [(i, pool.submit(_hash_at, items[i][0], items[i][0], items[i][1], None, os.stat)) for i in big]
+    big = [i for i, (_, expected) in enumerate(items) if expected[0] >= big_file] if workers > 1 else []
+    small = [i for i, (_, expected) in enumerate(items) if workers <= 1 or expected[0] < big_file]
+    with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="bifrost-hash") as threads:
+        futures = [(i, threads.submit(_hash_at, items[i][0], items[i][0], items[i][1], None, os.stat)) for i in big]
+        shares = _shares(small, workers) if workers > 1 and len(small) >= pool_min_files else [small]
+        remote = [(share, _pool(workers - 1).submit(_hash_share, [items[i] for i in share])) for share in shares[1:]]
         stat = os.stat
-        for i, (path, expected) in enumerate(items):
-            if i not in big:
-                outcomes[i] = _hash_at(path, path, expected, None, stat)
+        for i in shares[0]:
+            path, expected = items[i]
+            outcomes[i] = _hash_at(path, path, expected, None, stat)
+        for share, future in remote:
+            for i, (status, digest, message) in zip(share, _result(future, [items[i] for i in share])):
+                outcomes[i] = HashOutcome(items[i][0], HashStatus(status), digest, message)
         for i, future in futures:
             outcomes[i] = future.result()
     return outcomes  # type: ignore[return-value]
+
+
+def _shares(indexes: list[int], count: int) -> list[list[int]]:
+    """``count`` interleaved shares: neighbours (one folder's files) are spread, so shares cost alike."""
+    return [indexes[n::count] for n in range(count)]
+
+
+def _hash_share(items: list[tuple[str, tuple[int, int, int, int]]]) -> list[tuple[str, str | None, str]]:
+    """In a worker process: hash a share of small files; plain tuples back (cheap to send)."""
+    stat = os.stat
+    out = []
+    for path, expected in items:
+        outcome = _hash_at(path, path, expected, None, stat)
+        out.append((outcome.status.value, outcome.digest, outcome.message))
+    return out
+
+
+def _result(future: Future, items: list[tuple[str, tuple[int, int, int, int]]]) -> list[tuple[str, str | None, str]]:
+    """A worker's answer, or the share hashed here if the pool broke (a killed worker is no reason to fail)."""
+    try:
+        return future.result()
+    except Exception:  # BrokenProcessPool, or a worker that could not start
+        _reset_pool()
+        return _hash_share(items)
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(size: int) -> ProcessPoolExecutor:
+    """The worker processes, started on first use and kept (a scan hashes in many calls)."""
+    global _POOL, _POOL_SIZE
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_SIZE != size:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False, cancel_futures=True)
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            _POOL = ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_watch_parent,
+                                        initargs=(os.getpid(),))
+            _POOL_SIZE = size
+        return _POOL
+
+
+def _watch_parent(pid: int) -> None:
+    """In a worker: exit as soon as the process that started the pool is gone, even after a kill -9.
+
+    A pool worker otherwise waits forever on its task queue (it holds both
+    ends of that pipe), and keeps the forkserver alive with it.
+    """
+    threading.Thread(target=_exit_with, args=(pid,), daemon=True, name="bifrost-hash-parent").start()
+
+
+def _exit_with(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)  # Linux: readable once the process exits
+    except (AttributeError, OSError):  # elsewhere, or already gone: poll
+        fd = None
+    if fd is not None:
+        select.select([fd], [], [])
+        os._exit(0)
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
+        time.sleep(1.0)
+
+
+def _reset_pool() -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.shutdown(wait=False, cancel_futures=True)
+            _POOL = None
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes (they are started again when needed)."""
+    _reset_pool()
+
+
+atexit.register(shutdown_pool)

@@ -142,3 +142,21 @@ def test_hash_many_reports_problems_per_file(tmp_path):
     items = [(tmp_path / "ok", os.stat(tmp_path / "ok")), (tmp_path / "gone", os.stat(tmp_path / "gone"))]
     (tmp_path / "gone").unlink()
     assert [o.status for o in hash_many(items)] == [HashStatus.STABLE, HashStatus.VANISHED]
+
+
+def test_worker_processes_give_the_same_outcomes_in_input_order(tmp_path):
+    contents = [os.urandom(n) for n in range(0, 3000, 97)]
+    items = []
+    for i, data in enumerate(contents):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(data)
+        items.append((path, os.stat(path)))
+    (tmp_path / "f3").unlink()  # vanished: reported by the worker that met it
+    os.utime(tmp_path / "f5", ns=(1, 1))  # changed since observed: never read
+    outcomes = hash_many(items, workers=3, pool_min_files=1)
+    assert [o.path for o in outcomes] == [str(p) for p, _ in items]
+    assert outcomes[3].status is HashStatus.VANISHED and outcomes[3].digest is None
+    assert outcomes[5].status is HashStatus.CHANGED and outcomes[5].digest is None
+    expected = [xxhash.xxh3_128_hexdigest(d) for d in contents]
+    assert [o.digest for i, o in enumerate(outcomes) if i not in (3, 5)] == [d for i, d in enumerate(expected)
+                                                                             if i not in (3, 5)]
