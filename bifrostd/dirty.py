@@ -41,10 +41,6 @@ class DirtyBatch:
     folders: frozenset[str]
     young: tuple[Dirty, ...] = ()
 
-    def covers(self, relative: str) -> bool:
-        """True for a record this batch may judge."""
-        return relative in self.files or any(relative.startswith(f + "/") for f in self.folders)
-
 
 @dataclass(frozen=True, slots=True)
 class BatchReport:
@@ -134,16 +130,11 @@ def _settled_dirs(dirs: Iterable[DirState], unsettled: set[str]) -> tuple[DirSta
 
 
 def load_view(catalog: Any, batch: DirtyBatch) -> CatalogView:
-    """The catalog's records this batch may judge, plus missing records (move candidates)."""
-    root = batch.root
-    remembered = catalog.dirs([root])
-    listed = batch.observations.scope.listed
-    skipped = frozenset(k for k in remembered if k not in listed and not batch.covers(k[1]) and k[1] not in batch.folders)
-    view = catalog.view(WalkScope(frozenset({root}), listed, skipped))
-    records = tuple(r for r in view.records
-                    if r.root != root or r.status.value != "present" or batch.covers(r.relative))
-    dirs = {k: v for k, v in view.dirs.items() if k[0] == root and _under_any(k[1], list(batch.folders))}
-    return CatalogView(records, dirs)
+    """The catalog's records this batch may judge, plus missing records that could have moved here."""
+    from .catalog.dirty_view import dirty_view
+
+    inodes = [(s.device, s.inode) for s in batch.observations.files]
+    return dirty_view(catalog.conn, batch.root, batch.files, batch.folders, inodes)
 
 
 def hash_changed(batch: DirtyBatch, view: CatalogView, root_path: str, *, hasher: Callable[..., list[Any]],
