@@ -189,6 +189,48 @@ def _events(db: Database) -> None:
     """)
 
 
+
+@CATALOG(name="0007_mirror")
+def _mirror(db: Database) -> None:
+    """Mirror bookkeeping: what each target's bucket holds (as far as Bifrost wrote it) and its runs.
+
+    ``mirror_objects`` has one row per object Bifrost put at a key of a target:
+    the key is ``<root>/<path>`` under the target's prefix. ``hash`` NULL means
+    the content is unknown (a transfer to that key was in flight, or a file
+    changed while it was sent): the next run checks the key before sending.
+    ``gone_ns`` is when the planner first found no catalogued file wanting the
+    key (the clock of ``delete: retain``). Credentials are never stored.
+    """
+    _run(db, """
+    CREATE TABLE mirror_objects (
+        target TEXT NOT NULL,
+        root TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash TEXT,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER,
+        etag TEXT,
+        uploaded_ns INTEGER NOT NULL,
+        gone_ns INTEGER,
+        run_id INTEGER,
+        PRIMARY KEY (target, root, path)
+    ) WITHOUT ROWID;
+    CREATE INDEX mirror_objects_hash ON mirror_objects(target, hash);
+    CREATE TABLE mirror_runs (
+        id INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'command',
+        started_ns INTEGER NOT NULL,
+        finished_ns INTEGER,
+        status TEXT NOT NULL DEFAULT 'running',
+        planned TEXT NOT NULL DEFAULT '{}',
+        counts TEXT NOT NULL DEFAULT '{}',
+        bytes INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    );
+    CREATE INDEX mirror_runs_target ON mirror_runs(target, id);
+    """)
+
 def apply_migrations(db: Database) -> list[str]:
     """Apply pending migrations; returns the names applied now."""
     pending = [m.name for m in CATALOG.pending(db)]

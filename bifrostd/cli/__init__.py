@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "log": "catalog_cmds:log_command",
     "ls": "entity_cmds:ls_command",
     "versions": "entity_cmds:versions",
+    "mirror": "mirror_cmds:mirror",
     "daemon": "daemon_cmds:daemon",
 }
 

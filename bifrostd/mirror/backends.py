@@ -29,7 +29,7 @@ from bifrostd.errors import MirrorError
 
 from .targets import Target
 
-__all__ = ["RemoteObject", "Writer", "head", "is_transient", "listing", "open_filesystem", "open_writer"]
+__all__ = ["RemoteObject", "Writer", "head", "is_transient", "listing", "open_filesystem", "open_writer", "remove"]
 
 INSTALL_HINT = "pip install 'bifrostd[cloud]'"
 HASH_META = "bifrost-xxh3"
@@ -384,6 +384,18 @@ def server_copy(fs: Any, target: Target, src_key: str, dst_key: str) -> None:
         except BaseException:
             writer.abandon()
             raise
+
+
+def remove(fs: Any, target: Target, key: str) -> None:
+    """Delete one object; absent is fine (a retried or repeated delete)."""
+    path = target.path_for(key)
+    try:
+        if target.protocol == "file":
+            os.unlink(path)
+        else:
+            fs.rm_file(path)
+    except FileNotFoundError:
+        pass
 
 
 # -- errors ---------------------------------------------------------------------------------------------

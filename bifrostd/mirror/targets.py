@@ -15,7 +15,7 @@ emulator credentials the same way, through the environment.
 
 from __future__ import annotations
 
-import difflib
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +23,9 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from bifrostd.config import parse_duration
 from bifrostd.errors import MirrorTargetError
+from bifrostd.templates.source import did_you_mean
 
 __all__ = [
     "DeletePolicy",
@@ -129,8 +131,6 @@ _OPTIONS = (
 )
 _INCLUDE = ("roots", "templates", "kinds")
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*(?:/\s*s)?\s*\Z", re.IGNORECASE)
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*\Z")
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CRON_MAX = (59, 23, 31, 12, 7)
 _CRON_NAMES = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$", re.I)
@@ -156,7 +156,7 @@ def parse_target(name: str, raw: Mapping[str, Any]) -> Target:
     _reject_secrets(name, raw, "")
     for option in raw:
         if option not in _OPTIONS:
-            hint = _did_you_mean(str(option), _OPTIONS)
+            hint = _hint(str(option), _OPTIONS)
             raise MirrorTargetError(f"mirror target {name!r}: unknown option {option!r}{hint}")
     return _Parser(name, raw).target()
 
@@ -209,7 +209,7 @@ class _Parser:
         if protocol == "file":
             if not rest.startswith("/"):
                 raise self.fail("url", "file URLs need an absolute path: file:///srv/mirror")
-            return protocol, "/" + rest.strip("/") if rest.strip("/") else "/"
+            return protocol, posixpath.normpath("/" + rest.strip("/")) if rest.strip("/") else "/"
         root = rest.strip("/")
         if not root or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]", root.split("/", 1)[0]):
             raise self.fail("url", f"{url!r} has no valid bucket or container name")
@@ -259,7 +259,7 @@ class _Parser:
 
     def seconds(self, option: str, default: float) -> float:
         try:
-            return parse_seconds(self.raw.get(option, default))
+            return parse_duration(self.raw.get(option, default))
         except ValueError:
             raise self.fail(option, "must be a duration such as 30, '30s', '15m' or '24h'") from None
 
@@ -283,7 +283,7 @@ class _Parser:
             raise self.fail("include", "must be a mapping with roots, templates and/or kinds")
         for option in value:
             if option not in _INCLUDE:
-                raise self.fail("include", f"unknown filter {option!r}{_did_you_mean(str(option), _INCLUDE)}")
+                raise self.fail("include", f"unknown filter {option!r}{_hint(str(option), _INCLUDE)}")
         return Include(**{option: self.names(f"include.{option}", value.get(option)) for option in _INCLUDE})
 
     def names(self, option: str, value: Any) -> tuple[str, ...]:
@@ -358,23 +358,9 @@ def parse_size(value: Any) -> int:
     return int(float(number) * (1024 if binary else 1000) ** power)
 
 
-def parse_seconds(value: Any) -> float:
-    """Seconds from ``30``, ``"30s"``, ``"15m"``, ``"24h"``, ``"7d"``."""
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(value)
-        return float(value)
-    found = _DURATION.match(str(value))
-    if not found:
-        raise ValueError(value)
-    return float(found.group(1)) * _SECONDS[found.group(2)]
-
-
-def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _hint(name: str, choices: tuple[str, ...]) -> str:
+    close = did_you_mean(name, choices)
+    return f" ({close})" if close else ""
 
 
 # -- secrets ---------------------------------------------------------------------------------

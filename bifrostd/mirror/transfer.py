@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import xxhash
 
 from . import backends
-from .backends import RemoteObject, head, is_transient, open_writer, server_copy
+from .backends import RemoteObject, head, is_transient, open_writer, remove, server_copy
 from .pacing import Backoff, RateLimiter
 from .targets import Target, redact_text
 
@@ -57,6 +57,7 @@ T = TypeVar("T")
 class Outcome(str, Enum):
     UPLOADED = "uploaded"
     COPIED = "copied"
+    DELETED = "deleted"
     DOWNLOADED = "downloaded"
     SKIPPED = "skipped"  # the destination already holds this content
     CHANGED = "changed"  # the source changed during the transfer: not mirrored, try again later
@@ -99,7 +100,8 @@ class FileResult:
     @property
     def ok(self) -> bool:
         """True when the destination now holds the expected content: safe to record."""
-        return self.outcome in (Outcome.UPLOADED, Outcome.COPIED, Outcome.DOWNLOADED, Outcome.SKIPPED)
+        return self.outcome in (Outcome.UPLOADED, Outcome.COPIED, Outcome.DELETED, Outcome.DOWNLOADED,
+                                Outcome.SKIPPED)
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "outcome": self.outcome.value, "bytes": self.bytes,
@@ -301,6 +303,20 @@ class Transfer:
 
     def copy_many(self, items: Iterable[CopyItem], *, on_result=None, should_stop=None) -> RunSummary:
         return self.run_many(items, self.copy, on_result=on_result, should_stop=should_stop)
+
+    # -- delete -------------------------------------------------------------------------------
+
+    def delete(self, key: str) -> FileResult:
+        """Remove the object at ``key``; an object already gone counts as deleted."""
+        started = self._clock()
+        problem = check_key(key, self.target)
+        if problem:
+            return FileResult(key, Outcome.FAILED, error=f"invalid key: {problem}")
+        try:
+            _, attempts = self._retrying(lambda: remove(self.fs, self.target, key))
+        except Exception as error:
+            return self._failed(key, error, started)
+        return FileResult(key, Outcome.DELETED, 0, attempts, seconds=self._clock() - started)
 
     # -- download -----------------------------------------------------------------------------
 

@@ -1,0 +1,146 @@
+"""Restoring from a target: which objects come back, to where, and re-registering them.
+
+What is restored is what the *bucket* holds (one listing), so a restore works
+when the catalog is lost too; the catalog, when present, adds the expected
+hash of each key and says which keys belong to files deleted since (skipped
+unless asked for). Each object is downloaded by ``Transfer.download``: temp
+file, xxh3-128 check, atomic rename, and a local file newer than the mirrored
+version is left alone unless forced.
+
+Filters narrow the restore to keys under a prefix, given as a rootless path
+(``projects:demo/seq``), a path under a root, a ``bifrost:///`` reference
+(its folder), or a key prefix (``projects/demo/seq``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bifrostd.catalog.mirror_state import RecordedObject
+
+from .backends import TEMP_PREFIX, RemoteObject
+from .plan import key_problem, split_key
+from .transfer import FileResult, Outcome, Transfer
+
+__all__ = ["RestoreItem", "RestoreReport", "key_prefix", "restore", "select"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreItem:
+    key: str
+    dest: Path
+    size: int
+    expected: str | None  # the catalog's hash; None: the object's own bifrost-xxh3 is trusted
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "dest": os.fsdecode(self.dest), "size": self.size, "hash": self.expected}
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    target: str
+    items: tuple[RestoreItem, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (key, why) left out by selection
+    counts: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    seconds: float = 0.0
+    problems: tuple[FileResult, ...] = ()  # refused and failed downloads
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "target": self.target, "dry_run": self.dry_run, "selected": len(self.items),
+            "selected_bytes": sum(i.size for i in self.items), "counts": self.counts, "bytes": self.bytes,
+            "seconds": round(self.seconds, 3), "problems": [p.to_json() for p in self.problems],
+            "skipped": [{"key": k, "reason": r} for k, r in self.skipped]}
+        if self.dry_run:
+            document["items"] = [i.to_json() for i in self.items]
+        return document
+
+
+def key_prefix(text: str, template_set: Any) -> str:
+    """The key prefix a restore filter stands for (see the module docstring)."""
+    from bifrostd.errors import ResolveError
+    from bifrostd.templates import is_reference
+
+    if is_reference(text):
+        from bifrostd.templates.references import resolve_reference
+
+        text = resolve_reference(template_set, text).path
+    root, sep, rest = text.partition(":")
+    if sep and root in template_set.roots and not rest.startswith("//"):
+        return f"{root}/{rest.strip('/')}".rstrip("/")
+    if os.path.isabs(text) or os.path.exists(text):
+        split = template_set.split_path(os.path.abspath(text))
+        if split is None:
+            raise ResolveError(f"{text!r} is under no root (roots: {', '.join(template_set.roots)})")
+        return f"{split[0]}/{split[1]}".rstrip("/")
+    return text.strip("/")
+
+
+def _under(key: str, prefixes: Iterable[str]) -> bool:
+    return any(not p or key == p or key.startswith(p + "/") for p in prefixes)
+
+
+def select(
+    objects: Iterable[RemoteObject],
+    recorded: Mapping[str, RecordedObject],
+    *,
+    prefixes: tuple[str, ...] = (),
+    dest_for: Callable[[str], Path | None],
+    include_deleted: bool = False,
+    target: Any = None,
+) -> tuple[list[RestoreItem], list[tuple[str, str]]]:
+    """The objects to restore and where, and those left out with the reason."""
+    items: list[RestoreItem] = []
+    skipped: list[tuple[str, str]] = []
+    for obj in sorted(objects, key=lambda o: o.key):
+        if obj.key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX) or (prefixes and not _under(obj.key, prefixes)):
+            continue
+        row = recorded.get(obj.key)
+        problem = key_problem(obj.key, target) if target is not None else None
+        dest = None if problem else dest_for(obj.key)
+        if problem or dest is None:
+            skipped.append((obj.key, problem or f"no root {split_key(obj.key)[0]!r} on this host"))
+        elif row is not None and row.gone_ns is not None and not include_deleted:
+            skipped.append((obj.key, "its file was deleted since it was mirrored (use --include-deleted)"))
+        else:
+            items.append(RestoreItem(obj.key, dest, obj.size, row.hash if row is not None else None))
+    return items, skipped
+
+
+def restore(
+    transfer: Transfer,
+    items: list[RestoreItem],
+    *,
+    force: bool = False,
+    progress: Callable[[str, int, int | None], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[dict[str, int], int, list[FileResult], float]:
+    """Download every item with the target's concurrency: (counts, bytes, problems, seconds)."""
+    counts: dict[str, int] = {}
+    problems: list[FileResult] = []
+    received = 0
+    started = time.monotonic()
+
+    def on_result(item: RestoreItem, result: FileResult) -> None:
+        nonlocal received
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+        received += result.bytes
+        if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
+            problems.append(result)
+        if progress is not None:
+            progress("restoring", sum(counts.values()), len(items))
+
+    transfer.run_many(items, lambda i: transfer.download(i.key, i.dest, expected_xxh3=i.expected, force=force),
+                      on_result=on_result, should_stop=should_stop)
+    return counts, received, problems, time.monotonic() - started

@@ -1,0 +1,189 @@
+"""The mirror planner and its bookkeeping on a real catalog file; cron and interval schedules."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bifrostd.catalog import Catalog
+from bifrostd.catalog.mirror_state import MirrorDiff, MirrorState, RecordedObject, WantedFile
+from bifrostd.mirror import parse_target
+from bifrostd.mirror.plan import DAY_NS, plan
+from bifrostd.mirror.runner import plan_target
+from bifrostd.mirror.schedule import next_run, parse_cron
+from bifrostd.mirror.targets import Schedule
+
+NOW = 1_800_000_000 * 10**9
+
+
+def target(**settings):
+    return parse_target("t", {"url": "s3://bucket/prefix", **settings})
+
+
+def wanted(path, digest="h1", *, size=10, root="projects", recorded_hash=None, recorded=False, gone=None,
+           utf8=True) -> WantedFile:
+    return WantedFile(root, path, utf8, size, 1, 2, digest, NOW, recorded, recorded_hash, gone)
+
+
+def locate(root, path):
+    return Path("/studio") / root / path
+
+
+def make_plan(changed=(), unwanted=(), sources=None, **settings):
+    return plan(target(**settings), MirrorDiff(tuple(changed), tuple(unwanted)), sources or {}, locate=locate,
+                now_ns=NOW)
+
+
+def test_new_content_is_uploaded_without_a_head():
+    p = make_plan([wanted("a.exr")])
+    assert [(u.key, u.check_existing) for u in p.uploads] == [("projects/a.exr", False)]
+    assert p.uploads[0].local_path == Path("/studio/projects/a.exr")
+    assert not p.copies and not p.deletes
+
+
+def test_unknown_content_gets_a_head_before_upload():
+    p = make_plan([wanted("a.exr", recorded=True, recorded_hash=None)])
+    assert p.uploads[0].check_existing
+
+
+def test_moved_content_is_copied_and_the_old_key_follows_the_policy():
+    old = RecordedObject("projects", "old.exr", "h1", 10)
+    p = make_plan([wanted("new.exr")], [old], {"h1": [old]}, delete="mirror")
+    assert [(c.src_key, c.key) for c in p.copies] == [("projects/old.exr", "projects/new.exr")]
+    assert [d.key for d in p.deletes] == ["projects/old.exr"] and not p.uploads
+    kept = make_plan([wanted("new.exr")], [old], {"h1": [old]})
+    assert kept.marks == (("projects", "old.exr"),) and not kept.deletes
+
+
+def test_identical_content_is_sent_once():
+    p = make_plan([wanted("a.exr"), wanted("b.exr"), wanted("c.exr", "h2")])
+    assert [u.key for u in p.uploads] == ["projects/a.exr", "projects/c.exr"]
+    assert [(c.src_key, c.key, c.after_upload) for c in p.copies] == [("projects/a.exr", "projects/b.exr", True)]
+
+
+def test_a_key_being_rewritten_is_not_a_copy_source():
+    # a.exr changes from h1 to h2 while b.exr takes h1: a's old object is going away
+    src = RecordedObject("projects", "a.exr", "h1", 10)
+    p = make_plan([wanted("a.exr", "h2", recorded=True, recorded_hash="h1"), wanted("b.exr", "h1")],
+                  sources={"h1": [src]})
+    assert sorted(u.key for u in p.uploads) == ["projects/a.exr", "projects/b.exr"] and not p.copies
+
+
+def test_revive_when_the_key_already_holds_the_content():
+    p = make_plan([wanted("a.exr", recorded=True, recorded_hash="h1", gone=NOW - 5)])
+    assert p.revives == (("projects", "a.exr"),) and not p.touches_bucket
+
+
+def test_retain_marks_then_deletes_after_the_days():
+    fresh = RecordedObject("projects", "x.exr", "h1", 10)
+    p = make_plan(unwanted=[fresh], delete="retain", retain_days=7)
+    assert p.marks == (("projects", "x.exr"),) and not p.deletes
+    young = RecordedObject("projects", "y.exr", "h1", 10, gone_ns=NOW - 6 * DAY_NS)
+    old = RecordedObject("projects", "z.exr", "h1", 10, gone_ns=NOW - 7 * DAY_NS)
+    p = make_plan(unwanted=[young, old], delete="retain", retain_days=7)
+    assert [d.key for d in p.deletes] == ["projects/z.exr"] and not p.marks
+
+
+@pytest.mark.parametrize(("path", "utf8", "reason"), [
+    ("bad\\xff.exr", False, "not valid UTF-8"),
+    ("tab\there.exr", True, "control character"),
+    ("back\\slash.exr", True, "POSIX"),
+    ("x" * 1100, True, "1024 bytes"),
+])
+def test_names_that_cannot_be_keys_are_refused(path, utf8, reason):
+    p = make_plan([wanted(path, utf8=utf8)])
+    assert not p.uploads and len(p.refused) == 1 and reason in p.refused[0].reason
+
+
+# -- on a real catalog ------------------------------------------------------------------------
+
+
+def fill(conn, count: int, *, root="projects", template="render", start=0) -> None:
+    rows = [(root, f"seq/sh{i // 1000:03d}/f{i:06d}.exr", f"seq/sh{i // 1000:03d}", 100 + i % 7, 1, i, 1, 0,
+             f"{i:032x}", template, "fp", NOW, NOW) for i in range(start, start + count)]
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO files (root, path, dir, size, mtime_ns, inode, device, uid, hash, template, "
+                     "fingerprint, first_seen_ns, last_seen_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    with Catalog.open(tmp_path / "catalog.db", write=True) as opened:
+        yield opened
+
+
+def test_a_run_with_nothing_to_do_plans_100k_files_in_well_under_a_second(catalog):
+    fill(catalog.conn, 100_000)
+    state = MirrorState.of(catalog)
+    t = target()
+    first = plan_target(state, t, locate, now_ns=NOW)
+    assert len(first.uploads) == 100_000
+    state.record("t", [(u.root, u.path, u.hash, u.size, u.mtime_ns, None) for u in first.uploads], None)
+    started = time.perf_counter()
+    again = plan_target(state, t, locate, now_ns=NOW)
+    elapsed = time.perf_counter() - started
+    assert again.empty
+    assert elapsed < 0.5, f"no-op plan of 100k files took {elapsed:.3f} s"
+
+
+def test_include_filters_roots_templates_and_entity_kinds(catalog):
+    fill(catalog.conn, 10, template="render")
+    fill(catalog.conn, 5, template="work", start=10)
+    fill(catalog.conn, 3, root="library", start=20)
+    state = MirrorState.of(catalog)
+    assert len(plan_target(state, target(include={"templates": "work"}), locate, now_ns=NOW).uploads) == 5
+    assert len(plan_target(state, target(include={"roots": ["library"]}), locate, now_ns=NOW).uploads) == 3
+    conn = catalog.conn
+    conn.execute("INSERT INTO entities (id, kind, uri, name, keys, created_ns, updated_ns) "
+                 "VALUES (1, 'shot', 's', 's', '{}', 0, 0), (2, 'version', 'v', 'v', '{}', 0, 0)")
+    conn.execute("UPDATE entities SET parent_id = 1 WHERE id = 2")
+    conn.execute("UPDATE files SET entity_id = 2 WHERE path LIKE '%f00000_.exr'")
+    assert len(plan_target(state, target(include={"kinds": "shot"}), locate, now_ns=NOW).uploads) == 10
+
+
+def test_in_flight_keys_stay_unknown_until_recorded(catalog):
+    fill(catalog.conn, 3)
+    state = MirrorState.of(catalog)
+    p = plan_target(state, target(), locate, now_ns=NOW)
+    state.mark_in_flight("t", [(u.root, u.path, u.size) for u in p.uploads], None)
+    again = plan_target(state, target(), locate, now_ns=NOW)
+    assert all(u.check_existing for u in again.uploads) and len(again.uploads) == 3
+    assert state.sources("t", [u.hash for u in p.uploads]) == {}  # unknown rows never serve as sources
+
+
+# -- schedules -------------------------------------------------------------------------------
+
+
+def local(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+@pytest.mark.parametrize(("cron", "after", "expected"), [
+    ("*/15 * * * *", "2026-03-01 10:07:30", "2026-03-01 10:15:00"),
+    ("0 2 * * *", "2026-03-01 02:00:00", "2026-03-02 02:00:00"),
+    ("30 1 * * mon-fri", "2026-03-06 23:00:00", "2026-03-09 01:30:00"),  # Friday night -> Monday
+    ("0 0 1 * *", "2026-01-31 12:00:00", "2026-02-01 00:00:00"),
+    ("0 0 29 feb *", "2026-01-01 00:00:00", "2028-02-29 00:00:00"),
+    ("0 12 13 * fri", "2026-03-01 00:00:00", "2026-03-06 12:00:00"),  # day 13 OR a Friday
+    ("@weekly", "2026-03-04 09:00:00", "2026-03-08 00:00:00"),
+    ("5,35 9-10 * * 7", "2026-03-08 10:35:00", "2026-03-15 09:05:00"),
+    ("0 */6 * jan,jul *", "2026-03-01 00:00:00", "2026-07-01 00:00:00"),
+])
+def test_cron_next_times(cron, after, expected):
+    assert parse_cron(cron).next_after(datetime.fromisoformat(after)) == datetime.fromisoformat(expected)
+
+
+@pytest.mark.parametrize("bad", ["60 * * * *", "* * * *", "0 0 30 feb-feb *", "0 0 * * 8", "1-x * * * *"])
+def test_bad_or_impossible_cron_expressions(bad):
+    with pytest.raises(ValueError):
+        parse_cron(bad).next_after(datetime(2026, 1, 1))
+
+
+def test_next_run_for_intervals_and_cron():
+    assert next_run(Schedule(interval=300), None, 1000.0) == 1000.0  # never ran: due at once
+    assert next_run(Schedule(interval=300), 1000.0, 1100.0) == 1300.0
+    assert next_run(Schedule(cron="0 * * * *"), local("2026-03-01 10:20:00"), 0) == local("2026-03-01 11:00:00")
