@@ -1,0 +1,104 @@
+"""The daemon's pure parts: its config section, its schedule (injected clock), its log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from bifrostd.config import Config, ScanSettings
+from bifrostd.daemon_config import DaemonSettings, daemon_settings
+from bifrostd.daemon_log import redact, setup_logging
+from bifrostd.dirty import collapse
+from bifrostd.errors import ConfigError
+from bifrostd.schedule import Rescan, Schedule
+from bifrostd.settle import Dirty
+
+
+def config(daemon) -> Config:
+    return Config(path=Path("/etc/bifrost/bifrost.yaml"), templates=Path("t"), state_dir=Path("s"),
+                  scan=ScanSettings(full_every=3600.0), daemon=daemon)
+
+
+def test_defaults_take_full_every_from_the_scan_section():
+    assert daemon_settings(config({})) == DaemonSettings(full_every=3600.0)
+
+
+def test_every_option_parses():
+    settings = daemon_settings(config({"settle": "500ms", "full_every": "12h", "poll_every": 10, "batch_max": 50,
+                                       "roots": {"projects": {"mode": "poll"}}}))
+    assert settings == DaemonSettings(0.5, 43200.0, 10.0, 50, {"projects": "poll"})
+
+
+def test_every_problem_is_reported_with_its_key():
+    with pytest.raises(ConfigError) as caught:
+        daemon_settings(config({"setle": 1, "poll_every": "often", "batch_max": 0,
+                                "roots": {"projects": {"mode": "inotify", "speed": 1}, "renders": "poll"}}))
+    text = str(caught.value)
+    assert "/etc/bifrost/bifrost.yaml" in text
+    for expected in ("daemon.setle: unknown option (did you mean 'settle'?)", "daemon.poll_every: must be a duration",
+                     "daemon.batch_max: must be a positive integer", "daemon.roots.projects.mode: must be watch or poll",
+                     "daemon.roots.projects.speed: unknown option", "daemon.roots.renders: must be a mapping"):
+        assert expected in text
+
+
+def test_requested_rescans_wait_for_a_quiet_root():
+    schedule = Schedule(full_every=100, poll_every=10, settle=1.0, now=0.0)
+    schedule.request("projects", "overflow", now=5.0)
+    schedule.request("projects", "overflow", now=5.5)  # coalesced
+    assert schedule.due_rescans(5.6, {"projects": 5.5}) == []
+    assert schedule.due_rescans(6.6, {"projects": 5.5}) == [Rescan("projects", True, "overflow")]
+    assert schedule.due_rescans(7.0, {"projects": 5.5}) == []
+
+
+def test_a_root_that_never_goes_quiet_is_rescanned_after_max_wait():
+    schedule = Schedule(full_every=100, poll_every=10, settle=1.0, now=0.0, max_wait=30.0)
+    schedule.request("renders", "overflow", now=0.0)
+    assert schedule.due_rescans(29.0, {"renders": 28.9}) == []
+    assert schedule.due_rescans(30.0, {"renders": 29.9}) == [Rescan("renders", True, "overflow")]
+
+
+def test_polls_and_full_reconciles_come_due():
+    schedule = Schedule(full_every=100, poll_every=10, settle=1.0, now=0.0)
+    schedule.poll({"nas"}, now=0.0)
+    assert schedule.due_rescans(9.9, {}) == []
+    assert schedule.due_rescans(10.0, {}) == [Rescan("nas", False, "poll")]
+    schedule.polled("nas", 10.0)
+    assert schedule.next_wake(10.0) == 1.0  # the template check comes first
+    assert schedule.templates_due(1.0) and not schedule.templates_due(1.5)
+    assert not schedule.full_due(99.0) and schedule.full_due(100.0)
+    schedule.full_done(100.0)
+    assert schedule.next_full == 200.0 and schedule.due_rescans(105.0, {}) == []
+
+
+def test_dirty_folders_swallow_what_is_under_them():
+    dirty = [Dirty("r", "a/b", True), Dirty("r", "a/b/c", True), Dirty("r", "a/b/c/f.exr"), Dirty("r", "a/bc.exr"),
+             Dirty("r", "x/y.ma"), Dirty("r", "x/y.ma")]
+    assert collapse(dirty) == (["a/bc.exr", "x/y.ma"], ["a/b"])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("s3://AKIA:wJalrXUt@bucket/path", "s3://AKIA:***@bucket/path"),
+    ("target options secret=hunter2 region=eu", "target options secret=*** region=eu"),
+    ("{'token': 'abc123'}", "{'token': '***'}"),
+    ("root projects: 3 dirty paths", "root projects: 3 dirty paths"),
+])
+def test_credentials_are_masked(text, expected):
+    assert redact(text) == expected
+
+
+def test_json_log_lines():
+    stream = io.StringIO()
+    handler = setup_logging(json_lines=True, stream=stream)
+    try:
+        logging.getLogger("bifrostd").info("root %s: walked", "projects", extra={"root": "projects", "count": 3})
+        logging.getLogger("bifrostd").warning("password=swordfish in a message")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["msg"] == "root projects: walked" and first["root"] == "projects" and first["count"] == 3
+    assert first["level"] == "info" and first["logger"] == "bifrostd"
+    assert "swordfish" not in second["msg"]
