@@ -77,8 +77,8 @@ def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False
 SIGNATURES = """
 SELECT root, path, raw, id, size, mtime_ns, inode, device, uid,
        state = 'present' AND fingerprint = ? AND (hash IS NOT NULL OR ?)
-FROM files WHERE root IN ({roots})
-"""
+FROM files WHERE +root IN ({roots})
+"""  # '+root': scan the table in order; through the files_dir index it is ~20 % slower
 
 
 def load_signatures(conn: sqlite3.Connection, roots: Iterable[str], fingerprint: str, *,
