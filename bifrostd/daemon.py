@@ -182,7 +182,7 @@ class Daemon:
     def step(self) -> None:
         """Do whatever is due, most urgent first; one failure never stops the loop."""
         for work in (self._maybe_reload, self._maybe_templates, self._maybe_full, self._maybe_rescans,
-                     self._maybe_batch):
+                     self._maybe_batch, self._maybe_mirror):
             if self.stopping:
                 return
             self.guarded(work)
@@ -212,7 +212,35 @@ class Daemon:
             times.append(deadline)
         if self.reload_requested or self.stopping:
             times.append(now)
+        if self._mirror_wake is not None:
+            times.append(self._mirror_wake)
         return min(times)
+
+    # -- mirror schedule (the logic lives in bifrostd.mirror.runner; docs/mirror.md) ----------
+    _mirror_wake: float | None = 0.0  # loop clock of the next due target; None: no scheduled target
+
+    def _maybe_mirror(self) -> None:
+        """Run the mirror targets whose schedule is due, on this thread (the catalog's writer).
+
+        A run yields between files when the daemon stops and resumes next time;
+        each result feeds the heartbeat.
+        """
+        from .catalog.mirror_state import MirrorState
+        from .mirror import parse_targets
+        from .mirror.runner import next_due, run_due_targets
+
+        if not self.config.mirror:
+            self._mirror_wake = None
+            return
+        if self._mirror_wake is None or self.clock() < self._mirror_wake:
+            return
+        self._mirror_wake = self.clock() + 60.0  # if anything below raises, try again in a minute
+        for report in run_due_targets(self.config, self.catalog, time.time(), template_set=self.template_set,
+                                      should_stop=lambda: self.stopping,
+                                      progress=lambda *_: self.heartbeat.beat()):
+            log.info("mirror %s: %s %s", report.target, report.status, report.counts or "")
+        due = next_due(parse_targets(self.config.mirror).values(), MirrorState.of(self.catalog), time.time())
+        self._mirror_wake = None if due is None else self.clock() + max(1.0, due - time.time())
 
     # -- units of work ------------------------------------------------------------------------
     def _maybe_batch(self) -> None:

@@ -339,6 +339,7 @@ def run_due_targets(
     *,
     template_set: Any = None,
     should_stop: Callable[[], bool] | None = None,
+    progress: Progress = _no_progress,
     source: str = "daemon",
 ) -> list[RunReport]:
     """Run every target of ``config`` that its schedule says is due; the daemon's entry point.
@@ -358,18 +359,18 @@ def run_due_targets(
     for target in due_targets(targets.values(), state, now):
         if should_stop is not None and should_stop():
             break
-        reports.append(_run_guarded(state, target, locate, source, should_stop))
+        reports.append(_run_guarded(state, target, locate, source, should_stop, progress))
     return reports
 
 
 def _run_guarded(state: MirrorState, target: Target, locate: Callable[[str, str], Path], source: str,
-                 should_stop: Callable[[], bool] | None) -> RunReport:
+                 should_stop: Callable[[], bool] | None, progress: Progress) -> RunReport:
     import logging
 
     from bifrostd.errors import BifrostError
 
     try:
-        return run_target(state, target, locate, source=source, should_stop=should_stop)
+        return run_target(state, target, locate, source=source, should_stop=should_stop, progress=progress)
     except BifrostError as error:  # e.g. a backend not installed: the run is recorded as failed
         logging.getLogger("bifrostd.mirror").error("mirror %s: %s", target.name, error)
         return RunReport(target.name, MirrorPlan(target.name), status="failed", error=str(error))

@@ -330,3 +330,21 @@ def _recorded(studio) -> int:
             return conn.execute("SELECT count(*) FROM mirror_objects WHERE hash IS NOT NULL").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
+
+
+def test_run_due_targets_follows_the_schedule(tmp_path, proxy):
+    from bifrostd.config import load_config
+    from bifrostd.mirror.runner import next_due, run_due_targets
+
+    studio = Studio(tmp_path, proxy, schedule="1h")
+    config = load_config(studio.config)
+    start = time.time()
+    with Catalog.open(studio.catalog_path, write=True) as catalog:
+        first = run_due_targets(config, catalog, start)  # never ran: due at once
+        assert [r.counts for r in first] == [{"uploaded": FILES}]
+        assert run_due_targets(config, catalog, start + 60) == []
+        due = next_due(parse_targets(config.mirror).values(), MirrorState.of(catalog), start + 60)
+        assert start + 3500 < due < start + 3700
+        proxy.clear()
+        again = run_due_targets(config, catalog, due + 1)
+        assert [r.status for r in again] == ["nothing"] and proxy.log == []
