@@ -62,6 +62,8 @@ def test_resolve_latest_answers_from_the_catalog(bifrostctl_bin, studio):
     result = run_json(bifrostctl_bin, config, "resolve", uri)["results"][0]
     assert result["fields"]["version"] == 3 and result["path"].endswith("sh0010_anim_v003.ma")
     assert result["latest"]["uri"] == "bifrost:///version/shot/demo/sq010/sh0010/anim/3"
+    sibling = "bifrost:///version/shot/demo/sq010/sh0010/anim/1?version=latest&ext=ma"
+    assert run_json(bifrostctl_bin, config, "resolve", sibling)["results"][0]["fields"]["version"] == 3
     (tree / "demo/sequences/sq010/sh0010/anim/work/sh0010_anim_v003.ma").unlink()
     run(bifrostctl_bin, config, "scan")
     assert run_json(bifrostctl_bin, config, "resolve", uri)["results"][0]["fields"]["version"] == 2

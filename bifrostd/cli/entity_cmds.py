@@ -131,11 +131,24 @@ def versions(obj, reference: str, as_json: bool) -> int:
 
 
 # -- resolve ?version=latest ------------------------------------------------------------
+def _version_scope(template_set, base: str, field: str) -> str:
+    """Where to look for the latest version: a version reference means its siblings."""
+    from ..templates.entities import derive_entity, parse_reference
+
+    reference = parse_reference(base, template_set.entities)
+    if field not in template_set.entities[reference.kind].keys:
+        return base
+    entity = derive_entity(template_set.entities, reference.kind, template_set.convert_fields(reference.fields))
+    parent = entity.parent() if entity is not None else None
+    return parent.uri(template_set.entities) if parent is not None else base
+
+
 def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> dict[str, Any]:
     """Resolve a reference; ``version=latest`` is answered from the catalog's versions on disk.
 
-    The newest version with files at or below the referenced entity is
-    resolved as a version reference, with the rest of the query kept.
+    The newest version with files at or below the referenced entity (for a
+    version reference: among its siblings) is resolved as a version
+    reference, with the rest of the query kept.
     """
     from urllib.parse import urlencode
 
@@ -148,8 +161,9 @@ def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> di
     from ..catalog import queries
 
     field = version_field(template_set)
+    scope = _version_scope(template_set, base, field)
     with open_catalog(obj) as catalog:
-        entity = _find_entity(catalog.conn, template_set, base)
+        entity = _find_entity(catalog.conn, template_set, scope)
         latest = queries.latest_version(catalog.conn, entity.id, field)
     if latest is None:
         raise ResolveError(f"{uri!r}: the catalog has no version with files under {canonical}")
