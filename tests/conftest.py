@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "fixtures" / "templates"
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 

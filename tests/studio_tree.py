@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "fixtures" / "templates"
 
 RENDER = "{p}/sequences/{q}/{s}/comp/render/v{v:03d}/{s}_comp_v{v:03d}.{f:04d}.exr"
 WORK = "{p}/sequences/{q}/{s}/anim/work/{s}_anim_v{v:03d}.ma"

@@ -15,7 +15,7 @@ from bifrostd.model import Add, DirState, FileState, FileStatus, Move, Vanish
 from bifrostd.reconcile import Observations, WalkScope, parent_dir, plan, split_unchanged
 from bifrostd.templates import load_template_set
 
-DATA = Path(__file__).parent / "data" / "catalog"
+DATA = Path(__file__).resolve().parent.parent / "fixtures" / "templates" / "catalog"
 TEMPLATES = load_template_set(DATA)
 
 POOL = [

@@ -12,7 +12,7 @@ from bifrostd.errors import FieldValueError
 from bifrostd.templates import KeyType, load_template_set
 from bifrostd.templates.pattern import KeyRef, Optional, walk_tokens
 
-SMALL = load_template_set(Path(__file__).parent / "data" / "small")
+SMALL = load_template_set(Path(__file__).resolve().parent.parent / "fixtures" / "templates" / "small")
 
 
 def value_strategy(key):
