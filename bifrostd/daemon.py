@@ -302,6 +302,7 @@ class Daemon:
         self.counts["full_reconciles"] += 1
         self.last_full = {"at": time.time(), "reason": reason, "duration_s": round(duration, 3)}
         self.schedule.full_done(self.clock())
+        self.catalog.release_memory()
         release_memory()
         log.info("full reconcile (%s) of %d roots in %.2f s", reason, len(self.template_set.roots), duration,
                  extra={"reason": reason, "duration_s": round(duration, 3)})

@@ -109,6 +109,10 @@ class Catalog:
     def last_scan(self) -> scans.ScanRecord | None:
         return scans.last_scan(self.conn)
 
+    def release_memory(self) -> None:
+        """Drop the page cache built up by a big walk; an idle daemon needs little of it."""
+        self.conn.execute("PRAGMA shrink_memory")
+
     def integrity(self) -> str:
         return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
 
