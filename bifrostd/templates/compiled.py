@@ -163,8 +163,8 @@ class CompiledTemplate:
     priority: int
     description: str
     where: Any
-    #: When no group is checked against another, the fast path of parse:
-    #: (field per group, (field, converter) for non-text fields, whether any group is optional).
+    #: When no group is checked against another, the fast path of parse: (field per
+    #: group, required integer fields, other number fields, fields only in optional parts).
     simple: tuple[Any, ...] = ()
 
     # -- parse --------------------------------------------------------------------
@@ -174,9 +174,11 @@ class CompiledTemplate:
         if found is None:
             return None
         if self.simple:
-            names, numbers, optional = self.simple
+            names, integers, numbers, optional = self.simple
             fields = dict(zip(names, found.groups()))
-            for name in numbers:
+            for name in integers:  # always present, always digits
+                fields[name] = int(fields[name])
+            for name in numbers:  # optional integers, and frames that may be a placeholder
                 text = fields[name]
                 if text is not None and text[-1:].isdigit() and text[0] != "$":
                     fields[name] = int(text)
@@ -311,15 +313,15 @@ def _simple_captures(captures: list[Capture], tokens: tuple[Token, ...], keys: d
     placeholder (``####``, ``%04d``, ``$F4``) stays text, digits become an int.
     Fields needing a range, case or safety check take the general path.
     """
-    numbers, names = [], []
+    names: list[str] = []
     for capture in captures:
         if capture.check or capture.convert not in (str, int, _frame_value):
             return ()
         names.append(capture.field)
-        if capture.convert is not str:
-            numbers.append(capture.field)
     optional = tuple(sorted(_optional_fields(tokens, keys)))
-    return tuple(names), tuple(numbers), optional
+    integers = tuple(c.field for c in captures if c.convert is int and c.field not in optional)
+    numbers = tuple(c.field for c in captures if c.convert is not str and c.field not in integers)
+    return tuple(names), integers, numbers, optional
 
 
 def _optional_fields(tokens: tuple[Token, ...], keys: dict[str, Key]) -> set[str]:

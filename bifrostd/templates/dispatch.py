@@ -28,16 +28,12 @@ LEAF_SIZE = 1
 
 @dataclass(slots=True)
 class Node:
+    """A decision on segment ``index`` (a branch per static text), or a leaf (index -1) of templates to try."""
+
     index: int = -1
     branches: dict[str, "Node"] = field(default_factory=dict)
     default: "Node | None" = None
     templates: tuple[CompiledTemplate, ...] = ()
-
-    def lookup(self, segments: list[str]) -> tuple[CompiledTemplate, ...]:
-        node = self
-        while node.index >= 0:
-            node = node.branches.get(segments[node.index], node.default)
-        return node.templates
 
 
 _EMPTY = Node()
@@ -134,8 +130,9 @@ class RootIndex:
             node = self.wild.get(len(segments))
             if node is None:
                 return self.anywhere
-        found = node.lookup(segments)
-        return found + self.anywhere if self.anywhere else found
+        while node.index >= 0:  # Node.lookup, inlined: this runs once per path
+            node = node.branches.get(segments[node.index], node.default)
+        return node.templates + self.anywhere if self.anywhere else node.templates
 
 
 def build_root_index(templates: Iterable[CompiledTemplate], shapes: dict[str, Shape]) -> RootIndex:
