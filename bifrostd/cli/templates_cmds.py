@@ -139,7 +139,7 @@ def path_command(obj, template: str, assignments: tuple[str, ...], os_name: str 
 
 @click.group()
 def templates() -> None:
-    """Check the studio's template set."""
+    """Check the studio's template set, and plan a change of it against the catalog."""
 
 
 @templates.command("check")
