@@ -7,7 +7,8 @@ object's size and Bifrost metadata back with one request, copies server-side,
 and decides whether an exception is worth a retry.
 
 Atomicity per backend (no torn object at a final key, ever):
-- S3: a single PUT, or a multipart upload completed at commit; abandoning aborts it.
+- S3: a single PUT, or a multipart upload completed at commit; abandoning aborts it
+  (``_S3Writer``, whose responses' ETags also confirm the content without a HEAD).
 - GCS: a resumable session finalised by the last chunk; abandoning deletes the session.
 - Azure: staged blocks made visible by one block-list commit; abandoned blocks are
   never committed and the service discards them.
@@ -19,9 +20,10 @@ writer is marked closed without committing (``_FsspecWriter.abandon``).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,7 +31,8 @@ from bifrostd.errors import MirrorError
 
 from .targets import Target
 
-__all__ = ["RemoteObject", "Writer", "head", "is_transient", "listing", "open_filesystem", "open_writer", "remove"]
+__all__ = ["RemoteObject", "Writer", "head", "is_transient", "listing", "open_filesystem", "open_writer", "read_object",
+           "remove"]
 
 INSTALL_HINT = "pip install 'bifrostd[cloud]'"
 HASH_META = "bifrost-xxh3"
@@ -53,7 +56,7 @@ class RemoteObject:
 
 class Writer(Protocol):
     def write(self, data: memoryview) -> None: ...
-    def commit(self) -> None: ...
+    def commit(self) -> str | None: ...  # the ETag when the response itself confirms the content
     def abandon(self) -> None: ...
 
 
@@ -203,16 +206,81 @@ def open_writer(fs: Any, target: Target, path: str, *, size: int, xxh3: str, mti
         extra: dict[str, Any] = {"Metadata": meta}
         if target.storage_class:
             extra["StorageClass"] = target.storage_class
-        if size == 0:
-            return _PipeWriter(fs, path, extra)
-        # below 2 parts one PUT is cheaper than a multipart upload (and what s3fs does too)
-        block = max(size + 1, target.part_size) if size < 2 * target.part_size else target.part_size
-        return _FsspecWriter(fs.open(path, "wb", block_size=block, **extra))  # botocore names pass through
+        return _S3Writer(fs, path, size=size, part_size=target.part_size, extra=extra)
     if target.protocol == "gs":
         if size == 0:
             return _PipeWriter(fs, path, {"metadata": meta})
         return _FsspecWriter(fs.open(path, "wb", block_size=target.part_size, metadata=meta))
     return _FsspecWriter(fs.open(path, "wb", block_size=target.part_size, metadata=meta))
+
+
+class _S3Writer:
+    """S3 objects sent with our own requests, so the commit's response can confirm the content.
+
+    Below two parts the object goes in one PUT (cheaper than a multipart upload);
+    otherwise each ``part_size`` bytes become a part of a multipart upload that
+    only ``commit`` completes, and ``abandon`` aborts. The caller writes in pieces
+    aligned to part boundaries, so every part but the last is exactly
+    ``part_size``; memory is one part (or the one-PUT body) per writer.
+
+    The MD5 of what is sent is computed on the way. S3 answers a PUT with the
+    body's MD5 as ETag and a completed multipart upload with
+    ``md5(part MD5s)-N``: when the answer matches, the object at the key is the
+    bytes we sent, with the metadata sent in the same request, and no HEAD is
+    needed. Encrypted buckets (SSE-KMS, SSE-C) answer other ETags; then
+    ``commit`` returns None and the caller confirms with a HEAD as before.
+    """
+
+    def __init__(self, fs: Any, path: str, *, size: int, part_size: int, extra: dict[str, Any]) -> None:
+        self.fs, self.extra, self.part_size = fs, extra, part_size
+        self.bucket, self.key, _ = fs.split_path(path)
+        self.single = size < 2 * part_size
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+        self.part_md5s: list[bytes] = []
+
+    def write(self, data: memoryview) -> None:
+        self.buffer += data
+        while not self.single and len(self.buffer) >= self.part_size:
+            self._send_part(bytes(self.buffer[: self.part_size]))
+            del self.buffer[: self.part_size]
+
+    def _send_part(self, data: bytes) -> None:
+        if self.upload_id is None:
+            self.upload_id = self.fs.call_s3("create_multipart_upload", Bucket=self.bucket, Key=self.key,
+                                             **self.extra)["UploadId"]
+        number = len(self.parts) + 1
+        out = self.fs.call_s3("upload_part", Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
+                              PartNumber=number, Body=data)
+        self.parts.append({"PartNumber": number, "ETag": out["ETag"]})
+        self.part_md5s.append(hashlib.md5(data).digest())
+
+    def commit(self) -> str | None:
+        """Make the object visible; its ETag when the response proves the content, else None."""
+        if self.single:
+            body = bytes(self.buffer)
+            out = self.fs.call_s3("put_object", Bucket=self.bucket, Key=self.key, Body=body, **self.extra)
+            expected = hashlib.md5(body).hexdigest()
+        else:
+            if self.buffer or not self.parts:
+                self._send_part(bytes(self.buffer))
+            out = self.fs.call_s3("complete_multipart_upload", Bucket=self.bucket, Key=self.key,
+                                  UploadId=self.upload_id, MultipartUpload={"Parts": self.parts})
+            expected = f"{hashlib.md5(b''.join(self.part_md5s)).hexdigest()}-{len(self.parts)}"
+        self.buffer = bytearray()
+        self.fs.invalidate_cache(f"{self.bucket}/{self.key}")  # s3fs's listing cache may hold the old object
+        etag = str(out.get("ETag") or "").strip('"')
+        return etag if etag == expected else None
+
+    def abandon(self) -> None:
+        self.buffer = bytearray()
+        if self.upload_id is not None:
+            upload_id, self.upload_id = self.upload_id, None
+            try:
+                self.fs.call_s3("abort_multipart_upload", Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+            except Exception:  # the error that got us here matters more; the parts are never visible
+                pass
 
 
 class _FsspecWriter:
@@ -224,6 +292,7 @@ class _FsspecWriter:
 
     def commit(self) -> None:
         self.file.close()
+        return None
 
     def abandon(self) -> None:
         try:
@@ -233,7 +302,7 @@ class _FsspecWriter:
 
 
 class _PipeWriter:
-    """Empty objects: one PUT with metadata (s3fs would drop metadata from its empty-file touch)."""
+    """Empty GCS objects: one upload with metadata."""
 
     def __init__(self, fs: Any, path: str, kwargs: dict[str, Any]) -> None:
         self.fs, self.path, self.kwargs = fs, path, kwargs
@@ -243,10 +312,7 @@ class _PipeWriter:
             raise ValueError("an empty object got data")
 
     def commit(self) -> None:
-        if "Metadata" in self.kwargs:  # s3fs takes botocore names as keyword arguments
-            self.fs.pipe_file(self.path, b"", **self.kwargs)
-        else:
-            self.fs.pipe_file(self.path, b"", metadata=self.kwargs["metadata"])
+        self.fs.pipe_file(self.path, b"", metadata=self.kwargs["metadata"])
 
     def abandon(self) -> None:
         pass
@@ -325,6 +391,66 @@ def head(fs: Any, target: Target, key: str) -> RemoteObject | None:
         return None
     etag = info.get("etag") or info.get("md5Hash")
     return _from_metadata(target.protocol, key, info["size"], info.get("metadata"), etag)
+
+
+def read_object(fs: Any, target: Target, key: str, sink: Callable[[bytes], None], *,
+                size_hint: int | None = None) -> RemoteObject | None:
+    """Stream one object into ``sink``, at most ``part_size`` bytes at a time; what the bucket said of it.
+
+    None if the object is absent. On S3 the GETs themselves carry size and
+    metadata, so no HEAD is sent: an object the listing says fits in one part is
+    one plain GET, a larger one ranged GETs pinned to the first response's ETag
+    (an object replaced mid-read fails the attempt instead of mixing versions).
+    Other backends read the metadata first, then stream.
+    """
+    if target.protocol == "s3":
+        return _read_s3(fs, target, key, sink, size_hint)
+    remote = head(fs, target, key)
+    if remote is None:
+        return None
+    path = target.path_for(key)
+    source = open(path, "rb") if target.protocol == "file" else fs.open(
+        path, "rb", block_size=target.part_size, cache_type="none", size=remote.size)
+    with source:
+        while chunk := source.read(target.part_size):
+            sink(chunk)
+    return remote
+
+
+def _read_s3(fs: Any, target: Target, key: str, sink: Callable[[bytes], None],
+             size_hint: int | None) -> RemoteObject | None:
+    from fsspec.asyn import sync
+
+    bucket, name, _ = fs.split_path(target.path_for(key))
+    step = target.part_size
+    remote: RemoteObject | None = None
+    offset = 0
+    while remote is None or offset < remote.size:
+        ranged = size_hint is None or size_hint > step
+        args: dict[str, Any] = {"Range": f"bytes={offset}-{offset + step - 1}"} if ranged else {}
+        if remote is not None and remote.etag:
+            args["IfMatch"] = f'"{remote.etag}"'
+        try:
+            out, data = sync(fs.loop, _s3_get, fs, bucket, name, args)
+        except FileNotFoundError:
+            return None
+        if remote is None:
+            total = int(str(out["ContentRange"]).rsplit("/", 1)[-1]) if ranged else int(out["ContentLength"])
+            remote = _from_metadata("s3", key, total, out.get("Metadata"), out.get("ETag"))
+        if not data:
+            break
+        sink(data)
+        offset += len(data)
+    return remote
+
+
+async def _s3_get(fs: Any, bucket: str, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    out = await fs._call_s3("get_object", Bucket=bucket, Key=name, **args)
+    body = out["Body"]
+    try:
+        return out, await body.read()
+    finally:
+        body.close()
 
 
 def _head_local(path: str, key: str) -> RemoteObject | None:

@@ -36,6 +36,7 @@ class RestoreItem:
     dest: Path
     size: int
     expected: str | None  # the catalog's hash; None: the object's own bifrost-xxh3 is trusted
+    listed: RemoteObject | None = None  # as the listing reported it (spares a HEAD per object)
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "dest": os.fsdecode(self.dest), "size": self.size, "hash": self.expected}
@@ -114,7 +115,7 @@ def select(
         elif row is not None and row.gone_ns is not None and not include_deleted:
             skipped.append((obj.key, "its file was deleted since it was mirrored (use --include-deleted)"))
         else:
-            items.append(RestoreItem(obj.key, dest, obj.size, row.hash if row is not None else None))
+            items.append(RestoreItem(obj.key, dest, obj.size, row.hash if row is not None else None, obj))
     return items, skipped
 
 
@@ -141,6 +142,7 @@ def restore(
         if progress is not None:
             progress("restoring", sum(counts.values()), len(items))
 
-    transfer.run_many(items, lambda i: transfer.download(i.key, i.dest, expected_xxh3=i.expected, force=force),
+    transfer.run_many(items, lambda i: transfer.download(i.key, i.dest, expected_xxh3=i.expected, force=force,
+                                                         listed=i.listed),
                       on_result=on_result, should_stop=should_stop)
     return counts, received, problems, time.monotonic() - started

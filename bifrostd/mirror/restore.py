@@ -18,7 +18,7 @@ import xxhash
 
 from bifrostd.hashing import hash_file
 
-from .backends import TEMP_PREFIX, RemoteObject, fsync_folder
+from .backends import TEMP_PREFIX, RemoteObject, fsync_folder, read_object
 
 if TYPE_CHECKING:
     from .transfer import Outcome, Transfer
@@ -47,9 +47,13 @@ def _mirrored_mtime(remote: RemoteObject) -> int:
 
 
 def download_once(
-    transfer: Transfer, key: str, dest: Path, remote: RemoteObject, expected: str | None, *, force: bool
+    transfer: Transfer, key: str, dest: Path, listed: RemoteObject, expected: str | None, *, force: bool
 ) -> int | tuple[Outcome, str]:
-    """One attempt: stream to a temp file, verify, replace. Returns the bytes received."""
+    """One attempt: stream to a temp file, verify, replace. Returns the bytes received.
+
+    ``listed`` is what the listing (or a HEAD) said; the size, metadata and
+    mtime checked are those the download's own responses carry.
+    """
     from .transfer import _Mismatch
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -57,10 +61,13 @@ def download_once(
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         try:
-            received, digest = _stream(transfer, transfer.target.path_for(key), fd)
+            remote, received, digest = _stream(transfer, key, fd, listed.size)
             os.fsync(fd)
         finally:
             os.close(fd)
+        if remote is None:
+            raise FileNotFoundError(f"{key}: not in the bucket")
+        expected = expected or remote.xxh3
         if received != remote.size or (expected and digest != expected):
             raise _Mismatch(f"{key}: received {received} bytes hashing to {digest}, "
                             f"expected {remote.size} bytes hashing to {expected}")
@@ -78,16 +85,19 @@ def download_once(
         raise
 
 
-def _stream(transfer: Transfer, path: str, fd: int) -> tuple[int, str]:
+def _stream(transfer: Transfer, key: str, fd: int, size_hint: int) -> tuple[RemoteObject | None, int, str]:
     hasher = xxhash.xxh3_128()
     received = 0
-    with transfer.fs.open(path, "rb", block_size=transfer.target.part_size, cache_type="none") as source:
-        while chunk := source.read(transfer.target.part_size):  # one ranged GET per part
-            transfer.limiter.acquire(len(chunk))
-            hasher.update(chunk)
-            _write_all(fd, chunk)
-            received += len(chunk)
-    return received, hasher.hexdigest()
+
+    def sink(chunk: bytes) -> None:
+        nonlocal received
+        transfer.limiter.acquire(len(chunk))
+        hasher.update(chunk)
+        _write_all(fd, chunk)
+        received += len(chunk)
+
+    remote = read_object(transfer.fs, transfer.target, key, sink, size_hint=size_hint)
+    return remote, received, hasher.hexdigest()
 
 
 def _write_all(fd: int, data: Any) -> None:

@@ -12,7 +12,10 @@ Integrity, in the order the checks happen for an upload:
 2. the bytes sent are hashed on the way (xxh3-128); if they do not hash to the
    caller's digest, the file changed mid-read and the upload is abandoned
    before commit, so the key never holds content that no catalog hash describes;
-3. after commit, one HEAD confirms size and the ``bifrost-xxh3`` metadata;
+3. after commit, the object is confirmed: by the commit's response where it
+   proves the content (S3: the ETag equals the MD5 form of what we sent, and the
+   metadata went in the same request), otherwise by one HEAD of size and the
+   ``bifrost-xxh3`` metadata;
 4. the local file is stat'ed again: if it moved on, the result is CHANGED and the
    caller must not record it as mirrored (it goes again next run).
 """
@@ -149,7 +152,7 @@ class Transfer:
     """Uploads, copies and downloads for one target over one fsspec filesystem.
 
     ``fs`` is passed in (tests give a filesystem pointed at an emulator);
-    ``sleep`` and ``rng`` are seams for the backoff. One ``Transfer`` is shared by
+    ``sleep`` and ``rng`` are seams for the backoff, ``writer`` for the object writer. One ``Transfer`` is shared by
     all worker threads of a run: the bandwidth cap is per target.
     """
 
@@ -162,8 +165,10 @@ class Transfer:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
+        writer: Callable[..., backends.Writer] = open_writer,
     ) -> None:
         self.fs = fs
+        self.open_writer = writer
         self.target = target
         self.limiter = limiter or RateLimiter(target.bandwidth)
         self.backoff = Backoff(base=target.backoff)
@@ -226,15 +231,17 @@ class Transfer:
     def _upload_once(self, item: UploadItem, progress: Callable[[int], None] | None) -> tuple[int, RemoteObject]:
         path = self.target.path_for(item.key)
         with _open_source(item) as source:
-            writer = open_writer(self.fs, self.target, path, size=item.size, xxh3=item.xxh3, mtime_ns=item.mtime_ns)
+            writer = self.open_writer(self.fs, self.target, path, size=item.size, xxh3=item.xxh3, mtime_ns=item.mtime_ns)
             try:
                 sent, digest = self._pump(source, writer, progress)
                 if sent != item.size or digest != item.xxh3 or _fd_signature(source) != _expected(item):
                     raise _Changed("changed while being uploaded; nothing was committed")
-                writer.commit()
+                confirmed = writer.commit()
             except BaseException:
                 writer.abandon()
                 raise
+        if confirmed is not None:  # the commit's own response proved the bytes: no HEAD needed
+            return sent, RemoteObject(item.key, item.size, item.xxh3, item.mtime_ns, confirmed)
         return sent, self._confirm(item.key, item.size, item.xxh3)
 
     def _pump(self, source: Any, writer: backends.Writer, progress: Callable[[int], None] | None) -> tuple[int, str]:
@@ -320,12 +327,17 @@ class Transfer:
 
     # -- download -----------------------------------------------------------------------------
 
-    def download(self, key: str, dest: Path, *, expected_xxh3: str | None = None, force: bool = False) -> FileResult:
+    def download(self, key: str, dest: Path, *, expected_xxh3: str | None = None, force: bool = False,
+                 listed: RemoteObject | None = None) -> FileResult:
         """Restore one object to ``dest``: temp file beside it, verify xxh3-128, then ``os.replace``.
 
         A local file newer than the mirrored version (by the ``bifrost-mtime-ns``
         recorded at upload) is left alone unless ``force``; a local file that
-        already has the content is left alone always.
+        already has the content is left alone always. ``listed`` is the object as
+        a listing reported it: with it, a restore into an empty folder sends no
+        HEAD (the GET's response carries size and metadata); without it, or when
+        a local file exists and the listing carried no metadata (S3), one HEAD
+        tells whether the local file may be replaced.
         """
         from .restore import download_once, local_verdict
 
@@ -334,15 +346,18 @@ class Transfer:
         if problem:
             return FileResult(key, Outcome.FAILED, error=f"invalid key: {problem}")
         try:
-            remote = self.head(key)
+            remote = listed
+            if remote is None or (remote.xxh3 is None and os.path.lexists(dest)):
+                remote = self.head(key)
             if remote is None:
                 return FileResult(key, Outcome.FAILED, error="not in the bucket")
-            expected = expected_xxh3 or remote.xxh3
-            verdict = local_verdict(dest, remote, expected, force=force)
+            verdict = local_verdict(dest, remote, expected_xxh3 or remote.xxh3, force=force)
             if verdict is not None:
                 return FileResult(key, verdict[0], error=verdict[1], seconds=self._clock() - started)
             received, attempts = self._retrying(
-                lambda: download_once(self, key, dest, remote, expected, force=force))
+                lambda: download_once(self, key, dest, remote, expected_xxh3, force=force))
+        except FileNotFoundError:
+            return FileResult(key, Outcome.FAILED, error="not in the bucket", seconds=self._clock() - started)
         except Exception as error:
             return self._failed(key, error, started)
         if isinstance(received, tuple):  # the local file became newer while we downloaded

@@ -119,3 +119,38 @@ def test_missing_backend_gives_an_install_hint(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_adlfs)
     with pytest.raises(MirrorError, match=r"pip install 'bifrostd\[cloud\]'"):
         open_filesystem(parse_target("az", {"url": "az://container/x"}))
+
+
+@pytest.mark.parametrize(("size", "requests"), [
+    (4096, ["PUT"]),  # one PUT, its ETag the MD5 of the body
+    (11 * MIB, ["POST", "PUT", "PUT", "PUT", "POST"]),  # create, 3 parts, complete: md5-of-part-md5s-3
+], ids=["single", "multipart"])
+def test_an_s3_upload_confirmed_by_its_etag_sends_no_head(faulty, tmp_path, size, requests):
+    fs, target, proxy = faulty
+    item = item_for(write(tmp_path / "a.bin", os.urandom(size)), "a.bin")
+    proxy.log.clear()  # the bucket's creation
+    result = Transfer(fs, target).upload(item, check_existing=False)
+    assert result.outcome is Outcome.UPLOADED, result.error
+    assert [method for method, _, _ in proxy.log] == requests
+    landed = head(fs, target, "a.bin")
+    assert (landed.size, landed.xxh3, landed.etag) == (size, item.xxh3, result.etag)
+
+
+def test_an_etag_that_is_not_the_md5_falls_back_to_a_head(faulty, tmp_path):
+    """Encrypted buckets (SSE-KMS, SSE-C) answer ETags that are not MD5s: confirm by HEAD instead."""
+    from bifrostd.mirror import backends
+
+    class OtherETags(backends._S3Writer):
+        def commit(self):
+            super().commit()
+            return None  # what commit returns when the ETag does not match our MD5
+
+    fs, target, proxy = faulty
+    item = item_for(write(tmp_path / "a.bin", os.urandom(4096)), "a.bin")
+    writer = OtherETags(fs, target.path_for("a.bin"), size=item.size, part_size=target.part_size,
+                        extra={"Metadata": backends.object_metadata("s3", item.xxh3, item.mtime_ns)})
+    transfer = Transfer(fs, target, writer=lambda *args, **kwargs: writer)
+    proxy.log.clear()
+    result = transfer.upload(item, check_existing=False)
+    assert result.outcome is Outcome.UPLOADED, result.error
+    assert [method for method, _, _ in proxy.log] == ["PUT", "HEAD"]
