@@ -14,9 +14,13 @@ changed while we were down), tell systemd we are ready, then loop:
   valid, the catalog is migrated to the new set (``bifrostd.live_templates``);
 - the control socket answers status, reload, stop and ping.
 
+Mirror runs happen on their own thread (``bifrostd.daemon_mirror``), so a long
+first run never holds up indexing or the watchdog heartbeat.
+
 Threads: the main thread runs the loop and is the only one that touches the
-catalog; watchdog's threads only mark paths dirty; the control server's
-threads read status and set flags; signal handlers set flags. Everyone
+catalog through ``self.catalog``; the mirror worker has its own connection
+(a sibling of the writer's); watchdog's threads only mark paths dirty; the
+control server's threads read status and set flags; signal handlers set flags. Everyone
 wakes the loop through one pipe. SIGTERM and SIGINT finish the current batch
 (a long walk is interrupted between batches, which the catalog allows) and
 exit 0; SIGHUP reloads the config and templates.
@@ -45,6 +49,7 @@ from .settle import Dirty, Settler
 
 log = logging.getLogger("bifrostd")
 STATUS_SCHEMA = "bifrost.daemon-status.1"
+MIRROR_STOP_WAIT = 60.0  # seconds close() waits for an upload in flight; well under TimeoutStopSec=2min
 
 
 class Interrupted(Exception):
@@ -89,6 +94,9 @@ class Daemon:
         self.classifier: Any = None
         self.schedule: Any = None
         self._template_signature: Any = None
+        from .daemon_mirror import MirrorWorker
+
+        self.mirror = MirrorWorker(lambda: self.catalog.sibling())
 
     # -- waking the loop (any thread, signal handlers included) ----------------------------
     def wake(self) -> None:
@@ -170,6 +178,8 @@ class Daemon:
         self.notifier.status("reconciling every root")
         self.full_reconcile("startup")
         if not self.stopping:
+            self.mirror.configure(self.config, self.template_set)
+            self.mirror.start()
             self.phase = "watching"
             self.notifier.ready(self.status_line())
             log.info("ready: %s", self.status_line())
@@ -182,7 +192,7 @@ class Daemon:
     def step(self) -> None:
         """Do whatever is due, most urgent first; one failure never stops the loop."""
         for work in (self._maybe_reload, self._maybe_templates, self._maybe_full, self._maybe_rescans,
-                     self._maybe_batch, self._maybe_mirror):
+                     self._maybe_batch):
             if self.stopping:
                 return
             self.guarded(work)
@@ -212,35 +222,7 @@ class Daemon:
             times.append(deadline)
         if self.reload_requested or self.stopping:
             times.append(now)
-        if self._mirror_wake is not None:
-            times.append(self._mirror_wake)
         return min(times)
-
-    # -- mirror schedule (the logic lives in bifrostd.mirror.runner; docs/mirror.md) ----------
-    _mirror_wake: float | None = 0.0  # loop clock of the next due target; None: no scheduled target
-
-    def _maybe_mirror(self) -> None:
-        """Run the mirror targets whose schedule is due, on this thread (the catalog's writer).
-
-        A run yields between files when the daemon stops and resumes next time;
-        each result feeds the heartbeat.
-        """
-        from .catalog.mirror_state import MirrorState
-        from .mirror import parse_targets
-        from .mirror.runner import next_due, run_due_targets
-
-        if not self.config.mirror:
-            self._mirror_wake = None
-            return
-        if self._mirror_wake is None or self.clock() < self._mirror_wake:
-            return
-        self._mirror_wake = self.clock() + 60.0  # if anything below raises, try again in a minute
-        for report in run_due_targets(self.config, self.catalog, time.time(), template_set=self.template_set,
-                                      should_stop=lambda: self.stopping,
-                                      progress=lambda *_: self.heartbeat.beat()):
-            log.info("mirror %s: %s %s", report.target, report.status, report.counts or "")
-        due = next_due(parse_targets(self.config.mirror).values(), MirrorState.of(self.catalog), time.time())
-        self._mirror_wake = None if due is None else self.clock() + max(1.0, due - time.time())
 
     # -- units of work ------------------------------------------------------------------------
     def _maybe_batch(self) -> None:
@@ -375,6 +357,7 @@ class Daemon:
             return True
         old = self.template_set.fingerprint
         self.template_set, self.classifier = new_set, Classifier(new_set)
+        self.mirror.configure(self.config, new_set)
         totals = migrate(self.catalog, new_set)
         self.templates.fingerprint = new_set.fingerprint
         self.templates.last_change = {"at": time.time(), "from": old, "to": new_set.fingerprint, **totals}
@@ -405,6 +388,7 @@ class Daemon:
         self.schedule.settle = settings.settle
         self.schedule.full_every, self.schedule.poll_every = settings.full_every, settings.poll_every
         valid = self.apply_templates("reload")
+        self.mirror.configure(self.config, self.template_set)  # mirror.targets changes apply from its next wake-up
         if self._root_signature() != roots_before:
             self.watcher.stop()
             self.start_watching()
@@ -438,6 +422,7 @@ class Daemon:
         if not self.stopping:
             self.stopping = True
             log.info("stopping (%s): finishing the current batch", why)
+        self.mirror.stop(timeout=0)  # a mirror run stops between files
         self.wake()
 
     def status(self) -> dict[str, Any]:
@@ -453,6 +438,9 @@ class Daemon:
     # -- stop ------------------------------------------------------------------------------------
     def close(self) -> None:
         self.notifier.stopping()
+        if not self.mirror.stop(timeout=MIRROR_STOP_WAIT):
+            log.warning("the mirror worker is still finishing a transfer; exiting without it (the file goes again "
+                        "next run)")
         for part in (self.watcher, self.control, self.pinger):
             if part is not None:
                 try:

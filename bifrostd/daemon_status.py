@@ -42,6 +42,7 @@ def status_document(daemon: Any) -> dict[str, Any]:
         "counts": dict(daemon.counts),
         "errors": list(daemon.errors),
         "templates": daemon.templates.to_json() if daemon.templates else None,
+        "mirror": daemon.mirror.status() if getattr(daemon, "mirror", None) else None,
     }
 
 
@@ -51,6 +52,16 @@ def status_line(daemon: Any) -> str:
     modes = ", ".join(f"{w.plan.name}:{w.state.mode.value}" for w in roots)
     templates = "" if daemon.templates is None or daemon.templates.valid else "; TEMPLATES INVALID"
     return f"{daemon.phase}: {modes}; {len(daemon.settler)} pending{templates}"
+
+
+def _mirror_text(mirror: dict[str, Any]) -> str:
+    if mirror["state"] == "running" and mirror["stage"]:
+        total = f"/{mirror['total']:,}" if mirror["total"] is not None else ""
+        text = f"running: {mirror['stage']} {mirror['done'] or 0:,}{total}"
+    else:
+        text = mirror["state"] + (f", next run {_when(mirror['next_due'])}" if mirror["next_due"] else "")
+    last = "; ".join(f"{name} {run['status']} {_when(run['at'])}" for name, run in sorted(mirror["last"].items()))
+    return text + (f"; last: {last}" if last else "") + (f"; error: {mirror['error']}" if mirror["error"] else "")
 
 
 def describe(document: dict[str, Any]) -> str:
@@ -73,6 +84,9 @@ def describe(document: dict[str, Any]) -> str:
         verdict = "valid" if templates["valid"] else f"INVALID ({len(templates['problems'])} problems, old set kept)"
         lines.append(f"  templates  {templates['fingerprint']} {verdict}")
         lines.extend(f"    {p}" for p in templates["problems"][:10])
+    mirror = document.get("mirror")
+    if mirror and (mirror["last"] or mirror["state"] == "running" or mirror["next_due"]):
+        lines.append(f"  mirror     {_mirror_text(mirror)}")
     for error in document["errors"][-3:]:
         lines.append(f"  error      {_when(error['at'])}: {error['message']}")
     return "\n".join(lines)

@@ -55,6 +55,17 @@ class Catalog:
             scans.mark_interrupted(db.conn)
         return catalog
 
+    def sibling(self) -> Catalog:
+        """A second writing connection for another thread of this process (the daemon's mirror worker).
+
+        It shares this catalog's writer lock, so it takes none and runs no
+        migrations; SQLite (WAL, busy timeout) serialises the two connections'
+        transactions. Close it before this one.
+        """
+        if not self.writable:
+            raise CatalogError("only the catalog's writer can open a sibling writing connection")
+        return type(self)(self.path, open_database(self.path, write=False), writable=True, clock=self.clock)
+
     def close(self) -> None:
         self.db.close()
         if self._lock:

@@ -1,0 +1,62 @@
+"""The daemon runs mirror targets on a worker thread: indexing goes on meanwhile, reload picks up
+targets, SIGTERM stops a run between files, and status shows the worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from .conftest import wait_until
+
+
+def add_target(studio: Path, folder: Path, **settings) -> None:
+    config = studio / "bifrost.yaml"
+    text = config.read_text()
+    target = {"url": folder.as_uri(), "schedule": "1h", "concurrency": 1, **settings}
+    config.write_text(text.rstrip("\n") + "\nmirror:\n  targets:\n    vault: " + json.dumps(target) + "\n")
+
+
+def settled_files(folder: Path, count: int, size: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    old = time.time() - 3600
+    for n in range(count):
+        path = folder / f"plate_{n:03d}.bin"
+        path.write_bytes(os.urandom(size))
+        os.utime(path, (old, old))
+
+
+def test_reload_adds_a_target_and_the_run_happens_off_the_main_loop(studio, daemon_factory, tmp_path):
+    settled_files(studio / "projects" / "demo" / "plates", 40, 32 * 1024)
+    d = daemon_factory(studio / "bifrost.yaml")
+    assert d.status()["mirror"]["state"] == "idle" and d.status()["mirror"]["last"] == {}
+    # 1.25 MiB at 256 KiB/s (after a 1 s burst): a run of a few seconds
+    add_target(studio, tmp_path / "vault", bandwidth="256KiB")
+    assert d.ctl("daemon", "reload").returncode == 0  # no restart: the worker takes the new targets
+    wait_until(lambda: d.status()["mirror"]["state"] == "running", what="the mirror run to start")
+    new = studio / "projects" / "demo" / "saved_during_the_run.txt"
+    new.write_text("an artist saves while the mirror uploads")
+    wait_until(lambda: "saved_during_the_run.txt" in json.dumps(d.ctl_json("ls", str(new.parent))), timeout=10,
+               what="the new file to be indexed")
+    assert d.status()["mirror"]["state"] == "running"  # indexed while the run was still going
+    wait_until(lambda: "vault" in d.status()["mirror"]["last"], timeout=60, what="the run to finish")
+    last = d.status()["mirror"]["last"]["vault"]
+    assert last["status"] == "ok" and last["counts"]["uploaded"] >= 40, last
+    assert d.status()["mirror"]["next_due"] > time.time() + 3000  # the next one in an hour
+    assert "mirror     idle" in d.ctl("daemon", "status").stdout
+    assert d.stop() == 0
+
+
+def test_sigterm_stops_a_mirror_run_between_files(studio, daemon_factory, tmp_path):
+    settled_files(studio / "projects" / "demo" / "plates", 60, 64 * 1024)
+    add_target(studio, tmp_path / "vault", bandwidth="128KiB")  # ~30 s for everything
+    d = daemon_factory(studio / "bifrost.yaml")
+    wait_until(lambda: (d.status()["mirror"]["done"] or 0) >= 3, what="a few files to be mirrored")
+    started = time.monotonic()
+    assert d.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 10
+    assert "mirror vault: stopped" in d.log_path.read_text()
+    mirrored = list((tmp_path / "vault").rglob("plate_*.bin"))
+    assert 3 <= len(mirrored) < 60
