@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sqlite3
+from contextlib import closing
 import subprocess
 import sys
 import time
@@ -172,7 +173,7 @@ def test_a_stopped_run_resumes_without_resending_what_landed(studio):
 
 def _count(studio) -> bool:
     """Stop once a few results are recorded (the executor commits as it goes)."""
-    with sqlite3.connect(studio.catalog_path) as conn:
+    with closing(sqlite3.connect(studio.catalog_path)) as conn:
         return conn.execute("SELECT count(*) FROM mirror_objects WHERE hash IS NOT NULL").fetchone()[0] >= 6
 
 
@@ -326,7 +327,7 @@ def test_bifrostctl_killed_mid_run_resumes_without_resending(bifrostctl_bin, tmp
 
 def _recorded(studio) -> int:
     try:
-        with sqlite3.connect(f"file:{studio.catalog_path}?mode=ro", uri=True, timeout=1) as conn:
+        with closing(sqlite3.connect(f"file:{studio.catalog_path}?mode=ro", uri=True, timeout=1)) as conn:
             return conn.execute("SELECT count(*) FROM mirror_objects WHERE hash IS NOT NULL").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
