@@ -66,6 +66,7 @@ class Daemon:
         self.config_path = config_path
         self.config = load_config(config_path)
         self.settings: DaemonSettings = daemon_settings(self.config)
+        check_mirror_targets(self.config)
         self.environ = environ
         self.clock = clock
         self.mounts = mounts
@@ -378,6 +379,7 @@ class Daemon:
         try:
             config = load_config(self.config_path)
             settings = daemon_settings(config)
+            check_mirror_targets(config)
         except BifrostError as exc:
             self.error(f"reload refused, keeping the running config: {exc}")
             self.notifier.ready(self.status_line())
@@ -454,6 +456,14 @@ class Daemon:
         os.close(self._wake_r)
         os.close(self._wake_w)
         log.info("stopped")
+
+
+def check_mirror_targets(config: Any) -> None:
+    """Parse ``mirror.targets`` now, so a bad target refuses the start or the reload, not each run."""
+    if config.mirror:
+        from .mirror import parse_targets
+
+        parse_targets(config.mirror)
 
 
 def release_memory() -> None:

@@ -107,9 +107,10 @@ class MirrorWorker:
         from .mirror import parse_targets
         from .mirror.runner import next_due, run_due_targets
 
-        self._set(state="running")
         reports = run_due_targets(config, catalog, self._clock(), template_set=template_set,
-                                  should_stop=self._stop.is_set, progress=self._progress)
+                                  should_stop=self._stop.is_set, progress=self._progress,
+                                  on_target=lambda target: self._set(state="running", target=target.name,
+                                                                     stage=None, done=None, total=None))
         for report in reports:
             log.info("mirror %s: %s %s", report.target, report.status, report.counts or "")
             with self._lock:

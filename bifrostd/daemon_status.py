@@ -57,7 +57,7 @@ def status_line(daemon: Any) -> str:
 def _mirror_text(mirror: dict[str, Any]) -> str:
     if mirror["state"] == "running" and mirror["stage"]:
         total = f"/{mirror['total']:,}" if mirror["total"] is not None else ""
-        text = f"running: {mirror['stage']} {mirror['done'] or 0:,}{total}"
+        text = f"running {mirror['target']}: {mirror['stage']} {mirror['done'] or 0:,}{total}"
     else:
         text = mirror["state"] + (f", next run {_when(mirror['next_due'])}" if mirror["next_due"] else "")
     last = "; ".join(f"{name} {run['status']} {_when(run['at'])}" for name, run in sorted(mirror["last"].items()))

@@ -341,12 +341,14 @@ def run_due_targets(
     should_stop: Callable[[], bool] | None = None,
     progress: Progress = _no_progress,
     source: str = "daemon",
+    on_target: Callable[[Target], None] | None = None,
 ) -> list[RunReport]:
     """Run every target of ``config`` that its schedule says is due; the daemon's entry point.
 
     ``catalog`` must be open for writing (the daemon is its one writer). Runs
     one target after another on the calling thread; ``should_stop`` (e.g. set on
-    SIGTERM) ends the current run between files, leaving it resumable. A target
+    SIGTERM) ends the current run between files, leaving it resumable;
+    ``on_target`` is told each target as its run starts. A target
     whose run fails is reported in its ``RunReport`` and never stops the others.
     """
     from .targets import parse_targets
@@ -359,6 +361,8 @@ def run_due_targets(
     for target in due_targets(targets.values(), state, now):
         if should_stop is not None and should_stop():
             break
+        if on_target is not None:
+            on_target(target)
         reports.append(_run_guarded(state, target, locate, source, should_stop, progress))
     return reports
 

@@ -36,6 +36,7 @@ def test_reload_adds_a_target_and_the_run_happens_off_the_main_loop(studio, daem
     add_target(studio, tmp_path / "vault", bandwidth="256KiB")
     assert d.ctl("daemon", "reload").returncode == 0  # no restart: the worker takes the new targets
     wait_until(lambda: d.status()["mirror"]["state"] == "running", what="the mirror run to start")
+    assert d.status()["mirror"]["target"] == "vault"
     new = studio / "projects" / "demo" / "saved_during_the_run.txt"
     new.write_text("an artist saves while the mirror uploads")
     wait_until(lambda: "saved_during_the_run.txt" in json.dumps(d.ctl_json("ls", str(new.parent))), timeout=10,
@@ -46,6 +47,11 @@ def test_reload_adds_a_target_and_the_run_happens_off_the_main_loop(studio, daem
     assert last["status"] == "ok" and last["counts"]["uploaded"] >= 40, last
     assert d.status()["mirror"]["next_due"] > time.time() + 3000  # the next one in an hour
     assert "mirror     idle" in d.ctl("daemon", "status").stdout
+    config = studio / "bifrost.yaml"
+    config.write_text(config.read_text().replace('"concurrency": 1', '"concurency": 1'))
+    d.ctl("daemon", "reload")
+    wait_until(lambda: any("reload refused" in e["message"] and "concurency" in e["message"]
+                           for e in d.status()["errors"]), what="the misspelt option to refuse the reload")
     assert d.stop() == 0
 
 
