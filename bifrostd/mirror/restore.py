@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 BUFFER_SIZE = 1 << 20
 
 
+class ObjectGone(FileNotFoundError):
+    """The object was listed but is no longer in the bucket (a local FileNotFoundError is not this)."""
+
+
 def local_verdict(dest: Path, remote: RemoteObject, expected: str | None, *, force: bool) -> tuple[Outcome, str] | None:
     """Why ``dest`` must not be written (SKIPPED / REFUSED with a reason), or None to go ahead."""
     from .transfer import Outcome
@@ -66,7 +70,7 @@ def download_once(
         finally:
             os.close(fd)
         if remote is None:
-            raise FileNotFoundError(f"{key}: not in the bucket")
+            raise ObjectGone(f"{key}: not in the bucket")
         expected = expected or remote.xxh3
         if received != remote.size or (expected and digest != expected):
             raise _Mismatch(f"{key}: received {received} bytes hashing to {digest}, "

@@ -339,7 +339,7 @@ class Transfer:
         a local file exists and the listing carried no metadata (S3), one HEAD
         tells whether the local file may be replaced.
         """
-        from .restore import download_once, local_verdict
+        from .restore import ObjectGone, download_once, local_verdict
 
         started = self._clock()
         problem = check_key(key, self.target)
@@ -356,7 +356,7 @@ class Transfer:
                 return FileResult(key, verdict[0], error=verdict[1], seconds=self._clock() - started)
             received, attempts = self._retrying(
                 lambda: download_once(self, key, dest, remote, expected_xxh3, force=force))
-        except FileNotFoundError:
+        except ObjectGone:
             return FileResult(key, Outcome.FAILED, error="not in the bucket", seconds=self._clock() - started)
         except Exception as error:
             return self._failed(key, error, started)

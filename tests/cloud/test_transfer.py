@@ -220,3 +220,14 @@ def test_az_repr_and_redact_hide_connection_strings(azurite):
     assert "Eby8vdM02" not in redact_text(azurite)
     assert redact({"connection_string": azurite, "nested": {"url": "https://u:pw@host/x"}}) == {
         "connection_string": "***", "nested": {"url": "https://u:***@host/x"}}
+
+
+def test_download_of_an_object_deleted_since_the_listing_fails_cleanly(bucket, tmp_path):
+    from bifrostd.mirror.backends import RemoteObject
+
+    fs, target = bucket
+    transfer = Transfer(fs, target)
+    listed = RemoteObject("gone.bin", 10)  # what a listing said before someone deleted the object
+    result = transfer.download("gone.bin", tmp_path / "restored" / "gone.bin", listed=listed)
+    assert result.outcome is Outcome.FAILED and result.error == "not in the bucket"
+    assert not (tmp_path / "restored").exists() or not any((tmp_path / "restored").iterdir())
