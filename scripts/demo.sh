@@ -36,7 +36,8 @@ step "bifrostctl resolve $sample"
 
 if "$ctl" --help | grep -q '^  daemon'; then
     step "bifrostd   (watching the demo studio; Ctrl-C stops it)"
-    echo "In another terminal: cd $PWD && cp -r projects/demo/sequences/sq010/sh0100 projects/demo/sequences/sq010/sh0900"
+    work=projects/demo/sequences/sq010/sh0100/anim/work/maya
+    echo "In another terminal: cd $PWD && cp $work/sh0100_anim_v002.ma $work/sh0100_anim_v003.ma"
     echo "then: $ctl status   (run it from $PWD)"
     exec "$bin/bifrostd" --config "$PWD/bifrost.yaml"
 fi
