@@ -42,7 +42,6 @@ import enum
 import errno
 import logging
 import os
-import threading
 import time
 import warnings
 from dataclasses import dataclass, field

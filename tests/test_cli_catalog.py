@@ -10,7 +10,7 @@ import pytest
 
 from bifrostd.catalog import Catalog
 
-from studio_tree import age_tree, make_tree, write, write_config
+from studio_tree import age_tree, make_tree, write_config
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ import pytest
 from bifrostd.catalog import Catalog
 from bifrostd.catalog import queries
 from bifrostd.hashing import HashOutcome, HashStatus, hash_many
-from bifrostd.model import FileStatus
 
-from studio_tree import RENDER, age_tree, load, make_tree, scan, write, write_config
+from studio_tree import age_tree, load, make_tree, scan, write, write_config
 
 
 @pytest.fixture

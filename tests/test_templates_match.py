@@ -166,3 +166,13 @@ def test_fields_shared_by_aliased_keys_are_typed_by_any_key_that_accepts_them(sm
     assert template_set.convert_fields({"ext": "nk"}) == {"ext": "nk"}
     with pytest.raises(FieldValueError, match="must be one of nk"):
         template_set.convert_fields({"ext": "ma"}, template_set.template("shot_work_nuke"))
+
+
+def test_windows_paths_match_with_either_separator_and_any_root_case(small_set):
+    from dataclasses import replace
+
+    windows = replace(small_set, os_name="windows")
+    for path in (r"P:\projects\demo\sequences\sq010\sh0100", "p:/Projects/demo/sequences/sq010/sh0100"):
+        found = windows.match(path)
+        assert found.template.name == "shot_root" and found.relative == "demo/sequences/sq010/sh0100"
+    assert windows.match(r"Q:\projects\demo\sequences\sq010\sh0100") is None

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 import click
 
 from ..errors import ResolveError
-from .output import emit_json, emit_json_line, json_option, printable, table
+from .output import emit_json, emit_json_line, json_option, printable
 
 OS_CHOICE = click.Choice(["linux", "windows", "mac"])
 

@@ -19,7 +19,7 @@ is followed by the kind of the parent it has, so every URI reads one way:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from ..errors import ResolveError
@@ -168,7 +168,3 @@ def _chain_kinds(kinds: dict[str, EntityKind], leaf: str, rest: list[str], uri: 
         chain.append(parent)
         current = kinds[parent]
     return list(reversed(chain))
-
-
-def kinds_in_order(kinds: Iterable[EntityKind]) -> dict[str, EntityKind]:
-    return {kind.name: kind for kind in kinds}

@@ -16,8 +16,9 @@ from .compiled import CompiledTemplate
 from .keys import KeyType
 from .pattern import KeyRef, Optional, Text, Token
 
-#: Above this many optional parts, shapes are not enumerated (the template is tried everywhere).
-MAX_OPTIONAL_VARIANTS = 64
+#: Above this many optional parts (2**6 variants), shapes are not enumerated
+#: and the template is tried for every path of its root.
+MAX_OPTIONALS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def _extension(template: CompiledTemplate, flat: tuple[Token, ...]) -> frozenset
 
 
 def template_shape(template: CompiledTemplate) -> Shape:
-    if _count_optionals(template.tokens) > 6:
+    if _count_optionals(template.tokens) > MAX_OPTIONALS:
         return Shape(None, None)
     counts: set[int] = set()
     extensions: set[str] | None = set()

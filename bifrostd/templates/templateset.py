@@ -136,22 +136,16 @@ class TemplateSet:
                 if path.startswith(prefix):
                     return name, path[len(prefix):]
             return None
-        windows = True
-        normal = path.replace("\\", "/") if windows else path
+        return self._split_windows(path)
+
+    def _split_windows(self, path: str) -> tuple[str, str] | None:
+        """As split_path, on Windows: either separator, and roots compared without regard to case."""
+        normal = path.replace("\\", "/")
         best: tuple[str, str] | None = None
         best_len = -1
         for name, root in self.roots.items():
-            base = root.paths.get(self.os_name)
-            if not base:
-                continue
-            base = base.replace("\\", "/").rstrip("/") if windows else base.rstrip("/")
-            if len(base) <= best_len:
-                continue
-            if windows:
-                prefix_ok = normal.lower().startswith(base.lower() + "/")
-            else:
-                prefix_ok = normal.startswith(base + "/")
-            if prefix_ok:
+            base = root.paths.get(self.os_name, "").replace("\\", "/").rstrip("/")
+            if base and len(base) > best_len and normal.lower().startswith(base.lower() + "/"):
                 best, best_len = (name, normal[len(base) + 1:]), len(base)
         return best
 

@@ -23,7 +23,7 @@ import pytest
 from bifrostd.catalog import Catalog
 from bifrostd.catalog.mirror_state import MirrorState
 from bifrostd.hashing import hash_file
-from bifrostd.mirror import Outcome, Transfer, open_filesystem, parse_targets
+from bifrostd.mirror import Transfer, open_filesystem, parse_targets
 from bifrostd.mirror.backends import head
 from bifrostd.mirror.plan import DAY_NS
 from bifrostd.mirror.runner import locator, run_target

@@ -7,10 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
-import pytest
 
 from .conftest import catalogued, installed, wait_until, write_config
 

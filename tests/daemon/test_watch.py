@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bifrostd.settle import Dirty
-from bifrostd.watch import Mode, OverflowSignal, RootPlan, Watcher, count_watches, inotify_fds
+from bifrostd.watch import Mode, OverflowSignal, RootPlan, Watcher, inotify_fds
 
 QUEUE_SYSCTL = Path("/proc/sys/fs/inotify/max_queued_events")
 
