@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
+from .templates.loader import root_paths
 from .templates.source import Located, Problem, Where, did_you_mean, read_yaml
-from .templates.spec import OS_NAMES
 
 SCHEMA_ID = "bifrost.config.1"
 CONFIG_NAME = "bifrost.yaml"
@@ -146,21 +146,10 @@ class _Reader:
         if not isinstance(node.value, dict):
             self.problem(node.where, "roots", "must be a mapping of root name to paths per OS")
             return out
-        for name, (where, value) in node.value.items():
-            paths: dict[str, str] = {}
-            items = {os_name: (value.where, value) for os_name in OS_NAMES} if isinstance(value.value, str) else value.value
-            if not isinstance(items, dict):
-                self.problem(value.where, f"roots.{name}", "must be a path or a mapping of OS to path")
-                continue
-            for os_name, (os_where, path) in items.items():
-                if os_name not in OS_NAMES:
-                    self.problem(os_where, f"roots.{name}.{os_name}", "unknown operating system",
-                                 did_you_mean(os_name, OS_NAMES) or f"use {', '.join(OS_NAMES)}")
-                elif not isinstance(path.value, str) or not path.value:
-                    self.problem(path.where, f"roots.{name}.{os_name}", "must be a path")
-                else:
-                    paths[os_name] = self._root_path(os_name, path.value)
-            out[name] = paths
+        for name, (_, value) in node.value.items():
+            paths, problems = root_paths(name, value)
+            self.problems.extend(problems)
+            out[name] = {os_name: self._root_path(os_name, path) for os_name, path in paths.items()}
         return out
 
     def _root_path(self, os_name: str, text: str) -> str:

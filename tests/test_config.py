@@ -45,3 +45,14 @@ def test_problems_name_line_and_key(tmp_path):
 @pytest.mark.parametrize(("text", "seconds"), [(30, 30.0), ("30s", 30.0), ("15m", 900.0), ("24h", 86400.0), ("7d", 604800.0), ("250ms", 0.25)])
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
+
+
+def test_root_problems_are_reported_like_in_template_files(tmp_path):
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\nroots:\n  projects: {linux: ./p, windos: x, mac: ''}\n  renders: 5\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    text = str(caught.value)
+    assert f"{config}:3:26: roots.projects.windos: unknown operating system (did you mean 'windows'?)" in text
+    assert f"{config}:3:42: roots.projects.mac: a root path is a non-empty string" in text
+    assert f"{config}:4:12: roots.renders: must be a path or a mapping of OS to path" in text

@@ -110,18 +110,8 @@ class _Reader:
         for name, (where, value) in self._mapping(node, "roots").items():
             if not self._check_name(where, "roots", name) or self._duplicate(self.decl.roots, name, where, "roots"):
                 continue
-            paths: dict[str, str] = {}
-            if isinstance(value.value, str):
-                paths = {os_name: value.value for os_name in OS_NAMES}
-            else:
-                for os_name, (os_where, path) in self._mapping(value, f"roots.{name}").items():
-                    if os_name not in OS_NAMES:
-                        self.problem(os_where, f"roots.{name}.{os_name}", "unknown operating system",
-                                     did_you_mean(os_name, OS_NAMES) or f"use {', '.join(OS_NAMES)}", code="unknown-option")
-                    elif not isinstance(path.value, str) or not path.value:
-                        self.problem(path.where, f"roots.{name}.{os_name}", "a root path is a non-empty string")
-                    else:
-                        paths[os_name] = path.value
+            paths, problems = root_paths(name, value)
+            self.problems.extend(problems)
             self.decl.roots[name] = Root(name, paths, where)
 
     # -- keys -----------------------------------------------------------------
@@ -324,6 +314,31 @@ class _Reader:
 
 
 _INVALID = object()
+
+
+def root_paths(name: str, node: Located) -> tuple[dict[str, str], list[Problem]]:
+    """A root's path per OS, from one path for every OS or a mapping ``{linux: ..., windows: ...}``.
+
+    Shared by template files and the studio config's root overrides.
+    """
+    if node.value == "":
+        return {}, [Problem(node.where, f"roots.{name}", "a root path is a non-empty string")]
+    if isinstance(node.value, str):
+        return {os_name: node.value for os_name in OS_NAMES}, []
+    if not isinstance(node.value, dict):
+        return {}, [Problem(node.where, f"roots.{name}", "must be a path or a mapping of OS to path")]
+    paths: dict[str, str] = {}
+    problems: list[Problem] = []
+    for os_name, (os_where, path) in node.value.items():
+        key = f"roots.{name}.{os_name}"
+        if os_name not in OS_NAMES:
+            hint = did_you_mean(os_name, OS_NAMES) or f"use {', '.join(OS_NAMES)}"
+            problems.append(Problem(os_where, key, "unknown operating system", hint, code="unknown-option"))
+        elif not isinstance(path.value, str) or not path.value:
+            problems.append(Problem(path.where, key, "a root path is a non-empty string"))
+        else:
+            paths[os_name] = path.value
+    return paths, problems
 
 
 def _integer(value: Any) -> tuple[str, str] | None:
