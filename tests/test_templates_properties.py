@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from functools import partial
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from bifrostd.errors import FieldValueError
 from bifrostd.templates import KeyType, load_template_set
+from bifrostd.templates.compiled import _parse_with_captures
 from bifrostd.templates.pattern import KeyRef, Optional, walk_tokens
 
 SMALL = load_template_set(Path(__file__).resolve().parent.parent / "fixtures" / "templates" / "small")
@@ -73,3 +75,37 @@ def test_no_value_formats_a_path_outside_its_root(field, value):
     assert posixpath.normpath(path) == path
     assert path.startswith("/mnt/projects/")
     assert "\x00" not in path and ".." not in path.split("/")
+
+
+DEFAULT = load_template_set(Path(__file__).resolve().parent.parent / "templates")
+SPECIALISED = sorted((t for t in DEFAULT.templates.values() if not isinstance(t.parser, partial)), key=lambda t: t.name)
+
+
+def test_most_default_templates_get_a_specialised_parser():
+    assert len(SPECIALISED) >= len(DEFAULT.templates) * 3 // 4
+
+
+@st.composite
+def relative_paths(draw):
+    """A default template and a path it formats, sometimes damaged so that it no longer fits."""
+    template = draw(st.sampled_from(SPECIALISED))
+    optional = {DEFAULT.keys[t.name].field for tok in template.tokens if isinstance(tok, Optional)
+                for t in walk_tokens(tok.parts) if isinstance(t, KeyRef)}
+    fields = {}
+    for key in template.keys.values():
+        if key.field not in fields and not (key.field in optional and draw(st.booleans())):
+            fields[key.field] = draw(value_strategy(key))
+    relative = template.format(fields)
+    if draw(st.booleans()):
+        at = draw(st.integers(min_value=0, max_value=len(relative)))
+        relative = relative[:at] + draw(st.sampled_from(["", "x", "0", "/", "_", ".", "#"])) + relative[at + 1:]
+    return template, relative
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(relative_paths())
+def test_specialised_parsers_agree_with_the_general_one(case):
+    template, relative = case
+    general = _parse_with_captures(template.regex, template.captures, relative)
+    special = template.parser(relative)
+    assert (None if special is None else list(special.items())) == (None if general is None else list(general.items()))

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Iterator
 
 from ..errors import FieldValueError
+from .fastparse import Parser, specialised_parser
 from .keys import Key, KeyType, unsafe_reason
 from .pattern import KeyRef, Optional, Text, Token
 
@@ -163,44 +165,15 @@ class CompiledTemplate:
     priority: int
     description: str
     where: Any
-    #: When no group is checked against another, the fast path of parse: (field per
-    #: group, required integer fields, other number fields, fields only in optional parts).
-    simple: tuple[Any, ...] = ()
+    #: Parses a root-relative path to its fields (None if it does not match): the
+    #: general loop over captures, or for most templates a specialised parser
+    #: (see :mod:`.fastparse`). Matching calls it directly.
+    parser: Parser
 
     # -- parse --------------------------------------------------------------------
     def parse(self, relative: str) -> dict[str, Any] | None:
         """The typed fields of a root-relative POSIX path, or None if it does not match."""
-        found = self.regex.fullmatch(relative)
-        if found is None:
-            return None
-        if self.simple:
-            names, integers, numbers, optional = self.simple
-            fields = dict(zip(names, found.groups()))
-            for name in integers:  # always present, always digits
-                fields[name] = int(fields[name])
-            for name in numbers:  # optional integers, and frames that may be a placeholder
-                text = fields[name]
-                if text is not None and text[-1:].isdigit() and text[0] != "$":
-                    fields[name] = int(text)
-            for name in optional:
-                if fields[name] is None:
-                    del fields[name]
-            return fields
-        texts = found.groups()
-        fields: dict[str, Any] = {}
-        try:
-            for capture, text in zip(self.captures, texts):
-                if text is None:
-                    continue
-                value = capture.convert(text)
-                if capture.check and capture.field in fields:
-                    if fields[capture.field] != value:
-                        return None
-                else:
-                    fields[capture.field] = value
-        except ValueError:
-            return None
-        return fields
+        return self.parser(relative)
 
     # -- format ---------------------------------------------------------------------
     def format(self, fields: dict[str, Any], *, use_defaults: bool = True) -> str:
@@ -245,6 +218,27 @@ class CompiledTemplate:
         return bool(names) and all(fields.get(name) is not None for name in names)
 
 
+def _parse_with_captures(regex: re.Pattern[str], captures: tuple[Capture, ...], relative: str) -> dict[str, Any] | None:
+    """Parse by converting each captured group, checking repeated fields agree."""
+    found = regex.fullmatch(relative)
+    if found is None:
+        return None
+    fields: dict[str, Any] = {}
+    try:
+        for capture, text in zip(captures, found.groups()):
+            if text is None:
+                continue
+            value = capture.convert(text)
+            if capture.check and capture.field in fields:
+                if fields[capture.field] != value:
+                    return None
+            else:
+                fields[capture.field] = value
+    except ValueError:
+        return None
+    return fields
+
+
 def _occurrence_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: list[int] | None = None) -> list[str]:
     """Regex parts with every key occurrence in its own group o0, o1, ... (no back-references)."""
     counter = [0] if counter is None else counter
@@ -285,33 +279,41 @@ def compile_template(
     builder.add(tokens)
     used = {t.name: keys[t.name] for t in _key_refs(tokens)}
     required = frozenset(keys[t.name].field for t in tokens if isinstance(t, KeyRef))
+    regex = re.compile("".join(builder.parts))
+    captures = tuple(builder.captures)
+    simple = _simple_captures(builder.captures, tokens, keys)
+    if simple:
+        parser = specialised_parser(name, regex, *simple)
+    else:
+        parser = partial(_parse_with_captures, regex, captures)
     return CompiledTemplate(
         name=name,
         root=root,
         pattern=pattern,
         tokens=tokens,
         keys=used,
-        regex=re.compile("".join(builder.parts)),
+        regex=regex,
         approx_regex="".join(builder.approx),
         occurrence_regex=re.compile("".join(_occurrence_parts(tokens, keys))),
         occurrence_fields=tuple(builder.occurrences),
-        captures=tuple(builder.captures),
+        captures=captures,
         fields=frozenset(k.field for k in used.values()),
         required=required,
         entity=entity,
         priority=priority,
         description=description,
         where=where,
-        simple=_simple_captures(builder.captures, tokens, keys),
+        parser=parser,
     )
 
 
 def _simple_captures(captures: list[Capture], tokens: tuple[Token, ...], keys: dict[str, Key]) -> tuple[Any, ...]:
-    """The fast-path description of parse (see CompiledTemplate.simple), or () if it can't be used.
+    """The arguments of a specialised parser, or () if the template needs the general one.
 
-    The fast path covers text fields and plain integer/frame fields: a frame
-    placeholder (``####``, ``%04d``, ``$F4``) stays text, digits become an int.
-    Fields needing a range, case or safety check take the general path.
+    A specialised parser covers text fields and plain integer/frame fields: a
+    frame placeholder (``####``, ``%04d``, ``$F4``) stays text, digits become an
+    int. Fields needing a range, case or safety check, or a comparison between
+    two groups, take the general path.
     """
     names: list[str] = []
     for capture in captures:

@@ -16,7 +16,7 @@ it cannot match.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .compiled import CompiledTemplate
 from .pattern import Text, Token
@@ -34,9 +34,8 @@ class Node:
     branches: dict[str, "Node"] = field(default_factory=dict)
     default: "Node | None" = None
     templates: tuple[CompiledTemplate, ...] = ()
-
-
-_EMPTY = Node()
+    #: A leaf's templates followed by the root's templates of any shape (set by build_root_index).
+    candidates: tuple[CompiledTemplate, ...] = ()
 
 
 def static_segments(tokens: tuple[Token, ...], count: int) -> list[str | None] | None:
@@ -87,7 +86,7 @@ def build_tree(entries: list[tuple[CompiledTemplate, list[str | None]]], used: f
             values.setdefault(entry[1][index], []).append(entry)
     used = used | {index}
     branches = {value: build_tree(items + wild, used) for value, items in values.items()}
-    default = build_tree(wild, used) if wild else _EMPTY
+    default = build_tree(wild, used) if wild else Node()
     return Node(index=index, branches=branches, default=default)
 
 
@@ -130,9 +129,9 @@ class RootIndex:
             node = self.wild.get(len(segments))
             if node is None:
                 return self.anywhere
-        while node.index >= 0:  # Node.lookup, inlined: this runs once per path
+        while node.index >= 0:
             node = node.branches.get(segments[node.index], node.default)
-        return node.templates + self.anywhere if self.anywhere else node.templates
+        return node.candidates
 
 
 def build_root_index(templates: Iterable[CompiledTemplate], shapes: dict[str, Shape]) -> RootIndex:
@@ -155,7 +154,19 @@ def build_root_index(templates: Iterable[CompiledTemplate], shapes: dict[str, Sh
         index.exact[(count, ext)] = _tree(items + wild.get(count, []), count)
     for count, items in wild.items():
         index.wild[count] = _tree(items, count)
+    for tree in [*index.exact.values(), *index.wild.values()]:
+        for leaf in _leaves(tree):
+            leaf.candidates = leaf.templates + index.anywhere
     return index
+
+
+def _leaves(node: Node) -> Iterator[Node]:
+    if node.index < 0:
+        yield node
+        return
+    for branch in [*node.branches.values(), node.default]:
+        if branch is not None:
+            yield from _leaves(branch)
 
 
 def _tree(templates: list[CompiledTemplate], count: int) -> Node:

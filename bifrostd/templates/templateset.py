@@ -64,17 +64,19 @@ class Match:
     of thousands of times per second, and frozen dataclasses are slow to build.)
     """
 
-    __slots__ = ("root", "relative", "template", "fields", "candidates", "_set", "_entity")
+    __slots__ = ("root", "relative", "template", "fields", "_set", "_entity")
+
+    #: Names of the tied templates of an ambiguous match (see AmbiguousMatch).
+    candidates: tuple[str, ...] = ()
 
     def __init__(self, root: str, relative: str, template: CompiledTemplate | None, fields: dict[str, Any],
-                 template_set: "TemplateSet | None" = None, candidates: tuple[str, ...] = ()) -> None:
+                 template_set: "TemplateSet | None" = None) -> None:
         self.root = root
         self.relative = relative
         self.template = template
         self.fields = fields
-        self.candidates = candidates
         self._set = template_set
-        self._entity: Any = _UNPLANNED
+        # _entity is left unset until first asked for
 
     @property
     def ambiguous(self) -> bool:
@@ -82,14 +84,26 @@ class Match:
 
     @property
     def entity(self) -> Entity | None:
-        if self._entity is _UNPLANNED:
+        try:
+            return self._entity
+        except AttributeError:
             ok = self.template is not None and self._set is not None
             self._entity = self._set.entity_of(self.template, self.fields) if ok else None
-        return self._entity
+            return self._entity
 
     def __repr__(self) -> str:
         name = self.template.name if self.template else f"ambiguous{self.candidates}"
         return f"Match({self.root!r}, {self.relative!r}, {name}, {self.fields!r})"
+
+
+class AmbiguousMatch(Match):
+    """A path that several templates of equal priority match: ``template`` is None."""
+
+    __slots__ = ("candidates",)
+
+    def __init__(self, root: str, relative: str, fields: dict[str, Any], candidates: tuple[str, ...]) -> None:
+        super().__init__(root, relative, None, fields)
+        self.candidates = candidates
 
 
 @dataclass(slots=True)
@@ -160,7 +174,7 @@ class TemplateSet:
                 relative = path[len(prefix):]
                 candidates = index.candidates(relative)
                 if len(candidates) == 1:
-                    fields = candidates[0].parse(relative)
+                    fields = candidates[0].parser(relative)
                     return None if fields is None else Match(name, relative, candidates[0], fields, self)
                 return self._decide(name, relative, candidates)
         return None
@@ -190,7 +204,7 @@ class TemplateSet:
         for template in candidates:
             if best is not None and template.priority < best.priority:
                 break
-            fields = template.parse(relative)
+            fields = template.parser(relative)
             if fields is None:
                 continue
             if best is None:
@@ -200,7 +214,7 @@ class TemplateSet:
         if best is None or best_fields is None:
             return None
         if tied:
-            return Match(root, relative, None, best_fields, self, (best.name, *tied))
+            return AmbiguousMatch(root, relative, best_fields, (best.name, *tied))
         return Match(root, relative, best, best_fields, self)
 
     def entity_of(self, template: CompiledTemplate, fields: dict[str, Any]) -> Entity | None:
