@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from .keys import FRAME_PLACEHOLDER_STARTS
+
 Parser = Callable[[str], "dict[str, Any] | None"]
 
 
@@ -52,7 +54,7 @@ def specialised_parser(name: str, regex: re.Pattern[str], fields: tuple[str, ...
         if field in integers:
             expression = f"int({value})"
         elif field in numbers:
-            expression = f"(int({value}) if {value}[-1:].isdigit() and {value}[0] != '$' else {value})"
+            expression = f"({value} if {value}[0] in {FRAME_PLACEHOLDER_STARTS!r} else int({value}))"
         else:
             expression = value
         if field in optional:

@@ -34,6 +34,9 @@ class KeyType(str, Enum):
 
 
 UDIM_TOKEN = "<UDIM>"
+#: First characters of the frame placeholders (``####``, ``@@@@``, ``%04d``, ``$F4``);
+#: a frame number starts with a digit or '-'.
+FRAME_PLACEHOLDER_STARTS = "#@%$"
 
 
 def unsafe_reason(text: str) -> str | None:
