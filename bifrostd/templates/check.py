@@ -19,6 +19,7 @@ set then says explicitly which one wins.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from itertools import combinations
 from pathlib import Path
@@ -149,7 +150,7 @@ def _harmonise(template: CompiledTemplate, example: str, a: CompiledTemplate, b:
     key two values; copying one occurrence's text over the others often yields
     a path both real templates match. Returns the first such path, else ``example``.
     """
-    found = template.occurrence_regex.fullmatch(example)
+    found = re.fullmatch(template.occurrence_source, example)
     if found is None:
         return example
     spans: dict[str, list[int]] = {}

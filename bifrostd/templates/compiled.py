@@ -154,9 +154,11 @@ class CompiledTemplate:
     pattern: str
     tokens: tuple[Token, ...]
     keys: dict[str, Key]
-    regex: re.Pattern[str]
+    #: The anchored regex that parses a root-relative path (see :attr:`regex`).
+    source: str
     approx_regex: str
-    occurrence_regex: re.Pattern[str]
+    #: Every key occurrence in its own group, for explaining overlaps (see check.py).
+    occurrence_source: str
     occurrence_fields: tuple[str, ...]
     captures: tuple[Capture, ...]
     fields: frozenset[str]
@@ -165,10 +167,28 @@ class CompiledTemplate:
     priority: int
     description: str
     where: Any
-    #: Parses a root-relative path to its fields (None if it does not match): the
-    #: general loop over captures, or for most templates a specialised parser
-    #: (see :mod:`.fastparse`). Matching calls it directly.
-    parser: Parser
+    #: The arguments of a specialised parser (see :mod:`.fastparse`), or () for the general loop.
+    simple: tuple[Any, ...] = ()
+    #: Parses a root-relative path to its fields (None if it does not match).
+    #: Matching calls it directly. The regex and parser are built on first use,
+    #: so that resolving one path compiles only the templates it is tried against.
+    parser: Parser = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parser", self._parse_first)
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.source)
+
+    def _parse_first(self, relative: str) -> dict[str, Any] | None:
+        regex = self.regex
+        if self.simple:
+            parser = specialised_parser(self.name, regex, *self.simple)
+        else:
+            parser = partial(_parse_with_captures, regex, self.captures)
+        object.__setattr__(self, "parser", parser)  # concurrent first calls build equal parsers
+        return parser(relative)
 
     # -- parse --------------------------------------------------------------------
     def parse(self, relative: str) -> dict[str, Any] | None:
@@ -279,31 +299,24 @@ def compile_template(
     builder.add(tokens)
     used = {t.name: keys[t.name] for t in _key_refs(tokens)}
     required = frozenset(keys[t.name].field for t in tokens if isinstance(t, KeyRef))
-    regex = re.compile("".join(builder.parts))
-    captures = tuple(builder.captures)
-    simple = _simple_captures(builder.captures, tokens, keys)
-    if simple:
-        parser = specialised_parser(name, regex, *simple)
-    else:
-        parser = partial(_parse_with_captures, regex, captures)
     return CompiledTemplate(
         name=name,
         root=root,
         pattern=pattern,
         tokens=tokens,
         keys=used,
-        regex=regex,
+        source="".join(builder.parts),
         approx_regex="".join(builder.approx),
-        occurrence_regex=re.compile("".join(_occurrence_parts(tokens, keys))),
+        occurrence_source="".join(_occurrence_parts(tokens, keys)),
         occurrence_fields=tuple(builder.occurrences),
-        captures=captures,
+        captures=tuple(builder.captures),
         fields=frozenset(k.field for k in used.values()),
         required=required,
         entity=entity,
         priority=priority,
         description=description,
         where=where,
-        parser=parser,
+        simple=_simple_captures(builder.captures, tokens, keys),
     )
 
 
