@@ -12,7 +12,8 @@ changed while we were down), tell systemd we are ready, then loop:
   ``full_every``;
 - the template files are checked every second and, when changed and
   valid, the catalog is migrated to the new set (``bifrostd.live_templates``);
-- the control socket answers status, reload, stop and ping.
+- the control socket answers status, reload, stop and ping; a catalog write
+  asked for over it (``forget``) is queued and run by the loop.
 
 Mirror runs happen on their own thread (``bifrostd.daemon_mirror``), so a long
 first run never holds up indexing or the watchdog heartbeat.
@@ -35,6 +36,9 @@ import select
 import signal
 import sys
 import time
+from collections import deque
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -50,6 +54,8 @@ from .settle import Dirty, Settler
 log = logging.getLogger("bifrostd")
 STATUS_SCHEMA = "bifrost.daemon-status.1"
 MIRROR_STOP_WAIT = 60.0  # seconds close() waits for an upload in flight; well under TimeoutStopSec=2min
+REQUEST_WAIT = 60.0  # seconds a control request waits for the loop to run its catalog write
+REPLY_FILES = 1000  # files listed in a forget reply (the count is always whole); keeps the line well under 1 MiB
 
 
 class Interrupted(Exception):
@@ -95,6 +101,7 @@ class Daemon:
         self.classifier: Any = None
         self.schedule: Any = None
         self._template_signature: Any = None
+        self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
         from .daemon_mirror import MirrorWorker
 
         self.mirror = MirrorWorker(lambda: self.catalog.sibling())
@@ -192,8 +199,8 @@ class Daemon:
 
     def step(self) -> None:
         """Do whatever is due, most urgent first; one failure never stops the loop."""
-        for work in (self._maybe_reload, self._maybe_templates, self._maybe_full, self._maybe_rescans,
-                     self._maybe_batch):
+        for work in (self._maybe_reload, self._maybe_requests, self._maybe_templates, self._maybe_full,
+                     self._maybe_rescans, self._maybe_batch):
             if self.stopping:
                 return
             self.guarded(work)
@@ -226,6 +233,34 @@ class Daemon:
         return min(times)
 
     # -- units of work ------------------------------------------------------------------------
+    def _maybe_requests(self) -> None:
+        """Catalog writes asked for over the control socket, run here: the loop is the catalog's one writer."""
+        while self._requests:
+            work, future = self._requests.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue  # the asker gave up waiting
+            try:
+                future.set_result(work())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def on_loop(self, work: Callable[[], Any], *, timeout: float = REQUEST_WAIT) -> Any:
+        """Run ``work`` on the loop's thread and return its result (called from a control thread).
+
+        Raises DaemonError when the loop does not get to it within ``timeout``
+        seconds (a long reconcile): the work is then withdrawn, never run later.
+        """
+        future: Future = Future()
+        self._requests.append((work, future))
+        self.wake()
+        try:
+            return future.result(timeout=timeout)
+        except FuturesTimeout:
+            if not future.cancel():
+                return future.result()  # it started meanwhile: let it finish
+            raise DaemonError(f"the daemon is busy ({self.phase}) and did not get to the request within "
+                              f"{timeout:g} s; nothing was done, try again") from None
+
     def _maybe_batch(self) -> None:
         from collections import defaultdict
 
@@ -409,12 +444,35 @@ class Daemon:
         return {"ping": lambda r: {"pid": os.getpid(), "version": VERSION},
                 "status": lambda r: {"status": self.status()},
                 "reload": self._request_reload,
-                "stop": self._request_stop}
+                "stop": self._request_stop,
+                "forget": self._request_forget}
 
     def _request_reload(self, request: Mapping[str, Any]) -> dict[str, Any]:
         self.reload_requested = True
         self.wake()
         return {"reloading": True}
+
+    def _request_forget(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        from .forget import execute_forget, plan_forget
+
+        targets = request.get("targets", [])
+        everything, dry_run = request.get("all", False), request.get("dry_run", False)
+        if not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)
+                and isinstance(everything, bool) and isinstance(dry_run, bool)):
+            raise DaemonError('forget takes "targets" (a list of strings), "all" and "dry_run" (booleans)')
+
+        def work() -> dict[str, Any]:
+            plan = plan_forget(self.catalog, self.template_set, targets, everything=everything)
+            if dry_run:
+                from .forget import ForgetReport
+
+                return ForgetReport(plan, dry_run=True).to_json(limit=REPLY_FILES)
+            report = execute_forget(self.catalog, plan)
+            if report.forgotten:
+                log.info("forgot %d missing records (%s)", len(report.forgotten), ", ".join(plan.targets))
+            return report.to_json(limit=REPLY_FILES)
+
+        return {"forget": self.on_loop(work)}
 
     def _request_stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
         self.request_stop("control socket")
@@ -440,6 +498,10 @@ class Daemon:
     # -- stop ------------------------------------------------------------------------------------
     def close(self) -> None:
         self.notifier.stopping()
+        while self._requests:  # asked for while stopping: refused, never half done
+            _, future = self._requests.popleft()
+            if future.set_running_or_notify_cancel():
+                future.set_exception(DaemonError("the daemon is stopping; nothing was done"))
         if not self.mirror.stop(timeout=MIRROR_STOP_WAIT):
             log.warning("the mirror worker is still finishing a transfer; exiting without it (the file goes again "
                         "next run)")

@@ -122,3 +122,15 @@ def test_non_utf8_names_are_scanned_listed_and_printed(bifrostctl_bin, studio):
     examples = [e for g in drift["unmanaged"] for e in g["examples"]]
     assert "bad\\xffname.txt" in examples
     assert "bad\\xffname.txt" in run(bifrostctl_bin, config, "drift", code=1).stdout
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("sh0100_comp_v003.exr", "sh0100_comp_v003.exr"),
+    ("héro modèle (copie).ma", "héro modèle (copie).ma"),
+    (os.fsdecode(b"caf\xc3\xa9_\xff.txt"), "café_\\xff.txt"),  # the byte as the catalog's escaped form shows it
+    ("two\nlines\t.ma", "two\\nlines\\t.ma"),
+])
+def test_names_are_printed_safely_for_a_terminal(text, shown):
+    from bifrostd.cli.output import printable
+
+    assert printable(text) == shown

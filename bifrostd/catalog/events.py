@@ -1,4 +1,4 @@
-"""The append-only activity log: what appeared, changed, moved, vanished or was rematched.
+"""The append-only activity log: what appeared, changed, moved, vanished, was rematched or forgotten.
 
 Each event names the file owner as the user (uid → name via ``pwd``, looked
 up here at the edge and cached), the source (scan, watch, command), the path
@@ -23,6 +23,7 @@ class EventKind(str, Enum):
     MOVED = "moved"
     VANISHED = "vanished"
     REMATCHED = "rematched"
+    FORGOTTEN = "forgotten"  # a missing record removed by ``bifrostctl forget``
 
 
 class Source(str, Enum):

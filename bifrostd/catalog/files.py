@@ -304,6 +304,51 @@ class _Writes:
             conn.executemany(INSERT_EVENT, ((*e[:8], e[3], e[4], e[5], *e[8:]) for e in events))
 
 
+# -- forgetting missing records -------------------------------------------------------------
+def missing_records(conn: sqlite3.Connection, *, root: str | None = None, folder: str = "",
+                    entity_id: int | None = None) -> list[FileRecord]:
+    """Missing records: all, or at or below a root-relative path of ``root``, or of an entity and those below it."""
+    where, params = ["f.state != 'present'"], []
+    if root is not None:
+        where.append("f.root = ?")
+        params.append(root)
+        text = to_columns(folder)[0]
+        if text:
+            where.append("(f.path = ? OR (f.path >= ? AND f.path < ?))")
+            params += [text, text + "/", text + "0"]
+    if entity_id is not None:
+        where.append("f.entity_id IN (WITH RECURSIVE below(id) AS "
+                     "(SELECT ? UNION ALL SELECT c.id FROM entities c JOIN below b ON c.parent_id = b.id) "
+                     "SELECT id FROM below)")
+        params.append(entity_id)
+    sql = RECORD_COLUMNS.format(source="files f") + " WHERE " + " AND ".join(where) + " ORDER BY f.root, f.path"
+    return [record_from_row(r) for r in conn.execute(sql, params)]
+
+
+FORGET_FILES = """
+DELETE FROM files WHERE id IN (SELECT value FROM json_each(?)) AND state != 'present'
+RETURNING id, root, path, raw, entity_id, sequence_id, uid
+"""
+
+
+def forget_records(conn: sqlite3.Connection, ids: Sequence[int], *, source: str, now_ns: int,
+                   owner: Callable[[int], str | None] = owner_name) -> list[int]:
+    """Delete the records with ``ids`` that are still missing, each with a 'forgotten' event; one transaction.
+
+    A record that reappeared since it was planned is kept. Returns the ids deleted.
+    """
+    with transaction(conn):
+        rows = conn.execute(FORGET_FILES, (json.dumps(list(ids)),)).fetchall()
+        conn.executemany(INSERT_EVENT_FILE_ID, (
+            (now_ns, EventKind.FORGOTTEN.value, source, root, path, raw, None, None, file_id, entity_id, uid,
+             owner(uid), None, None) for file_id, root, path, raw, entity_id, _, uid in rows))
+        sequences = SequenceIds(conn)
+        for row in rows:
+            sequences.touch(row[5])
+        sequences.refresh(now_ns)
+    return [row[0] for row in rows]
+
+
 def _changes(record: FileRecord, state: FileState) -> dict:
     before = {"size": record.size, "mtime_ns": record.mtime_ns, "inode": record.inode}
     after = {"size": state.size, "mtime_ns": state.mtime_ns, "inode": state.inode}

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from sqlite_utils import Database
 
 from ..errors import CatalogError
-from ..model import Plan
+from ..model import FileRecord, Plan
 from ..reconcile import CatalogView, WalkScope
 from . import scans
 from .connection import WriterLock, open_database
-from .files import Applier, load_dirs, load_records, load_signatures, load_view
+from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
 from .location import MountTable, system_mounts
 from .migrations import applied_migrations
 
@@ -105,6 +105,16 @@ class Catalog:
         self._require_writer()
         applier = Applier(self.conn, source=source, scan_id=scan_id, clock=self.clock)
         return applier.apply(plan, batch_size=batch_size, progress=progress)
+
+    # -- forgetting ---------------------------------------------------------------
+    def missing(self, *, root: str | None = None, folder: str = "", entity_id: int | None = None) -> list[FileRecord]:
+        """Missing records: every one, those at or below ``folder`` of ``root``, or those of an entity's subtree."""
+        return missing_records(self.conn, root=root, folder=folder, entity_id=entity_id)
+
+    def forget(self, ids: Sequence[int], *, source: str = "command") -> list[int]:
+        """Delete the records with ``ids`` that are still missing (logging each); returns the ids deleted."""
+        self._require_writer()
+        return forget_records(self.conn, ids, source=source, now_ns=self.clock())
 
     # -- scans -----------------------------------------------------------------------
     def begin_scan(self, *, root: str | None, full: bool, fingerprint: str, source: str = "scan") -> int:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "scan": "catalog_cmds:scan",
     "status": "catalog_cmds:status",
     "drift": "catalog_cmds:drift",
+    "forget": "catalog_cmds:forget",
     "log": "catalog_cmds:log_command",
     "ls": "entity_cmds:ls_command",
     "versions": "entity_cmds:versions",

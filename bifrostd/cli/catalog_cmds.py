@@ -1,12 +1,14 @@
-"""Commands over the catalog: ``scan``, ``status``, ``drift`` and ``log``.
+"""Commands over the catalog: ``scan``, ``status``, ``drift``, ``forget`` and ``log``.
 
 Thin: open the catalog, call the library, render a table or one JSON
-document. ``scan`` is the only writer here; the others open the catalog
-read-only and never block a running daemon.
+document. ``scan`` and ``forget`` write; the others open the catalog
+read-only and never block a running daemon. ``forget`` asks the daemon to
+write when it holds the catalog.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -15,7 +17,7 @@ from typing import Any
 import click
 
 from ..config import parse_duration
-from .output import emit_json, json_option, table
+from .output import emit_json, json_option, printable, table
 
 
 def open_catalog(obj, *, write: bool = False):
@@ -242,7 +244,8 @@ def _drift_text(doc: dict[str, Any], counts: dict[str, int], limit: int) -> str:
                      + table(["root", "folder", "files", "examples"], rows))
     if doc["missing"]:
         rows = [(m["root"], m["path"], m["template"] or "-") for m in doc["missing"][:limit]]
-        parts.append(f"missing files: {counts['missing']:,}\n" + table(["root", "path", "template"], rows))
+        parts.append(f"missing files: {counts['missing']:,} (deleted on purpose? 'bifrostctl forget PATH|REF')\n"
+                     + table(["root", "path", "template"], rows))
     if doc["gaps"]:
         rows = [(g["pattern"], f"{g['first']}-{g['last']}", g["count"], g["missing"]) for g in doc["gaps"][:limit]]
         parts.append(f"frame gaps: {counts['gaps']:,} sequences\n" + table(["sequence", "range", "frames", "missing"], rows))
@@ -253,10 +256,83 @@ def _drift_text(doc: dict[str, Any], counts: dict[str, int], limit: int) -> str:
     return "\n\n".join(parts)
 
 
+# -- forget -----------------------------------------------------------------------------
+#: Seconds to wait for a running daemon to forget (it queues the request behind its current work).
+FORGET_TIMEOUT = 75.0
+
+
+@click.command()
+@click.argument("targets", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Forget every missing file.")
+@click.option("--dry-run", is_flag=True, help="List what would be forgotten; change nothing.")
+@json_option
+@click.pass_obj
+def forget(obj, targets: tuple[str, ...], everything: bool, dry_run: bool, as_json: bool) -> int:
+    """Stop expecting files deleted on purpose: remove their missing records.
+
+    Each TARGET is a path under a root (a file, or a folder and everything
+    below it) or a bifrost:/// reference (the entity and those below it).
+    Only records of files that are gone from disk are forgotten, each with a
+    'forgotten' event in the log; files on disk are never touched. When
+    bifrostd holds the catalog, it does the forgetting.
+    """
+    from ..forget import ForgetReport, plan_forget
+
+    template_set = obj.templates()
+    if dry_run:
+        with open_catalog(obj) as catalog:
+            plan = plan_forget(catalog, template_set, targets, everything=everything)
+        document = ForgetReport(plan, dry_run=True).to_json()
+    else:
+        document = _forget(obj, template_set, targets, everything)
+    if as_json:
+        emit_json("bifrost.forget.1", document)
+    else:
+        click.echo(_forget_text(document))
+    return 0
+
+
+def _forget(obj, template_set, targets: tuple[str, ...], everything: bool) -> dict[str, Any]:
+    """Forget through our own writer connection, or through the daemon when it holds the catalog."""
+    from ..errors import CatalogBusy, CatalogError, DaemonUnreachable
+    from ..forget import execute_forget, plan_forget
+    from ..templates import is_reference
+    from .daemon_cmds import daemon_client
+
+    if not obj.config().catalog_path.exists():
+        raise CatalogError(f"no catalog at {obj.config().catalog_path} yet; run 'bifrostctl scan' to build it")
+    try:
+        catalog = open_catalog(obj, write=True)
+    except CatalogBusy as busy:
+        try:
+            absolute = [t if is_reference(t) else os.path.abspath(t) for t in targets]  # the daemon's cwd is not ours
+            reply = daemon_client(obj, timeout=FORGET_TIMEOUT).call("forget", targets=absolute, all=everything)
+        except DaemonUnreachable:
+            raise busy from None
+        return {**reply["forget"], "via": "daemon"}
+    with catalog:
+        report = execute_forget(catalog, plan_forget(catalog, template_set, targets, everything=everything))
+    return {**report.to_json(), "via": "catalog"}
+
+
+def _forget_text(doc: dict[str, Any]) -> str:
+    verb = "would forget" if doc["dry_run"] else "forgot"
+    lines = [f"{verb} {f['root']}:{printable(f['path'])}" for f in doc["files"]]
+    if doc["omitted"]:
+        lines.append(f"... and {doc['omitted']:,} more")
+    summary = f"{verb} {doc['count']:,} missing file{'s' if doc['count'] != 1 else ''}"
+    if doc.get("kept"):
+        summary += f"; {doc['kept']:,} came back on disk meanwhile and were kept"
+    if not doc["count"] and not doc.get("kept"):
+        summary = "nothing to forget: no missing files there"
+    return "\n".join([*lines, summary])
+
+
 # -- log --------------------------------------------------------------------------------
 @click.command("log")
 @click.option("--since", default=None, help="Only events newer than this: a duration (30m, 24h, 7d) or a date.")
-@click.option("--kind", type=click.Choice(["appeared", "changed", "moved", "vanished", "rematched"]), default=None)
+@click.option("--kind", type=click.Choice(["appeared", "changed", "moved", "vanished", "rematched", "forgotten"]),
+              default=None)
 @click.option("--limit", default=100, show_default=True)
 @json_option
 @click.pass_obj

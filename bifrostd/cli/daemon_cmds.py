@@ -18,7 +18,7 @@ from .output import emit_json, json_option
 TIMEOUT = 5.0
 
 
-def _client(obj, timeout: float = TIMEOUT):
+def daemon_client(obj, timeout: float = TIMEOUT):
     from ..control import ControlClient, client_path
 
     return ControlClient(client_path(obj.config().state_dir), timeout=timeout)
@@ -29,7 +29,7 @@ def live_state(obj) -> dict[str, Any] | None:
     from ..errors import DaemonUnreachable
 
     try:
-        return _client(obj, timeout=2.0).call("status")["status"]
+        return daemon_client(obj, timeout=2.0).call("status")["status"]
     except DaemonUnreachable:
         return None
 
@@ -51,7 +51,7 @@ def daemon() -> None:
 def status(obj, as_json: bool) -> int:
     """Live state: uptime, roots with watch mode and watches, queue, last event, last full reconcile,
     overflow and error counts, template set and its validity."""
-    document = _client(obj).call("status")["status"]
+    document = daemon_client(obj).call("status")["status"]
     if as_json:
         emit_json(document.pop("schema", "bifrost.daemon-status.1"), document)
     else:
@@ -64,7 +64,7 @@ def status(obj, as_json: bool) -> int:
 def reload(obj) -> int:
     """Re-read the config and the template files (like SIGHUP). An invalid template set is reported
     by 'bifrostctl daemon status' and the daemon keeps the set it has."""
-    _client(obj).call("reload")
+    daemon_client(obj).call("reload")
     click.echo("reload requested")
     return 0
 
@@ -78,7 +78,7 @@ def stop(obj, no_wait: bool, timeout: float) -> int:
     from ..errors import DaemonError
     from ..lock import holder_pid
 
-    pid = _client(obj).call("stop").get("pid")
+    pid = daemon_client(obj).call("stop").get("pid")
     if no_wait:
         click.echo(f"stop requested (pid {pid})")
         return 0

@@ -3,36 +3,14 @@ and the catalog's answer to ``resolve bifrost:///...?version=latest``."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from ..errors import ResolveError
+from ..targets import entity_of_reference, find_entity, split_folder
 from .catalog_cmds import open_catalog
 from .output import emit_json, json_option, printable, table
-
-
-def entity_of_reference(template_set, uri: str) -> tuple[str, dict[str, str]]:
-    """(canonical entity URI, query) for a reference, ignoring its query."""
-    from ..templates.entities import derive_entity, parse_reference
-
-    reference = parse_reference(uri, template_set.entities)
-    fields = template_set.convert_fields(reference.fields)
-    entity = derive_entity(template_set.entities, reference.kind, fields)
-    if entity is None:
-        raise ResolveError(f"{uri!r}: incomplete reference for a {reference.kind}")
-    return entity.uri(template_set.entities), reference.query
-
-
-def _find_entity(conn, template_set, uri: str):
-    from ..catalog import queries
-
-    canonical, _ = entity_of_reference(template_set, uri)
-    found = queries.entity_by_uri(conn, canonical)
-    if found is None:
-        raise ResolveError(f"{canonical} is not in the catalog; check the reference or run 'bifrostctl scan'")
-    return found
 
 
 def version_field(template_set) -> str:
@@ -56,13 +34,13 @@ def ls_command(obj, target: str | None, as_json: bool) -> int:
     template_set = obj.templates()
     with open_catalog(obj) as catalog:
         if target is None or is_reference(target):
-            entity = _find_entity(catalog.conn, template_set, target) if target else None
+            entity = find_entity(catalog.conn, template_set, target) if target else None
             kids = queries.children(catalog.conn, entity.id if entity else None)
             singles, sequences = queries.entity_files(catalog.conn, entity.id) if entity else ([], [])
             document = {"entity": entity.to_json() if entity else None, "children": [k.to_json() for k in kids],
                         "files": [f.to_json() for f in singles], "sequences": [s.to_json() for s in sequences]}
         else:
-            root, folder = _split_folder(template_set, target)
+            root, folder = split_folder(template_set, target)
             files = queries.files_under(catalog.conn, root, folder)
             document = {"root": root, "folder": folder, "files": [f.to_json() for f in files]}
     if as_json:
@@ -70,17 +48,6 @@ def ls_command(obj, target: str | None, as_json: bool) -> int:
     else:
         click.echo(_ls_text(document))
     return 0
-
-
-def _split_folder(template_set, path: str) -> tuple[str, str]:
-    split = template_set.split_path(os.path.abspath(path))
-    if split is None:
-        root_path = os.path.abspath(path)
-        for name in template_set.roots:
-            if template_set.root_path(name) == root_path:
-                return name, ""
-        raise ResolveError(f"{path} is under no root ({', '.join(template_set.roots)})")
-    return split[0], split[1].rstrip("/")
 
 
 def _ls_text(doc: dict[str, Any]) -> str:
@@ -116,7 +83,7 @@ def versions(obj, reference: str, as_json: bool) -> int:
 
     template_set = obj.templates()
     with open_catalog(obj) as catalog:
-        entity = _find_entity(catalog.conn, template_set, reference)
+        entity = find_entity(catalog.conn, template_set, reference)
         found = queries.versions(catalog.conn, entity.id, version_field(template_set))
     if as_json:
         emit_json("bifrost.versions.1", {"entity": entity.to_json(), "versions": [v.to_json() for v in found]})
@@ -163,7 +130,7 @@ def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> di
     field = version_field(template_set)
     scope = _version_scope(template_set, base, field)
     with open_catalog(obj) as catalog:
-        entity = _find_entity(catalog.conn, template_set, scope)
+        entity = find_entity(catalog.conn, template_set, scope)
         latest = queries.latest_version(catalog.conn, entity.id, field)
     if latest is None:
         raise ResolveError(f"{uri!r}: the catalog has no version with files under {canonical}")

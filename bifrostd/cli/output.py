@@ -37,14 +37,15 @@ def emit_json_line(document: dict[str, Any]) -> None:
 
 
 def printable(text: str) -> str:
-    """Text safe for a terminal: undecodable bytes and control characters escaped."""
+    """Text safe for a terminal: a byte of a name that is not UTF-8 as ``\\xff`` (as the catalog's escaped
+    form shows it), control characters as Python escapes (``\\n``), everything else as it is."""
     if text.isprintable():
         return text
-    return text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace") if _has_surrogates(text) else repr(text)[1:-1]
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -102,3 +102,43 @@ def test_json_log_lines():
     assert first["msg"] == "root projects: walked" and first["root"] == "projects" and first["count"] == 3
     assert first["level"] == "info" and first["logger"] == "bifrostd"
     assert "swordfish" not in second["msg"]
+
+
+def test_control_requests_run_on_the_loop_and_are_withdrawn_when_it_is_busy(studio):
+    import threading
+    import time
+
+    from bifrostd.daemon import Daemon
+    from bifrostd.errors import DaemonError
+
+    daemon = Daemon(studio / "bifrost.yaml", environ={})
+    ran: list[str] = []
+    with pytest.raises(DaemonError, match="busy"):
+        daemon.on_loop(lambda: ran.append("late"), timeout=0.05)  # no loop is running
+    daemon._maybe_requests()
+    assert ran == []  # withdrawn: never run behind the asker's back
+
+    answers: list[object] = []
+    asker = threading.Thread(target=lambda: answers.append(daemon.on_loop(lambda: threading.get_ident(), timeout=10)))
+    asker.start()
+    while not daemon._requests:
+        time.sleep(0.001)
+    daemon._maybe_requests()
+    asker.join()
+    assert answers == [threading.get_ident()]  # it ran on the loop's thread
+
+    failed: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            daemon.on_loop(lambda: ran.append("stopping"), timeout=10)
+        except DaemonError as exc:
+            failed.append(exc)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    while not daemon._requests:
+        time.sleep(0.001)
+    daemon.close()
+    asker.join()
+    assert ran == [] and "stopping" in str(failed[0])

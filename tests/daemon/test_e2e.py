@@ -193,3 +193,35 @@ def test_systemd_notifications(studio, daemon_factory, tmp_path):
         assert d.stop() == 0
     finally:
         listener.close()
+
+
+def test_forget_goes_through_the_daemon_that_holds_the_catalog(studio, daemon_factory):
+    d = daemon_factory(studio / "bifrost.yaml")
+    projects = studio / "projects"
+    fresh = projects / SHOT / "fx" / "work" / "houdini"
+    fresh.mkdir(parents=True)
+    for i in range(3):
+        (fresh / f"sh0100_fx_v00{i}.hip").write_bytes(b"x" * i)
+    wait_until(lambda: len(d.files(fresh)) == 3, what="files catalogued")
+    (fresh / "sh0100_fx_v000.hip").unlink()
+    shutil.rmtree(projects / SHOT / "fx" / "work" / "houdini")
+    wait_until(lambda: all(f["state"] == "missing" for f in d.files(fresh).values()), what="folder deleted")
+
+    planned = d.ctl_json("forget", "--dry-run", str(projects / SHOT / "fx"))  # reads only: no daemon needed
+    assert planned["count"] == 3 and "via" not in planned
+    assert len(d.files(fresh)) == 3
+
+    done = d.ctl_json("forget", str(projects / SHOT / "fx"))
+    assert done["via"] == "daemon" and done["count"] == 3
+    assert d.files(fresh) == {}
+    assert {e["path"] for e in d.ctl_json("log", "--kind", "forgotten")["events"]} == {
+        f"{SHOT}/fx/work/houdini/sh0100_fx_v00{i}.hip" for i in range(3)}
+    refused = d.ctl("forget", "/etc", check=False)
+    assert refused.returncode == 6 and "under no root" in refused.stderr
+    assert d.status()["phase"] == "watching"
+    (fresh.parent).mkdir(parents=True, exist_ok=True)
+    fresh.mkdir()
+    (fresh / "sh0100_fx_v000.hip").write_bytes(b"back")
+    wait_until(lambda: d.files(fresh).get(f"{SHOT}/fx/work/houdini/sh0100_fx_v000.hip", {}).get("state") == "present",
+               what="a forgotten file written again")
+    assert d.stop() == 0

@@ -1,0 +1,47 @@
+"""What a command's target names: a folder or file under a root, or a catalogued entity.
+
+Commands that take ``PATH|REF`` (``ls``, ``versions``, ``forget``, and the
+daemon's ``forget`` request) resolve it here, the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import ResolveError
+
+
+def split_folder(template_set: Any, path: str) -> tuple[str, str]:
+    """(root, root-relative path) of an absolute or relative ``path``; a root itself gives ``(root, "")``."""
+    absolute = os.path.abspath(path)
+    split = template_set.split_path(absolute)
+    if split is None:
+        for name in template_set.roots:
+            if template_set.root_path(name) == absolute:
+                return name, ""
+        raise ResolveError(f"{path} is under no root ({', '.join(template_set.roots)})")
+    return split[0], split[1].rstrip("/")
+
+
+def entity_of_reference(template_set: Any, uri: str) -> tuple[str, dict[str, str]]:
+    """(canonical entity URI, query) for a reference, ignoring its query."""
+    from .templates.entities import derive_entity, parse_reference
+
+    reference = parse_reference(uri, template_set.entities)
+    fields = template_set.convert_fields(reference.fields)
+    entity = derive_entity(template_set.entities, reference.kind, fields)
+    if entity is None:
+        raise ResolveError(f"{uri!r}: incomplete reference for a {reference.kind}")
+    return entity.uri(template_set.entities), reference.query
+
+
+def find_entity(conn: Any, template_set: Any, uri: str) -> Any:
+    """The catalogued entity a reference names; ResolveError when the catalog has none."""
+    from .catalog import queries
+
+    canonical, _ = entity_of_reference(template_set, uri)
+    found = queries.entity_by_uri(conn, canonical)
+    if found is None:
+        raise ResolveError(f"{canonical} is not in the catalog; check the reference or run 'bifrostctl scan'")
+    return found
