@@ -81,6 +81,11 @@ class HashOutcome:
         """True when the file moved under us (content changed, replaced, or vanished): try again later."""
         return self.status in (HashStatus.CHANGED, HashStatus.VANISHED)
 
+    @property
+    def gone(self) -> bool:
+        """True when no regular file is at the path any more (vanished, or replaced by a folder or a link)."""
+        return self.status in (HashStatus.VANISHED, HashStatus.NOT_REGULAR)
+
     def finding(self, root: str, relative: str) -> Finding | None:
         """The finding to report for this outcome, if any."""
         kind = _FINDING_KINDS.get(self.status)

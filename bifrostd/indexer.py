@@ -123,12 +123,16 @@ def hash_needed(observations: Observations, view: CatalogView, template_set: Any
         outcomes.extend(hasher(items[start:start + HASH_CHUNK], workers=workers))
         progress("hashing", len(outcomes), len(items))
     failed: list[tuple[FileState, Any]] = []
+    gone: set[int] = set()
     for index, outcome in zip(todo, outcomes):
         if outcome.digest is None:
             failed.append((files[index], outcome))
+            if outcome.gone:
+                gone.add(index)  # not a file any more: its folder was listed, so its record goes missing
         else:
             files[index] = replace(files[index], hash=outcome.digest)
-    return _with_retries(observations, tuple(files), failed), len(todo) - len(failed), len(failed)
+    kept = tuple(f for i, f in enumerate(files) if i not in gone)
+    return _with_retries(observations, kept, failed), len(todo) - len(failed), len(failed)
 
 
 def _with_retries(observations: Observations, files: tuple[FileState, ...],

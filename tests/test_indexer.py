@@ -87,6 +87,29 @@ def test_a_torn_read_records_no_hash_and_is_retried_by_the_next_scan(studio):
         assert catalog.conn.execute("SELECT count(*) FROM files WHERE hash IS NULL").fetchone()[0] == 0
 
 
+def test_files_that_vanish_between_the_walk_and_hashing_are_not_recorded_as_present(studio):
+    tree, config, made = studio
+    known, fresh = tree / made[0], tree / made[1]
+    scan(config, full=True)
+    write(known, b"edited, then deleted before it was read")
+    write(tree / "demo/sequences/sq010/new_notes.txt", b"new, then deleted")
+
+    def deleting(items, *, workers):  # someone deletes the files after the walk listed them
+        for path, _ in items:
+            os.unlink(path)
+        return hash_many(items, workers=workers)
+
+    report = scan(config, full=True, hasher=deleting)
+    assert report.counts["added"] == 0 and report.counts["vanished"] == 1
+    assert sorted(f.relative for f in report.plan.findings if f.kind.value == "vanished") == sorted(
+        [made[0], "demo/sequences/sq010/new_notes.txt"])
+    with reader(config) as catalog:
+        states = dict(catalog.conn.execute("SELECT path, state FROM files"))
+        assert states[made[0]] == "missing" and "demo/sequences/sq010/new_notes.txt" not in states
+        assert states[made[1]] == "present" and fresh.exists()
+    assert scan(config, full=True).plan.empty
+
+
 def test_a_rename_is_a_move_that_keeps_the_record_and_its_history(studio):
     tree, config, made = studio
     scan(config)
