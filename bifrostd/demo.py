@@ -140,9 +140,14 @@ def _root_names(files: list[Path]) -> tuple[str, ...]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file in the same folder, then rename: never a partial file at ``path``."""
+    """Write ``data`` to a temp file in the same folder, then rename: never a partial file at ``path``.
+
+    The file gets the mode a plain ``open`` would give (0666 less the umask):
+    the daemon's user and every artist running ``bifrostctl`` read it.
+    """
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
@@ -151,6 +156,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 # -- the demo studio --------------------------------------------------------------------

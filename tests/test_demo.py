@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -12,6 +16,7 @@ import pytest
 import yaml
 
 from bifrostd.config import load_config
+from conftest import can_drop_to_nobody, run_as_nobody
 from bifrostd.demo import (
     BASE_MTIME,
     MISSING_FRAME,
@@ -166,3 +171,22 @@ def test_usd_layers_are_text_layers_whose_asset_paths_exist(demo):
             else:
                 assert ((root / relative).parent / asset_path).is_file(), (relative, asset_path)
     assert linked >= 10
+
+
+@pytest.mark.skipif(not can_drop_to_nobody(), reason="needs root to switch to nobody")
+def test_init_writes_files_every_user_can_read(bifrostctl_bin):
+    """The daemon runs as its own user and artists run bifrostctl: a config only root can read helps nobody."""
+    base = Path(tempfile.mkdtemp(prefix="bifrost-init-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        subprocess.run([bifrostctl_bin, "init", str(base / "studio")], check=True, capture_output=True,
+                       preexec_fn=lambda: os.umask(0o022))
+        written = [base / "studio" / "bifrost.yaml", *sorted((base / "studio" / "templates").glob("*.yaml"))]
+        assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}
+        code = ("import sys\nfrom pathlib import Path\nfrom bifrostd.config import load_config\n"
+                "print(len(load_config(Path(sys.argv[1])).load_templates().templates))")
+        done = run_as_nobody(code, str(written[0]), preload=("bifrostd.config", "bifrostd.templates", "yaml", "hashlib"))
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout) >= 40
+    finally:
+        shutil.rmtree(base)
