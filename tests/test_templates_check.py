@@ -208,3 +208,30 @@ def test_every_bad_key_option_is_reported_once_and_not_as_undefined(tmp_path):
     assert [(p.where.line, p.key) for p in problems] == [
         (3, "keys.a.padding"), (3, "keys.a.min"), (3, "keys.a.strict"), (4, "keys.b.case"), (4, "keys.b.alias")]
     assert "did you mean 'lower'" in problems[3].hint
+
+
+def test_an_inline_global_flag_is_refused_with_a_hint_instead_of_crashing_later(tmp_path):
+    path = write(tmp_path, """\
+          variant: {type: str, pattern: '(?i)v\\\\d+'}
+        templates:
+          shot: '{project}/{shot}/{variant}'
+        """)
+    problem = only(problems_of(path), "invalid-regex")
+    assert problem.key == "keys.variant.pattern" and "(?i:...)" in problem.hint
+    assert problem.where.line == 9
+    with pytest.raises(TemplateSetInvalid):
+        load_template_set(path)
+
+
+def test_patterns_read_digits_and_word_characters_as_ascii_like_the_overlap_proof(tmp_path):
+    path = write(tmp_path, """\
+          arabic: {type: str, pattern: '[٠-٩]+'}
+        templates:
+          numbered: '{project}/{shot}/v{version}'
+          written: '{project}/{shot}/v{arabic}'
+        """)
+    template_set, problems = check_template_set(path)
+    assert [p for p in problems if p.code == "overlap"] == []
+    assert template_set.match("/mnt/projects/demo/sh0100/v003").template.name == "numbered"
+    assert template_set.match("/mnt/projects/demo/sh0100/v٠٠٣").template.name == "written"  # never version 3
+    assert template_set.match("/mnt/projects/demo/sh0100/v００３") is None  # full-width digits are no number

@@ -176,3 +176,13 @@ def test_windows_paths_match_with_either_separator_and_any_root_case(small_set):
         found = windows.match(path)
         assert found.template.name == "shot_root" and found.relative == "demo/sequences/sq010/sh0100"
     assert windows.match(r"Q:\projects\demo\sequences\sq010\sh0100") is None
+
+
+@pytest.mark.parametrize("digits", ["٠٠٣", "００３", "߀߀߃"])
+def test_only_ascii_digits_are_numbers_in_either_direction(small_set, digits):
+    assert small_set.match(f"{SHOT}/anim/work/maya/sh0100_anim_v{digits}.ma") is None
+    fields = {"project": "demo", "sequence": "sq010", "shot": "sh0100", "task": "anim", "version": digits, "ext": "ma"}
+    with pytest.raises(FieldValueError, match="must be an integer"):
+        small_set.format("shot_work_maya", fields)
+    with pytest.raises(FieldValueError):
+        small_set.format("shot_render", {**fields, "version": 3, "frame": digits})

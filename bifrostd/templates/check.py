@@ -25,7 +25,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from .compiled import CompiledTemplate, provably_safe
+from .compiled import PATTERN_FLAGS, CompiledTemplate, provably_safe
 from .keys import KeyType
 from .shape import Shape
 from .source import Problem
@@ -150,7 +150,7 @@ def _harmonise(template: CompiledTemplate, example: str, a: CompiledTemplate, b:
     key two values; copying one occurrence's text over the others often yields
     a path both real templates match. Returns the first such path, else ``example``.
     """
-    found = re.fullmatch(template.occurrence_source, example)
+    found = re.fullmatch(template.occurrence_source, example, PATTERN_FLAGS)
     if found is None:
         return example
     spans: dict[str, list[int]] = {}

@@ -22,6 +22,10 @@ from .pattern import KeyRef, Optional, Text, Token
 
 Converter = Callable[[str], Any]
 
+#: Template regexes use ASCII classes: ``\d`` is 0-9 and ``\w`` is [A-Za-z0-9_], as the overlap
+#: proof reads them; a version written in Arabic-Indic or full-width digits is not version 3.
+PATTERN_FLAGS = re.ASCII
+
 
 @dataclass(frozen=True, slots=True)
 class Capture:
@@ -179,7 +183,7 @@ class CompiledTemplate:
 
     @property
     def regex(self) -> re.Pattern[str]:
-        return re.compile(self.source)
+        return re.compile(self.source, PATTERN_FLAGS)
 
     def _parse_first(self, relative: str) -> dict[str, Any] | None:
         regex = self.regex

@@ -140,7 +140,7 @@ class Key:
             raise self._fail(value, "must be upper case")
         if self.choices and value not in self.choices:
             raise self._fail(value, f"must be one of {', '.join(self.choices)}")
-        if not re.fullmatch(self.regex(), value):
+        if not re.fullmatch(self.regex(), value, re.ASCII):
             raise self._fail(value, f"does not match the pattern {self.pattern or DEFAULT_STR_PATTERN!r}")
         return value
 
@@ -150,7 +150,7 @@ class Key:
         if isinstance(value, int):
             return value
         text = str(value).strip()
-        if re.fullmatch(r"-?\d+", text):
+        if re.fullmatch(r"-?[0-9]+", text):
             return int(text)
         raise self._fail(value, "must be an integer")
 
@@ -168,7 +168,7 @@ class Key:
         return str(number).zfill(pad) if pad else str(number)
 
     def _render_frame(self, value: Any, pad: int) -> str:
-        if isinstance(value, str) and not re.fullmatch(r"-?\d+", value.strip()):
+        if isinstance(value, str) and not re.fullmatch(r"-?[0-9]+", value.strip()):
             return self._frame_token(value, pad)
         number = self._as_int(value)
         self._check_range(number)

@@ -198,9 +198,12 @@ class _Reader:
             self.problem(node.where, full, "a pattern is a non-empty regular expression")
             return _INVALID
         try:
-            compiled = re.compile(value)
+            compiled = re.compile(f"(?:{value})", re.ASCII)  # as it is embedded in template regexes
         except re.error as exc:
-            self.problem(node.where, full, f"invalid regular expression: {exc.msg} at position {exc.pos}", code="invalid-regex")
+            hint = "use a scoped flag group such as (?i:...)" if "global flags" in exc.msg else ""
+            position = f" at position {exc.pos - 3}" if exc.pos is not None and exc.pos >= 3 else ""
+            self.problem(node.where, full, f"invalid regular expression: {exc.msg}{position}", hint,
+                         code="invalid-regex")
             return _INVALID
         if compiled.groups:
             self.problem(node.where, full, "a key pattern must not contain capturing groups", "use (?:...) instead")
