@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +21,7 @@ def value_strategy(key):
     if key.type is KeyType.STR:
         if key.choices:
             return st.sampled_from(key.choices)
-        return st.from_regex(f"(?:{key.regex()})", fullmatch=True)
+        return st.from_regex(re.compile(f"(?:{key.regex()})", re.ASCII), fullmatch=True)
     if key.type is KeyType.INT:
         return st.integers(min_value=0, max_value=10**6)
     if key.type is KeyType.FRAME:
