@@ -235,3 +235,22 @@ def test_patterns_read_digits_and_word_characters_as_ascii_like_the_overlap_proo
     assert template_set.match("/mnt/projects/demo/sh0100/v003").template.name == "numbered"
     assert template_set.match("/mnt/projects/demo/sh0100/v٠٠٣").template.name == "written"  # never version 3
     assert template_set.match("/mnt/projects/demo/sh0100/v００３") is None  # full-width digits are no number
+
+
+def test_merge_keys_and_tags_are_problems_with_positions_not_crashes(tmp_path):
+    path = write(tmp_path, """\
+          base: &base {type: str}
+          variant:
+            <<: *base
+            pattern: 'v[0-9]+'
+          !custom other: {type: str}
+          odd: {type: !!python/name:os.system str}
+        templates:
+          shot: '{project}/{shot}/{base}/{variant}'
+        """)
+    problems = [p for p in problems_of(path) if p.code == "syntax"]
+    assert [(p.where.line, p.message) for p in problems] == [
+        (11, "YAML merge keys (<<) are not supported"),
+        (13, "unsupported YAML tag '!custom'"),
+        (14, "unsupported YAML tag 'tag:yaml.org,2002:python/name:os.system'"),
+    ]

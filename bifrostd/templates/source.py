@@ -104,8 +104,15 @@ def _convert(file: str, node: yaml.Node, problems: list[Problem], path: str) -> 
     if isinstance(node, yaml.MappingNode):
         out: dict[str, tuple[Where, Located]] = {}
         for key_node, value_node in node.value:
-            key = str(_scalar(key_node)) if isinstance(key_node, yaml.ScalarNode) else "?"
             key_where = _where(file, key_node)
+            if key_node.tag == MERGE_TAG:
+                problems.append(Problem(key_where, path or "<<", "YAML merge keys (<<) are not supported",
+                                        "write the options out", code="syntax"))
+                continue
+            key_value = _checked_scalar(file, key_node, problems, path) if isinstance(key_node, yaml.ScalarNode) else "?"
+            if key_value is _UNSUPPORTED:
+                continue
+            key = str(key_value)
             full = f"{path}.{key}" if path else key
             if key in out:
                 first = out[key][0]
@@ -117,7 +124,22 @@ def _convert(file: str, node: yaml.Node, problems: list[Problem], path: str) -> 
         return Located(out, where)
     if isinstance(node, yaml.SequenceNode):
         return Located([_convert(file, n, problems, f"{path}[{i}]") for i, n in enumerate(node.value)], where)
-    return Located(_scalar(node), where)
+    value = _checked_scalar(file, node, problems, path)
+    return Located(None if value is _UNSUPPORTED else value, where)
+
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_UNSUPPORTED = object()
+
+
+def _checked_scalar(file: str, node: yaml.Node, problems: list[Problem], path: str) -> Any:
+    """A scalar's value; a tag that can't be constructed (``!foo``, ``!!python/...``) is a problem."""
+    try:
+        return _scalar(node)
+    except yaml.YAMLError:
+        problems.append(Problem(_where(file, node), path, f"unsupported YAML tag {node.tag!r}",
+                                "remove the tag; template files use plain YAML", code="syntax"))
+        return _UNSUPPORTED
 
 
 def _tab_problems(file: str, text: str) -> list[Problem]:
