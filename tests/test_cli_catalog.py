@@ -134,3 +134,13 @@ def test_names_are_printed_safely_for_a_terminal(text, shown):
     from bifrostd.cli.output import printable
 
     assert printable(text) == shown
+
+
+def test_log_since_longer_than_the_epoch_means_everything_and_limits_must_be_positive(bifrostctl_bin, studio):
+    tree, config = studio
+    run(bifrostctl_bin, config, "scan")
+    everything = run_json(bifrostctl_bin, config, "log", "--limit", "1000")["events"]
+    assert run_json(bifrostctl_bin, config, "log", "--since", "99999999d", "--limit", "1000")["events"] == everything
+    assert run_json(bifrostctl_bin, config, "log", "--since", "0001-01-01", "--limit", "1000")["events"] == everything
+    for command in (("log",), ("drift",)):
+        assert "Invalid value for '--limit'" in run(bifrostctl_bin, config, *command, "--limit", "-1", code=2).stderr

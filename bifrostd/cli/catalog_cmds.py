@@ -191,7 +191,8 @@ def _size(count: int) -> str:
 
 # -- drift ------------------------------------------------------------------------------
 @click.command()
-@click.option("--limit", default=20, show_default=True, help="Rows per category in the table.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Rows per category in the table.")
 @json_option
 @click.pass_obj
 def drift(obj, limit: int, as_json: bool) -> int:
@@ -333,7 +334,8 @@ def _forget_text(doc: dict[str, Any]) -> str:
 @click.option("--since", default=None, help="Only events newer than this: a duration (30m, 24h, 7d) or a date.")
 @click.option("--kind", type=click.Choice(["appeared", "changed", "moved", "vanished", "rematched", "forgotten"]),
               default=None)
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1),
+              help="At most this many events.")
 @json_option
 @click.pass_obj
 def log_command(obj, since: str | None, kind: str | None, limit: int, as_json: bool) -> int:
@@ -354,16 +356,23 @@ def log_command(obj, since: str | None, kind: str | None, limit: int, as_json: b
 
 
 def parse_since(text: str, *, now: float) -> int:
-    """Nanoseconds since the epoch for ``--since``: a duration ago, or an ISO date/time."""
+    """Nanoseconds since the epoch for ``--since``: a duration ago, or an ISO date/time.
+
+    Anything before the epoch (``--since 99999d``) means the whole log.
+    """
     from datetime import datetime
 
     try:
-        return int((now - parse_duration(text)) * 1e9)
+        return max(0, int((now - parse_duration(text)) * 1e9))
     except ValueError:
         pass
     try:
-        return int(datetime.fromisoformat(text).timestamp() * 1e9)
+        when = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is neither a duration (30m, 24h, 7d) nor a date (2026-05-01)",
                                  param_hint="--since") from None
+    try:
+        return max(0, int(when.timestamp() * 1e9))
+    except (ValueError, OverflowError, OSError):  # a date too far back for the platform's clock
+        return 0
 

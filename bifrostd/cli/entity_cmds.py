@@ -143,7 +143,8 @@ def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> di
 
 # -- templates plan ---------------------------------------------------------------------
 @click.command("plan")
-@click.option("--limit", default=20, show_default=True, help="Rows per category in the table.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Rows per category in the table.")
 @json_option
 @click.pass_obj
 def templates_plan(obj, limit: int, as_json: bool) -> int:
