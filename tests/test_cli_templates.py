@@ -95,3 +95,21 @@ def test_exit_codes_are_distinct_per_error_family():
             assert cls.exit_code not in codes, f"{cls.__name__} reuses {codes.get(cls.exit_code)}'s exit code"
             codes[cls.exit_code] = cls.__name__
     assert all(code >= 2 for code in codes)
+
+
+def test_one_bad_input_among_many_is_reported_and_the_rest_answered(studio, bifrostctl_bin):
+    bad_value = "bifrost:///shot/demo/sq010/.."
+    good = "bifrost:///shot/demo/sq010/sh0100"
+    stdin = f"{good}\r\n{bad_value}\n{WORK}\r\n".encode()  # CRLF lines from a Windows editor
+    done = subprocess.run([bifrostctl_bin, "--config", str(studio), "resolve", "-"], input=stdin, capture_output=True,
+                          timeout=30)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 1, done.stderr
+    assert [(line["input"], line["matched"]) for line in lines] == [(good, True), (bad_value, False), (WORK, True)]
+    assert "invalid value '..'" in lines[1]["reason"]
+    done = subprocess.run([bifrostctl_bin, "--config", str(studio), "resolve", "--json", good, bad_value],
+                          capture_output=True, timeout=30, text=True)
+    assert done.returncode == 1 and [r["matched"] for r in json.loads(done.stdout)["results"]] == [True, False]
+    alone = subprocess.run([bifrostctl_bin, "--config", str(studio), "resolve", bad_value], capture_output=True,
+                           timeout=30, text=True)
+    assert alone.returncode == 5 and alone.stderr.startswith("Error: invalid value '..'")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..errors import ResolveError
+from ..errors import FieldValueError, ResolveError
 from .output import emit_json, emit_json_line, json_option, printable
 
 OS_CHOICE = click.Choice(["linux", "windows", "mac"])
@@ -81,7 +81,7 @@ def resolve(obj, items: tuple[str, ...], os_name: str | None, as_json: bool) -> 
     for item in items:
         try:
             documents.append(_resolve_one(obj, template_set, item, os_name))
-        except ResolveError as exc:
+        except INPUT_ERRORS as exc:
             if len(items) == 1:
                 raise
             documents.append({"input": item, "matched": False, "reason": str(exc)})
@@ -92,16 +92,21 @@ def resolve(obj, items: tuple[str, ...], os_name: str | None, as_json: bool) -> 
     return 0 if all(d["matched"] for d in documents) else 1
 
 
+#: What is wrong with one input (it names no root, matches nothing, holds an invalid value): reported for
+#: that input, while the others are still answered.
+INPUT_ERRORS = (ResolveError, FieldValueError)
+
+
 def _resolve_stream(obj, template_set, os_name: str | None) -> int:
     code = 0
     stream = click.get_text_stream("stdin", errors="surrogateescape")
     for line in stream:
-        item = line.rstrip("\n")
+        item = line.rstrip("\r\n")
         if not item:
             continue
         try:
             document = _resolve_one(obj, template_set, item, os_name)
-        except ResolveError as exc:
+        except INPUT_ERRORS as exc:
             document = {"input": item, "matched": False, "reason": str(exc)}
         code = code if document["matched"] else 1
         emit_json_line(document)
