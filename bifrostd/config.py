@@ -63,6 +63,8 @@ class Config:
     templates: Path
     state_dir: Path
     root_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Where each override is written in the config file (for problems naming line and column).
+    root_wheres: dict[str, Where] = field(default_factory=dict)
     scan: ScanSettings = field(default_factory=ScanSettings)
     daemon: Mapping[str, Any] = field(default_factory=dict)
     mirror: Mapping[str, Any] = field(default_factory=dict)
@@ -72,37 +74,47 @@ class Config:
         return self.state_dir / "catalog.db"
 
     def load_templates(self):
-        """The studio's template set with this config's root overrides applied."""
+        """The studio's template set with this config's root overrides applied; raises on any error."""
         from .templates import load_template_set
 
-        template_set = load_template_set(self.templates)
-        return apply_root_overrides(template_set, self.root_overrides)
+        template_set, problems = self.with_root_overrides(load_template_set(self.templates))
+        if problems:
+            raise ConfigError("invalid config:\n" + "\n".join(str(p) for p in problems))
+        return template_set
 
     def build_templates(self):
         """(template set or None, problems) without raising, for checks and reloads."""
         from .templates import build_template_set
 
         template_set, problems = build_template_set(self.templates)
-        if template_set is not None:
-            template_set = apply_root_overrides(template_set, self.root_overrides)
-        return template_set, problems
+        if template_set is None:
+            return None, problems
+        template_set, wrong = self.with_root_overrides(template_set)
+        return template_set, problems + wrong
 
+    def with_root_overrides(self, template_set):
+        """(the template set with root paths replaced by this config's overrides, problems).
 
-def apply_root_overrides(template_set, overrides: dict[str, dict[str, str]]):
-    """The template set with root paths replaced by the config's overrides."""
-    from dataclasses import replace
+        An override must name a root the template files define: a misspelt
+        name would otherwise add a root with no templates, where every file
+        is unmanaged, while the real root keeps its default path.
+        """
+        from dataclasses import replace
 
-    from .templates.spec import Root
+        from .templates.spec import Root
 
-    if not overrides:
-        return template_set
-    roots = dict(template_set.roots)
-    for name, paths in overrides.items():
-        base = roots.get(name)
-        where = base.where if base else Where("<config>", 1, 1)
-        merged = {**(base.paths if base else {}), **paths}
-        roots[name] = Root(name, merged, where)
-    return replace(template_set, roots=roots)
+        roots = dict(template_set.roots)
+        problems: list[Problem] = []
+        for name, paths in self.root_overrides.items():
+            base = roots.get(name)
+            if base is None:
+                where = self.root_wheres.get(name) or Where(str(self.path), 1, 1)
+                hint = did_you_mean(name, roots) or f"roots: {', '.join(roots)}"
+                problems.append(Problem(where, f"roots.{name}", "no template file defines this root", hint,
+                                        code="undefined-root"))
+                continue
+            roots[name] = Root(name, {**base.paths, **paths}, base.where)
+        return (replace(template_set, roots=roots) if self.root_overrides else template_set), problems
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> Path:
@@ -131,6 +143,7 @@ class _Reader:
         self.path = path
         self.base = path.parent
         self.problems: list[Problem] = []
+        self.root_wheres: dict[str, Where] = {}
 
     def problem(self, where: Where, key: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(where, key, message, hint))
@@ -146,10 +159,11 @@ class _Reader:
         if not isinstance(node.value, dict):
             self.problem(node.where, "roots", "must be a mapping of root name to paths per OS")
             return out
-        for name, (_, value) in node.value.items():
+        for name, (where, value) in node.value.items():
             paths, problems = root_paths(name, value)
             self.problems.extend(problems)
             out[name] = {os_name: self._root_path(os_name, path) for os_name, path in paths.items()}
+            self.root_wheres[name] = where
         return out
 
     def _root_path(self, os_name: str, text: str) -> str:
@@ -216,6 +230,7 @@ def load_config(path: Path) -> Config:
         templates=templates or path.parent / "templates",
         state_dir=state or path.parent / ".bifrost",
         root_overrides=roots,
+        root_wheres=reader.root_wheres,
         scan=scan,
         daemon=raw["daemon"] or {},
         mirror=raw["mirror"] or {},

@@ -60,14 +60,14 @@ class TemplateStatus:
 
 def check(config: Any) -> tuple[Any | None, list[Any]]:
     """The checked set with the config's root overrides, and its errors (warnings dropped)."""
-    from .config import apply_root_overrides
     from .templates.check import check_template_set
 
     template_set, problems = check_template_set(config.templates)
     errors = [p for p in problems if getattr(p, "code", "invalid") not in WARNING_CODES]
     if template_set is None or errors:
         return None, errors or problems
-    return apply_root_overrides(template_set, config.root_overrides), []
+    template_set, wrong = config.with_root_overrides(template_set)
+    return (None, wrong) if wrong else (template_set, [])
 
 
 def migrate(catalog: Any, template_set: Any, *, chunk: int = MIGRATION_CHUNK) -> dict[str, int]:

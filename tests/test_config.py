@@ -56,3 +56,22 @@ def test_root_problems_are_reported_like_in_template_files(tmp_path):
     assert f"{config}:3:26: roots.projects.windos: unknown operating system (did you mean 'windows'?)" in text
     assert f"{config}:3:42: roots.projects.mac: a root path is a non-empty string" in text
     assert f"{config}:4:12: roots.renders: must be a path or a mapping of OS to path" in text
+
+
+def test_a_root_override_must_name_a_root_the_templates_define(tmp_path, small_set_dir, bifrostctl_bin):
+    import shutil
+    import subprocess
+
+    shutil.copytree(small_set_dir, tmp_path / "t")
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\ntemplates: t\nstate: s\nroots:\n  projekts: ./projects\n")
+    loaded = load_config(config)
+    with pytest.raises(ConfigError) as caught:
+        loaded.load_templates()
+    assert f"{config}:5:3: roots.projekts: no template file defines this root (did you mean 'projects'?)" in str(
+        caught.value)
+    template_set, problems = loaded.build_templates()
+    assert [p.key for p in problems] == ["roots.projekts"]
+    done = subprocess.run([bifrostctl_bin, "--config", str(config), "templates", "check"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1 and "roots.projekts" in done.stdout

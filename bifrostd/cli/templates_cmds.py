@@ -150,7 +150,8 @@ def templates() -> None:
 @json_option
 @click.pass_obj
 def check(obj, as_json: bool) -> int:
-    """Validate the template set: syntax, keys, references, unsafe patterns, overlaps.
+    """Validate the template set: syntax, keys, references, unsafe patterns, overlaps,
+    and that the config's root overrides name roots the templates define.
 
     Exit code 1 if there is any problem.
     """
@@ -158,6 +159,8 @@ def check(obj, as_json: bool) -> int:
 
     config = obj.config()
     template_set, problems = check_template_set(config.templates)
+    if template_set is not None:
+        problems = problems + config.with_root_overrides(template_set)[1]  # the config's roots name real ones
     count = len(template_set.templates) if template_set else 0
     if as_json:
         emit_json("bifrost.templates-check.1", {"location": str(config.templates), "templates": count,
