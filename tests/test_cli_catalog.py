@@ -67,6 +67,8 @@ def test_resolve_latest_answers_from_the_catalog(bifrostctl_bin, studio):
     (tree / "demo/sequences/sq010/sh0010/anim/work/sh0010_anim_v003.ma").unlink()
     run(bifrostctl_bin, config, "scan")
     assert run_json(bifrostctl_bin, config, "resolve", uri)["results"][0]["fields"]["version"] == 2
+    refused = run(bifrostctl_bin, config, "resolve", "bifrost:///shot/demo/sq010/sh0010?version=latest", code=6)
+    assert "version=latest is asked on a task or version reference" in refused.stderr
 
 
 def test_dry_run_prints_the_plan_and_changes_nothing(bifrostctl_bin, studio):

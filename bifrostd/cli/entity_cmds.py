@@ -104,10 +104,21 @@ def _version_scope(template_set, base: str, field: str) -> str:
 
     reference = parse_reference(base, template_set.entities)
     if field not in template_set.entities[reference.kind].keys:
+        owners = _version_owners(template_set, field)
+        if reference.kind not in owners:
+            raise ResolveError(f"{base!r}: version=latest is asked on a {' or '.join(sorted(owners))} reference "
+                               f"(a {reference.kind} holds the versions of several of them)")
         return base
     entity = derive_entity(template_set.entities, reference.kind, template_set.convert_fields(reference.fields))
     parent = entity.parent() if entity is not None else None
     return parent.uri(template_set.entities) if parent is not None else base
+
+
+def _version_owners(template_set, field: str) -> set[str]:
+    """Entity kinds whose children are versions: where ``version=latest`` is asked, besides a version itself."""
+    kinds = {kind for kind in template_set.entities.values() if field in kind.keys}
+    owners = {parent for kind in kinds for parent in kind.parents}
+    return owners | {kind.name for kind in kinds}
 
 
 def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> dict[str, Any]:
