@@ -113,3 +113,11 @@ def test_one_bad_input_among_many_is_reported_and_the_rest_answered(studio, bifr
     alone = subprocess.run([bifrostctl_bin, "--config", str(studio), "resolve", bad_value], capture_output=True,
                            timeout=30, text=True)
     assert alone.returncode == 5 and alone.stderr.startswith("Error: invalid value '..'")
+
+
+def test_a_doubled_leading_slash_and_a_root_itself_are_under_the_root(studio, capsys):
+    code, out, err = run(capsys, "--config", str(studio), "resolve", "--json", "/" + WORK, "/mnt/projects")
+    results = json.loads(out)["results"]
+    assert results[0]["matched"] and results[0]["template"] == "shot_work_maya"
+    assert results[1] == {"input": "/mnt/projects", "matched": False, "reason": "matches no template", "root": "projects"}
+    assert code == 1

@@ -16,9 +16,16 @@ OS_CHOICE = click.Choice(["linux", "windows", "mac"])
 def match_document(template_set, path: str) -> dict[str, Any]:
     """The JSON result of resolving one path."""
     absolute = os.path.abspath(path)
+    if absolute.startswith("//") and template_set.os_name != "windows":
+        absolute = "/" + absolute.lstrip("/")  # POSIX leaves a leading '//' alone; Linux and macOS read it as '/'
     found = template_set.match(absolute)
     if found is None:
-        split = template_set.split_path(absolute)
+        from ..targets import split_folder
+
+        try:
+            split: tuple[str, str] | None = split_folder(template_set, absolute)
+        except ResolveError:
+            split = None
         reason = "matches no template" if split else "is under no root"
         return {"input": path, "matched": False, "reason": reason, "root": split[0] if split else None}
     document: dict[str, Any] = {"input": path, "root": found.root, "relative": found.relative, "fields": found.fields}
