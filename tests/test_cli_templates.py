@@ -121,3 +121,13 @@ def test_a_doubled_leading_slash_and_a_root_itself_are_under_the_root(studio, ca
     assert results[0]["matched"] and results[0]["template"] == "shot_work_maya"
     assert results[1] == {"input": "/mnt/projects", "matched": False, "reason": "matches no template", "root": "projects"}
     assert code == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("path", "shot_root", "project=demo", "sequence=sq010", "shott=sh0100"), "no field 'shott'; did you mean 'shot'?"),
+    (("path", "shot_root", "project=demo", "sequence=sq010", "shot=sh0100", "bogus=1"), "no field 'bogus'"),
+    (("resolve", "bifrost:///shot/demo/sq010/sh0100?foo=bar"), "no field 'foo'"),
+])
+def test_a_field_the_template_does_not_use_is_an_error_not_ignored(studio, capsys, args, message):
+    code, out, err = run(capsys, "--config", str(studio), *args)
+    assert code == 5 and message in err and out == ""

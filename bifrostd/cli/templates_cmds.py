@@ -139,7 +139,10 @@ def _parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
 def path_command(obj, template: str, assignments: tuple[str, ...], os_name: str | None, as_json: bool) -> int:
     """Format the path of TEMPLATE from key=value fields."""
     template_set = obj.templates()
-    fields = template_set.convert_fields(_parse_assignments(assignments), template_set.template(template))
+    chosen = template_set.template(template)
+    given = _parse_assignments(assignments)
+    chosen.reject_unknown(given)
+    fields = template_set.convert_fields(given, chosen)
     path = template_set.format(template, fields, os_name=os_name)
     if as_json:
         emit_json("bifrost.path.1", {"template": template, "fields": fields, "os": os_name or template_set.os_name, "path": path})

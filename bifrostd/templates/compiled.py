@@ -200,6 +200,15 @@ class CompiledTemplate:
         return self.parser(relative)
 
     # -- format ---------------------------------------------------------------------
+    def reject_unknown(self, names: Any) -> None:
+        """Raise FieldValueError for a field name this template does not use (a typo would else be ignored)."""
+        from .source import did_you_mean
+
+        for name in names:
+            if name not in self.fields:
+                hint = did_you_mean(name, self.fields) or f"its fields: {', '.join(sorted(self.fields))}"
+                raise FieldValueError(f"template {self.name!r} has no field {name!r}; {hint}")
+
     def format(self, fields: dict[str, Any], *, use_defaults: bool = True) -> str:
         """The root-relative path for ``fields``.
 

@@ -91,6 +91,7 @@ def resolve_reference(template_set: TemplateSet, uri: str, *, os_name: str | Non
     else:
         template = choose_template(template_set, kind, fields, uri)
     fields = _retyped(template_set, template, uri)
+    template.reject_unknown(fields)
     path = template_set.format(template.name, fields, os_name=os_name)
     entity = derive_entity(template_set.entities, kind, fields)
     if entity is None:
