@@ -10,7 +10,7 @@ import pytest
 
 from bifrostd.catalog import Catalog
 
-from studio_tree import age_tree, make_tree, write_config
+from studio_tree import age_tree, make_tree, write, write_config
 
 
 @pytest.fixture
@@ -146,3 +146,13 @@ def test_log_since_longer_than_the_epoch_means_everything_and_limits_must_be_pos
     assert run_json(bifrostctl_bin, config, "log", "--since", "0001-01-01", "--limit", "1000")["events"] == everything
     for command in (("log",), ("drift",)):
         assert "Invalid value for '--limit'" in run(bifrostctl_bin, config, *command, "--limit", "-1", code=2).stderr
+
+
+def test_ls_lists_versions_in_numeric_order(bifrostctl_bin, tmp_path):
+    tree = tmp_path / "projects"
+    for version in (1, 2, 9, 10, 1000):
+        write(tree / f"demo/sequences/sq010/sh0010/anim/work/sh0010_anim_v{version:03d}.ma", b"x")
+    config = write_config(tmp_path, tree)
+    run(bifrostctl_bin, config, "scan")
+    children = run_json(bifrostctl_bin, config, "ls", "bifrost:///task/shot/demo/sq010/sh0010/anim")["children"]
+    assert [c["name"] for c in children] == ["1", "2", "9", "10", "1000"]

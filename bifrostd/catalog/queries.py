@@ -159,7 +159,13 @@ def entity_by_uri(conn: sqlite3.Connection, uri: str) -> EntityInfo | None:
 def children(conn: sqlite3.Connection, entity_id: int | None) -> list[EntityInfo]:
     where = "e.parent_id = ?" if entity_id is not None else "e.parent_id IS NULL"
     params = (entity_id,) if entity_id is not None else ()
-    return [_entity(r) for r in conn.execute(ENTITY_COLUMNS + f" WHERE {where} ORDER BY e.kind, e.name", params)]
+    rows = [_entity(r) for r in conn.execute(ENTITY_COLUMNS + f" WHERE {where}", params)]
+    return sorted(rows, key=lambda e: (e.kind, *_natural(e.name)))
+
+
+def _natural(name: str) -> tuple[int, int, str]:
+    """Sort key putting numbers (versions 1, 2, 10) in numeric order, before names."""
+    return (0, int(name), "") if name.isascii() and name.isdigit() else (1, 0, name)
 
 
 def descendants(conn: sqlite3.Connection, entity_id: int, kind: str) -> list[EntityInfo]:
