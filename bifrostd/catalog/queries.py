@@ -87,10 +87,14 @@ def unmanaged_by_folder(conn: sqlite3.Connection, *, examples: int = 3, limit: i
     rows = conn.execute("SELECT root, dir, path, raw FROM files WHERE state = 'present' AND template IS NULL "
                         "ORDER BY root, dir, path")
     for root, folder, path, raw in rows:
+        if raw:  # an undecodable name: the same lossless form as every other path in JSON
+            folder, _, name = from_columns(path, raw).rpartition("/")
+        else:
+            name = path.rpartition("/")[2]
         entry = groups.setdefault((root, folder), [0, []])
         entry[0] += 1
         if len(entry[1]) < examples:
-            entry[1].append(path.rpartition("/")[2])  # the escaped text form: printable, JSON-safe
+            entry[1].append(name)
     ordered = sorted(groups.items(), key=lambda item: (-item[1][0], item[0]))
     return [FolderGroup(root, folder, count, tuple(names)) for (root, folder), (count, names) in ordered[:limit]]
 
