@@ -254,3 +254,12 @@ def test_merge_keys_and_tags_are_problems_with_positions_not_crashes(tmp_path):
         (13, "unsupported YAML tag '!custom'"),
         (14, "unsupported YAML tag 'tag:yaml.org,2002:python/name:os.system'"),
     ]
+
+
+def test_one_mistake_is_one_problem_not_a_cascade(tmp_path):
+    broken = write(tmp_path, "templates:\n  shot: '{project}/{shot}\n")
+    assert [p.code for p in problems_of(broken)] == ["syntax"]  # not also "the set defines no roots"
+    undefined = write(tmp_path, "templates:\n  shot: '{@nope}/{project}/{shot}/{task}/v{version}'\n")
+    assert [p.code for p in problems_of(undefined)] == ["undefined-reference"]  # not also "leading '/'"
+    cycle = write(tmp_path, "templates:\n  a: '{@b}/{project}/{shot}'\n  b: '{@a}/{task}/v{version}'\n")
+    assert {p.code for p in problems_of(cycle)} == {"reference-cycle"}  # its keys are not "unused"

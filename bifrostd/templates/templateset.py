@@ -342,6 +342,7 @@ class _Build:
             tokens = expand(template.name, self._lookup)
         except ReferenceCycle as cycle:
             self.problem(template.where, path, f"reference cycle: {' -> '.join(cycle.chain)}", code="reference-cycle")
+            self.used_keys.update(t.name for t in walk_tokens(template.tokens) if isinstance(t, KeyRef))
             return None
         ok = self._check_tokens(template, tokens, path) and ok
         root = self._root_of(template)
@@ -389,7 +390,8 @@ class _Build:
                 self.problem(_at(template.where, token.offset), path, "an optional part must contain a key",
                              "without one a parsed path can't tell whether the part was there")
                 ok = False
-        if tokens and isinstance(tokens[0], Text) and tokens[0].text.startswith("/"):
+        starts_with_reference = bool(template.tokens) and isinstance(template.tokens[0], TemplateRef)
+        if tokens and isinstance(tokens[0], Text) and tokens[0].text.startswith("/") and not starts_with_reference:
             self.problem(template.where, path, "a template path is relative to its root", "remove the leading '/'")
             ok = False
         return ok
@@ -444,7 +446,8 @@ def build_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem
     compiled = builder.run()
     problems = problems + builder.problems
     shapes = {name: template_shape(t) for name, t in compiled.items()}
-    if not decl.roots:
+    unreadable = any(p.code in ("syntax", "encoding", "unreadable") for p in problems)
+    if not decl.roots and not unreadable:  # a file that could not be read may be the one with the roots
         problems.append(Problem(Where(str(location), 1, 1), "roots", "the template set defines no roots", code="undefined-root"))
     template_set = TemplateSet(
         roots=decl.roots, keys=decl.keys, entities=builder.entities, templates=compiled,
