@@ -263,3 +263,14 @@ def test_one_mistake_is_one_problem_not_a_cascade(tmp_path):
     assert [p.code for p in problems_of(undefined)] == ["undefined-reference"]  # not also "leading '/'"
     cycle = write(tmp_path, "templates:\n  a: '{@b}/{project}/{shot}'\n  b: '{@a}/{task}/v{version}'\n")
     assert {p.code for p in problems_of(cycle)} == {"reference-cycle"}  # its keys are not "unused"
+
+
+def test_an_empty_range_and_an_absurd_inline_padding_are_problems(tmp_path):
+    path = write(tmp_path, """\
+          take: {type: int, min: 5, max: 1}
+        templates:
+          shot: '{project}/{shot}/{task}/v{version:99}_t{take}'
+        """)
+    problems = problems_of(path)
+    assert any(p.key == "keys.take.min" and "min 5 is above max 1" in p.message for p in problems)
+    assert any("padding 99 is above 16" in p.message for p in problems)

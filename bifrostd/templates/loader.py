@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .keys import Key, KeyType, unsafe_reason
-from .pattern import PatternSyntaxError, tokenize
+from .pattern import MAX_PADDING, PatternSyntaxError, tokenize
 from .source import Located, Problem, Where, did_you_mean, read_yaml
 from .spec import OS_NAMES, SCHEMA_ID, Declarations, EntityKind, Root, TemplateDef
 
@@ -166,6 +166,10 @@ class _Reader:
             kwargs.setdefault("padding", 4 if key_type is KeyType.FRAME else 0)
         kwargs["minimum"] = kwargs.pop("min", None)
         kwargs["maximum"] = kwargs.pop("max", None)
+        low, high = kwargs["minimum"], kwargs["maximum"]
+        if low is not None and high is not None and low > high:
+            self.problem(values["min"].where, f"{path}.min", f"min {low} is above max {high}", "no value could be written")
+            return None
         key = Key(name=name, type=key_type, field=alias or name, where=where,
                   choices=choices[0], labels=choices[1], **kwargs)
         self._check_default(path, key, values.get("default"))
@@ -350,8 +354,8 @@ def _integer(value: Any) -> tuple[str, str] | None:
 
 
 def _padding(value: Any) -> tuple[str, str] | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 16
-    return None if ok else ("must be an integer from 0 to 16", "")
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_PADDING
+    return None if ok else (f"must be an integer from 0 to {MAX_PADDING}", "")
 
 
 def _boolean(value: Any) -> tuple[str, str] | None:

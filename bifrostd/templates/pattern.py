@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Union
 
+#: The widest padding a key or a placeholder may ask for (``padding:`` has the same bound).
+MAX_PADDING = 16
+
 _PLACEHOLDER = re.compile(r"\{(@?)([A-Za-z_][A-Za-z0-9_]*)(?::(\d+))?\}")
 
 
@@ -75,6 +78,8 @@ def _tokenize(pattern: str, pos: int, *, nested: bool) -> tuple[tuple[Token, ...
                 out.append(TemplateRef(name, pos) if at else KeyRef(name, int(pad) if pad else None, pos))
                 if at and pad:
                     raise PatternSyntaxError("a template reference takes no padding", pos)
+                if pad and int(pad) > MAX_PADDING:
+                    raise PatternSyntaxError(f"padding {int(pad)} is above {MAX_PADDING}", pos)
                 pos = found.end()
             elif char == "[":
                 parts, pos = _tokenize(pattern, pos + 1, nested=True)
