@@ -102,6 +102,7 @@ class Daemon:
         self.schedule: Any = None
         self._template_signature: Any = None
         self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
+        self.abandoned = False  # close() left a mirror transfer running: the process must exit at once
         from .daemon_mirror import MirrorWorker
 
         self.mirror = MirrorWorker(lambda: self.catalog.sibling())
@@ -505,12 +506,18 @@ class Daemon:
         if not self.mirror.stop(timeout=MIRROR_STOP_WAIT):
             log.warning("the mirror worker is still finishing a transfer; exiting without it (the file goes again "
                         "next run)")
+            self.abandoned = True
         for part in (self.watcher, self.control, self.pinger):
             if part is not None:
                 try:
                     part.stop()
                 except Exception:
                     log.exception("while stopping %s", type(part).__name__)
+        if self.abandoned:
+            # The worker's thread can't be killed, and the process would wait for it. Leave the catalog and the
+            # lock to the exit (see main): they are released only once nothing of this process can write.
+            log.info("stopped")
+            return
         if self.catalog is not None:
             self.catalog.close()
         if self.lock is not None:
@@ -589,6 +596,9 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     finally:
         if daemon is not None:
             daemon.close()
+    if daemon is not None and daemon.abandoned:
+        logging.shutdown()
+        os._exit(code)  # without waiting for the abandoned transfer; the kernel drops the lock with the process
     if argv is None:
         sys.exit(code)
     return code

@@ -290,6 +290,12 @@ class MirrorState:
         return _run_record(row) if row else None
 
 
+def mark_interrupted_runs(conn) -> int:
+    """Mark mirror runs left ``running`` by a killed writer (a new writer is opening); returns how many."""
+    with transaction(conn):
+        return conn.execute("UPDATE mirror_runs SET status = 'interrupted' WHERE status = 'running'").rowcount
+
+
 def _run_record(row: Sequence) -> RunRecord:
     return RunRecord(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6] or "{}"),
                      json.loads(row[7] or "{}"), row[8], row[9])

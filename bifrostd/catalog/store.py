@@ -20,6 +20,7 @@ from . import scans
 from .connection import WriterLock, open_database
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
 from .location import MountTable, system_mounts
+from .mirror_state import mark_interrupted_runs
 from .migrations import applied_migrations
 
 
@@ -53,6 +54,7 @@ class Catalog:
         catalog = cls(path, db, writable=write, lock=lock, clock=clock)
         if write:
             scans.mark_interrupted(db.conn)
+            mark_interrupted_runs(db.conn)
         return catalog
 
     def sibling(self) -> Catalog:

@@ -161,8 +161,7 @@ def _bytes(n: int) -> str:
 @click.pass_obj
 def status_command(obj, as_json: bool) -> int:
     """Per target: files and bytes pending, objects mirrored, last run, last error, lag, next run."""
-    from ..mirror.runner import include_filter, plan_target
-    from ..mirror.schedule import next_run
+    from ..mirror.runner import include_filter, plan_target, target_next_run
 
     targets = _targets(obj)
     now_ns = time.time_ns()
@@ -176,8 +175,7 @@ def status_command(obj, as_json: bool) -> int:
             last_ok = state.last_run(target.name, status="ok")
             error = state.last_error(target.name)
             pending = len(plan.uploads) + len(plan.copies)
-            nxt = next_run(target.schedule, last.started_ns / 1e9 if last else None, now_ns / 1e9) \
-                if target.schedule else None
+            nxt = target_next_run(target, last, now_ns / 1e9) if target.schedule else None
             rows.append({
                 "target": target.name, "url": target.url, "delete": target.delete.value,
                 "pending_files": pending, "pending_bytes": plan.upload_bytes,

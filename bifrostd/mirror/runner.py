@@ -305,30 +305,27 @@ def locator(template_set: Any) -> Callable[[str, str], Path]:
     return locate
 
 
-def due_targets(targets: Iterable[Target], state: MirrorState, now: float) -> list[Target]:
-    """Scheduled targets whose next run time has come (unscheduled ones never are)."""
+#: A last run that ended with one of these was cut short (a kill, a stop): the target is due again at once.
+RESUME_STATUSES = ("interrupted", "stopped")
+
+
+def target_next_run(target: Target, last: Any, now: float) -> float:
+    """When ``target`` is next due given its last run (None: never ran); may be in the past: due now."""
     from .schedule import next_run
 
-    due = []
-    for target in targets:
-        if target.schedule is None:
-            continue
-        last = state.last_run(target.name)
-        started = last.started_ns / 1e9 if last else None
-        if next_run(target.schedule, started, now) <= now:
-            due.append(target)
-    return due
+    if last is not None and last.status in RESUME_STATUSES:
+        return now
+    return next_run(target.schedule, last.started_ns / 1e9 if last else None, now)
+
+
+def due_targets(targets: Iterable[Target], state: MirrorState, now: float) -> list[Target]:
+    """Scheduled targets whose next run time has come (unscheduled ones never are)."""
+    return [t for t in targets if t.schedule is not None and target_next_run(t, state.last_run(t.name), now) <= now]
 
 
 def next_due(targets: Iterable[Target], state: MirrorState, now: float) -> float | None:
     """The earliest time any scheduled target is due (the daemon sleeps until then), or None."""
-    from .schedule import next_run
-
-    times = []
-    for target in targets:
-        if target.schedule is not None:
-            last = state.last_run(target.name)
-            times.append(next_run(target.schedule, last.started_ns / 1e9 if last else None, now))
+    times = [target_next_run(t, state.last_run(t.name), now) for t in targets if t.schedule is not None]
     return min(times) if times else None
 
 

@@ -374,3 +374,20 @@ def test_restore_into_an_empty_folder_sends_no_head(tmp_path, proxy):
     for path in studio.tree.rglob("*"):
         if path.is_file():
             assert (dest / "projects" / path.relative_to(studio.tree)).read_bytes() == path.read_bytes()
+
+
+def test_a_run_cut_short_by_a_kill_is_marked_interrupted_and_due_again_at_once(tmp_path, proxy):
+    from bifrostd.config import load_config
+    from bifrostd.mirror.runner import due_targets
+
+    studio = Studio(tmp_path, proxy, schedule="1h")
+    targets = parse_targets(load_config(studio.config).mirror).values()
+    start = time.time()
+    with Catalog.open(studio.catalog_path, write=True) as catalog:
+        state = MirrorState.of(catalog)
+        state.begin_run("s3", source="daemon", planned={"upload": FILES})  # the writer is killed here
+        assert due_targets(targets, state, start + 60) == []  # a run in progress is not started twice
+    with Catalog.open(studio.catalog_path, write=True) as catalog:  # the next writer
+        state = MirrorState.of(catalog)
+        assert state.last_run("s3").status == "interrupted"
+        assert [t.name for t in due_targets(targets, state, start + 60)] == ["s3"]  # not in an hour
