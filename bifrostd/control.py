@@ -76,10 +76,14 @@ def parse_request(line: bytes) -> dict[str, Any]:
         request = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _usage(f"not a JSON line: {exc}") from None
+    except (ValueError, RecursionError):  # a number of thousands of digits, arrays nested thousands deep
+        raise _usage("not a JSON line this daemon reads (too deeply nested, or a number too long)") from None
     if not isinstance(request, dict) or not isinstance(request.get("op"), str):
         raise _usage('a request is a JSON object with an "op" string')
     version = request.get("v", 1)
-    if not isinstance(version, int) or version > PROTOCOL_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _usage(f'"v" is the protocol version, a positive integer (this daemon speaks {PROTOCOL_VERSION})')
+    if version > PROTOCOL_VERSION:
         raise _usage(f"protocol version {version!r} is newer than this daemon's ({PROTOCOL_VERSION})")
     return request
 
@@ -119,6 +123,8 @@ class _Connection(socketserver.StreamRequestHandler):
                 return
             if len(line) > MAX_LINE:
                 response = error_response(f"request longer than {MAX_LINE} bytes", 2)
+                if not line.endswith(b"\n") and not self._skip_rest_of_line():
+                    return
             elif not line.strip():
                 continue
             else:
@@ -128,6 +134,19 @@ class _Connection(socketserver.StreamRequestHandler):
                 self.wfile.flush()
             except OSError:
                 return
+
+
+    def _skip_rest_of_line(self) -> bool:
+        """Read past the end of an over-long line, so it gets one answer; False when the peer went away."""
+        while True:
+            try:
+                chunk = self.rfile.readline(MAX_LINE)
+            except (OSError, TimeoutError):
+                return False
+            if not chunk:
+                return False
+            if chunk.endswith(b"\n"):
+                return True
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

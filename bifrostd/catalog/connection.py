@@ -64,7 +64,7 @@ def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts
     check_local(path, mounts=mounts)
     if not write and not path.exists():
         raise CatalogError(f"no catalog at {path} yet; run 'bifrostctl scan' to build it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # readable by all, writable by the writer only
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         db = Database(conn, execute_plugins=False)

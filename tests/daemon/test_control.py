@@ -96,9 +96,17 @@ def test_malformed_lines_get_errors_and_the_connection_survives(server):
     assert "newer than this daemon" in replies[2]["error"]
 
 
-def test_overlong_request_is_refused(server):
-    replies = raw(server.place.link, b"x" * (MAX_LINE + 10) + b"\n")
-    assert replies[0]["ok"] is False and "longer than" in replies[0]["error"]
+def test_overlong_request_is_refused_once_and_the_next_line_answered(server):
+    replies = raw(server.place.link, b'{"op": "ping", "pad": "' + b"a" * (3 * MAX_LINE) + b'"}\n{"op": "ping"}\n')
+    assert [r["ok"] for r in replies] == [False, True]
+    assert "longer than" in replies[0]["error"]
+
+
+def test_odd_versions_and_pathological_json_are_usage_errors(server):
+    lines = [b'{"op": "ping", "v": "1"}', b'{"op": "ping", "v": true}', b'{"op": "ping", "v": -5}',
+             b'{"op": "ping", "v": 1.0}', b"[" * 100_000 + b"]" * 100_000, b'{"op": "ping", "n": ' + b"9" * 5000 + b"}"]
+    replies = raw(server.place.link, b"\n".join(lines) + b'\n{"op": "ping", "v": 1}\n')
+    assert [(r["ok"], r.get("exit_code")) for r in replies] == [(False, 2)] * 6 + [(True, None)]
 
 
 def test_many_clients_at_once(server):

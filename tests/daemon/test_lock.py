@@ -44,3 +44,12 @@ def test_a_killed_holder_leaves_a_file_but_no_lock(tmp_path):
 def test_lock_creates_the_state_folder(tmp_path):
     with StateLock(tmp_path / "a" / "state"):
         assert (tmp_path / "a" / "state" / "bifrostd.pid").exists()
+
+
+def test_the_state_folder_is_never_world_writable_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        StateLock(tmp_path / "state").acquire().release()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o755
