@@ -8,8 +8,9 @@ the records of the dirty files, the records under the dirty folders, and
 missing records (so a move from elsewhere pairs up by inode or content).
 Nothing else can be vanished by a dirty batch, whatever the watcher said.
 
-Settling. A file whose mtime is younger than the settle interval, or
-that changed while being hashed, is still being written: it is left out
+Settling. A file whose mtime is younger than the settle interval (and
+not in the future: clocks differ), or that changed while being hashed, is
+still being written: it is left out
 of the batch (and its record out of the view, so it is not taken for
 gone) and handed back to be looked at again later.
 
@@ -88,8 +89,11 @@ def observe(root: str, root_path: str, dirty: Iterable[Dirty], *, settle_ns: int
         _walk_folder(root, root_path, folder, states, findings, listed, failed, dirs)
     # The event clock already waited ``settle``; the mtime check catches silent writers, with half
     # the interval of slack so the gap between a write and its event never sends a file round again.
-    cutoff = now_ns() - settle_ns // 2
-    young = tuple(Dirty(root, s.relative) for s in states if s.mtime_ns > cutoff)
+    # An mtime in the future (a client clock ahead of the file server's, touch -d) says nothing about
+    # whether the file is still being written: the event clock and the hash check judge it alone.
+    now = now_ns()
+    cutoff = now - settle_ns // 2
+    young = tuple(Dirty(root, s.relative) for s in states if cutoff < s.mtime_ns <= now)
     young_paths = {d.relative for d in young}
     kept = tuple(s for s in states if s.relative not in young_paths)
     scope = WalkScope(frozenset({root}), frozenset((root, d) for d in listed),

@@ -142,3 +142,19 @@ def test_control_requests_run_on_the_loop_and_are_withdrawn_when_it_is_busy(stud
     daemon.close()
     asker.join()
     assert ran == [] and "stopping" in str(failed[0])
+
+
+def test_a_file_is_young_while_written_but_a_future_mtime_does_not_hold_it_back(tmp_path):
+    import os
+    import time
+
+    from bifrostd.dirty import observe
+
+    now = time.time_ns()
+    for name, mtime in (("fresh.ma", now), ("old.ma", now - 60 * 10**9), ("skewed.ma", now + 2 * 3600 * 10**9)):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, ns=(mtime, mtime))
+    batch = observe("projects", str(tmp_path), [Dirty("projects", n) for n in ("fresh.ma", "old.ma", "skewed.ma")],
+                    settle_ns=10**9, now_ns=lambda: now)
+    assert [d.relative for d in batch.young] == ["fresh.ma"]
+    assert sorted(s.relative for s in batch.observations.files) == ["old.ma", "skewed.ma"]
