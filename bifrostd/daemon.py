@@ -391,6 +391,9 @@ class Daemon:
             return False
         self.templates.valid, self.templates.problems = True, []
         if new_set.fingerprint == self.template_set.fingerprint:
+            if _root_paths(new_set) != _root_paths(self.template_set):  # bifrost.yaml moved a root: same records
+                self.template_set, self.classifier = new_set, Classifier(new_set)
+                self.mirror.configure(self.config, new_set)
             return True
         old = self.template_set.fingerprint
         self.template_set, self.classifier = new_set, Classifier(new_set)
@@ -525,6 +528,10 @@ class Daemon:
         os.close(self._wake_r)
         os.close(self._wake_w)
         log.info("stopped")
+
+
+def _root_paths(template_set: Any) -> dict[str, dict[str, str]]:
+    return {name: dict(root.paths) for name, root in template_set.roots.items()}
 
 
 def check_mirror_targets(config: Any) -> None:

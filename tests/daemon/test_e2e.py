@@ -225,3 +225,18 @@ def test_forget_goes_through_the_daemon_that_holds_the_catalog(studio, daemon_fa
     wait_until(lambda: d.files(fresh).get(f"{SHOT}/fx/work/houdini/sh0100_fx_v000.hip", {}).get("state") == "present",
                what="a forgotten file written again")
     assert d.stop() == 0
+
+
+def test_a_reload_that_moves_a_root_watches_and_catalogues_the_new_folder(studio, daemon_factory, tmp_path):
+    d = daemon_factory(studio / "bifrost.yaml")
+    moved = tmp_path / "renders2"
+    shutil.copytree(studio / "renders", moved)
+    config = studio / "bifrost.yaml"
+    config.write_text(config.read_text().replace("renders: ./renders", f"renders: {moved}"))
+    assert d.ctl("daemon", "reload").returncode == 0
+    wait_until(lambda: any(r["name"] == "renders" and r["path"] == str(moved) for r in d.status()["roots"]),
+               what="the new renders root watched")
+    fresh = moved / "demo" / "new_notes.txt"
+    fresh.write_bytes(b"after the move")
+    wait_until(lambda: "demo/new_notes.txt" in d.files(moved / "demo"), what="a file in the moved root catalogued")
+    assert d.stop() == 0
