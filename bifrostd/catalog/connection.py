@@ -49,8 +49,10 @@ class WriterLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise CatalogBusy(f"another process is writing the catalog {self.path.with_suffix('')}; "
-                              "if bifrostd runs, ask it (bifrostctl talks to it) instead of scanning") from None
+            raise CatalogBusy(f"another process is writing the catalog {self.path.with_suffix('')}; if it is "
+                              "bifrostd, it already keeps the catalog current and runs the mirror schedule "
+                              "('bifrostctl daemon status'); to run this command yourself, stop it first "
+                              "('bifrostctl daemon stop')") from None
         self._fd = fd
 
     def release(self) -> None:
