@@ -44,6 +44,7 @@ class FindingKind(str, Enum):
     UNICODE_NORMALIZATION = "unicode-normalization"
     IO_ERROR = "io-error"
     AMBIGUOUS_MATCH = "ambiguous-match"
+    ROOT_EMPTY = "root-empty"  # a root folder with nothing in it where the catalog knew folders: not mounted?
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,30 @@ def walk(
             stack.extend(kids)
         else:
             stack.extend(_list(state, relative, absolute))
+    if not top and prior:
+        _distrust_an_empty_root(state, prior)
     return state.result()
+
+
+def _distrust_an_empty_root(state: _Walk, prior: Mapping[str, int]) -> None:
+    """A root folder with nothing in it, where the last walk saw folders, is taken for an absent mount.
+
+    A network share that is not mounted leaves its empty mount point; believing
+    it would mark every file of the root missing (and a mirror with
+    ``delete: mirror`` would then empty the root's backup). The root is
+    treated as unreadable instead: its records are kept, and a finding says why.
+    """
+    known = sum(1 for relative in prior if relative)
+    empty = state.listed == {""} and set(state.directories) <= {""} and not (state.files or state.symlinks
+                                                                             or state.findings)
+    if not known or not empty:
+        return
+    state.listed.discard("")
+    state.directories.pop("", None)
+    state.unreadable.add("")
+    state.find(FindingKind.ROOT_EMPTY, ".", f"the root folder is empty, but the last walk saw {known} folders in it "
+               "(not mounted?): nothing is marked missing; to record that everything was deleted, put any file in "
+               "it and scan again")
 
 
 def _check_under(under: str) -> str:

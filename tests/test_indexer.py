@@ -214,3 +214,23 @@ def test_a_template_change_is_planned_then_applied_as_rematches(studio, tmp_path
     report = scan(config, full=True)
     assert report.counts["rematched"] == 1
     assert scan(config, full=True).plan.empty
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_an_empty_root_is_taken_for_an_absent_mount_not_for_every_file_deleted(studio, tmp_path, full):
+    tree, config, made = studio
+    scan(config)
+    os.rename(tree, tmp_path / "away")  # the share is not mounted: an empty mount point is left
+    tree.mkdir()
+    report = scan(config, full=full)
+    assert report.counts["vanished"] == 0 and report.plan.empty
+    assert [(f.kind.value, f.relative) for f in report.plan.findings] == [("root-empty", ".")]
+    with reader(config) as catalog:
+        assert queries.status(catalog.conn).files == {"present": len(made)}
+    os.rmdir(tree)
+    os.rename(tmp_path / "away", tree)  # mounted again: nothing to do
+    assert scan(config, full=True).plan.empty
+    shutil.rmtree(tree)
+    tree.mkdir()
+    write(tree / "README.txt", b"this root was emptied on purpose")
+    assert scan(config, full=full).counts["vanished"] == len(made)
