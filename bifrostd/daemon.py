@@ -54,6 +54,7 @@ from .settle import Dirty, Settler
 log = logging.getLogger("bifrostd")
 STATUS_SCHEMA = "bifrost.daemon-status.1"
 MIRROR_STOP_WAIT = 60.0  # seconds close() waits for an upload in flight; well under TimeoutStopSec=2min
+ROOT_CHECK_EVERY = 2.0  # seconds between checks that each root path still names the folder watched
 REQUEST_WAIT = 60.0  # seconds a control request waits for the loop to run its catalog write
 REPLY_FILES = 1000  # files listed in a forget reply (the count is always whole); keeps the line well under 1 MiB
 
@@ -103,6 +104,7 @@ class Daemon:
         self._template_signature: Any = None
         self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
         self.abandoned = False  # close() left a mirror transfer running: the process must exit at once
+        self._roots_checked = 0.0
         from .daemon_mirror import MirrorWorker
 
         self.mirror = MirrorWorker(lambda: self.catalog.sibling())
@@ -200,8 +202,8 @@ class Daemon:
 
     def step(self) -> None:
         """Do whatever is due, most urgent first; one failure never stops the loop."""
-        for work in (self._maybe_reload, self._maybe_requests, self._maybe_templates, self._maybe_full,
-                     self._maybe_rescans, self._maybe_batch):
+        for work in (self._maybe_reload, self._maybe_requests, self._maybe_roots, self._maybe_templates,
+                     self._maybe_full, self._maybe_rescans, self._maybe_batch):
             if self.stopping:
                 return
             self.guarded(work)
@@ -225,7 +227,7 @@ class Daemon:
 
     def next_wake(self) -> float:
         now = self.clock()
-        times = [self.schedule.next_wake(now)]
+        times = [self.schedule.next_wake(now), self._roots_checked + ROOT_CHECK_EVERY]
         deadline = self.settler.next_deadline()
         if deadline is not None:
             times.append(deadline)
@@ -234,6 +236,15 @@ class Daemon:
         return min(times)
 
     # -- units of work ------------------------------------------------------------------------
+    def _maybe_roots(self) -> None:
+        """Every few seconds: is each watched root path still the folder being watched? (one stat per root)"""
+        now = self.clock()
+        if now - self._roots_checked < ROOT_CHECK_EVERY:
+            return
+        self._roots_checked = now
+        if self.watcher is not None and self.watcher.check_roots():
+            self._update_polled()
+
     def _maybe_requests(self) -> None:
         """Catalog writes asked for over the control socket, run here: the loop is the catalog's one writer."""
         while self._requests:

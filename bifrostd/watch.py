@@ -229,6 +229,7 @@ class RootWatcher:
         self.fd_dir = fd_dir
         self._observer: Any = None
         self._inotify_fd: int | None = None
+        self.identity: tuple[int, int] | None = None  # (device, inode) of the folder being watched
 
     @property
     def polled(self) -> bool:
@@ -239,6 +240,8 @@ class RootWatcher:
         if self.plan.mode is not Mode.WATCH:
             return
         from watchdog.observers.inotify import InotifyObserver
+
+        self.identity = path_identity(self.plan.path)
 
         before = inotify_fds(self.fd_dir)
         observer = InotifyObserver()
@@ -254,7 +257,13 @@ class RootWatcher:
             return
         self._observer = observer
         self.state.watching = True
+        self.state.mode, self.state.reason = Mode.WATCH, self.plan.reason
         self.refresh()
+
+    def replaced(self) -> bool:
+        """True when the root's path names another folder than the one watched: moved away, replaced,
+        remounted, or gone (inotify follows the folder, not the path)."""
+        return self.plan.mode is Mode.WATCH and path_identity(self.plan.path) != self.identity
 
     def _register(self, overflow: OverflowSignal, observer: Any) -> None:
         overflow.paths[self.plan.path] = self.plan.name
@@ -301,6 +310,15 @@ class RootWatcher:
             observer.stop()
             observer.join()
         self._inotify_fd = None
+
+
+def path_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the folder at ``path``, or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _why(exc: OSError) -> str:
@@ -392,6 +410,19 @@ class Watcher:
                 self.roots[name].state.overflows += 1
                 log.warning("root %s: inotify queue overflow, events were lost; rescanning it", name)
             self.on_rescan(name, "overflow")
+
+    def check_roots(self) -> list[str]:
+        """Watch again each root whose path now names another folder, and ask for its rescan; their names."""
+        again = []
+        for name, watcher in self.roots.items():
+            if watcher.replaced():
+                log.warning("root %s: %s is no longer the folder being watched (moved, replaced or remounted); "
+                            "watching it again", name, watcher.plan.path)
+                watcher.stop()
+                watcher.start(self.overflow)
+                self.on_rescan(name, "root folder replaced")
+                again.append(name)
+        return again
 
     def _root_gone(self, root: str) -> None:
         self.on_rescan(root, "root deleted or moved")

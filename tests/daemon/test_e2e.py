@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 
 
 from .conftest import catalogued, installed, wait_until, write_config
@@ -239,4 +240,21 @@ def test_a_reload_that_moves_a_root_watches_and_catalogues_the_new_folder(studio
     fresh = moved / "demo" / "new_notes.txt"
     fresh.write_bytes(b"after the move")
     wait_until(lambda: "demo/new_notes.txt" in d.files(moved / "demo"), what="a file in the moved root catalogued")
+    assert d.stop() == 0
+
+
+def test_a_root_folder_moved_away_and_replaced_is_followed_at_its_path(studio, daemon_factory, tmp_path):
+    d = daemon_factory(studio / "bifrost.yaml")
+    renders = studio / "renders"
+    before = catalogued(studio, "renders")
+    assert before and all(r.state == "present" for r in before.values())
+    renders.rename(tmp_path / "renders_away")
+    (renders / "demo").mkdir(parents=True)
+    (renders / "demo" / "notes.txt").write_bytes(b"a new folder at the root's path")
+    wait_until(lambda: "demo/notes.txt" in catalogued(studio, "renders"), what="the new folder's file catalogued")
+    wait_until(lambda: all(catalogued(studio, "renders")[p].state == "missing" for p in before),
+               what="the old folder's files missing")
+    (tmp_path / "renders_away" / "demo" / "stray.txt").write_bytes(b"x")  # not under the root any more
+    time.sleep(1.5)
+    assert "demo/stray.txt" not in catalogued(studio, "renders")
     assert d.stop() == 0

@@ -233,3 +233,22 @@ def test_watch_limit_below_the_folder_count_means_watching_and_polling(tree):
     assert state["inotify"] and state["mode"] == "poll"
     assert state["watches"] == 5 and state["folders"] == 14
     assert "only 5 of 14 folders" in state["reason"] and "watch limit reached" in state["reason"]
+
+
+def test_a_root_moved_away_and_replaced_is_watched_again_at_its_path(tree, tmp_path):
+    got = Collector()
+    watcher = watching(tree, got)
+    try:
+        assert watcher.check_roots() == []
+        tree.rename(tmp_path / "away")  # inotify follows the folder; the path now names nothing
+        assert watcher.check_roots() == ["projects"]
+        tree.mkdir()  # a new, empty folder at the root's path (or a share mounted again)
+        assert watcher.check_roots() == ["projects"] and watcher.check_roots() == []
+        assert ("projects", "root folder replaced") in got.rescans
+        (tmp_path / "away" / "stray.exr").write_bytes(b"x")  # the old folder is not watched any more
+        (tree / "fresh.exr").write_bytes(b"x")
+        assert got.saw(Dirty("projects", "fresh.exr"))
+        assert Dirty("projects", "stray.exr") not in got.dirty
+        assert watcher.roots["projects"].state.watching
+    finally:
+        watcher.stop()
