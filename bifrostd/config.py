@@ -128,6 +128,8 @@ def find_config(explicit: str | os.PathLike[str] | None = None, *, environ: Mapp
     else:
         candidates += [("current folder", Path.cwd() / CONFIG_NAME), ("system", SYSTEM_CONFIG)]
     for source, path in candidates:
+        if path.is_dir() and source in ("--config", "$BIFROST_CONFIG"):
+            path = path / CONFIG_NAME  # a studio folder, as 'bifrostctl init DIR' made it
         if path.is_file():
             return path.resolve()
         if source in ("--config", "$BIFROST_CONFIG"):

@@ -75,3 +75,12 @@ def test_a_root_override_must_name_a_root_the_templates_define(tmp_path, small_s
     done = subprocess.run([bifrostctl_bin, "--config", str(config), "templates", "check"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 1 and "roots.projekts" in done.stdout
+
+
+def test_a_studio_folder_given_as_config_means_its_bifrost_yaml(tmp_path):
+    (tmp_path / "bifrost.yaml").write_text("schema: bifrost.config.1\n")
+    assert find_config(tmp_path) == (tmp_path / "bifrost.yaml").resolve()
+    assert find_config(environ={"BIFROST_CONFIG": str(tmp_path)}) == (tmp_path / "bifrost.yaml").resolve()
+    (tmp_path / "templates").mkdir()
+    with pytest.raises(ConfigError, match="templates/bifrost.yaml .from --config. does not exist"):
+        find_config(tmp_path / "templates")
