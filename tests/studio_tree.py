@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "fixtures" / "templates"
@@ -76,3 +78,16 @@ def age_tree(root: Path, seconds: int = 3600) -> None:
     """Settle a whole tree: every folder's mtime an hour back (files keep theirs)."""
     for folder, _, _ in os.walk(root):
         age(Path(folder), seconds)
+
+
+def ctl(bifrostctl_bin: str, config: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+    """Run the installed bifrostctl on ``config`` and check its exit code."""
+    done = subprocess.run([bifrostctl_bin, "--config", str(config), *args], capture_output=True, text=True,
+                          errors="surrogateescape", timeout=120)
+    assert done.returncode == code, done.stderr + done.stdout
+    return done
+
+
+def ctl_json(bifrostctl_bin: str, config: Path, *args: str, code: int = 0):
+    """The JSON document of ``bifrostctl ... --json``."""
+    return json.loads(ctl(bifrostctl_bin, config, *args, "--json", code=code).stdout)

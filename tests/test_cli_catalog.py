@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 
 import pytest
 
 from bifrostd.catalog import Catalog
 
 from studio_tree import age_tree, make_tree, write, write_config
+from studio_tree import ctl as run
+from studio_tree import ctl_json as run_json
 
 
 @pytest.fixture
@@ -19,18 +19,6 @@ def studio(tmp_path):
     make_tree(tree, shots=2, versions=3, frames=6, gap=1003)
     age_tree(tree)
     return tree, write_config(tmp_path, tree)
-
-
-def run(bifrostctl_bin, config, *args, code=0):
-    done = subprocess.run([bifrostctl_bin, "--config", str(config), *args], capture_output=True, text=True,
-                          errors="surrogateescape", timeout=120)
-    assert done.returncode == code, done.stderr + done.stdout
-    return done
-
-
-def run_json(bifrostctl_bin, config, *args, code=0):
-    document = json.loads(run(bifrostctl_bin, config, *args, "--json", code=code).stdout)
-    return document
 
 
 def test_scan_then_status_drift_ls_versions_log(bifrostctl_bin, studio):

@@ -13,7 +13,7 @@ from bifrostd.catalog import Catalog
 from bifrostd.forget import execute_forget, plan_forget
 from bifrostd.indexer import ScanOptions, scan
 
-from studio_tree import load, make_tree, write, write_config
+from studio_tree import ctl, ctl_json, load, make_tree, write, write_config
 
 SHOT = "demo/sequences/sq010/sh0010"
 V1 = f"{SHOT}/comp/render/v001"
@@ -26,17 +26,6 @@ def studio(tmp_path):
     made = make_tree(tree, shots=2, versions=2, frames=3, junk=False)
     config = write_config(tmp_path, tree)
     return tree, config, made
-
-
-def ctl(bifrostctl_bin, config, *args, code=0):
-    done = subprocess.run([bifrostctl_bin, "--config", str(config), *args], capture_output=True, text=True,
-                          errors="surrogateescape", timeout=120)
-    assert done.returncode == code, done.stderr + done.stdout
-    return done
-
-
-def ctl_json(bifrostctl_bin, config, *args, code=0):
-    return json.loads(ctl(bifrostctl_bin, config, *args, "--json", code=code).stdout)
 
 
 def missing_paths(bifrostctl_bin, config) -> list[str]:
