@@ -35,6 +35,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -103,6 +104,8 @@ class Daemon:
         self.schedule: Any = None
         self._template_signature: Any = None
         self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
+        self._requests_lock = threading.Lock()
+        self._closed = False
         self.abandoned = False  # close() left a mirror transfer running: the process must exit at once
         self._roots_checked = 0.0
         from .daemon_mirror import MirrorWorker
@@ -114,6 +117,8 @@ class Daemon:
         try:
             os.write(self._wake_w, b"!")
         except BlockingIOError:  # the pipe is full: the loop is awake anyway
+            pass
+        except OSError:  # closed: the daemon has stopped, there is no loop to wake
             pass
 
     def _sleep(self, timeout: float) -> None:
@@ -263,7 +268,10 @@ class Daemon:
         seconds (a long reconcile): the work is then withdrawn, never run later.
         """
         future: Future = Future()
-        self._requests.append((work, future))
+        with self._requests_lock:
+            if self._closed:
+                raise DaemonError("the daemon is stopping; nothing was done")
+            self._requests.append((work, future))
         self.wake()
         try:
             return future.result(timeout=timeout)
@@ -513,8 +521,10 @@ class Daemon:
     # -- stop ------------------------------------------------------------------------------------
     def close(self) -> None:
         self.notifier.stopping()
-        while self._requests:  # asked for while stopping: refused, never half done
-            _, future = self._requests.popleft()
+        with self._requests_lock:  # asked for while stopping: refused, never half done
+            self._closed = True
+            pending, self._requests = list(self._requests), deque()
+        for _, future in pending:
             if future.set_running_or_notify_cancel():
                 future.set_exception(DaemonError("the daemon is stopping; nothing was done"))
         if not self.mirror.stop(timeout=MIRROR_STOP_WAIT):

@@ -142,6 +142,8 @@ def test_control_requests_run_on_the_loop_and_are_withdrawn_when_it_is_busy(stud
     daemon.close()
     asker.join()
     assert ran == [] and "stopping" in str(failed[0])
+    ask()  # asked after the stop: refused at once
+    assert ran == [] and len(failed) == 2 and "stopping" in str(failed[1])
 
 
 def test_a_file_is_young_while_written_but_a_future_mtime_does_not_hold_it_back(tmp_path):
