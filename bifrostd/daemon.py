@@ -476,7 +476,7 @@ class Daemon:
         return {"reloading": True}
 
     def _request_forget(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        from .forget import execute_forget, plan_forget
+        from .forget import ForgetReport, execute_forget, plan_forget
 
         targets = request.get("targets", [])
         everything, dry_run = request.get("all", False), request.get("dry_run", False)
@@ -487,8 +487,6 @@ class Daemon:
         def work() -> dict[str, Any]:
             plan = plan_forget(self.catalog, self.template_set, targets, everything=everything)
             if dry_run:
-                from .forget import ForgetReport
-
                 return ForgetReport(plan, dry_run=True).to_json(limit=REPLY_FILES)
             report = execute_forget(self.catalog, plan)
             if report.forgotten:

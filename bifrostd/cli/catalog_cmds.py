@@ -277,7 +277,7 @@ def forget(obj, targets: tuple[str, ...], everything: bool, dry_run: bool, as_js
     'forgotten' event in the log; files on disk are never touched. When
     bifrostd holds the catalog, it does the forgetting.
     """
-    from ..forget import ForgetReport, plan_forget
+    from ..forget import SCHEMA, ForgetReport, plan_forget
 
     template_set = obj.templates()
     if dry_run:
@@ -287,7 +287,7 @@ def forget(obj, targets: tuple[str, ...], everything: bool, dry_run: bool, as_js
     else:
         document = _forget(obj, template_set, targets, everything)
     if as_json:
-        emit_json("bifrost.forget.1", document)
+        emit_json(SCHEMA, document)
     else:
         click.echo(_forget_text(document))
     return 0
