@@ -47,7 +47,7 @@ from typing import Any, Callable, Mapping, Sequence
 from . import __version__ as VERSION
 from .control import ControlServer, socket_place
 from .daemon_config import DaemonSettings, daemon_settings
-from .errors import BifrostError, DaemonError
+from .errors import BifrostError, DaemonError, MirrorError
 from .lock import StateLock
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
 from .settle import Dirty, Settler
@@ -468,7 +468,8 @@ class Daemon:
                 "status": lambda r: {"status": self.status()},
                 "reload": self._request_reload,
                 "stop": self._request_stop,
-                "forget": self._request_forget}
+                "forget": self._request_forget,
+                "mirror-run": self._request_mirror_run}
 
     def _request_reload(self, request: Mapping[str, Any]) -> dict[str, Any]:
         self.reload_requested = True
@@ -494,6 +495,23 @@ class Daemon:
             return report.to_json(limit=REPLY_FILES)
 
         return {"forget": self.on_loop(work)}
+
+    def _request_mirror_run(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask the mirror worker to run targets now (all configured ones when none are named)."""
+        from .mirror import parse_targets
+
+        names = request.get("targets", [])
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise DaemonError('mirror-run takes "targets", a list of target names')
+        configured = list(parse_targets(self.config.mirror)) if self.config.mirror else []
+        if not configured:
+            raise MirrorError("the running config has no mirror targets")
+        for name in names:
+            if name not in configured:
+                raise MirrorError(f"no mirror target {name!r} in the running config (targets: {', '.join(configured)})")
+        chosen = names or configured
+        self.mirror.request_run(chosen)
+        return {"requested": chosen}
 
     def _request_stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
         self.request_stop("control socket")

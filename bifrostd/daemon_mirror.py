@@ -44,12 +44,19 @@ class MirrorWorker:
         self._status: dict[str, Any] = {"state": "idle", "target": None, "stage": None, "done": None,
                                         "total": None, "next_due": None, "last": {}, "error": None}
         self._thread: threading.Thread | None = None
+        self._asked: set[str] = set()  # targets asked for over the control socket (bifrostctl mirror run)
 
     # -- from the main thread ---------------------------------------------------------------
     def configure(self, config: Any, template_set: Any) -> None:
         """Use this config and template set from the next wake-up on (and wake up now)."""
         with self._lock:
             self._config, self._template_set = config, template_set
+        self._wake.set()
+
+    def request_run(self, names: list[str]) -> None:
+        """Run these targets at the next wake-up (now, unless a run is in progress), due or not."""
+        with self._lock:
+            self._asked.update(names)
         self._wake.set()
 
     def start(self) -> MirrorWorker:
@@ -107,8 +114,10 @@ class MirrorWorker:
         from .mirror import parse_targets
         from .mirror.runner import next_due, run_due_targets
 
+        with self._lock:
+            asked, self._asked = sorted(self._asked), set()
         reports = run_due_targets(config, catalog, self._clock(), template_set=template_set,
-                                  should_stop=self._stop.is_set, progress=self._progress,
+                                  should_stop=self._stop.is_set, progress=self._progress, also=asked,
                                   on_target=lambda target: self._set(state="running", target=target.name,
                                                                      stage=None, done=None, total=None))
         for report in reports:

@@ -82,12 +82,17 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, as_json: bool
     Only settled, hashed files go. A run that finds nothing to do lists no bucket.
     An interrupted run resumes where it stopped, re-sending nothing that landed.
     """
+    from ..errors import CatalogBusy
     from ..mirror.runner import due_targets, plan_target, run_target
 
     targets = _targets(obj, target)
     progress = TerminalProgress(sys.stderr.isatty() and not as_json)
     reports = []
-    with open_catalog(obj, write=not dry_run) as catalog, _StopOnTerm() as stop:
+    try:
+        catalog = open_catalog(obj, write=not dry_run)
+    except CatalogBusy as busy:
+        return _run_through_daemon(obj, busy, [t.name for t in targets] if target else [], due=due, as_json=as_json)
+    with catalog, _StopOnTerm() as stop:
         state = MirrorState.of(catalog)
         if due:
             targets = due_targets(targets, state, time.time())
@@ -102,6 +107,25 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, as_json: bool
             finally:
                 progress.clear()
     return _render_runs(reports, dry_run=dry_run, as_json=as_json)
+
+
+def _run_through_daemon(obj, busy: Exception, names: list[str], *, due: bool, as_json: bool) -> int:
+    """When bifrostd holds the catalog, its mirror worker runs the targets; this only asks (or, with --due,
+    leaves the schedule to it)."""
+    from ..errors import DaemonUnreachable
+    from .daemon_cmds import daemon_client
+
+    try:
+        requested = [] if due else daemon_client(obj).call("mirror-run", targets=names)["requested"]
+    except DaemonUnreachable:
+        raise busy from None
+    if as_json:
+        emit_json("bifrost.mirror-run-requested.1", {"requested": requested, "via": "daemon"})
+    elif requested:
+        click.echo(f"bifrostd runs {', '.join(requested)} now; follow it with 'bifrostctl mirror status'")
+    else:
+        click.echo("bifrostd holds the catalog and runs the mirror schedule itself")
+    return 0
 
 
 def _render_runs(reports: list, *, dry_run: bool, as_json: bool) -> int:

@@ -339,8 +339,10 @@ def run_due_targets(
     progress: Progress = _no_progress,
     source: str = "daemon",
     on_target: Callable[[Target], None] | None = None,
+    also: Iterable[str] = (),
 ) -> list[RunReport]:
-    """Run every target of ``config`` that its schedule says is due; the daemon's entry point.
+    """Run every target of ``config`` that its schedule says is due, and those named in ``also`` (asked
+    for now); the daemon's entry point.
 
     ``catalog`` must be open for writing (the daemon is its one writer). Runs
     one target after another on the calling thread; ``should_stop`` (e.g. set on
@@ -355,7 +357,9 @@ def run_due_targets(
     targets = parse_targets(config.mirror) if config.mirror else {}
     locate = locator(template_set if template_set is not None else config.load_templates())
     reports = []
-    for target in due_targets(targets.values(), state, now):
+    due = due_targets(targets.values(), state, now)
+    asked = [targets[name] for name in also if name in targets and targets[name] not in due]
+    for target in due + asked:
         if should_stop is not None and should_stop():
             break
         if on_target is not None:

@@ -66,3 +66,24 @@ def test_sigterm_stops_a_mirror_run_between_files(studio, daemon_factory, tmp_pa
     assert "mirror vault: stopped" in d.log_path.read_text()
     mirrored = list((tmp_path / "vault").rglob("plate_*.bin"))
     assert 3 <= len(mirrored) < 60
+
+
+def test_mirror_run_while_the_daemon_holds_the_catalog_asks_its_worker(studio, daemon_factory, tmp_path):
+    settled_files(studio / "projects" / "demo" / "plates", 5, 1024)
+    add_target(studio, tmp_path / "vault")
+    d = daemon_factory(studio / "bifrost.yaml")
+    wait_until(lambda: "vault" in d.status()["mirror"]["last"], timeout=60, what="the first, scheduled run")
+    first = d.status()["mirror"]["last"]["vault"]["at"]
+    late = studio / "projects" / "demo" / "plates" / "late.bin"
+    late.write_bytes(b"saved after the scheduled run")
+    os.utime(late, (time.time() - 3600,) * 2)
+    wait_until(lambda: d.ctl_json("mirror", "status")["targets"][0]["pending_files"] == 1, what="the file pending")
+    asked = d.ctl_json("mirror", "run")  # the next scheduled run is an hour away
+    assert asked == {"schema": "bifrost.mirror-run-requested.1", "requested": ["vault"], "via": "daemon"}
+    wait_until(lambda: d.status()["mirror"]["last"]["vault"]["at"] > first, timeout=30, what="the asked-for run")
+    assert d.status()["mirror"]["last"]["vault"]["counts"]["uploaded"] == 1
+    assert (tmp_path / "vault" / "projects" / "demo" / "plates" / "late.bin").read_bytes().startswith(b"saved")
+    assert d.ctl("mirror", "run", "--due").stdout.startswith("bifrostd holds the catalog and runs the mirror")
+    unknown = d.ctl("mirror", "run", "nowhere", check=False)
+    assert unknown.returncode != 0 and "nowhere" in unknown.stderr
+    assert d.stop() == 0
