@@ -489,7 +489,7 @@ class Daemon:
             plan = plan_forget(self.catalog, self.template_set, targets, everything=everything)
             if dry_run:
                 return ForgetReport(plan, dry_run=True).to_json(limit=REPLY_FILES)
-            report = execute_forget(self.catalog, plan)
+            report = execute_forget(self.catalog, self.template_set, plan)
             if report.forgotten:
                 log.info("forgot %d missing records (%s)", len(report.forgotten), ", ".join(plan.targets))
             return report.to_json(limit=REPLY_FILES)

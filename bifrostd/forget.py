@@ -16,6 +16,7 @@ records that are still missing at that moment.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -77,7 +78,17 @@ def plan_forget(catalog: Any, template_set: Any, targets: Sequence[str], *, ever
     return ForgetPlan(tuple(targets) or ("--all",), tuple(ordered))
 
 
-def execute_forget(catalog: Any, plan: ForgetPlan, *, source: str = "command") -> ForgetReport:
-    """Forget the planned records that are still missing; a record back on disk since is kept."""
-    forgotten = catalog.forget([r.id for r in plan.records], source=source) if plan.records else []
+def execute_forget(catalog: Any, template_set: Any, plan: ForgetPlan, *, source: str = "command") -> ForgetReport:
+    """Forget the planned records that are still missing; a record whose file is back is kept.
+
+    "Back" is checked twice: on disk (one ``lstat`` each, for a file restored
+    that no scan has seen yet) and in the catalog, inside the deleting
+    transaction (for one a scan or the watcher has registered meanwhile).
+    """
+    gone = [r.id for r in plan.records if not os.path.lexists(_absolute(template_set, r))]
+    forgotten = catalog.forget(gone, source=source) if gone else []
     return ForgetReport(plan, dry_run=False, forgotten=tuple(forgotten))
+
+
+def _absolute(template_set: Any, record: FileRecord) -> str:
+    return os.path.join(template_set.root_path(record.root), record.relative)

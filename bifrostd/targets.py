@@ -40,7 +40,10 @@ def find_entity(conn: Any, template_set: Any, uri: str) -> Any:
     """The catalogued entity a reference names; ResolveError when the catalog has none."""
     from .catalog import queries
 
-    canonical, _ = entity_of_reference(template_set, uri)
+    canonical, query = entity_of_reference(template_set, uri)
+    if query:
+        raise ResolveError(f"{uri!r}: a query (?{'&'.join(query)}) does not select entities here; "
+                           "name the entity itself")
     found = queries.entity_by_uri(conn, canonical)
     if found is None:
         raise ResolveError(f"{canonical} is not in the catalog; check the reference or run 'bifrostctl scan'")

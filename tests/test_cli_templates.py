@@ -127,6 +127,7 @@ def test_a_doubled_leading_slash_and_a_root_itself_are_under_the_root(studio, ca
     (("path", "shot_root", "project=demo", "sequence=sq010", "shott=sh0100"), "no field 'shott'; did you mean 'shot'?"),
     (("path", "shot_root", "project=demo", "sequence=sq010", "shot=sh0100", "bogus=1"), "no field 'bogus'"),
     (("resolve", "bifrost:///shot/demo/sq010/sh0100?foo=bar"), "no field 'foo'"),
+    (("resolve", "bifrost:///shot/demo/sq010/sh0100?shot=sh0200"), "the query sets 'shot', which the reference"),
 ])
 def test_a_field_the_template_does_not_use_is_an_error_not_ignored(studio, capsys, args, message):
     code, out, err = run(capsys, "--config", str(studio), *args)

@@ -84,3 +84,12 @@ def test_a_studio_folder_given_as_config_means_its_bifrost_yaml(tmp_path):
     (tmp_path / "templates").mkdir()
     with pytest.raises(ConfigError, match="templates/bifrost.yaml .from --config. does not exist"):
         find_config(tmp_path / "templates")
+
+
+def test_the_command_line_takes_a_studio_folder_as_config(tmp_path, bifrostctl_bin):
+    import subprocess
+
+    subprocess.run([bifrostctl_bin, "init", str(tmp_path / "studio")], check=True, capture_output=True)
+    done = subprocess.run([bifrostctl_bin, "--config", str(tmp_path / "studio"), "templates", "check"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

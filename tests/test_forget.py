@@ -80,10 +80,16 @@ def test_nothing_missing_under_a_target_forgets_nothing(bifrostctl_bin, studio):
     assert ctl_json(bifrostctl_bin, config, "status")["files"]["present"] == len(made)
 
 
+def test_forget_without_a_target_is_a_usage_error(bifrostctl_bin, studio):
+    tree, config, made = studio
+    assert "name what to forget" in ctl(bifrostctl_bin, config, "forget", code=2).stderr
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    ((), "name what to forget"),
     (("/etc",), "/etc is under no root"),
     (("bifrost:///shot/demo/sq999/sh9990",), "is not in the catalog"),
+    (("bifrost:///task/shot/demo/sq010/sh0010/comp?version=1",), "does not select entities here"),
+    (("bifrost:///shot/demo/sq010/sh0010?version=latest",), "does not select entities here"),
 ])
 def test_targets_that_name_nothing_are_errors(bifrostctl_bin, studio, args, message):
     tree, config, made = studio
@@ -113,7 +119,7 @@ def test_a_file_back_on_disk_between_plan_and_forget_is_kept(studio):
         assert len(plan.records) == 2
         write(tree / victim, data)
         scan(catalog, template_set, ScanOptions(full=True))
-        report = execute_forget(catalog, plan)
+        report = execute_forget(catalog, template_set, plan)
         document = report.to_json()
         assert document["count"] == 1 and document["kept"] == 1
         assert [f["path"] for f in document["files"]] == [f"{V1}/sh0010_comp_v001.1003.exr"]
@@ -130,7 +136,7 @@ def test_a_forgotten_file_that_comes_back_is_new_and_its_sequence_is_recounted(s
         data = (tree / frame).read_bytes()
         (tree / frame).unlink()
         scan(catalog, template_set, ScanOptions(full=True))
-        execute_forget(catalog, plan_forget(catalog, template_set, [], everything=True))
+        execute_forget(catalog, template_set, plan_forget(catalog, template_set, [], everything=True))
         count = catalog.conn.execute("SELECT count FROM sequences WHERE root = 'projects' AND pattern LIKE ?",
                                      (f"{V1}/%",)).fetchone()[0]
         assert count == 2
@@ -154,3 +160,18 @@ def test_non_utf8_missing_names_are_forgotten_and_logged(bifrostctl_bin, studio)
     assert missing_paths(bifrostctl_bin, config) == []
     logged = ctl_json(bifrostctl_bin, config, "log", "--kind", "forgotten")["events"]
     assert [e["path"] for e in logged] == [name]
+
+
+def test_a_file_restored_on_disk_but_not_yet_scanned_is_not_forgotten(bifrostctl_bin, studio):
+    tree, config, made = studio
+    ctl(bifrostctl_bin, config, "scan")
+    frame = tree / f"{V1}/sh0010_comp_v001.1002.exr"
+    data = frame.read_bytes()
+    frame.unlink()
+    ctl(bifrostctl_bin, config, "scan")
+    write(frame, data)  # restored from a backup; no scan has seen it yet
+    done = ctl_json(bifrostctl_bin, config, "forget", str(frame))
+    assert done["count"] == 0 and done["kept"] == 1
+    rescanned = ctl_json(bifrostctl_bin, config, "scan", "--full")
+    assert rescanned["counts"]["added"] == 0  # the same record comes back, with its history
+    assert missing_paths(bifrostctl_bin, config) == []

@@ -55,8 +55,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Studio config file (default: $BIFROST_CONFIG, ./bifrost.yaml, /etc/bifrost/bifrost.yaml).")
+@click.option("--config", "config_path", type=click.Path(), default=None,
+              help="Studio config file or folder (default: $BIFROST_CONFIG, ./bifrost.yaml, "
+                   "/etc/bifrost/bifrost.yaml).")
 @click.version_option(package_name="bifrostd", prog_name="bifrostctl")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:

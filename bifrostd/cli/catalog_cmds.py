@@ -279,6 +279,8 @@ def forget(obj, targets: tuple[str, ...], everything: bool, dry_run: bool, as_js
     """
     from ..forget import SCHEMA, ForgetReport, plan_forget
 
+    if not targets and not everything:
+        raise click.UsageError("name what to forget (a path or a bifrost:/// reference), or use --all")
     template_set = obj.templates()
     if dry_run:
         with open_catalog(obj) as catalog:
@@ -312,7 +314,8 @@ def _forget(obj, template_set, targets: tuple[str, ...], everything: bool) -> di
             raise busy from None
         return {**reply["forget"], "via": "daemon"}
     with catalog:
-        report = execute_forget(catalog, plan_forget(catalog, template_set, targets, everything=everything))
+        report = execute_forget(catalog, template_set, plan_forget(catalog, template_set, targets,
+                                                                   everything=everything))
     return {**report.to_json(), "via": "catalog"}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ResolveError
+from ..errors import FieldValueError, ResolveError
 from .compiled import CompiledTemplate
 from .entities import Entity, derive_entity, parse_reference
 from .templateset import TemplateSet
@@ -35,6 +35,10 @@ def reference_fields(template_set: TemplateSet, uri: str) -> tuple[str, dict[str
     """(kind, typed fields, query) of a reference URI."""
     reference = parse_reference(uri, template_set.entities)
     extra = {k: v for k, v in reference.query.items() if k not in RESERVED_QUERY}
+    repeated = sorted(set(extra) & set(reference.fields))
+    if repeated:
+        raise FieldValueError(f"{uri!r}: the query sets {repeated[0]!r}, which the reference itself names; "
+                              "query fields only fill further keys")
     if extra.get("version") == "latest":
         raise ResolveError(f"{uri!r}: version=latest is answered by the catalog; run 'bifrostctl scan' first and ask again")
     fields = template_set.convert_fields({**reference.fields, **extra})
