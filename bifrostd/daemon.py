@@ -108,6 +108,7 @@ class Daemon:
         self._closed = False
         self.abandoned = False  # close() left a mirror transfer running: the process must exit at once
         self._roots_checked = 0.0
+        self._watched_signature: tuple = ()  # the roots (paths, modes) the watcher was started with
         from .daemon_mirror import MirrorWorker
 
         self.mirror = MirrorWorker(lambda: self.catalog.sibling())
@@ -180,6 +181,7 @@ class Daemon:
         kwargs = {"mounts": self.mounts} if self.mounts else {}
         plans = plan_roots(paths, self.settings.modes, **kwargs)
         self.watcher = Watcher(plans, on_dirty=self.on_dirty, on_rescan=self.on_rescan).start()
+        self._watched_signature = self._root_signature()
         for plan in plans:
             state = self.watcher.roots[plan.name].state
             log.info("root %s (%s): %s, %s", plan.name, plan.path, state.mode.value, state.reason)
@@ -413,6 +415,7 @@ class Daemon:
             if _root_paths(new_set) != _root_paths(self.template_set):  # bifrost.yaml moved a root: same records
                 self.template_set, self.classifier = new_set, Classifier(new_set)
                 self.mirror.configure(self.config, new_set)
+                self._rewatch(why)
             return True
         old = self.template_set.fingerprint
         self.template_set, self.classifier = new_set, Classifier(new_set)
@@ -422,7 +425,17 @@ class Daemon:
         self.templates.last_change = {"at": time.time(), "from": old, "to": new_set.fingerprint, **totals}
         log.info("%s: template set %s -> %s; %d records re-derived, %d changed template or entity", why, old,
                  new_set.fingerprint, totals["records"], totals["rematched"])
+        self._rewatch(why)
         return True
+
+    def _rewatch(self, why: str) -> None:
+        """Watch and walk again when the roots (paths or modes) differ from those being watched."""
+        if self.watcher is None or self._root_signature() == self._watched_signature:
+            return
+        self.watcher.stop()
+        self.start_watching()
+        for root in self.template_set.roots:
+            self.schedule.request(root, why, self.clock())
 
     def _maybe_reload(self) -> None:
         if self.reload_requested:
@@ -442,18 +455,13 @@ class Daemon:
             self.error(f"reload refused, keeping the running config: {exc}")
             self.notifier.ready(self.status_line())
             return {"reloaded": False, "error": str(exc)}
-        roots_before = self._root_signature()
         self.config, self.settings = config, settings
         self.settler.settle = settings.settle
         self.schedule.settle = settings.settle
         self.schedule.full_every, self.schedule.poll_every = settings.full_every, settings.poll_every
         valid = self.apply_templates("reload")
         self.mirror.configure(self.config, self.template_set)  # mirror.targets changes apply from its next wake-up
-        if self._root_signature() != roots_before:
-            self.watcher.stop()
-            self.start_watching()
-            for root in self.template_set.roots:
-                self.schedule.request(root, "reload", self.clock())
+        self._rewatch("reload")
         log.info("reloaded %s (templates %s)", self.config_path, "valid" if valid else "invalid: kept the old set")
         self.notifier.ready(self.status_line())
         return {"reloaded": True, "templates_valid": valid}

@@ -258,3 +258,24 @@ def test_a_root_folder_moved_away_and_replaced_is_followed_at_its_path(studio, d
     time.sleep(1.5)
     assert "demo/stray.txt" not in catalogued(studio, "renders")
     assert d.stop() == 0
+
+
+def test_a_root_moved_by_a_reload_while_the_templates_are_invalid_is_watched_once_they_are_fixed(
+        studio, daemon_factory, tmp_path):
+    d = daemon_factory(studio / "bifrost.yaml")
+    assets = studio / "templates" / "assets.yaml"
+    good = assets.read_text()
+    assets.write_text(good.replace("{@asset_type_root}/{asset}", "{@asset_type_root}/{assett}", 1))
+    wait_until(lambda: d.status()["templates"]["valid"] is False, what="the broken set to be noticed")
+    moved = tmp_path / "renders2"
+    shutil.copytree(studio / "renders", moved)
+    config = studio / "bifrost.yaml"
+    config.write_text(config.read_text().replace("renders: ./renders", f"renders: {moved}"))
+    assert d.ctl("daemon", "reload").returncode == 0
+    assets.write_text(good)
+    wait_until(lambda: d.status()["templates"]["valid"] is True, what="the fixed set to be applied")
+    wait_until(lambda: any(r["name"] == "renders" and r["path"] == str(moved) for r in d.status()["roots"]),
+               what="the moved root watched")
+    (moved / "demo" / "after_fix.txt").write_bytes(b"x")
+    wait_until(lambda: "demo/after_fix.txt" in d.files(moved / "demo"), what="a file in the moved root catalogued")
+    assert d.stop() == 0
