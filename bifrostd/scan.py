@@ -195,7 +195,7 @@ def walk(
 
 
 def _distrust_an_empty_root(state: _Walk, prior: Mapping[str, int]) -> None:
-    """A root folder with nothing in it, where the last walk saw folders, is taken for an absent mount.
+    """A root folder with no folders in it, where the last walk saw some, is taken for an absent mount.
 
     A network share that is not mounted leaves its empty mount point; believing
     it would mark every file of the root missing (and a mirror with
@@ -203,16 +203,16 @@ def _distrust_an_empty_root(state: _Walk, prior: Mapping[str, int]) -> None:
     treated as unreadable instead: its records are kept, and a finding says why.
     """
     known = sum(1 for relative in prior if relative)
-    empty = state.listed == {""} and set(state.directories) <= {""} and not (state.files or state.symlinks
-                                                                             or state.findings)
-    if not known or not empty:
+    no_folders = state.listed == {""} and set(state.directories) <= {""} and not state.unreadable
+    if not known or not no_folders:  # stray files in an empty mount point (an app writing there) don't count
         return
+    state.files.clear()  # stray files in the mount point: hidden again once the share is mounted
     state.listed.discard("")
     state.directories.pop("", None)
     state.unreadable.add("")
-    state.find(FindingKind.ROOT_EMPTY, ".", f"the root folder is empty, but the last walk saw {known} folders in it "
-               "(not mounted?): nothing is marked missing; to record that everything was deleted, put any file in "
-               "it and scan again")
+    state.find(FindingKind.ROOT_EMPTY, ".", f"the root folder has no folders, but the last walk saw {known} in it "
+               "(not mounted?): nothing is marked missing; to record that everything was deleted, make any folder "
+               "in it and scan again")
 
 
 def _check_under(under: str) -> str:

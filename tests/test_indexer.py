@@ -222,15 +222,16 @@ def test_an_empty_root_is_taken_for_an_absent_mount_not_for_every_file_deleted(s
     scan(config)
     os.rename(tree, tmp_path / "away")  # the share is not mounted: an empty mount point is left
     tree.mkdir()
+    write(tree / "render.log", b"an app writing into the empty mount point")
     report = scan(config, full=full)
     assert report.counts["vanished"] == 0 and report.plan.empty
     assert [(f.kind.value, f.relative) for f in report.plan.findings] == [("root-empty", ".")]
     with reader(config) as catalog:
         assert queries.status(catalog.conn).files == {"present": len(made)}
-    os.rmdir(tree)
+    shutil.rmtree(tree)
     os.rename(tmp_path / "away", tree)  # mounted again: nothing to do
     assert scan(config, full=True).plan.empty
     shutil.rmtree(tree)
     tree.mkdir()
-    write(tree / "README.txt", b"this root was emptied on purpose")
+    (tree / "archive").mkdir()  # emptied on purpose: a folder says the root is there
     assert scan(config, full=full).counts["vanished"] == len(made)
