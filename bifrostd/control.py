@@ -75,20 +75,21 @@ def parse_request(line: bytes) -> dict[str, Any]:
     try:
         request = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _usage(f"not a JSON line: {exc}") from None
+        raise usage_error(f"not a JSON line: {exc}") from None
     except (ValueError, RecursionError):  # a number of thousands of digits, arrays nested thousands deep
-        raise _usage("not a JSON line this daemon reads (too deeply nested, or a number too long)") from None
+        raise usage_error("not a JSON line this daemon reads (too deeply nested, or a number too long)") from None
     if not isinstance(request, dict) or not isinstance(request.get("op"), str):
-        raise _usage('a request is a JSON object with an "op" string')
+        raise usage_error('a request is a JSON object with an "op" string')
     version = request.get("v", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise _usage(f'"v" is the protocol version, a positive integer (this daemon speaks {PROTOCOL_VERSION})')
+        raise usage_error(f'"v" is the protocol version, a positive integer (this daemon speaks {PROTOCOL_VERSION})')
     if version > PROTOCOL_VERSION:
-        raise _usage(f"protocol version {version!r} is newer than this daemon's ({PROTOCOL_VERSION})")
+        raise usage_error(f"protocol version {version!r} is newer than this daemon's ({PROTOCOL_VERSION})")
     return request
 
 
-def _usage(message: str) -> DaemonError:
+def usage_error(message: str) -> DaemonError:
+    """A malformed request (exit code 2): for handlers, as for the protocol itself."""
     error = DaemonError(message)
     error.exit_code = 2
     return error
@@ -100,7 +101,7 @@ def answer(handlers: Mapping[str, Handler], line: bytes) -> dict[str, Any]:
         request = parse_request(line)
         handler = handlers.get(request["op"])
         if handler is None:
-            raise _usage(f"unknown op {request['op']!r} (ops: {', '.join(sorted(handlers))})")
+            raise usage_error(f"unknown op {request['op']!r} (ops: {', '.join(sorted(handlers))})")
         return {"ok": True, "v": PROTOCOL_VERSION, "op": request["op"], **handler(request)}
     except BifrostError as exc:
         return error_response(str(exc), exc.exit_code)

@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from . import __version__ as VERSION
-from .control import ControlServer, socket_place
+from .control import ControlServer, socket_place, usage_error
 from .daemon_config import DaemonSettings, daemon_settings
-from .errors import BifrostError, DaemonError, MirrorError
+from .errors import BifrostError, DaemonError, MirrorTargetError
 from .lock import StateLock
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
 from .settle import Dirty, Settler
@@ -486,12 +486,18 @@ class Daemon:
 
     def _request_forget(self, request: Mapping[str, Any]) -> dict[str, Any]:
         from .forget import ForgetReport, execute_forget, plan_forget
+        from .templates import is_reference
 
         targets = request.get("targets", [])
         everything, dry_run = request.get("all", False), request.get("dry_run", False)
         if not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)
                 and isinstance(everything, bool) and isinstance(dry_run, bool)):
-            raise DaemonError('forget takes "targets" (a list of strings), "all" and "dry_run" (booleans)')
+            raise usage_error('forget takes "targets" (a list of strings), "all" and "dry_run" (booleans)')
+        relative = [t for t in targets if not is_reference(t) and not os.path.isabs(t)]
+        if relative:
+            raise usage_error(f"forget takes absolute paths (the daemon's folder is not yours): {relative[0]!r}")
+        if not targets and not everything:
+            raise usage_error('forget takes "targets", or "all": true')
 
         def work() -> dict[str, Any]:
             plan = plan_forget(self.catalog, self.template_set, targets, everything=everything)
@@ -510,13 +516,13 @@ class Daemon:
 
         names = request.get("targets", [])
         if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-            raise DaemonError('mirror-run takes "targets", a list of target names')
+            raise usage_error('mirror-run takes "targets", a list of target names')
         configured = list(parse_targets(self.config.mirror)) if self.config.mirror else []
-        if not configured:
-            raise MirrorError("the running config has no mirror targets")
-        for name in names:
-            if name not in configured:
-                raise MirrorError(f"no mirror target {name!r} in the running config (targets: {', '.join(configured)})")
+        unknown = [n for n in names if n not in configured]
+        if unknown or not configured:
+            what = f"no mirror target {unknown[0]!r}" if unknown else "no mirror targets"
+            raise MirrorTargetError(f"{what} in the running config (targets: {', '.join(configured) or 'none'}); "
+                                    "after editing bifrost.yaml, 'bifrostctl daemon reload'")
         chosen = names or configured
         self.mirror.request_run(chosen)
         return {"requested": chosen}

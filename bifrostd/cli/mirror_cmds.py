@@ -115,10 +115,15 @@ def _run_through_daemon(obj, busy: Exception, names: list[str], *, due: bool, as
     from ..errors import DaemonUnreachable
     from .daemon_cmds import daemon_client
 
+    client = daemon_client(obj)
     try:
-        requested = [] if due else daemon_client(obj).call("mirror-run", targets=names)["requested"]
+        if due:
+            client.call("ping")  # is it the daemon that holds the catalog?
+            requested: list[str] = []
+        else:
+            requested = client.call("mirror-run", targets=names)["requested"]
     except DaemonUnreachable:
-        raise busy from None
+        raise busy from None  # another command holds the catalog, not the daemon
     if as_json:
         emit_json("bifrost.mirror-run-requested.1", {"requested": requested, "via": "daemon"})
     elif requested:

@@ -184,3 +184,4 @@ def test_a_regular_file_in_the_way_is_not_deleted(tmp_path):
     with pytest.raises(DaemonError, match="not a socket"):
         ControlServer(socket_place(tmp_path), {}).start()
     assert (tmp_path / "bifrostd.sock").read_text() == "precious"
+

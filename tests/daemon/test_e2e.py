@@ -219,6 +219,14 @@ def test_forget_goes_through_the_daemon_that_holds_the_catalog(studio, daemon_fa
         f"{SHOT}/fx/work/houdini/sh0100_fx_v00{i}.hip" for i in range(3)}
     refused = d.ctl("forget", "/etc", check=False)
     assert refused.returncode == 6 and "under no root" in refused.stderr
+    from bifrostd.control import ControlClient
+
+    client = ControlClient(studio / ".bifrost" / "bifrostd.sock")
+    for malformed in ({"targets": "demo"}, {"targets": ["demo/sequences"]}, {}, {"targets": [], "all": "yes"}):
+        reply = client.request("forget", **malformed)
+        assert reply["ok"] is False and reply["exit_code"] == 2, (malformed, reply)
+    assert client.request("mirror-run", targets="vault")["exit_code"] == 2
+    assert client.request("mirror-run", targets=["vault"])["exit_code"] == 15  # the demo config has no targets
     assert d.status()["phase"] == "watching"
     (fresh.parent).mkdir(parents=True, exist_ok=True)
     fresh.mkdir()
