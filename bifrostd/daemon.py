@@ -412,7 +412,7 @@ class Daemon:
             return False
         self.templates.valid, self.templates.problems = True, []
         if new_set.fingerprint == self.template_set.fingerprint:
-            if _root_paths(new_set) != _root_paths(self.template_set):  # bifrost.yaml moved a root: same records
+            if _root_locations(new_set) != _root_locations(self.template_set):  # bifrost.yaml moved a root
                 self.template_set, self.classifier = new_set, Classifier(new_set)
                 self.mirror.configure(self.config, new_set)
                 self._rewatch(why)
@@ -467,8 +467,8 @@ class Daemon:
         return {"reloaded": True, "templates_valid": valid}
 
     def _root_signature(self) -> tuple:
-        roots = {n: self.template_set.root_path(n) for n in self.template_set.roots} if self.template_set else {}
-        return (tuple(sorted(roots.items())), tuple(sorted(self.settings.modes.items())))
+        """The roots as watched: their paths on this machine, and the configured watch modes."""
+        return (_root_locations(self.template_set), tuple(sorted(self.settings.modes.items())))
 
     # -- control ---------------------------------------------------------------------------------
     def handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Mapping[str, Any]]]:
@@ -581,8 +581,11 @@ class Daemon:
         log.info("stopped")
 
 
-def _root_paths(template_set: Any) -> dict[str, dict[str, str]]:
-    return {name: dict(root.paths) for name, root in template_set.roots.items()}
+def _root_locations(template_set: Any) -> tuple[tuple[str, str], ...]:
+    """(root name, path on this machine) of every root, in name order."""
+    if template_set is None:
+        return ()
+    return tuple(sorted((name, template_set.root_path(name)) for name in template_set.roots))
 
 
 def check_mirror_targets(config: Any) -> None:

@@ -202,9 +202,11 @@ def _distrust_an_empty_root(state: _Walk, prior: Mapping[str, int]) -> None:
     ``delete: mirror`` would then empty the root's backup). The root is
     treated as unreadable instead: its records are kept, and a finding says why.
     """
-    known = sum(1 for relative in prior if relative)
     no_folders = state.listed == {""} and set(state.directories) <= {""} and not state.unreadable
-    if not known or not no_folders:  # stray files in an empty mount point (an app writing there) don't count
+    if not no_folders:  # stray files in an empty mount point (an app writing there) don't count
+        return
+    known = sum(1 for relative in prior if relative)  # counted only for a root with no folders
+    if not known:
         return
     state.files.clear()  # stray files in the mount point: hidden again once the share is mounted
     state.listed.discard("")
