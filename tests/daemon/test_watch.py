@@ -158,6 +158,23 @@ def small_queue(size: int):
     return old
 
 
+def stall_this_process(seconds: float) -> None:
+    """Keep every other thread of this process off the CPU, as a daemon busy elsewhere would be.
+
+    The main thread holds the GIL in a loop that makes no system call, so the watcher's
+    reader thread cannot take the events the kernel queues; a writer in another process
+    fills the queue meanwhile. Without this the reader on a second core may keep up.
+    """
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(seconds * 10)
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            pass
+    finally:
+        sys.setswitchinterval(interval)
+
+
 @pytest.mark.slow
 def test_a_real_queue_overflow_is_detected_and_asks_for_a_rescan(tree, tmp_path):
     """The kernel queue is captured when an inotify instance is created: shrink it only for that moment."""
@@ -175,13 +192,14 @@ def test_a_real_queue_overflow_is_detected_and_asks_for_a_rescan(tree, tmp_path)
     finally:
         QUEUE_SYSCTL.write_text(old)
     try:
-        writer = subprocess.run([sys.executable, "-c", (
+        writer = subprocess.Popen([sys.executable, "-c", (
             "import os, sys\n"
             "d = sys.argv[1]\n"
             "for i in range(3000):\n"
             "    with open(os.path.join(d, f'f{i:05d}.exr'), 'wb') as f: f.write(b'x')\n"
-        ), str(tree / "shots" / "sh010")], check=True, timeout=60)
-        assert writer.returncode == 0
+        ), str(tree / "shots" / "sh010")])
+        stall_this_process(3.0)
+        assert writer.wait(timeout=60) == 0
         seen = got.wait_for(lambda: ("projects", "overflow") in got.rescans, timeout=10)
         assert seen, (got.rescans, watcher.overflow.count, len(got.dirty), watcher.status())
         assert watcher.roots["projects"].state.overflows >= 1
