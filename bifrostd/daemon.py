@@ -517,6 +517,9 @@ class Daemon:
         names = request.get("targets", [])
         if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
             raise usage_error('mirror-run takes "targets", a list of target names')
+        allow_deletions = request.get("allow_deletions", False)
+        if not isinstance(allow_deletions, bool):
+            raise usage_error('mirror-run takes "allow_deletions", true or false')
         configured = list(parse_targets(self.config.mirror)) if self.config.mirror else []
         unknown = [n for n in names if n not in configured]
         if unknown or not configured:
@@ -524,8 +527,8 @@ class Daemon:
             raise MirrorTargetError(f"{what} in the running config (targets: {', '.join(configured) or 'none'}); "
                                     "after editing bifrost.yaml, 'bifrostctl daemon reload'")
         chosen = names or configured
-        self.mirror.request_run(chosen)
-        return {"requested": chosen}
+        self.mirror.request_run(chosen, allow_deletions=allow_deletions)
+        return {"requested": chosen, "allow_deletions": allow_deletions}
 
     def _request_stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
         self.request_stop("control socket")

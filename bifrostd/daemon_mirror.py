@@ -45,6 +45,7 @@ class MirrorWorker:
                                         "total": None, "next_due": None, "last": {}, "error": None}
         self._thread: threading.Thread | None = None
         self._asked: set[str] = set()  # targets asked for over the control socket (bifrostctl mirror run)
+        self._allowed: set[str] = set()  # of those, targets whose next run may delete beyond max_delete
 
     # -- from the main thread ---------------------------------------------------------------
     def configure(self, config: Any, template_set: Any) -> None:
@@ -53,10 +54,13 @@ class MirrorWorker:
             self._config, self._template_set = config, template_set
         self._wake.set()
 
-    def request_run(self, names: list[str]) -> None:
-        """Run these targets at the next wake-up (now, unless a run is in progress), due or not."""
+    def request_run(self, names: list[str], *, allow_deletions: bool = False) -> None:
+        """Run these targets at the next wake-up (now, unless a run is in progress), due or not;
+        ``allow_deletions`` lifts their ``max_delete`` for that one run."""
         with self._lock:
             self._asked.update(names)
+            if allow_deletions:
+                self._allowed.update(names)
         self._wake.set()
 
     def start(self) -> MirrorWorker:
@@ -116,12 +120,16 @@ class MirrorWorker:
 
         with self._lock:
             asked, self._asked = sorted(self._asked), set()
+            allowed, self._allowed = sorted(self._allowed), set()
         reports = run_due_targets(config, catalog, self._clock(), template_set=template_set,
                                   should_stop=self._stop.is_set, progress=self._progress, also=asked,
+                                  allow_deletions=allowed,
                                   on_target=lambda target: self._set(state="running", target=target.name,
                                                                      stage=None, done=None, total=None))
         for report in reports:
             log.info("mirror %s: %s %s", report.target, report.status, report.counts or "")
+            if report.plan.held_reason:
+                log.warning("mirror %s: %s", report.target, report.plan.held_reason)
             with self._lock:
                 self._status["last"][report.target] = {"at": self._clock(), "status": report.status,
                                                        "counts": dict(report.counts), "bytes": report.bytes,

@@ -86,6 +86,43 @@ def test_retain_marks_then_deletes_after_the_days():
     assert [d.key for d in p.deletes] == ["projects/z.exr"] and not p.marks
 
 
+def gone_objects(count: int) -> list[RecordedObject]:
+    return [RecordedObject("projects", f"shot/f{i:04d}.exr", "h1", 10) for i in range(count)]
+
+
+@pytest.mark.parametrize(("max_delete", "objects", "deletions", "held"), [
+    (None, 1000, 100, False),   # the default, 10 %, never holds back 100 or fewer
+    (None, 1000, 101, True),
+    (None, 5000, 500, False),
+    (None, 5000, 501, True),
+    ("50%", 1000, 500, False),
+    ("50%", 1000, 501, True),
+    (3, 1000, 3, False),        # a count is exact, however small
+    (3, 1000, 4, True),
+    (0, 1000, 1, True),
+    ("unlimited", 1000, 1000, False),
+])
+def test_a_run_deleting_more_than_max_delete_holds_back_every_deletion(max_delete, objects, deletions, held):
+    settings = {"delete": "mirror", **({} if max_delete is None else {"max_delete": max_delete})}
+    p = plan(target(**settings), MirrorDiff((wanted("new.exr"),), tuple(gone_objects(deletions))), {},
+             locate=locate, now_ns=NOW, objects=objects)
+    assert len(p.uploads) == 1  # the rest of the run goes ahead
+    assert (len(p.held), len(p.deletes)) == ((deletions, 0) if held else (0, deletions))
+    assert (p.held_reason is not None) is held
+    if held:
+        assert f"{deletions:,} deletions held back" in p.held_reason and "--allow-deletions" in p.held_reason
+        assert p.counts()["held"] == deletions and not p.empty
+        allowed = plan(target(**settings), MirrorDiff((), tuple(gone_objects(deletions))), {}, locate=locate,
+                       now_ns=NOW, objects=objects, allow_deletions=True)
+        assert len(allowed.deletes) == deletions and not allowed.held and allowed.held_reason is None
+
+
+def test_retained_deletions_falling_due_together_are_held_back_too():
+    old = [RecordedObject("projects", f"f{i}.exr", "h1", 10, gone_ns=NOW - 8 * DAY_NS) for i in range(5)]
+    p = make_plan(unwanted=old, delete="retain", retain_days=7, max_delete=4)
+    assert len(p.held) == 5 and not p.deletes and not p.marks
+
+
 @pytest.mark.parametrize(("path", "utf8", "reason"), [
     ("bad\\xff.exr", False, "not valid UTF-8"),
     ("tab\there.exr", True, "control character"),

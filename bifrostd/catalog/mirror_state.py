@@ -215,6 +215,10 @@ class MirrorState:
                                  "WHERE target = ? ORDER BY root, path", (target,))
         return (RecordedObject(*row) for row in rows)
 
+    def object_count(self, target: str) -> int:
+        """How many objects Bifrost holds at ``target`` (live, kept and retained)."""
+        return self.conn.execute("SELECT count(*) FROM mirror_objects WHERE target = ?", (target,)).fetchone()[0]
+
     def totals(self, target: str) -> dict[str, int]:
         """Objects and bytes Bifrost holds at the target, split by live and gone (kept or retained)."""
         row = self.conn.execute(

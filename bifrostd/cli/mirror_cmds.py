@@ -74,13 +74,17 @@ def mirror() -> None:
 @click.argument("target", required=False)
 @click.option("--dry-run", is_flag=True, help="Print the plan; touch neither the bucket nor the catalog.")
 @click.option("--due", is_flag=True, help="Only targets whose schedule says they are due (for the systemd timer).")
+@click.option("--allow-deletions", is_flag=True,
+              help="Make this run's deletions even when they exceed the target's max_delete.")
 @json_option
 @click.pass_obj
-def run_command(obj, target: str | None, dry_run: bool, due: bool, as_json: bool) -> int:
+def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletions: bool, as_json: bool) -> int:
     """Send new and changed files to TARGET (default: every target); copy moved ones server-side.
 
     Only settled, hashed files go. A run that finds nothing to do lists no bucket.
     An interrupted run resumes where it stopped, re-sending nothing that landed.
+    A run that would delete more objects than the target's max_delete deletes
+    none of them (exit 1) until it is run with --allow-deletions.
     """
     from ..errors import CatalogBusy
     from ..mirror.runner import due_targets, plan_target, run_target
@@ -91,17 +95,19 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, as_json: bool
     try:
         catalog = open_catalog(obj, write=not dry_run)
     except CatalogBusy as busy:
-        return _run_through_daemon(obj, busy, [t.name for t in targets] if target else [], due=due, as_json=as_json)
+        return _run_through_daemon(obj, busy, [t.name for t in targets] if target else [], due=due,
+                                   allow_deletions=allow_deletions, as_json=as_json)
     with catalog, _StopOnTerm() as stop:
         state = MirrorState.of(catalog)
         if due:
             targets = due_targets(targets, state, time.time())
         for one in targets:
             if dry_run:
-                reports.append(plan_target(state, one, _locate(obj), now_ns=time.time_ns()))
+                reports.append(plan_target(state, one, _locate(obj), now_ns=time.time_ns(),
+                                           allow_deletions=allow_deletions))
                 continue
             try:
-                reports.append(run_target(state, one, _locate(obj), should_stop=stop,
+                reports.append(run_target(state, one, _locate(obj), should_stop=stop, allow_deletions=allow_deletions,
                                           progress=lambda stage, done, total, n=one.name: progress(
                                               f"{n}: {stage}", done, total)))
             finally:
@@ -109,7 +115,8 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, as_json: bool
     return _render_runs(reports, dry_run=dry_run, as_json=as_json)
 
 
-def _run_through_daemon(obj, busy: Exception, names: list[str], *, due: bool, as_json: bool) -> int:
+def _run_through_daemon(obj, busy: Exception, names: list[str], *, due: bool, allow_deletions: bool,
+                        as_json: bool) -> int:
     """When bifrostd holds the catalog, its mirror worker runs the targets; this only asks (or, with --due,
     leaves the schedule to it)."""
     from ..errors import DaemonUnreachable
@@ -121,7 +128,7 @@ def _run_through_daemon(obj, busy: Exception, names: list[str], *, due: bool, as
             client.call("ping")  # is it the daemon that holds the catalog?
             requested: list[str] = []
         else:
-            requested = client.call("mirror-run", targets=names)["requested"]
+            requested = client.call("mirror-run", targets=names, allow_deletions=allow_deletions)["requested"]
     except DaemonUnreachable:
         raise busy from None  # another command holds the catalog, not the daemon
     if as_json:
@@ -140,7 +147,7 @@ def _render_runs(reports: list, *, dry_run: bool, as_json: bool) -> int:
         else:
             for plan in reports:
                 click.echo("\n".join(_plan_lines(plan)))
-        return EXIT_FINDINGS if any(p.refused for p in reports) else 0
+        return EXIT_FINDINGS if any(p.refused or p.held for p in reports) else 0
     if as_json:
         emit_json("bifrost.mirror-run.1", {"targets": [r.to_json() for r in reports]})
     else:
@@ -150,6 +157,8 @@ def _render_runs(reports: list, *, dry_run: bool, as_json: bool) -> int:
                 click.echo(f"  failed {printable(failure.key)}: {failure.error}", err=True)
             for refusal in report.plan.refused[:20]:
                 click.echo(f"  refused {refusal.root}:{printable(refusal.path)}: {refusal.reason}", err=True)
+            if report.plan.held_reason:
+                click.echo(f"  {report.plan.held_reason}", err=True)
     if any(r.status == "failed" for r in reports):
         return MirrorError.exit_code
     return 0 if all(r.ok for r in reports) else EXIT_FINDINGS
@@ -161,6 +170,9 @@ def _plan_lines(plan) -> list[str]:
     lines += [f"  copy {printable(c.src_key)} -> {printable(c.key)}" for c in plan.copies]
     lines += [f"  delete {printable(d.key)} ({d.reason})" for d in plan.deletes]
     lines += [f"  refused {r.root}:{printable(r.path)}: {r.reason}" for r in plan.refused]
+    if plan.held_reason:
+        lines.append(f"  {plan.held_reason}:")
+        lines += [f"  held delete {printable(d.key)} ({d.reason})" for d in plan.held]
     return lines
 
 

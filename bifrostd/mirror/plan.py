@@ -29,7 +29,9 @@ Rules, in order, for a file whose key lacks its content:
 Recorded keys no file wants follow the target's delete policy: ``keep`` marks
 them (the object stays), ``mirror`` deletes them, ``retain`` marks them and
 deletes them ``retain_days`` after the mark. Deletions run after every copy,
-so a moved file's old key serves as the copy source first.
+so a moved file's old key serves as the copy source first. A run whose
+deletions exceed the target's ``max_delete`` holds them all back (``held``)
+unless deletions were allowed for it; they are planned again by the next run.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from bifrostd.catalog.mirror_state import ALWAYS, NEVER, MirrorDiff, RecordedObj
 from .targets import DeletePolicy, Target
 from .transfer import check_key
 
-__all__ = ["Copy", "Delete", "MirrorPlan", "Refusal", "Upload", "due_before", "key_problem", "object_key", "plan"]
+__all__ = ["Copy", "Delete", "MirrorPlan", "Refusal", "Upload", "due_before", "key_problem", "object_key",
+           "over_limit", "plan"]
 
 DAY_NS = 86_400 * 10**9
 
@@ -113,6 +116,8 @@ class MirrorPlan:
     revives: tuple[tuple[str, str], ...] = ()  # (root, path) wanted again with the content they hold
     refused: tuple[Refusal, ...] = ()
     oldest_change_ns: int | None = None  # of the files this plan sends: the mirror's lag
+    held: tuple[Delete, ...] = ()  # deletions over the target's max_delete, not made
+    held_reason: str | None = None
 
     @property
     def touches_bucket(self) -> bool:
@@ -120,7 +125,7 @@ class MirrorPlan:
 
     @property
     def empty(self) -> bool:
-        return not (self.touches_bucket or self.marks or self.revives)
+        return not (self.touches_bucket or self.marks or self.revives or self.held)
 
     @property
     def upload_bytes(self) -> int:
@@ -128,14 +133,15 @@ class MirrorPlan:
 
     def counts(self) -> dict[str, int]:
         return {"upload": len(self.uploads), "upload_bytes": self.upload_bytes, "copy": len(self.copies),
-                "delete": len(self.deletes), "mark": len(self.marks), "revive": len(self.revives),
-                "refused": len(self.refused)}
+                "delete": len(self.deletes), "held": len(self.held), "mark": len(self.marks),
+                "revive": len(self.revives), "refused": len(self.refused)}
 
     def to_json(self) -> dict[str, Any]:
         actions = [a.to_json() for a in (*self.uploads, *self.copies, *self.deletes)]
         return {"target": self.target, "counts": self.counts(), "actions": actions,
                 "marks": [f"{r}/{p}" for r, p in self.marks], "revives": [f"{r}/{p}" for r, p in self.revives],
-                "refused": [r.to_json() for r in self.refused]}
+                "refused": [r.to_json() for r in self.refused],
+                "held": [d.to_json() for d in self.held], "held_reason": self.held_reason}
 
 
 def object_key(root: str, path: str) -> str:
@@ -170,15 +176,33 @@ def plan(
     *,
     locate: Callable[[str, str], Path],
     now_ns: int,
+    objects: int = 0,
+    allow_deletions: bool = False,
 ) -> MirrorPlan:
-    """The actions that bring ``target`` level with the catalog; see the module docstring."""
+    """The actions that bring ``target`` level with the catalog; see the module docstring.
+
+    ``objects`` is how many objects the target holds (what a percentage
+    ``max_delete`` is taken of); ``allow_deletions`` lifts the limit for this run.
+    """
     rewritten = {(w.root, w.path) for w in diff.changed if w.recorded}
     builder = _Builder(target, sources, rewritten, locate)
     for wanted in diff.changed:
         builder.want(wanted)
     marks, deletes = _unwanted(target, diff.unwanted, now_ns)
-    return MirrorPlan(target.name, tuple(builder.uploads), tuple(builder.copies), deletes, marks,
-                      tuple(builder.revives), tuple(builder.refused), builder.oldest)
+    held_reason = None if allow_deletions else over_limit(target, len(deletes), objects)
+    held = deletes if held_reason else ()
+    return MirrorPlan(target.name, tuple(builder.uploads), tuple(builder.copies), () if held else deletes, marks,
+                      tuple(builder.revives), tuple(builder.refused), builder.oldest, held, held_reason)
+
+
+def over_limit(target: Target, deletions: int, objects: int) -> str | None:
+    """Why ``deletions`` at a target holding ``objects`` are too many for one run, or None."""
+    allowed = target.max_delete.allowed(objects)
+    if allowed is None or deletions <= allowed:
+        return None
+    return (f"{deletions:,} deletions held back: more than max_delete ({target.max_delete.describe()}) of the "
+            f"{objects:,} objects at the target; if the files are really gone, "
+            f"run 'bifrostctl mirror run {target.name} --allow-deletions'")
 
 
 @dataclass

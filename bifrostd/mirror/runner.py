@@ -53,25 +53,29 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("planned", "nothing", "ok") and not self.plan.refused
+        return self.status in ("planned", "nothing", "ok") and not self.plan.refused and not self.plan.held
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "run_id": self.run_id, "status": self.status, "planned": self.plan.counts(),
                 "counts": self.counts, "bytes": self.bytes, "seconds": round(self.seconds, 3),
                 "failures": [f.to_json() for f in self.failures], "error": self.error,
-                "refused": [r.to_json() for r in self.plan.refused]}
+                "refused": [r.to_json() for r in self.plan.refused], "held": len(self.plan.held),
+                "held_reason": self.plan.held_reason}
 
 
 def include_filter(target: Target) -> IncludeFilter:
     return IncludeFilter(target.include.roots, target.include.templates, target.include.kinds)
 
 
-def plan_target(state: MirrorState, target: Target, locate: Callable[[str, str], Path], *, now_ns: int) -> MirrorPlan:
+def plan_target(state: MirrorState, target: Target, locate: Callable[[str, str], Path], *, now_ns: int,
+                allow_deletions: bool = False) -> MirrorPlan:
     """Diff the catalog against the target's bookkeeping and plan; reads only the catalog."""
     diff = state.diff(target.name, include_filter(target), due_before_ns=due_before(target, now_ns))
     needed = {w.hash for w in diff.changed if not (w.recorded and w.recorded_hash == w.hash)}
     sources = state.sources(target.name, needed) if needed else {}
-    return plan(target, diff, sources, locate=locate, now_ns=now_ns)
+    objects = state.object_count(target.name) if diff.unwanted else 0
+    return plan(target, diff, sources, locate=locate, now_ns=now_ns, objects=objects,
+                allow_deletions=allow_deletions)
 
 
 def run_target(
@@ -84,9 +88,11 @@ def run_target(
     transfer: Transfer | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress: Progress = _no_progress,
+    allow_deletions: bool = False,
 ) -> RunReport:
     """Plan and execute one target. ``transfer`` is a seam (tests pass one on an emulator)."""
-    the_plan = plan_target(state, target, locate, now_ns=state.clock() if now_ns is None else now_ns)
+    the_plan = plan_target(state, target, locate, now_ns=state.clock() if now_ns is None else now_ns,
+                           allow_deletions=allow_deletions)
     return execute(state, target, the_plan, source=source, transfer=transfer, should_stop=should_stop,
                    progress=progress)
 
@@ -122,7 +128,7 @@ def execute(
                          error=redact_text(f"{type(error).__name__}: {error}"))
         raise
     execution.recorder.flush()
-    status, error = execution.verdict()
+    status, error = execution.verdict(the_plan.held_reason)
     state.finish_run(run_id, status=status, counts=execution.counts, bytes=execution.bytes, error=error)
     return RunReport(target.name, the_plan, run_id, status, dict(execution.counts), execution.bytes,
                      time.monotonic() - started, tuple(execution.failures), error)
@@ -280,12 +286,14 @@ class _Execution:
             self.stopped = True
         return self.broken or self.stopped
 
-    def verdict(self) -> tuple[str, str | None]:
+    def verdict(self, held_reason: str | None) -> tuple[str, str | None]:
         last = self.failures[-1].error if self.failures else None
         if self.broken:
             return "failed", f"stopped after {self.streak} failures in a row; last: {last}"
         if self.stopped:
             return "stopped", last
+        if held_reason:
+            return "incomplete", held_reason if last is None else f"{held_reason}; last failure: {last}"
         return ("incomplete" if self.failures else "ok"), last
 
 
@@ -340,6 +348,7 @@ def run_due_targets(
     source: str = "daemon",
     on_target: Callable[[Target], None] | None = None,
     also: Iterable[str] = (),
+    allow_deletions: Iterable[str] = (),
 ) -> list[RunReport]:
     """Run every target of ``config`` that its schedule says is due, and those named in ``also`` (asked
     for now); the daemon's entry point.
@@ -347,8 +356,9 @@ def run_due_targets(
     ``catalog`` must be open for writing (the daemon is its one writer). Runs
     one target after another on the calling thread; ``should_stop`` (e.g. set on
     SIGTERM) ends the current run between files, leaving it resumable;
-    ``on_target`` is told each target as its run starts. A target
-    whose run fails is reported in its ``RunReport`` and never stops the others.
+    ``on_target`` is told each target as its run starts; targets named in
+    ``allow_deletions`` may delete beyond their ``max_delete`` in this run. A
+    target whose run fails is reported in its ``RunReport`` and never stops the others.
     """
     from .targets import parse_targets
 
@@ -359,23 +369,26 @@ def run_due_targets(
     reports = []
     due = due_targets(targets.values(), state, now)
     asked = [targets[name] for name in also if name in targets and targets[name] not in due]
+    allowed = set(allow_deletions)
     for target in due + asked:
         if should_stop is not None and should_stop():
             break
         if on_target is not None:
             on_target(target)
-        reports.append(_run_guarded(state, target, locate, source, should_stop, progress))
+        reports.append(_run_guarded(state, target, locate, source, should_stop, progress,
+                                    allow_deletions=target.name in allowed))
     return reports
 
 
 def _run_guarded(state: MirrorState, target: Target, locate: Callable[[str, str], Path], source: str,
-                 should_stop: Callable[[], bool] | None, progress: Progress) -> RunReport:
+                 should_stop: Callable[[], bool] | None, progress: Progress, *, allow_deletions: bool) -> RunReport:
     import logging
 
     from bifrostd.errors import BifrostError
 
     try:
-        return run_target(state, target, locate, source=source, should_stop=should_stop, progress=progress)
+        return run_target(state, target, locate, source=source, should_stop=should_stop, progress=progress,
+                          allow_deletions=allow_deletions)
     except BifrostError as error:  # e.g. a backend not installed: the run is recorded as failed
         logging.getLogger("bifrostd.mirror").error("mirror %s: %s", target.name, error)
         return RunReport(target.name, MirrorPlan(target.name), status="failed", error=str(error))

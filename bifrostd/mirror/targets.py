@@ -28,6 +28,7 @@ from bifrostd.errors import MirrorTargetError
 from bifrostd.templates.source import did_you_mean
 
 __all__ = [
+    "DeleteLimit",
     "DeletePolicy",
     "Include",
     "Schedule",
@@ -62,6 +63,40 @@ class DeletePolicy(str, Enum):
     KEEP = "keep"  # objects stay forever: the bucket is an archive
     MIRROR = "mirror"  # objects are deleted with the file
     RETAIN = "retain"  # objects are deleted ``retain_days`` after the file
+
+
+#: A percentage limit never holds back a run of this many deletions or fewer (a small target's ordinary cleanup).
+PERCENT_FLOOR = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteLimit:
+    """How many deletions one run may make before it holds them all back (``max_delete``).
+
+    A guard against a mass deletion reaching the bucket: a share unmounted in a
+    way the walk can't tell from deletion, a project removed by mistake, an
+    ``include`` filter narrowed by an edit. All or nothing: deleting part of a
+    mistaken mass deletion would still lose backups. Neither field set means
+    no limit.
+    """
+
+    count: int | None = None
+    percent: float | None = None
+
+    def allowed(self, objects: int) -> int | None:
+        """The most deletions a run may make at a target holding ``objects``; None: any number."""
+        if self.count is not None:
+            return self.count
+        if self.percent is not None:
+            return max(PERCENT_FLOOR, int(objects * self.percent / 100))
+        return None
+
+    def describe(self) -> str:
+        if self.count is not None:
+            return f"{self.count:,} objects"
+        if self.percent is not None:
+            return f"{self.percent:g} % of the objects (at least {PERCENT_FLOOR})"
+        return "unlimited"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +138,7 @@ class Target:
     include: Include = field(default_factory=Include)
     delete: DeletePolicy = DeletePolicy.KEEP
     retain_days: int | None = None
+    max_delete: DeleteLimit = field(default_factory=lambda: DeleteLimit(percent=10.0))
     schedule: Schedule | None = None
 
     def path_for(self, key: str) -> str:
@@ -127,7 +163,7 @@ class Target:
 _OPTIONS = (
     "url", "endpoint_url", "region", "storage_class", "profile", "anonymous", "options",
     "concurrency", "bandwidth", "part_size", "timeout", "connect_timeout", "read_timeout",
-    "retries", "backoff", "include", "delete", "retain_days", "schedule",
+    "retries", "backoff", "include", "delete", "retain_days", "max_delete", "schedule",
 )
 _INCLUDE = ("roots", "templates", "kinds")
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*(?:/\s*s)?\s*\Z", re.IGNORECASE)
@@ -193,7 +229,8 @@ class _Parser:
             connect_timeout=connect, read_timeout=read,
             retries=self.integer("retries", 4, minimum=0, maximum=20),
             backoff=self.seconds("backoff", 0.5),
-            include=self.include(), delete=delete, retain_days=retain_days, schedule=self.schedule(),
+            include=self.include(), delete=delete, retain_days=retain_days,
+            max_delete=self.max_delete(delete), schedule=self.schedule(),
         )
 
     def url(self) -> tuple[str, str]:
@@ -309,6 +346,22 @@ class _Parser:
         if days is not None:
             raise self.fail("retain_days", "only meaningful with delete: retain")
         return policy, None
+
+    def max_delete(self, policy: DeletePolicy) -> DeleteLimit:
+        value = self.raw.get("max_delete")
+        if value is None:
+            return DeleteLimit(percent=10.0)
+        if policy is DeletePolicy.KEEP:
+            raise self.fail("max_delete", "only meaningful with delete: mirror or retain")
+        if value == "unlimited":
+            return DeleteLimit()
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return DeleteLimit(count=value)
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value) if isinstance(value, str) else None
+        if found and 0 < float(found.group(1)) <= 100:
+            return DeleteLimit(percent=float(found.group(1)))
+        raise self.fail("max_delete", f"{value!r} is not a number of objects (500), a percentage of the target's "
+                        "objects ('10%') or 'unlimited'")
 
     def schedule(self) -> Schedule | None:
         value = self.raw.get("schedule")

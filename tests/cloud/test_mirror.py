@@ -284,6 +284,31 @@ def test_bifrostctl_run_status_restore_in_place_and_to_a_folder(bifrostctl_bin, 
     assert copies == {p.relative_to(studio.tree): data for p, data in originals.items()}
 
 
+def test_bifrostctl_holds_back_a_mass_deletion_until_allowed(bifrostctl_bin, tmp_path, proxy):
+    studio = Studio(tmp_path, proxy, delete="mirror", max_delete=3)
+    ctl(bifrostctl_bin, studio.config, "mirror", "run")
+    shot = studio.tree / "demo/sequences/sq010/sh0010"
+    doomed = sorted(f"projects/{p.relative_to(studio.tree)}" for p in shot.rglob("*") if p.is_file())
+    for path in [p for p in shot.rglob("*") if p.is_file()]:
+        path.unlink()
+    ctl(bifrostctl_bin, studio.config, "scan")
+    planned = ctl(bifrostctl_bin, studio.config, "mirror", "run", "--dry-run", code=1)["targets"][0]
+    assert sorted(d["key"] for d in planned["held"]) == doomed and planned["counts"]["delete"] == 0
+    proxy.clear()
+    held = ctl(bifrostctl_bin, studio.config, "mirror", "run", code=1)["targets"][0]
+    assert held["status"] == "incomplete" and held["held"] == len(doomed) == 8
+    assert "8 deletions held back" in held["held_reason"] and "--allow-deletions" in held["held_reason"]
+    assert studio.requests("DELETE") == [] and set(doomed) <= set(studio.objects())
+    status = ctl(bifrostctl_bin, studio.config, "mirror", "status")["targets"][0]
+    assert "deletions held back" in status["last_run"]["error"]
+    text = ctl(bifrostctl_bin, studio.config, "mirror", "run", code=1, json_out=False)
+    assert "8 deletions held back" in text.stderr  # every run says so again, until allowed
+    allowed = ctl(bifrostctl_bin, studio.config, "mirror", "run", "s3", "--allow-deletions")["targets"][0]
+    assert allowed["status"] == "ok" and allowed["counts"] == {"deleted": 8}
+    assert not set(doomed) & set(studio.objects()) and len(studio.objects()) == FILES - 8
+    assert ctl(bifrostctl_bin, studio.config, "mirror", "run")["targets"][0]["status"] == "nothing"
+
+
 def test_bifrostctl_restore_never_overwrites_a_newer_local_file_without_force(bifrostctl_bin, studio):
     ctl(bifrostctl_bin, studio.config, "mirror", "run")
     path = studio.tree / "demo/sequences/sq010/notes.txt"

@@ -55,6 +55,12 @@ def test_urls(url, protocol, root):
     ({"url": "s3://bucket", "timeout": 0}, "positive"),
     ({"url": "gs://bucket", "storage_class": "NEARLINE"}, "only s3"),
     ({"url": "s3://bucket", "include": {"template": ["x"]}}, "did you mean 'templates'"),
+    ({"url": "s3://bucket", "max_delete": 10}, "only meaningful with delete: mirror or retain"),
+    ({"url": "s3://bucket", "delete": "mirror", "max_delete": "0%"}, "percentage"),
+    ({"url": "s3://bucket", "delete": "mirror", "max_delete": "150%"}, "percentage"),
+    ({"url": "s3://bucket", "delete": "mirror", "max_delete": -1}, "number of objects"),
+    ({"url": "s3://bucket", "delete": "mirror", "max_delete": "lots"}, "'unlimited'"),
+    ({"url": "s3://bucket", "delete": "mirror", "max_delete": True}, "number of objects"),
 ])
 def test_errors_name_target_and_option(settings, message):
     with pytest.raises(MirrorTargetError, match=message) as error:

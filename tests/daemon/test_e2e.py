@@ -226,6 +226,7 @@ def test_forget_goes_through_the_daemon_that_holds_the_catalog(studio, daemon_fa
         reply = client.request("forget", **malformed)
         assert reply["ok"] is False and reply["exit_code"] == 2, (malformed, reply)
     assert client.request("mirror-run", targets="vault")["exit_code"] == 2
+    assert client.request("mirror-run", targets=[], allow_deletions="yes")["exit_code"] == 2
     assert client.request("mirror-run", targets=["vault"])["exit_code"] == 15  # the demo config has no targets
     assert d.status()["phase"] == "watching"
     (fresh.parent).mkdir(parents=True, exist_ok=True)

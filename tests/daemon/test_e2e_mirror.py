@@ -87,3 +87,30 @@ def test_mirror_run_while_the_daemon_holds_the_catalog_asks_its_worker(studio, d
     unknown = d.ctl("mirror", "run", "nowhere", check=False)
     assert unknown.returncode != 0 and "nowhere" in unknown.stderr
     assert d.stop() == 0
+
+
+def test_the_daemon_holds_back_a_mass_deletion_until_a_run_is_asked_for_with_allow_deletions(
+        studio, daemon_factory, tmp_path):
+    plates = studio / "projects" / "demo" / "plates"
+    settled_files(plates, 5, 1024)
+    add_target(studio, tmp_path / "vault", delete="mirror", max_delete=2)
+    d = daemon_factory(studio / "bifrost.yaml")
+    wait_until(lambda: "vault" in d.status()["mirror"]["last"], timeout=60, what="the first, scheduled run")
+    mirrored = tmp_path / "vault" / "projects" / "demo" / "plates"
+    assert len(list(mirrored.iterdir())) == 5
+    for path in plates.iterdir():
+        path.unlink()
+    wait_until(lambda: d.ctl_json("status")["files"].get("missing") == 5, what="the deletions to be catalogued")
+    first = d.status()["mirror"]["last"]["vault"]["at"]
+    d.ctl_json("mirror", "run")
+    wait_until(lambda: d.status()["mirror"]["last"]["vault"]["at"] > first, timeout=30, what="the asked-for run")
+    last = d.status()["mirror"]["last"]["vault"]
+    assert last["status"] == "incomplete" and "5 deletions held back" in last["error"], last
+    assert len(list(mirrored.iterdir())) == 5
+    assert "deletions held back" in d.log_path.read_text()
+    asked = d.ctl_json("mirror", "run", "vault", "--allow-deletions")
+    assert asked["requested"] == ["vault"]
+    wait_until(lambda: d.status()["mirror"]["last"]["vault"]["status"] == "ok", timeout=30, what="the allowed run")
+    assert d.status()["mirror"]["last"]["vault"]["counts"] == {"deleted": 5}
+    assert list(mirrored.iterdir()) == []
+    assert d.stop() == 0
