@@ -266,13 +266,17 @@ def _status_table(rows: list[dict]) -> str:
 @click.argument("target")
 @click.option("--deep", is_flag=True, help="Download and hash every object instead of trusting its metadata.")
 @click.option("--repair", is_flag=True, help="Fix what was found: re-upload, delete leftovers (writes).")
+@click.option("--allow-deletions", is_flag=True,
+              help="With --repair: delete extra objects even when they exceed the target's max_delete.")
 @json_option
 @click.pass_obj
-def verify_command(obj, target: str, deep: bool, repair: bool, as_json: bool) -> int:
+def verify_command(obj, target: str, deep: bool, repair: bool, allow_deletions: bool, as_json: bool) -> int:
     """Compare TARGET's bucket with the catalog: missing, extra, wrong size or hash. Read-only unless --repair.
 
     Exit 1 when problems remain.
     """
+    if allow_deletions and not repair:
+        raise click.UsageError("--allow-deletions only applies with --repair")
     from ..mirror.audit import audit
     from ..mirror.audit import repair as run_repair
 
@@ -283,7 +287,7 @@ def verify_command(obj, target: str, deep: bool, repair: bool, as_json: bool) ->
         report = audit(transfer, state, one, deep=deep)
         fixed = after = None
         if repair and report.problems:
-            fixed = run_repair(transfer, state, one, report, _locate(obj))
+            fixed = run_repair(transfer, state, one, report, _locate(obj), allow_deletions=allow_deletions)
             after = audit(transfer, state, one, deep=False)
     final = after or report
     if as_json:
@@ -308,6 +312,7 @@ def _verify_text(report, fixed, after) -> str:
         lines.append(f"repaired: forgot {len(fixed.forgotten):,}, deleted {len(fixed.deleted):,}, "
                      f"left {len(fixed.left):,}; " + (_run_line(fixed.run) if fixed.run else "no run"))
         lines += [f"  could not delete {f}" for f in fixed.failures]
+        lines += [f"  {fixed.held_reason}"] if fixed.held_reason else []
     if after is not None:
         lines.append(f"after repair: {len(after.problems):,} problem(s)")
     return "\n".join(lines)

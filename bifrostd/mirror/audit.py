@@ -11,7 +11,10 @@ Repair (only when asked) makes the next run fix the findings:
 - extra objects: temp leftovers of interrupted writes are deleted; other
   extras are deleted only under ``delete: mirror`` (the bucket should equal
   the catalog), and left alone under ``keep`` and ``retain``, where the
-  bucket is an archive that may hold more than the catalog knows;
+  bucket is an archive that may hold more than the catalog knows. More of
+  them than the target's ``max_delete`` are all left alone unless deletions
+  are allowed: a catalog rebuilt from scratch knows no object, and would
+  otherwise empty the bucket;
 - then one mirror run of the target.
 """
 
@@ -23,7 +26,7 @@ from typing import Any, Callable
 from bifrostd.catalog.mirror_state import MirrorState
 
 from .backends import TEMP_PREFIX, remove
-from .plan import split_key
+from .plan import over_limit, split_key
 from .runner import RunReport, run_target
 from .targets import DeletePolicy, Target
 from .transfer import Transfer
@@ -54,28 +57,38 @@ class RepairReport:
     left: tuple[Problem, ...] = ()  # findings repair does not touch (extras of an archive)
     run: RunReport | None = None
     failures: tuple[str, ...] = field(default_factory=tuple)
+    held_reason: str | None = None  # why extra objects were left although the policy deletes them
 
     def to_json(self) -> dict[str, Any]:
         return {"forgotten": list(self.forgotten), "deleted": list(self.deleted),
                 "left": [p.to_json() for p in self.left], "failures": list(self.failures),
-                "run": self.run.to_json() if self.run else None}
+                "held_reason": self.held_reason, "run": self.run.to_json() if self.run else None}
 
 
 def repair(transfer: Transfer, state: MirrorState, target: Target, report: VerifyReport,
-           locate: Callable[[str, str], Any]) -> RepairReport:
+           locate: Callable[[str, str], Any], *, allow_deletions: bool = False) -> RepairReport:
     """Fix the audit's findings (see the module docstring); needs the catalog's writer."""
     forget = [p.key for p in report.problems if p.kind in REUPLOAD]
     state.forget(target.name, [split_key(key) for key in forget])
-    deleted, left, failures = [], [], []
-    for problem in (p for p in report.problems if p.kind == "extra"):
-        leftover = problem.key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
-        if not (leftover or target.delete is DeletePolicy.MIRROR):
+    extras = [p for p in report.problems if p.kind == "extra"]
+    doomed = [p for p in extras if _is_leftover(p.key) or target.delete is DeletePolicy.MIRROR]
+    ours = sum(1 for p in doomed if not _is_leftover(p.key))
+    held = None if allow_deletions else over_limit(target, ours, report.checked + len(extras),
+                                                   command="mirror verify {name} --repair")
+    deleted, left, failures = [], [p for p in extras if p not in doomed], []
+    for problem in doomed:
+        leftover = _is_leftover(problem.key)
+        if held and not leftover:
             left.append(problem)
             continue
         error = _delete(transfer, target, problem.key, leftover=leftover)
         (failures if error else deleted).append(f"{problem.key}: {error}" if error else problem.key)
-    run = run_target(state, target, locate, source="repair", transfer=transfer)
-    return RepairReport(tuple(forget), tuple(deleted), tuple(left), run, tuple(failures))
+    run = run_target(state, target, locate, source="repair", transfer=transfer, allow_deletions=allow_deletions)
+    return RepairReport(tuple(forget), tuple(deleted), tuple(left), run, tuple(failures), held)
+
+
+def _is_leftover(key: str) -> bool:
+    return key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
 
 
 def _delete(transfer: Transfer, target: Target, key: str, *, leftover: bool) -> str | None:

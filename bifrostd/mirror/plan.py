@@ -195,14 +195,17 @@ def plan(
                       tuple(builder.revives), tuple(builder.refused), builder.oldest, held, held_reason)
 
 
-def over_limit(target: Target, deletions: int, objects: int) -> str | None:
-    """Why ``deletions`` at a target holding ``objects`` are too many for one run, or None."""
+def over_limit(target: Target, deletions: int, objects: int, *, command: str = "mirror run {name}") -> str | None:
+    """Why ``deletions`` at a target holding ``objects`` are too many for one go, or None.
+
+    ``command`` is the bifrostctl command that, given ``--allow-deletions``, makes them.
+    """
     allowed = target.max_delete.allowed(objects)
     if allowed is None or deletions <= allowed:
         return None
     return (f"{deletions:,} deletions held back: more than max_delete ({target.max_delete.describe()}) of the "
             f"{objects:,} objects at the target; if the files are really gone, "
-            f"run 'bifrostctl mirror run {target.name} --allow-deletions'")
+            f"run 'bifrostctl {command.format(name=target.name)} --allow-deletions'")
 
 
 @dataclass

@@ -309,6 +309,27 @@ def test_bifrostctl_holds_back_a_mass_deletion_until_allowed(bifrostctl_bin, tmp
     assert ctl(bifrostctl_bin, studio.config, "mirror", "run")["targets"][0]["status"] == "nothing"
 
 
+def test_repair_after_the_catalog_was_rebuilt_does_not_empty_the_bucket(bifrostctl_bin, tmp_path, proxy):
+    studio = Studio(tmp_path, proxy, delete="mirror", max_delete=5)
+    ctl(bifrostctl_bin, studio.config, "mirror", "run")
+    for path in studio.catalog_path.parent.glob("catalog.db*"):
+        path.unlink()  # the state folder was lost: the new catalog knows no mirrored object
+    gone = "projects/demo/sequences/sq010/notes.txt"
+    (studio.tree / gone.split("/", 1)[1]).unlink()
+    ctl(bifrostctl_bin, studio.config, "scan")
+    proxy.clear()
+    checked = ctl(bifrostctl_bin, studio.config, "mirror", "verify", "s3", "--repair", code=1)
+    assert len([p for p in checked["problems"] if p["kind"] == "extra"]) == FILES
+    assert f"{FILES} deletions held back" in checked["repair"]["held_reason"]
+    assert "mirror verify s3 --repair --allow-deletions" in checked["repair"]["held_reason"]
+    assert studio.requests("DELETE") == [] and len(studio.objects()) == FILES
+    assert [p["key"] for p in checked["after"]["problems"]] == [gone]  # the rest was sent again, to the same keys
+    misuse = ctl(bifrostctl_bin, studio.config, "mirror", "verify", "s3", "--allow-deletions", code=2, json_out=False)
+    assert "--repair" in misuse.stderr
+    fixed = ctl(bifrostctl_bin, studio.config, "mirror", "verify", "s3", "--repair", "--allow-deletions")
+    assert fixed["repair"]["deleted"] == [gone] and fixed["ok"] and gone not in studio.objects()
+
+
 def test_bifrostctl_restore_never_overwrites_a_newer_local_file_without_force(bifrostctl_bin, studio):
     ctl(bifrostctl_bin, studio.config, "mirror", "run")
     path = studio.tree / "demo/sequences/sq010/notes.txt"
