@@ -49,6 +49,7 @@ from .control import ControlServer, socket_place, usage_error
 from .daemon_config import DaemonSettings, daemon_settings
 from .errors import BifrostError, DaemonError, MirrorTargetError
 from .lock import StateLock
+from .model import FindingKind
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
 from .settle import Dirty, Settler
 
@@ -363,7 +364,11 @@ class Daemon:
         log.info("root %s: %s walk (%s) in %.2f s: %s", root, "full" if full else "fast", reason,
                  report.duration_s, changes or "no changes",
                  extra={"root": root, "reason": reason, "duration_s": round(report.duration_s, 3)})
-        self._check_coverage(root)
+        empty = [f for f in report.plan.findings if f.kind is FindingKind.ROOT_EMPTY]
+        for finding in empty:
+            log.warning("root %s: %s", root, finding.message, extra={"root": root})
+        if not empty:  # an empty mount point has one folder to watch, not the ones the catalog remembers
+            self._check_coverage(root)
 
     def _check_coverage(self, root: str) -> None:
         watcher = self.watcher.roots.get(root) if self.watcher else None
