@@ -144,3 +144,27 @@ def test_ls_lists_versions_in_numeric_order(bifrostctl_bin, tmp_path):
     run(bifrostctl_bin, config, "scan")
     children = run_json(bifrostctl_bin, config, "ls", "bifrost:///task/shot/demo/sq010/sh0010/anim")["children"]
     assert [c["name"] for c in children] == ["1", "2", "9", "10", "1000"]
+
+
+def test_latest_is_the_newest_version_with_files_where_the_answer_points(bifrostctl_bin, tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    studio = tmp_path / "studio"
+    subprocess.run([bifrostctl_bin, "init", "--demo", str(studio)], check=True, capture_output=True)
+    task = studio / "projects/demo/assets/character/hero/model"
+    write(task / "work/maya/hero_model_v009.ma", b"saved, not published yet")
+    config = studio / "bifrost.yaml"
+    run(bifrostctl_bin, config, "scan")
+    uri = "bifrost:///task/asset/demo/character/hero/model?version=latest"
+    published = run_json(bifrostctl_bin, config, "resolve", uri)["results"][0]
+    assert published["template"] == "asset_publish_root" and published["fields"]["version"] < 9
+    assert Path(published["path"]).is_dir() and any(Path(published["path"]).iterdir())
+    publish = run_json(bifrostctl_bin, config, "resolve", uri + "&template=asset_publish_root")["results"][0]
+    assert publish["path"] == published["path"]
+    work = run_json(bifrostctl_bin, config, "resolve", uri + "&template=asset_work_maya&ext=ma")["results"][0]
+    assert work["fields"]["version"] == 9 and work["path"].endswith("hero_model_v009.ma")
+    assert work["latest"]["uri"] == "bifrost:///version/asset/demo/character/hero/model/9"
+    nowhere = run(bifrostctl_bin, config, "resolve", uri + "&template=asset_work_maya&ext=mb", code=6)
+    assert "no version under bifrost:///task/asset/demo/character/hero/model has files at template " \
+           "'asset_work_maya'" in nowhere.stderr and "model/9" in nowhere.stderr

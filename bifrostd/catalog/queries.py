@@ -234,12 +234,18 @@ def files_under(conn: sqlite3.Connection, root: str, folder: str, *, limit: int 
     return [FileRow(r[0], from_columns(r[1], r[2]), r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
 
 
-def latest_version(conn: sqlite3.Connection, entity_id: int, version_field: str) -> EntityInfo | None:
-    """The highest version at or below an entity that still has files on disk."""
+def versions_newest_first(conn: sqlite3.Connection, entity_id: int, version_field: str) -> list[EntityInfo]:
+    """The versions at or below an entity that still have files on disk, the highest number first."""
     candidates = [v for v in descendants(conn, entity_id, "version") if v.files > 0]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda v: _version_number(v.keys.get(version_field)))
+    return sorted(candidates, key=lambda v: _version_number(v.keys.get(version_field)), reverse=True)
+
+
+def has_present_files(conn: sqlite3.Connection, root: str, relative: str) -> bool:
+    """Whether a present file is catalogued at the root-relative ``relative``, or below it as a folder."""
+    text = display(relative)
+    row = conn.execute("SELECT 1 FROM files WHERE root = ? AND state = 'present' AND "
+                       "(path = ? OR (path >= ? AND path < ?)) LIMIT 1", (root, text, text + "/", text + "0"))
+    return row.fetchone() is not None
 
 
 def _version_number(value: Any) -> tuple[int, str]:

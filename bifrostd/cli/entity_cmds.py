@@ -124,12 +124,15 @@ def _version_owners(template_set, field: str) -> set[str]:
 def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> dict[str, Any]:
     """Resolve a reference; ``version=latest`` is answered from the catalog's versions on disk.
 
-    The newest version with files at or below the referenced entity (for a
-    version reference: among its siblings) is resolved as a version
-    reference, with the rest of the query kept.
+    The answer is the newest version at or below the referenced entity (for a
+    version reference: among its siblings) whose resolved path holds present
+    files: the file itself, or files below it for a folder template. A newer
+    version that exists only as, say, a work file does not make the publish
+    path of ``template=...publish...`` point at a folder that isn't there.
     """
-    from urllib.parse import urlencode
+    from urllib.parse import parse_qsl, urlencode
 
+    from ..templates.references import resolve_reference
     from .templates_cmds import reference_document
 
     base, _, query_text = uri.partition("?")
@@ -140,15 +143,23 @@ def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> di
 
     field = version_field(template_set)
     scope = _version_scope(template_set, base, field)
+    rest = [(k, v) for k, v in parse_qsl(query_text) if k != "version"]
+    suffix = f"?{urlencode(rest)}" if rest else ""
     with open_catalog(obj) as catalog:
         entity = find_entity(catalog.conn, template_set, scope)
-        latest = queries.latest_version(catalog.conn, entity.id, field)
+        candidates = queries.versions_newest_first(catalog.conn, entity.id, field)
+        if not candidates:
+            raise ResolveError(f"{uri!r}: the catalog has no version with files under {canonical}")
+        latest = None
+        for candidate in candidates:
+            resolved = resolve_reference(template_set, candidate.uri + suffix)
+            if queries.has_present_files(catalog.conn, resolved.template.root, resolved.template.format(resolved.fields)):
+                latest = candidate
+                break
     if latest is None:
-        raise ResolveError(f"{uri!r}: the catalog has no version with files under {canonical}")
-    from urllib.parse import parse_qsl
-
-    rest = [(k, v) for k, v in parse_qsl(query_text) if k != "version"]
-    document = reference_document(template_set, latest.uri + (f"?{urlencode(rest)}" if rest else ""), os_name)
+        raise ResolveError(f"{uri!r}: no version under {canonical} has files at template {resolved.template.name!r} "
+                           f"(the newest version with any files is {candidates[0].uri})")
+    document = reference_document(template_set, latest.uri + suffix, os_name)
     return {**document, "input": uri, "latest": latest.to_json()}
 
 
