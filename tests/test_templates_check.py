@@ -265,6 +265,21 @@ def test_one_mistake_is_one_problem_not_a_cascade(tmp_path):
     assert {p.code for p in problems_of(cycle)} == {"reference-cycle"}  # its keys are not "unused"
 
 
+def test_a_file_that_cannot_be_read_is_its_problem_alone_not_every_use_of_what_it_declares(tmp_path):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "core.yaml").write_text(HEADER + "  broken: [\n")
+    (folder / "shots.yaml").write_text("schema: bifrost.templates.1\ntemplates:\n"
+                                       "  shot: '{project}/{shot}'\n  work: '{project}/{shot}/{task}_v{version}.ma'\n")
+    problems = problems_of(folder)
+    assert [(Path(p.where.file).name, p.code) for p in problems] == [("core.yaml", "syntax")]  # no "undefined key"
+    (folder / "core.yaml").write_text(HEADER + "\tother: {type: str}\n")
+    problems = problems_of(folder)
+    assert [(Path(p.where.file).name, p.code, p.where.line) for p in problems] == [("core.yaml", "tab", 9)]
+    (folder / "core.yaml").write_text("- a list\n- not sections\n")
+    assert [p.message for p in problems_of(folder)] == ["a template file must be a mapping of sections"]
+
+
 def test_an_empty_range_and_an_absurd_inline_padding_are_problems(tmp_path):
     path = write(tmp_path, """\
           take: {type: int, min: 5, max: 1}

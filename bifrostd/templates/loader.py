@@ -51,9 +51,11 @@ class _Reader:
         tree, problems = read_yaml(path)
         self.problems.extend(problems)
         if tree is None:
+            self.decl.unread.append(str(path))
             return
         if not isinstance(tree.value, dict):
             self.problem(tree.where, "", "a template file must be a mapping of sections", f"sections: {', '.join(SECTIONS)}")
+            self.decl.unread.append(str(path))
             return
         self._read_sections(path, tree, seen)
 

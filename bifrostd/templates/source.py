@@ -161,7 +161,8 @@ def parse_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Where(file, mark.line + 1, mark.column + 1) if mark else Where(file, 1, 1)
-        problems.append(Problem(where, "", f"YAML syntax error: {exc.problem}", code="syntax"))
+        if not any(p.where.line == where.line for p in problems):  # a tab there: already said, and why
+            problems.append(Problem(where, "", f"YAML syntax error: {exc.problem}", code="syntax"))
         return None, problems
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
         problems.append(Problem(Where(file, 1, 1), "", f"YAML error: {exc}", code="syntax"))

@@ -69,3 +69,6 @@ class Declarations:
     templates: dict[str, TemplateDef] = field(default_factory=dict)
     #: Keys declared with errors (already reported): templates using them are not compiled.
     invalid_keys: set[str] = field(default_factory=set)
+    #: Files that could not be read as a mapping of sections (already reported). What they declare is
+    #: unknown, so the set is not compiled: every use of it elsewhere would be one more false problem.
+    unread: list[str] = field(default_factory=list)

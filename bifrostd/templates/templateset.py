@@ -442,6 +442,8 @@ def _at(where: Where, offset: int) -> Where:
 def build_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem]]:
     """Read and compile a template set; returns it (None if unusable) and every problem found."""
     decl, problems, entities_declared = read_declarations(location)
+    if decl.unread:  # like a compiler after a syntax error: what the file declares is unknown
+        return None, problems
     builder = _Build(decl, entities_declared)
     compiled = builder.run()
     problems = problems + builder.problems
