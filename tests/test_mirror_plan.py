@@ -117,6 +117,19 @@ def test_a_run_deleting_more_than_max_delete_holds_back_every_deletion(max_delet
         assert len(allowed.deletes) == deletions and not allowed.held and allowed.held_reason is None
 
 
+def test_the_old_keys_of_moved_files_are_neither_counted_nor_held():
+    olds = [RecordedObject("projects", f"old/f{i:04d}.exr", f"h{i}", 10) for i in range(500)]
+    moved = [wanted(f"new/f{i:04d}.exr", f"h{i}") for i in range(500)]
+    gone = gone_objects(3)
+    p = plan(target(delete="mirror", max_delete=5), MirrorDiff(tuple(moved), tuple(olds + gone)),
+             {o.hash: [o] for o in olds}, locate=locate, now_ns=NOW, objects=1000)
+    assert len(p.copies) == 500 and len(p.deletes) == 503 and not p.held  # a folder renamed: nothing is lost
+    p = plan(target(delete="mirror", max_delete=2), MirrorDiff(tuple(moved), tuple(olds + gone)),
+             {o.hash: [o] for o in olds}, locate=locate, now_ns=NOW, objects=1000)
+    assert {d.key for d in p.held} == {d.key for d in gone} and len(p.deletes) == 500
+    assert p.held_reason.startswith("3 deletions held back")
+
+
 def test_retained_deletions_falling_due_together_are_held_back_too():
     old = [RecordedObject("projects", f"f{i}.exr", "h1", 10, gone_ns=NOW - 8 * DAY_NS) for i in range(5)]
     p = make_plan(unwanted=old, delete="retain", retain_days=7, max_delete=4)

@@ -32,6 +32,8 @@ deletes them ``retain_days`` after the mark. Deletions run after every copy,
 so a moved file's old key serves as the copy source first. A run whose
 deletions exceed the target's ``max_delete`` holds them all back (``held``)
 unless deletions were allowed for it; they are planned again by the next run.
+The old keys of moved files don't count and are never held: their content
+stays in the bucket under the new key.
 """
 
 from __future__ import annotations
@@ -189,9 +191,12 @@ def plan(
     for wanted in diff.changed:
         builder.want(wanted)
     marks, deletes = _unwanted(target, diff.unwanted, now_ns)
-    held_reason = None if allow_deletions else over_limit(target, len(deletes), objects)
-    held = deletes if held_reason else ()
-    return MirrorPlan(target.name, tuple(builder.uploads), tuple(builder.copies), () if held else deletes, marks,
+    moved_from = {c.src_key for c in builder.copies}  # their content stays in the bucket, under the new key
+    losing = tuple(d for d in deletes if d.key not in moved_from)
+    held_reason = None if allow_deletions else over_limit(target, len(losing), objects)
+    held = losing if held_reason else ()
+    kept = tuple(d for d in deletes if d not in held)
+    return MirrorPlan(target.name, tuple(builder.uploads), tuple(builder.copies), kept, marks,
                       tuple(builder.revives), tuple(builder.refused), builder.oldest, held, held_reason)
 
 

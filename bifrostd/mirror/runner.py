@@ -202,7 +202,8 @@ class _Execution:
         self.copies([c for c in later if c.src_key in self.landed], "copying duplicates")
         for skipped in (c for c in later if c.src_key not in self.landed):
             self.tally(FileResult(skipped.key, Outcome.FAILED, error=f"not copied: {skipped.src_key} did not upload"))
-        self.deletes(the_plan.deletes)
+        unsent = {c.src_key for c in the_plan.copies if c.key not in self.landed}
+        self.deletes(d for d in the_plan.deletes if d.key not in unsent)  # a failed copy keeps its source
 
     def uploads(self, uploads: Iterable[Upload]) -> None:
         uploads = list(uploads)

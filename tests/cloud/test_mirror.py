@@ -191,6 +191,23 @@ def test_a_file_changed_after_hashing_is_not_recorded_as_mirrored(studio):
     assert head(studio.fs, studio.target, "projects/demo/sequences/sq010/notes.txt").xxh3 == hash_file(path)
 
 
+def test_a_move_whose_server_side_copy_fails_keeps_the_old_object(tmp_path, proxy):
+    studio = Studio(tmp_path, proxy, delete="mirror")
+    studio.run()
+    os.rename(studio.tree / "demo/sequences/sq010/notes.txt", studio.tree / "demo/notes_moved.txt")
+    studio.rescan()
+    rule = proxy.add(Rule("PUT", r"notes_moved\.txt", status=503, times=10_000))
+    failed = studio.run()
+    assert failed.status == "incomplete" and failed.counts == {"failed": 1} and rule.hits >= 1
+    assert studio.requests("DELETE") == []
+    assert "projects/demo/sequences/sq010/notes.txt" in studio.objects()  # the only copy of it in the bucket
+    proxy.rules.clear()
+    again = studio.run()
+    assert again.counts == {"copied": 1, "deleted": 1}, again.failures
+    objects = studio.objects()
+    assert "projects/demo/notes_moved.txt" in objects and "projects/demo/sequences/sq010/notes.txt" not in objects
+
+
 @pytest.mark.parametrize("policy", ["keep", "mirror", "retain"])
 def test_deletions_follow_the_policy(tmp_path, proxy, policy):
     settings = {"delete": policy, **({"retain_days": 3} if policy == "retain" else {})}
