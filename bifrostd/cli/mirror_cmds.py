@@ -220,7 +220,8 @@ def status_command(obj, as_json: bool) -> int:
             rows.append({
                 "target": target.name, "url": target.url, "delete": target.delete.value,
                 "pending_files": pending, "pending_bytes": plan.upload_bytes,
-                "pending_deletes": len(plan.deletes), "refused": len(plan.refused),
+                "pending_deletes": len(plan.deletes) + len(plan.held), "held_deletes": len(plan.held),
+                "refused": len(plan.refused),
                 "unsettled_files": unsettled, "unsettled_bytes": unsettled_bytes,
                 "mirrored": state.totals(target.name),
                 "lag_s": round((now_ns - plan.oldest_change_ns) / 1e9, 3) if pending and plan.oldest_change_ns else 0.0,
@@ -256,6 +257,9 @@ def _status_table(rows: list[dict]) -> str:
             notes.append(f"{r['target']}: last error at {_when(r['last_error']['at_ns'])}: {r['last_error']['error']}")
         if r["refused"]:
             notes.append(f"{r['target']}: {r['refused']:,} file(s) can't be mirrored (see 'mirror run --dry-run')")
+        if r["held_deletes"]:
+            notes.append(f"{r['target']}: {r['held_deletes']:,} deletion(s) held back by max_delete "
+                         f"(see 'mirror run --dry-run'; 'mirror run {r['target']} --allow-deletions' makes them)")
         if r["unsettled_files"]:
             notes.append(f"{r['target']}: {r['unsettled_files']:,} file(s) not hashed yet (still settling)")
     return "\n".join([lines, *notes])

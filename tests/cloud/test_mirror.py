@@ -318,12 +318,14 @@ def test_bifrostctl_holds_back_a_mass_deletion_until_allowed(bifrostctl_bin, tmp
     assert studio.requests("DELETE") == [] and set(doomed) <= set(studio.objects())
     status = ctl(bifrostctl_bin, studio.config, "mirror", "status")["targets"][0]
     assert "deletions held back" in status["last_run"]["error"]
+    assert status["held_deletes"] == status["pending_deletes"] == 8
     text = ctl(bifrostctl_bin, studio.config, "mirror", "run", code=1, json_out=False)
     assert "8 deletions held back" in text.stderr  # every run says so again, until allowed
     allowed = ctl(bifrostctl_bin, studio.config, "mirror", "run", "s3", "--allow-deletions")["targets"][0]
     assert allowed["status"] == "ok" and allowed["counts"] == {"deleted": 8}
     assert not set(doomed) & set(studio.objects()) and len(studio.objects()) == FILES - 8
     assert ctl(bifrostctl_bin, studio.config, "mirror", "run")["targets"][0]["status"] == "nothing"
+    assert ctl(bifrostctl_bin, studio.config, "mirror", "status")["targets"][0]["held_deletes"] == 0
 
 
 def test_repair_after_the_catalog_was_rebuilt_does_not_empty_the_bucket(bifrostctl_bin, tmp_path, proxy):
