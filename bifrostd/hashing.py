@@ -235,10 +235,8 @@ def hash_many(
         futures = [(i, threads.submit(_hash_at, items[i][0], items[i][0], items[i][1], None, os.stat)) for i in big]
         shares = _shares(small, workers) if workers > 1 and len(small) >= pool_min_files else [small]
         remote = [(share, _pool(workers - 1).submit(_hash_share, [items[i] for i in share])) for share in shares[1:]]
-        stat = os.stat
-        for i in shares[0]:
-            path, expected = items[i]
-            outcomes[i] = _hash_at(path, path, expected, None, stat)
+        for i, outcome in zip(shares[0], _hash_batch([items[i] for i in shares[0]])):
+            outcomes[i] = outcome
         for share, future in remote:
             for i, (status, digest, message) in zip(share, _result(future, [items[i] for i in share])):
                 outcomes[i] = HashOutcome(items[i][0], HashStatus(status), digest, message)
@@ -254,11 +252,44 @@ def _shares(indexes: list[int], count: int) -> list[list[int]]:
 
 def _hash_share(items: list[tuple[str, tuple[int, int, int, int]]]) -> list[tuple[str, str | None, str]]:
     """In a worker process: hash a share of small files; plain tuples back (cheap to send)."""
+    return [(outcome.status.value, outcome.digest, outcome.message) for outcome in _hash_batch(items)]
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _hash_batch(items: list[tuple[str, tuple[int, int, int, int]]]) -> list[HashOutcome]:
+    """``_hash_at`` for each file, in order, opening and stat-ing relative to its folder when the next
+    file is in the same one.
+
+    A studio path is ten folders deep; resolving it twice per small file is
+    about a fifth of the cost (70k against 86k files/s on one core). A folder
+    that can't be opened leaves its files to be opened by path, so each gets
+    its own outcome.
+    """
+    out: list[HashOutcome] = []
     stat = os.stat
-    out = []
-    for path, expected in items:
-        outcome = _hash_at(path, path, expected, None, stat)
-        out.append((outcome.status.value, outcome.digest, outcome.message))
+    folder, folder_fd = None, None
+    try:
+        for index, (path, expected) in enumerate(items):
+            parent, _, name = path.rpartition("/")
+            if parent != folder:
+                if folder_fd is not None:
+                    os.close(folder_fd)
+                folder, folder_fd = parent, None
+                following = items[index + 1][0] if index + 1 < len(items) else ""
+                if parent and following.rpartition("/")[0] == parent:
+                    try:
+                        folder_fd = os.open(parent, _DIR_FLAGS)
+                    except OSError:
+                        folder_fd = None
+            if folder_fd is None:
+                out.append(_hash_at(path, path, expected, None, stat))
+            else:
+                out.append(_hash_at(name, path, expected, folder_fd, stat))
+    finally:
+        if folder_fd is not None:
+            os.close(folder_fd)
     return out
 
 

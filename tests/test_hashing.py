@@ -160,3 +160,29 @@ def test_worker_processes_give_the_same_outcomes_in_input_order(tmp_path):
     expected = [xxhash.xxh3_128_hexdigest(d) for d in contents]
     assert [o.digest for i, o in enumerate(outcomes) if i not in (3, 5)] == [d for i, d in enumerate(expected)
                                                                              if i not in (3, 5)]
+
+
+def test_files_hashed_folder_by_folder_keep_their_outcomes_when_a_folder_goes(tmp_path):
+    items, contents = [], {}
+    for folder in ("a", "b", "c", "d"):
+        for n in range(3):
+            path = tmp_path / "shot" / folder / f"f{n}.exr"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            contents[str(path)] = os.urandom(50 + n)
+            path.write_bytes(contents[str(path)])
+            items.append((path, os.stat(path)))
+    lone = tmp_path / "lone.txt"  # a folder with one file: opened by path
+    lone.write_bytes(b"alone")
+    items.append((lone, os.stat(lone)))
+    for path in (tmp_path / "shot" / "b").iterdir():
+        path.unlink()
+    (tmp_path / "shot" / "b").rmdir()  # the whole folder vanished after the walk
+    for workers, pool_min_files in ((1, 2000), (3, 1)):
+        outcomes = hash_many(items, workers=workers, pool_min_files=pool_min_files)
+        assert [o.path for o in outcomes] == [str(p) for p, _ in items]
+        by_folder = {o.path: o for o in outcomes}
+        for path, outcome in by_folder.items():
+            if "/shot/b/" in path:
+                assert outcome.status is HashStatus.VANISHED
+            else:
+                assert outcome.digest == xxhash.xxh3_128_hexdigest(contents.get(path, b"alone")), path
