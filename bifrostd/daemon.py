@@ -245,7 +245,10 @@ class Daemon:
 
     # -- units of work ------------------------------------------------------------------------
     def _maybe_roots(self) -> None:
-        """Every few seconds: is each watched root path still the folder being watched? (one stat per root)"""
+        """A fresh inotify instance for each root that overflowed; every few seconds, is each watched root
+        path still the folder being watched? (one stat per root)"""
+        if self.watcher is not None and self.watcher.renew_overflowed():
+            self._update_polled()
         now = self.clock()
         if now - self._roots_checked < ROOT_CHECK_EVERY:
             return

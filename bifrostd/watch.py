@@ -22,6 +22,13 @@ What watchdog 7.1 does that shapes this module (read in its source,
   ``watchdog.observers.inotify``, then rebuilds watches and emits nothing
   for the lost files. :class:`OverflowSignal` is a logging handler on both
   loggers that counts overflows and asks for a rescan of the root.
+- **That rebuild feeds itself.** It removes every watch and adds it again,
+  and each removal queues an IN_IGNORED event: on a root with more folders
+  than ``max_queued_events`` (16,384 by default) the rebuild overflows the
+  queue again, and again, hundreds of times a second for as long as the
+  daemon runs. So a root that overflowed gets a fresh inotify instance from
+  the daemon's loop (:meth:`Watcher.renew_overflowed`): closing the old one
+  ends its rebuilds, and adding watches queues nothing.
 - **Running out of watches is mostly silent.** ``inotify_add_watch``
   failing with ENOSPC ("inotify watch limit reached") raises only for the
   root folder; for sub-folders watchdog swallows the error and leaves them
@@ -42,6 +49,7 @@ import enum
 import errno
 import logging
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -395,6 +403,8 @@ class Watcher:
         self.on_rescan = on_rescan
         self.roots = {p.name: RootWatcher(p, HintHandler(p.name, p.path, on_dirty, self._root_gone)) for p in plans}
         self.overflow = OverflowSignal(self._overflowed)
+        self._overflowed_roots: set[str] = set()  # added to from watchdog's threads, under the lock
+        self._lock = threading.Lock()
 
     def start(self) -> Watcher:
         quiet_watchdog_races()
@@ -409,7 +419,30 @@ class Watcher:
             if counted:
                 self.roots[name].state.overflows += 1
                 log.warning("root %s: inotify queue overflow, events were lost; rescanning it", name)
+            with self._lock:
+                self._overflowed_roots.add(name)
             self.on_rescan(name, "overflow")
+
+    def renew_overflowed(self) -> list[str]:
+        """Give each root that overflowed since the last call a fresh inotify instance; their names.
+
+        Called from the daemon's loop, before the rescans the overflows asked
+        for, so the walk runs with the new watches in place (``start`` adds
+        them before it returns). See the module docstring for why: watchdog's
+        own rebuild of a large root overflows the queue again, forever.
+        Overflows the old instances report while being stopped are dropped:
+        those instances are gone.
+        """
+        with self._lock:
+            names, self._overflowed_roots = self._overflowed_roots, set()
+        renewed = [name for name in sorted(names) if self.roots[name].state.watching]
+        for name in renewed:
+            watcher = self.roots[name]
+            watcher.stop()
+            watcher.start(self.overflow)
+        with self._lock:
+            self._overflowed_roots -= names
+        return renewed
 
     def check_roots(self) -> list[str]:
         """Watch again each root whose path now names another folder, and ask for its rescan; their names."""

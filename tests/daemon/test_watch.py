@@ -212,6 +212,47 @@ def test_a_real_queue_overflow_is_detected_and_asks_for_a_rescan(tree, tmp_path)
     assert watcher.roots["renders"].state.overflows == 0
 
 
+@pytest.mark.slow
+def test_a_root_with_more_folders_than_the_queue_stops_overflowing_once_renewed(tmp_path):
+    """watchdog's rebuild after an overflow queues one IN_IGNORED per watch: with more folders than the
+    queue holds it overflows again, endlessly, until the daemon gives the root a fresh instance."""
+    root = tmp_path / "root"
+    for n in range(200):
+        (root / f"d{n:03d}").mkdir(parents=True)
+    got = Collector()
+    watcher = Watcher([RootPlan("renders", str(root), "ext4", Mode.WATCH, "test")], on_dirty=got.on_dirty,
+                      on_rescan=got.on_rescan)
+    watcher.overflow.install()
+    old = small_queue(64)
+    try:
+        watcher.roots["renders"].start(watcher.overflow)
+    finally:
+        QUEUE_SYSCTL.write_text(old)
+    try:
+        writer = subprocess.Popen([sys.executable, "-c", (
+            "import os, sys\n"
+            "for i in range(500):\n"
+            "    open(os.path.join(sys.argv[1], f'f{i:03d}.exr'), 'wb').close()\n"
+        ), str(root / "d000")])
+        stall_this_process(2.0)
+        assert writer.wait(timeout=60) == 0
+        state = watcher.roots["renders"].state
+        assert got.wait_for(lambda: state.overflows >= 3, timeout=10), state.overflows  # it feeds itself
+        assert watcher.renew_overflowed() == ["renders"]
+        assert watcher.roots["renders"].state.watching and state.watches >= 201
+        settled = state.overflows
+        time.sleep(2.0)
+        assert state.overflows <= settled + 1  # at most one the old instance logged while being closed
+        watcher.renew_overflowed()
+        counted = state.overflows
+        time.sleep(1.0)
+        assert state.overflows == counted and watcher.renew_overflowed() == []
+        (root / "d199" / "after.exr").write_bytes(b"x")
+        assert got.saw(Dirty("renders", "d199/after.exr"))
+    finally:
+        watcher.stop()
+
+
 WATCH_LIMIT_SCRIPT = """
 import json, sys
 from bifrostd.watch import Mode, RootPlan, Watcher
