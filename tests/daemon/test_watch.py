@@ -175,9 +175,28 @@ def stall_this_process(seconds: float) -> None:
         sys.setswitchinterval(interval)
 
 
+def start_with_a_small_queue(watcher: Watcher, root: str, size: int) -> None:
+    """The kernel queue is captured when an inotify instance is created: shrink it only for that moment."""
+    old = small_queue(size)
+    try:
+        watcher.roots[root].start(watcher.overflow)
+    finally:
+        QUEUE_SYSCTL.write_text(old)
+
+
+def write_while_stalled(folder: Path, files: int, seconds: float) -> None:
+    """Another process creates ``files`` files in ``folder`` while this one is stalled."""
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import os, sys\n"
+        "for i in range(int(sys.argv[2])):\n"
+        "    with open(os.path.join(sys.argv[1], f'f{i:05d}.exr'), 'wb') as f: f.write(b'x')\n"
+    ), str(folder), str(files)])
+    stall_this_process(seconds)
+    assert writer.wait(timeout=60) == 0
+
+
 @pytest.mark.slow
 def test_a_real_queue_overflow_is_detected_and_asks_for_a_rescan(tree, tmp_path):
-    """The kernel queue is captured when an inotify instance is created: shrink it only for that moment."""
     got = Collector()
     other = tmp_path / "other"
     other.mkdir()
@@ -186,20 +205,9 @@ def test_a_real_queue_overflow_is_detected_and_asks_for_a_rescan(tree, tmp_path)
     watcher = Watcher(plans, on_dirty=got.on_dirty, on_rescan=got.on_rescan)
     watcher.overflow.install()
     watcher.roots["renders"].start(watcher.overflow)  # created with the normal queue
-    old = small_queue(32)
+    start_with_a_small_queue(watcher, "projects", 32)
     try:
-        watcher.roots["projects"].start(watcher.overflow)
-    finally:
-        QUEUE_SYSCTL.write_text(old)
-    try:
-        writer = subprocess.Popen([sys.executable, "-c", (
-            "import os, sys\n"
-            "d = sys.argv[1]\n"
-            "for i in range(3000):\n"
-            "    with open(os.path.join(d, f'f{i:05d}.exr'), 'wb') as f: f.write(b'x')\n"
-        ), str(tree / "shots" / "sh010")])
-        stall_this_process(3.0)
-        assert writer.wait(timeout=60) == 0
+        write_while_stalled(tree / "shots" / "sh010", 3000, 3.0)
         seen = got.wait_for(lambda: ("projects", "overflow") in got.rescans, timeout=10)
         assert seen, (got.rescans, watcher.overflow.count, len(got.dirty), watcher.status())
         assert watcher.roots["projects"].state.overflows >= 1
@@ -223,19 +231,9 @@ def test_a_root_with_more_folders_than_the_queue_stops_overflowing_once_renewed(
     watcher = Watcher([RootPlan("renders", str(root), "ext4", Mode.WATCH, "test")], on_dirty=got.on_dirty,
                       on_rescan=got.on_rescan)
     watcher.overflow.install()
-    old = small_queue(64)
+    start_with_a_small_queue(watcher, "renders", 64)
     try:
-        watcher.roots["renders"].start(watcher.overflow)
-    finally:
-        QUEUE_SYSCTL.write_text(old)
-    try:
-        writer = subprocess.Popen([sys.executable, "-c", (
-            "import os, sys\n"
-            "for i in range(500):\n"
-            "    open(os.path.join(sys.argv[1], f'f{i:03d}.exr'), 'wb').close()\n"
-        ), str(root / "d000")])
-        stall_this_process(2.0)
-        assert writer.wait(timeout=60) == 0
+        write_while_stalled(root / "d000", 500, 2.0)
         state = watcher.roots["renders"].state
         assert got.wait_for(lambda: state.overflows >= 3, timeout=10), state.overflows  # it feeds itself
         assert watcher.renew_overflowed() == ["renders"]
