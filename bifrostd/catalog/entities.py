@@ -1,9 +1,11 @@
 """Entity and sequence rows: ids by URI / pattern, created on first use, sequence stats kept current.
 
 Entities are never deleted: a shot whose files all vanished still has its
-history. The single writer caches every id (entities number in the tens of
-thousands, not millions), so creating one is one INSERT and finding one is a
-dict lookup.
+history. Ids are looked up as they are needed (one indexed SELECT each, then
+cached for the applier's life), so the daemon's small batches cost the same
+in a catalog of a million files as in an empty one; a plan of thousands of
+actions (a first index, a full walk) loads every id at once instead, since it
+needs most of them.
 """
 
 from __future__ import annotations
@@ -17,13 +19,31 @@ from ..sequences import FrameRange, collapse, format_ranges
 
 
 class EntityIds:
-    """URI → id for every entity, creating missing ones parents first."""
+    """URI → id for entities, creating missing ones parents first."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.ids: dict[str, int] = dict(conn.execute("SELECT uri, id FROM entities").fetchall())
+        self.ids: dict[str, int] = {}
+        self._complete = False  # ``ids`` holds every entity: a miss means there is none
         self.touched: set[int] = set()
         self._batch: dict[str, int] = {}  # entities whose whole chain is touched in this batch
+
+    def preload(self) -> None:
+        """Cache every id at once (for plans that touch most of them)."""
+        if not self._complete:
+            self.ids = dict(self.conn.execute("SELECT uri, id FROM entities").fetchall())
+            self._complete = True
+
+    def lookup(self, uri: str | None) -> int | None:
+        """The id of the entity ``uri``, or None when there is none."""
+        if not uri:
+            return None
+        found = self.ids.get(uri)
+        if found is None and not self._complete:
+            row = self.conn.execute("SELECT id FROM entities WHERE uri = ?", (uri,)).fetchone()
+            if row is not None:
+                found = self.ids[uri] = row[0]
+        return found
 
     def ensure(self, rows: Sequence[EntityRow], now_ns: int) -> int | None:
         """The id of the last row (the entity itself), creating any row not yet known."""
@@ -33,7 +53,7 @@ class EntityIds:
         if entity_id is not None:
             return entity_id
         for row in rows:
-            entity_id = self.ids.get(row.uri)
+            entity_id = self.lookup(row.uri)
             if entity_id is None:
                 entity_id = self._insert(row, now_ns)
             self.touched.add(entity_id)
@@ -41,7 +61,7 @@ class EntityIds:
         return entity_id
 
     def _insert(self, row: EntityRow, now_ns: int) -> int:
-        parent_id = self.ids.get(row.parent) if row.parent else None
+        parent_id = self.lookup(row.parent)
         cursor = self.conn.execute(
             "INSERT INTO entities (kind, uri, name, keys, parent_id, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?)",
             (row.kind, row.uri, row.name, row.keys_json, parent_id, now_ns, now_ns))
@@ -60,15 +80,34 @@ class SequenceIds:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        rows = conn.execute("SELECT root, pattern, id FROM sequences").fetchall()
-        self.ids: dict[tuple[str, str], int] = {(root, pattern): i for root, pattern, i in rows}
+        self.ids: dict[tuple[str, str], int] = {}
+        self._complete = False
         self.touched: set[int] = set()
+
+    def preload(self) -> None:
+        """Cache every id at once (for plans that touch most of them)."""
+        if not self._complete:
+            rows = self.conn.execute("SELECT root, pattern, id FROM sequences").fetchall()
+            self.ids = {(root, pattern): i for root, pattern, i in rows}
+            self._complete = True
+
+    def lookup(self, root: str, pattern: str | None) -> int | None:
+        """The id of the sequence ``pattern`` of ``root``, or None when there is none."""
+        if pattern is None:
+            return None
+        key = (root, pattern)
+        found = self.ids.get(key)
+        if found is None and not self._complete:
+            row = self.conn.execute("SELECT id FROM sequences WHERE root = ? AND pattern = ?", key).fetchone()
+            if row is not None:
+                found = self.ids[key] = row[0]
+        return found
 
     def ensure(self, root: str, classification: Classification, entity_id: int | None, now_ns: int) -> int | None:
         if classification.sequence is None:
             return None
         key = (root, classification.sequence)
-        sequence_id = self.ids.get(key)
+        sequence_id = self.lookup(root, classification.sequence)
         if sequence_id is None:
             cursor = self.conn.execute(
                 "INSERT INTO sequences (root, pattern, template, entity_id, updated_ns) VALUES (?,?,?,?,?)",

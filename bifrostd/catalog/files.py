@@ -151,6 +151,8 @@ ON CONFLICT (root, path, raw) DO UPDATE SET mtime_ns=excluded.mtime_ns, listed_n
 WHERE mtime_ns != excluded.mtime_ns
 """
 
+#: A plan this big loads every entity and sequence id at once; a smaller one looks up the ids it needs.
+PRELOAD_IDS = 2000
 #: Order inside a batch: free paths (vanish, move) before taking them (add).
 _ORDER = {Vanish: 0, Move: 1, Update: 2, Rematch: 3, Add: 4}
 
@@ -172,6 +174,9 @@ class Applier:
     def apply(self, plan: Plan, *, batch_size: int = 20000, progress: Callable[[int], None] | None = None) -> int:
         """Apply every action, then remember the folders; returns the number of actions applied."""
         self.fingerprint = plan.fingerprint
+        if len(plan.actions) >= PRELOAD_IDS:
+            self.entities.preload()
+            self.sequences.preload()
         done = 0
         for batch in _chunks(plan.actions, batch_size):
             with transaction(self.conn):
@@ -209,9 +214,9 @@ class Applier:
         writes.update.append((state.size, state.mtime_ns, state.inode, state.device, state.uid, action.hash, now,
                               action.record.id))
         kind = EventKind.APPEARED if action.reappeared else EventKind.CHANGED
-        entity_id = self.entities.ids.get(action.record.classification.entity_uri or "")
+        entity_id = self.entities.lookup(action.record.classification.entity_uri)
         if action.reappeared:
-            self.sequences.touch(self.sequences.ids.get((state.root, action.record.classification.sequence or "")))
+            self.sequences.touch(self.sequences.lookup(state.root, action.record.classification.sequence))
         writes.event(self._event(kind, state, now, entity_id, details=_changes(action.record, state)))
 
     def _move(self, action: Move, now: int, writes: _Writes) -> None:
@@ -219,7 +224,7 @@ class Applier:
         text, raw = to_columns(state.relative)
         entity_id = self.entities.ensure(cls.entities, now)
         sequence_id = self.sequences.ensure(state.root, cls, entity_id, now)
-        self.sequences.touch(self.sequences.ids.get((record.root, record.classification.sequence or "")))
+        self.sequences.touch(self.sequences.lookup(record.root, record.classification.sequence))
         writes.move.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
                             state.device, state.uid, action.hash, cls.template, cls.fields_json, entity_id,
                             sequence_id, cls.frame, self.fingerprint, now, record.id))
@@ -228,17 +233,17 @@ class Applier:
     def _vanish(self, action: Vanish, now: int, writes: _Writes) -> None:
         record = action.record
         writes.vanish.append((record.id,))
-        self.sequences.touch(self.sequences.ids.get((record.root, record.classification.sequence or "")))
+        self.sequences.touch(self.sequences.lookup(record.root, record.classification.sequence))
         state = FileState(record.root, record.relative, record.size, record.mtime_ns, record.inode, record.device,
                           record.uid)
-        writes.event(self._event(EventKind.VANISHED, state, now, self.entities.ids.get(
-            record.classification.entity_uri or "")))
+        writes.event(self._event(EventKind.VANISHED, state, now, self.entities.lookup(
+            record.classification.entity_uri)))
 
     def _rematch(self, action: Rematch, now: int, writes: _Writes) -> None:
         record, cls = action.record, action.classification
         entity_id = self.entities.ensure(cls.entities, now)
         sequence_id = self.sequences.ensure(record.root, cls, entity_id, now)
-        self.sequences.touch(self.sequences.ids.get((record.root, record.classification.sequence or "")))
+        self.sequences.touch(self.sequences.lookup(record.root, record.classification.sequence))
         writes.rematch.append((cls.template, cls.fields_json, entity_id, sequence_id, cls.frame, action.fingerprint,
                                record.id))
         if action.changed:
