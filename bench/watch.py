@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from studio_tree import BENCH_HOME, ensure_tree  # noqa: E402
 
+from bifrostd.daemon import TRIM_QUIET  # noqa: E402
+
 BIN = Path(sys.executable).parent
 WORK = "bench/sequences/sq900/sh9000/anim/work/maya"
 WRITER = """
@@ -88,6 +90,16 @@ def wait_ready(config: Path, process: subprocess.Popen, timeout: float = 600) ->
             pass
         time.sleep(0.1)
     raise SystemExit("bifrostd not ready in time")
+
+
+def wait_idle(config: Path, timeout: float = 600) -> None:
+    """Until the daemon has nothing pending and no rescan waiting."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        queue = control(config, "status")["status"]["queue"]
+        if queue["pending"] == 0 and not queue["rescans_waiting"]:
+            return
+        time.sleep(0.2)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -180,6 +192,9 @@ def main() -> None:
         lat = latency(conn, latency_dir, args.samples, args.settle)
         burst_figures = burst(conn, tree / "renders" / burst_rel, args.burst, burst_rel)
         after_rss = rss_mb(process.pid)
+        wait_idle(config)
+        time.sleep(TRIM_QUIET + 2.0)  # the daemon hands a burst's memory back once it has been quiet a while
+        settled_rss = rss_mb(process.pid)
         overflows = control(config, "status")["status"]["overflows"]
         conn.close()
     finally:
@@ -197,6 +212,7 @@ def main() -> None:
         "burst_catch_up_s": round(burst_figures["catch_up_s"], 2),
         "burst_after_last_write_s": round(burst_figures["after_last_write_s"], 2), "burst_overflows": overflows,
         "idle_cpu_cores": round(idle_cpu, 5), "idle_rss_mb": round(idle_rss, 1), "rss_after_burst_mb": round(after_rss, 1),
+        "rss_settled_mb": round(settled_rss, 1),
     }
     rows = [
         ("files watched / inotify watches", f"{args.files:,} / {watches:,}"),
@@ -209,7 +225,8 @@ def main() -> None:
         ("burst catch-up", f"{burst_figures['catch_up_s']:.2f} s from first write, "
          f"{burst_figures['after_last_write_s']:.2f} s after last"),
         ("idle CPU", f"{idle_cpu * 100:.3f} % of a core over {args.idle:.0f} s"),
-        ("RSS", f"{idle_rss:.1f} MB idle, {after_rss:.1f} MB after the burst"),
+        ("RSS", f"{idle_rss:.1f} MB idle, {after_rss:.1f} MB at the burst's catch-up, "
+                f"{settled_rss:.1f} MB {TRIM_QUIET + 2:.0f} s after it settled"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:

@@ -59,6 +59,8 @@ MIRROR_STOP_WAIT = 60.0  # seconds close() waits for an upload in flight; well u
 ROOT_CHECK_EVERY = 2.0  # seconds between checks that each root path still names the folder watched
 REQUEST_WAIT = 60.0  # seconds a control request waits for the loop to run its catalog write
 REPLY_FILES = 1000  # files listed in a forget reply (the count is always whole); keeps the line well under 1 MiB
+TRIM_QUIET = 5.0  # seconds without big batches or rescans before their memory is handed back (_maybe_trim)
+TRIM_AFTER_ACTIONS = 1000  # a batch this big (a burst) leaves memory worth handing back; one save does not
 
 
 class Interrupted(Exception):
@@ -110,6 +112,7 @@ class Daemon:
         self.abandoned = False  # close() left a mirror transfer running: the process must exit at once
         self._roots_checked = 0.0
         self._watched_signature: tuple = ()  # the roots (paths, modes) the watcher was started with
+        self._worked: float | None = None  # when the last big batch or rescan ended, until its memory is trimmed
         from .daemon_mirror import MirrorWorker
 
         self.mirror = MirrorWorker(lambda: self.catalog.sibling())
@@ -211,7 +214,7 @@ class Daemon:
     def step(self) -> None:
         """Do whatever is due, most urgent first; one failure never stops the loop."""
         for work in (self._maybe_reload, self._maybe_requests, self._maybe_roots, self._maybe_templates,
-                     self._maybe_full, self._maybe_rescans, self._maybe_batch):
+                     self._maybe_full, self._maybe_rescans, self._maybe_batch, self._maybe_trim):
             if self.stopping:
                 return
             self.guarded(work)
@@ -239,6 +242,8 @@ class Daemon:
         deadline = self.settler.next_deadline()
         if deadline is not None:
             times.append(deadline)
+        if self._worked is not None:
+            times.append(self._worked + TRIM_QUIET)
         if self.reload_requested or self.stopping:
             times.append(now)
         return min(times)
@@ -308,7 +313,23 @@ class Daemon:
                                  hash_files=self.config.scan.hash, workers=self.config.scan.workers)
             self._after_batch(report, time.perf_counter() - started)
 
+    def _maybe_trim(self) -> None:
+        """Once big batches and rescans have been quiet for ``TRIM_QUIET`` s, hand their memory back.
+
+        A burst fills SQLite's page cache (up to its ``cache_size``, 64 MiB)
+        and leaves freed heap behind; without this an idle daemon would keep
+        both until the next full reconcile. Waiting for quiet makes it once
+        per burst, not once per batch.
+        """
+        if self._worked is None or self.clock() - self._worked < TRIM_QUIET or len(self.settler):
+            return
+        self._worked = None
+        self.catalog.release_memory()
+        release_memory()
+
     def _after_batch(self, report: Any, duration: float) -> None:
+        if report.actions >= TRIM_AFTER_ACTIONS:
+            self._worked = self.clock()
         if report.young:
             self.settler.touch_all(report.young, self.clock())
             self.counts["young_requeued"] += len(report.young)
@@ -361,6 +382,8 @@ class Daemon:
         walker = partial(walk, scandir=self._beating_scandir)
         report = scan(self.catalog, self.template_set, options, walker=walker, progress=self._progress)
         self.counts["rescans"] += 1
+        if full or len(report.plan.actions) >= TRIM_AFTER_ACTIONS:
+            self._worked = self.clock()
         self.last_rescan[root] = {"at": time.time(), "full": full, "reason": reason,
                                   "duration_s": round(report.duration_s, 3), "counts": report.counts}
         changes = ", ".join(f"{k} {v}" for k, v in report.counts.items() if v and k not in ("files_seen",))
@@ -377,7 +400,7 @@ class Daemon:
         watcher = self.watcher.roots.get(root) if self.watcher else None
         if watcher is None or not watcher.state.watching:
             return
-        folders = len(self.catalog.dirs([root]))
+        folders = self.catalog.dir_count(root)
         if not watcher.check_coverage(folders):
             self._update_polled()
 

@@ -102,6 +102,10 @@ class Catalog:
         """The remembered folder mtimes of ``roots``: the walker's prior view for pruning."""
         return load_dirs(self.conn, roots)
 
+    def dir_count(self, root: str) -> int:
+        """How many folders of ``root`` the last walks remembered (the root folder included)."""
+        return self.conn.execute("SELECT count(*) FROM dirs WHERE root = ?", (root,)).fetchone()[0]
+
     def apply(self, plan: Plan, *, source: str = "scan", scan_id: int | None = None, batch_size: int = 20000,
               progress: Callable[[int], None] | None = None) -> int:
         self._require_writer()
