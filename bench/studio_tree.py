@@ -20,6 +20,7 @@ seed, layout and file count; a tree without a matching one is rebuilt.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -31,7 +32,7 @@ from typing import Any
 
 BENCH_HOME = Path("/var/tmp/bifrost-bench")
 SEED = 20260731
-LAYOUT = "default-templates.1"
+LAYOUT = "default-templates.2"  # .2: past one project the tree goes on in the next (.1 ran dry near 700,000 files)
 PROJECT = "bench"
 AOVS = ("beauty", "diffuse", "specular", "emission", "depth", "crypto")
 TASKS_3D = ("layout", "anim", "fx", "lighting")
@@ -84,17 +85,25 @@ def ensure_tree(path: Path, files: int, *, log=print) -> TreeInfo:
 
 
 def build_tree(path: Path, files: int) -> int:
-    """Write exactly ``files`` files under ``path``; return the number of directories."""
+    """Write exactly ``files`` distinct files under ``path``; return the number of directories.
+
+    A path the generator yields twice (junk beside frames may repeat) is written once and counted once.
+    """
     rng = random.Random(SEED)
     payload = rng.randbytes(4096)
     made: set[str] = set()
-    for count, relative in enumerate(tree_paths(load_default_templates(), rng), start=1):
+    written: set[str] = set()
+    for relative in tree_paths(load_default_templates(), rng):
+        size = rng.randint(0, 4096)
+        if relative in written:
+            continue
         folder = os.path.dirname(relative)
         if folder not in made:
             os.makedirs(path / folder, exist_ok=True)
             made.add(folder)
-        _write(path / relative, payload[: rng.randint(0, 4096)])
-        if count >= files:
+        _write(path / relative, payload[:size])
+        written.add(relative)
+        if len(written) >= files:
             break
     return len({p for f in made for p in _ancestors(f)})
 
@@ -116,12 +125,19 @@ def _write(target: Path, data: bytes) -> None:
 def tree_paths(template_set: Any, rng: random.Random) -> Iterator[str]:
     """Endless tree-relative paths (``<root name>/<relative>``): shots of growing sequences, assets between."""
     out = _Paths(template_set)
-    for seq in range(10, 1000, 10):
-        sequence = f"sq{seq:03d}"
-        for shot in range(10, 210, 10):
-            yield from _shot(out, rng, {"project": PROJECT, "sequence": sequence, "shot": f"sh{shot:04d}"})
-        for n in range(3):
-            yield from _asset(out, rng, ASSET_TYPES[(seq + n) % 4], f"asset{seq:03d}x{n}")
+    for project in _projects():  # one project holds about 800,000 files: more trees go on in the next
+        for seq in range(10, 1000, 10):
+            sequence = f"sq{seq:03d}"
+            for shot in range(10, 210, 10):
+                yield from _shot(out, rng, {"project": project, "sequence": sequence, "shot": f"sh{shot:04d}"})
+            for n in range(3):
+                yield from _asset(out, rng, ASSET_TYPES[(seq + n) % 4], f"asset{seq:03d}x{n}", project)
+
+
+def _projects() -> Iterator[str]:
+    yield PROJECT
+    for n in itertools.count(2):
+        yield f"{PROJECT}{n}"
 
 
 class _Paths:
@@ -179,11 +195,11 @@ def _shot_work(out: _Paths, rng: random.Random, base: dict[str, Any]) -> Iterato
     if rng.random() < 0.3:
         yield out("shot_review", {**base, "task": "comp", "version": 1, "ext": "mov"})
     if rng.random() < 0.05:
-        yield f"projects/{PROJECT}/sequences/{base['sequence']}/{base['shot']}/tmp/scratch_{rng.randint(0, 999)}.tmp"
+        yield f"projects/{base['project']}/sequences/{base['sequence']}/{base['shot']}/tmp/scratch_{rng.randint(0, 999)}.tmp"
 
 
-def _asset(out: _Paths, rng: random.Random, asset_type: str, asset: str) -> Iterator[str]:
-    base = {"project": PROJECT, "asset_type": asset_type, "asset": asset}
+def _asset(out: _Paths, rng: random.Random, asset_type: str, asset: str, project: str) -> Iterator[str]:
+    base = {"project": project, "asset_type": asset_type, "asset": asset}
     for task, ext in (("model", "usd"), ("lookdev", "usd"), ("rig", "ma")):
         for version in range(1, rng.randint(2, 4)):
             yield out("asset_work_maya", {**base, "task": task, "version": version, "ext": "ma"})
