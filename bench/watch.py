@@ -41,7 +41,8 @@ from studio_tree import BENCH_HOME, ensure_tree  # noqa: E402
 from bifrostd.daemon import TRIM_QUIET  # noqa: E402
 
 BIN = Path(sys.executable).parent
-WORK = "bench/sequences/sq900/sh9000/anim/work/maya"
+WORK = "bench/sequences/sq999/sh9999/anim/work/maya"  # a shot the tree generator never makes (its cleanup
+# removes the whole sequence: a generated one would leave the reused tree short of files)
 WRITER = """
 import os, sys, time
 base, count = sys.argv[1], int(sys.argv[2])
@@ -125,7 +126,7 @@ def latency(conn: sqlite3.Connection, folder: Path, samples: int, settle: float)
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for i in range(samples):
-        name = f"sh9000_anim_v{i + 1:03d}.ma"
+        name = f"sh9999_anim_v{i + 1:03d}.ma"
         relative = f"{WORK}/{name}"
         with open(folder / name, "wb") as handle:
             handle.write(os.urandom(2048))
@@ -200,7 +201,7 @@ def main() -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=120)
-        shutil.rmtree(tree / "projects" / "bench" / "sequences" / "sq900", ignore_errors=True)
+        shutil.rmtree(tree / "projects" / "bench" / "sequences" / "sq999", ignore_errors=True)
         shutil.rmtree(tree / "renders" / burst_rel, ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
     figures = {
