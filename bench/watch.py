@@ -182,7 +182,7 @@ def main() -> None:
                                stdout=subprocess.DEVNULL, stderr=open(folder / "bifrostd.log", "w"))
     try:
         startup = wait_ready(config, process)
-        time.sleep(2.0)
+        time.sleep(TRIM_QUIET + 2.0)  # past the one-off hand-back of the startup reconcile's memory
         cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
         time.sleep(args.idle)
         idle_cpu = (cpu_seconds(process.pid) - cpu0) / (time.monotonic() - t0)
