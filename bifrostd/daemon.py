@@ -242,7 +242,7 @@ class Daemon:
         deadline = self.settler.next_deadline()
         if deadline is not None:
             times.append(deadline)
-        if self._worked is not None:
+        if self._worked is not None and not len(self.settler):  # while paths wait, their deadline wakes us
             times.append(self._worked + TRIM_QUIET)
         if self.reload_requested or self.stopping:
             times.append(now)

@@ -160,3 +160,30 @@ def test_a_file_is_young_while_written_but_a_future_mtime_does_not_hold_it_back(
                     settle_ns=10**9, now_ns=lambda: now)
     assert [d.relative for d in batch.young] == ["fresh.ma"]
     assert sorted(s.relative for s in batch.observations.files) == ["old.ma", "skewed.ma"]
+
+
+def test_memory_is_handed_back_after_a_quiet_spell_and_waiting_paths_never_make_the_loop_spin(studio):
+    from bifrostd.daemon import TRIM_QUIET, Daemon
+    from bifrostd.settle import Dirty
+
+    now = [1000.0]
+    daemon = Daemon(studio / "bifrost.yaml", environ={}, clock=lambda: now[0])
+    daemon.start()
+    try:
+        def nothing_else_due() -> None:  # root checks and template checks are not what this is about
+            daemon._roots_checked, daemon.schedule.next_templates = now[0], now[0] + 60
+
+        nothing_else_due()
+        daemon._worked = now[0]  # a big batch just ended
+        assert daemon.next_wake() <= now[0] + TRIM_QUIET
+        now[0] += TRIM_QUIET + 1
+        nothing_else_due()
+        daemon.settler.touch(Dirty("projects", "demo/new.ma"), now[0])  # a save arrived meanwhile
+        assert daemon.next_wake() > now[0]  # its deadline wakes the loop, not the overdue trim
+        daemon._maybe_trim()
+        assert daemon._worked is not None  # not while paths wait
+        daemon.settler.take(now[0] + 60)
+        daemon._maybe_trim()
+        assert daemon._worked is None  # handed back once they were taken
+    finally:
+        daemon.close()
