@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from bifrostd.catalog.mirror_state import IncludeFilter, MirrorState
 
-from .plan import Copy, Delete, MirrorPlan, Upload, due_before, plan
+from .plan import Copy, Delete, MirrorPlan, Upload, due_before, plan, split_key
 from .targets import Target, redact_text
 from .transfer import CopyItem, FileResult, Outcome, Transfer, UploadItem
 
@@ -202,8 +202,30 @@ class _Execution:
         self.copies([c for c in later if c.src_key in self.landed], "copying duplicates")
         for skipped in (c for c in later if c.src_key not in self.landed):
             self.tally(FileResult(skipped.key, Outcome.FAILED, error=f"not copied: {skipped.src_key} did not upload"))
-        unsent = {c.src_key for c in the_plan.copies if c.key not in self.landed}
-        self.deletes(d for d in the_plan.deletes if d.key not in unsent)  # a failed copy keeps its source
+        kept = self._sources_of_failed_copies(the_plan.copies)
+        self.deletes(d for d in the_plan.deletes if d.key not in kept)  # a failed copy keeps its source
+
+    def _sources_of_failed_copies(self, copies: Iterable[Copy]) -> set[str]:
+        """The sources of this run's failed copies that are still in the bucket.
+
+        Such a source is the bucket's only copy of that content, so it is not
+        deleted. A source that is gone (a lifecycle rule, a hand in the
+        console) is forgotten instead: the next run then uploads the file,
+        rather than trying to copy from it forever. When the bucket can't say
+        (an error), the source is kept and asked about again next run.
+        """
+        assert self.transfer is not None
+        kept = set()
+        for key in sorted({c.src_key for c in copies if c.key not in self.landed and not c.after_upload}):
+            try:
+                there = self.transfer.head(key) is not None
+            except Exception:  # noqa: BLE001 - unreachable: keep it
+                there = True
+            if there:
+                kept.add(key)
+            else:
+                self.recorder.deleted(*split_key(key))
+        return kept
 
     def uploads(self, uploads: Iterable[Upload]) -> None:
         uploads = list(uploads)

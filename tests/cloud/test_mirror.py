@@ -24,7 +24,7 @@ from bifrostd.catalog import Catalog
 from bifrostd.catalog.mirror_state import MirrorState
 from bifrostd.hashing import hash_file
 from bifrostd.mirror import Transfer, open_filesystem, parse_targets
-from bifrostd.mirror.backends import head
+from bifrostd.mirror.backends import head, remove
 from bifrostd.mirror.plan import DAY_NS
 from bifrostd.mirror.runner import locator, run_target
 
@@ -206,6 +206,23 @@ def test_a_move_whose_server_side_copy_fails_keeps_the_old_object(tmp_path, prox
     assert again.counts == {"copied": 1, "deleted": 1}, again.failures
     objects = studio.objects()
     assert "projects/demo/notes_moved.txt" in objects and "projects/demo/sequences/sq010/notes.txt" not in objects
+
+
+@pytest.mark.parametrize("policy", ["keep", "mirror"])
+def test_a_move_whose_old_object_is_gone_from_the_bucket_is_uploaded_by_the_next_run(tmp_path, proxy, policy):
+    studio = Studio(tmp_path, proxy, delete=policy)
+    studio.run()
+    old = "projects/demo/sequences/sq010/notes.txt"
+    remove(studio.fs, studio.target, old)  # a lifecycle rule, or a hand in the console
+    os.rename(studio.tree / old.split("/", 1)[1], studio.tree / "demo/notes_moved.txt")
+    studio.rescan()
+    first = studio.run()
+    assert first.status == "incomplete" and first.counts.get("failed") == 1  # the copy had no source
+    assert old not in studio.rows()  # forgotten: not a copy source any more
+    second = studio.run()
+    assert second.counts == {"uploaded": 1}, second.failures
+    assert "projects/demo/notes_moved.txt" in studio.objects()
+    assert studio.run().status == "nothing"
 
 
 @pytest.mark.parametrize("policy", ["keep", "mirror", "retain"])
