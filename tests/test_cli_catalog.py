@@ -165,6 +165,11 @@ def test_latest_is_the_newest_version_with_files_where_the_answer_points(bifrost
     work = run_json(bifrostctl_bin, config, "resolve", uri + "&template=asset_work_maya&ext=ma")["results"][0]
     assert work["fields"]["version"] == 9 and work["path"].endswith("hero_model_v009.ma")
     assert work["latest"]["uri"] == "bifrost:///version/asset/demo/character/hero/model/9"
+    for frame in ("%23", "%25d"):  # a frame sequence, named by a placeholder: its frames must be there
+        frames = run_json(bifrostctl_bin, config, "resolve", f"{uri}&template=asset_turntable&frame={frame}")
+        render = Path(frames["results"][0]["path"])
+        assert render.name.endswith((".####.exr", ".%04d.exr")) and frames["results"][0]["fields"]["version"] < 9
+        assert any(p.suffix == ".exr" for p in render.parent.iterdir())
     nowhere = run(bifrostctl_bin, config, "resolve", uri + "&template=asset_work_maya&ext=mb", code=6)
     assert "no version under bifrost:///task/asset/demo/character/hero/model has files at template " \
            "'asset_work_maya'" in nowhere.stderr and "model/9" in nowhere.stderr

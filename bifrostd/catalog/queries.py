@@ -248,6 +248,13 @@ def has_present_files(conn: sqlite3.Connection, root: str, relative: str) -> boo
     return row.fetchone() is not None
 
 
+def sequence_has_frames(conn: sqlite3.Connection, root: str, pattern: str) -> bool:
+    """Whether the frame sequence ``pattern`` (``####`` for the frame) of ``root`` has present frames."""
+    row = conn.execute("SELECT 1 FROM sequences WHERE root = ? AND pattern = ? AND count > 0 LIMIT 1",
+                       (root, pattern))
+    return row.fetchone() is not None
+
+
 def _version_number(value: Any) -> tuple[int, str]:
     return (value, "") if isinstance(value, int) else (-1, str(value))
 

@@ -153,7 +153,7 @@ def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> di
         latest = None
         for candidate in candidates:
             resolved = resolve_reference(template_set, candidate.uri + suffix)
-            if queries.has_present_files(catalog.conn, resolved.template.root, resolved.template.format(resolved.fields)):
+            if _holds_files(catalog.conn, resolved.template, resolved.fields):
                 latest = candidate
                 break
     if latest is None:
@@ -161,6 +161,18 @@ def resolve_from_catalog(obj, template_set, uri: str, os_name: str | None) -> di
                            f"(the newest version with any files is {candidates[0].uri})")
     document = reference_document(template_set, latest.uri + suffix, os_name)
     return {**document, "input": uri, "latest": latest.to_json()}
+
+
+def _holds_files(conn, template, fields: dict[str, Any]) -> bool:
+    """Whether present files are catalogued where a resolved reference points: the file, the files below
+    a folder, or the frames of a sequence when the frame is a placeholder (``####``, ``%04d``, ``$F4``)."""
+    from ..catalog import queries
+    from ..templates.keys import KeyType
+
+    frame = next((key.field for key in template.keys.values() if key.type is KeyType.FRAME), None)
+    if frame is not None and not isinstance(fields.get(frame), int):
+        return queries.sequence_has_frames(conn, template.root, template.format({**fields, frame: "#"}))
+    return queries.has_present_files(conn, template.root, template.format(fields))
 
 
 # -- templates plan ---------------------------------------------------------------------
