@@ -130,6 +130,17 @@ def test_the_old_keys_of_moved_files_are_neither_counted_nor_held():
     assert p.held_reason.startswith("3 deletions held back")
 
 
+def test_deleting_content_that_another_mirrored_key_still_holds_never_counts():
+    olds = [RecordedObject("projects", f"old/f{i:04d}.exr", "same", 10) for i in range(300)]  # identical frames
+    gone = gone_objects(3)
+    settings = {"delete": "mirror", "max_delete": 2}
+    first = plan(target(**settings), MirrorDiff((), tuple(olds + gone)), {}, locate=locate, now_ns=NOW, objects=1000)
+    assert len(first.held) == 303  # nothing else holds their content yet: all or nothing
+    later = plan(target(**settings), MirrorDiff((), tuple(olds + gone)), {}, locate=locate, now_ns=NOW, objects=1000,
+                 held_elsewhere={"same"})  # once the renamed keys are mirrored, the old ones lose nothing
+    assert {d.key for d in later.held} == {d.key for d in gone} and len(later.deletes) == 300
+
+
 def test_retained_deletions_falling_due_together_are_held_back_too():
     old = [RecordedObject("projects", f"f{i}.exr", "h1", 10, gone_ns=NOW - 8 * DAY_NS) for i in range(5)]
     p = make_plan(unwanted=old, delete="retain", retain_days=7, max_delete=4)

@@ -204,6 +204,24 @@ class MirrorState:
                 found.setdefault(row[2], []).append(RecordedObject(*row))
         return found
 
+    def held_elsewhere(self, target: str, rows: Iterable[RecordedObject]) -> set[str]:
+        """The hashes of ``rows`` that another recorded, still wanted key of ``target`` holds as well.
+
+        Deleting such a row's object leaves its content in the bucket (a file
+        moved, renamed or copied, whose new key is mirrored already).
+        """
+        rows = list(rows)
+        leaving = {(r.root, r.path) for r in rows}
+        wanted = sorted({r.hash for r in rows if r.hash})
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            held = self.conn.execute(
+                "SELECT root, path, hash FROM mirror_objects WHERE target = ? AND gone_ns IS NULL "
+                f"AND hash IN ({','.join('?' * len(chunk))})", (target, *chunk))
+            found.update(digest for root, path, digest in held if (root, path) not in leaving)
+        return found
+
     def unsettled(self, include: IncludeFilter) -> tuple[int, int, int | None]:
         """(files, bytes, oldest change) of included present files not hashed yet: not mirrorable yet."""
         included, params = _included(include)

@@ -89,6 +89,8 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
     from ..errors import CatalogBusy
     from ..mirror.runner import due_targets, plan_target, run_target
 
+    if due and allow_deletions:
+        raise click.UsageError("--allow-deletions is for one run asked for now: name the target, without --due")
     targets = _targets(obj, target)
     progress = TerminalProgress(sys.stderr.isatty() and not as_json)
     reports = []

@@ -38,7 +38,7 @@ stays in the bucket under the new key.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,11 +180,14 @@ def plan(
     now_ns: int,
     objects: int = 0,
     allow_deletions: bool = False,
+    held_elsewhere: Collection[str] = frozenset(),
 ) -> MirrorPlan:
     """The actions that bring ``target`` level with the catalog; see the module docstring.
 
     ``objects`` is how many objects the target holds (what a percentage
-    ``max_delete`` is taken of); ``allow_deletions`` lifts the limit for this run.
+    ``max_delete`` is taken of); ``allow_deletions`` lifts the limit for this
+    run; ``held_elsewhere`` are hashes that other, still wanted keys hold
+    (deleting an object with such content loses nothing, so it never counts).
     """
     rewritten = {(w.root, w.path) for w in diff.changed if w.recorded}
     builder = _Builder(target, sources, rewritten, locate)
@@ -192,7 +195,9 @@ def plan(
         builder.want(wanted)
     marks, deletes = _unwanted(target, diff.unwanted, now_ns)
     moved_from = {c.src_key for c in builder.copies}  # their content stays in the bucket, under the new key
-    losing = tuple(d for d in deletes if d.key not in moved_from)
+    hashes = {(r.root, r.path): r.hash for r in diff.unwanted}
+    losing = tuple(d for d in deletes
+                   if d.key not in moved_from and hashes.get((d.root, d.path)) not in held_elsewhere)
     held_reason = None if allow_deletions else over_limit(target, len(losing), objects)
     held = losing if held_reason else ()
     kept = tuple(d for d in deletes if d not in held)

@@ -74,8 +74,9 @@ def plan_target(state: MirrorState, target: Target, locate: Callable[[str, str],
     needed = {w.hash for w in diff.changed if not (w.recorded and w.recorded_hash == w.hash)}
     sources = state.sources(target.name, needed) if needed else {}
     objects = state.object_count(target.name) if diff.unwanted else 0
+    elsewhere = state.held_elsewhere(target.name, diff.unwanted) if diff.unwanted else set()
     return plan(target, diff, sources, locate=locate, now_ns=now_ns, objects=objects,
-                allow_deletions=allow_deletions)
+                allow_deletions=allow_deletions, held_elsewhere=elsewhere)
 
 
 def run_target(

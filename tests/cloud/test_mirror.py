@@ -208,6 +208,30 @@ def test_a_move_whose_server_side_copy_fails_keeps_the_old_object(tmp_path, prox
     assert "projects/demo/notes_moved.txt" in objects and "projects/demo/sequences/sq010/notes.txt" not in objects
 
 
+def test_a_renamed_shot_is_not_a_mass_deletion_when_its_retention_ends(tmp_path, proxy):
+    studio = Studio(tmp_path, proxy, delete="retain", retain_days=3, max_delete=2)
+    now = [time.time_ns()]
+    studio.run(clock=lambda: now[0])
+    shots = studio.tree / "demo/sequences/sq010"
+    os.rename(shots / "sh0010", shots / "sh0030")
+    studio.rescan()
+    moved = studio.run(clock=lambda: now[0])
+    assert moved.counts == {"copied": 8} and not moved.plan.held  # the old keys are marked, kept 3 days
+    now[0] += 4 * DAY_NS
+    due = studio.run(clock=lambda: now[0])
+    assert due.counts == {"deleted": 8} and not due.plan.held, due.plan.held_reason
+    (studio.tree / "demo/sequences/sq010/notes.txt").unlink()
+    os.rename(shots / "sh0030", studio.tree / "demo/elsewhere_by_mistake")
+    for path in (studio.tree / "demo/elsewhere_by_mistake").rglob("*"):
+        if path.is_file():
+            path.write_bytes(path.read_bytes() + b" edited")  # new content: the old objects hold the only copy
+    studio.rescan()
+    studio.run(clock=lambda: now[0])
+    now[0] += 4 * DAY_NS
+    lost = studio.run(clock=lambda: now[0])
+    assert len(lost.plan.held) == 9 and "9 deletions held back" in lost.plan.held_reason
+
+
 @pytest.mark.parametrize("policy", ["keep", "mirror"])
 def test_a_move_whose_old_object_is_gone_from_the_bucket_is_uploaded_by_the_next_run(tmp_path, proxy, policy):
     studio = Studio(tmp_path, proxy, delete=policy)
@@ -338,6 +362,8 @@ def test_bifrostctl_holds_back_a_mass_deletion_until_allowed(bifrostctl_bin, tmp
     assert status["held_deletes"] == status["pending_deletes"] == 8
     text = ctl(bifrostctl_bin, studio.config, "mirror", "run", code=1, json_out=False)
     assert "8 deletions held back" in text.stderr  # every run says so again, until allowed
+    misuse = ctl(bifrostctl_bin, studio.config, "mirror", "run", "--due", "--allow-deletions", code=2, json_out=False)
+    assert "without --due" in misuse.stderr
     allowed = ctl(bifrostctl_bin, studio.config, "mirror", "run", "s3", "--allow-deletions")["targets"][0]
     assert allowed["status"] == "ok" and allowed["counts"] == {"deleted": 8}
     assert not set(doomed) & set(studio.objects()) and len(studio.objects()) == FILES - 8
