@@ -216,6 +216,6 @@ def check_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem
     """Every problem of a template set: syntax, semantics, unsafe patterns, overlaps."""
     template_set, problems = build_template_set(location)
     if template_set is None:
-        return None, problems
+        return None, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
     problems = problems + unsafe_pattern_problems(template_set) + overlap_problems(template_set)
     return template_set, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
