@@ -32,8 +32,9 @@ deletes them ``retain_days`` after the mark. Deletions run after every copy,
 so a moved file's old key serves as the copy source first. A run whose
 deletions exceed the target's ``max_delete`` holds them all back (``held``)
 unless deletions were allowed for it; they are planned again by the next run.
-The old keys of moved files don't count and are never held: their content
-stays in the bucket under the new key.
+Only deletions that take content out of the bucket count and are held: not
+the old key of a moved file (its content is copied to the new key first), nor
+a key whose content another still wanted key holds (``held_elsewhere``).
 """
 
 from __future__ import annotations

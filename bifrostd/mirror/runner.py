@@ -216,8 +216,11 @@ class _Execution:
         (an error), the source is kept and asked about again next run.
         """
         assert self.transfer is not None
+        if self.stopped or self.broken:
+            return set()  # no deletion runs after a stop: nothing to ask the bucket
+        failed = {f.key for f in self.failures}
         kept = set()
-        for key in sorted({c.src_key for c in copies if c.key not in self.landed and not c.after_upload}):
+        for key in sorted({c.src_key for c in copies if c.key in failed and not c.after_upload}):
             try:
                 there = self.transfer.head(key) is not None
             except Exception:  # noqa: BLE001 - unreachable: keep it
