@@ -242,8 +242,9 @@ class Daemon:
         deadline = self.settler.next_deadline()
         if deadline is not None:
             times.append(deadline)
-        if self._worked is not None and not len(self.settler):  # while paths wait, their deadline wakes us
-            times.append(self._worked + TRIM_QUIET)
+        trim = self._trim_due()
+        if trim is not None:
+            times.append(trim)
         if self.reload_requested or self.stopping:
             times.append(now)
         return min(times)
@@ -321,11 +322,19 @@ class Daemon:
         both until the next full reconcile. Waiting for quiet makes it once
         per burst, not once per batch.
         """
-        if self._worked is None or self.clock() - self._worked < TRIM_QUIET or len(self.settler):
+        due = self._trim_due()
+        if due is None or self.clock() < due:
             return
         self._worked = None
         self.catalog.release_memory()
         release_memory()
+
+    def _trim_due(self) -> float | None:
+        """When memory is next handed back; None while there is none to hand back or paths wait (their
+        deadline wakes the loop, and the trim waits for them)."""
+        if self._worked is None or len(self.settler):
+            return None
+        return self._worked + TRIM_QUIET
 
     def _after_batch(self, report: Any, duration: float) -> None:
         if report.actions >= TRIM_AFTER_ACTIONS:
