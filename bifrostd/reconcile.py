@@ -29,7 +29,6 @@ from .model import (
     UNMANAGED, Action, Add, Classification, DirState, FileRecord, FileState, FileStatus, Finding, FindingKind,
     Move, Plan, Rematch, Update, Vanish,
 )
-from .templates.keys import KeyType
 from .templates.templateset import gc_paused
 
 RootDir = tuple[str, str]
@@ -117,7 +116,7 @@ class Classifier:
         self._entities: dict[Any, tuple] = {}
         self._sequences: dict[Any, str | None] = {}
         self._frames: dict[tuple, tuple] = {}
-        self._frame_fields = {name: _frame_field(t) for name, t in template_set.templates.items()}
+        self._frame_fields = {name: t.frame_field for name, t in template_set.templates.items()}
         identifying = _entity_fields(template_set)
         self._shared = {name: f for name, f in self._frame_fields.items() if f is not None and f not in identifying}
 
@@ -201,13 +200,6 @@ def _entity_fields(template_set: Any) -> set[str]:
     """The fields that identify some entity kind."""
     keys = template_set.keys
     return {keys[k].field if k in keys else k for kind in template_set.entities.values() for k in kind.keys}
-
-
-def _frame_field(template: Any) -> str | None:
-    for key in template.keys.values():
-        if key.type is KeyType.FRAME:
-            return key.field
-    return None
 
 
 # -- planning ---------------------------------------------------------------------------

@@ -167,9 +167,8 @@ def _holds_files(conn, template, fields: dict[str, Any]) -> bool:
     """Whether present files are catalogued where a resolved reference points: the file, the files below
     a folder, or the frames of a sequence when the frame is a placeholder (``####``, ``%04d``, ``$F4``)."""
     from ..catalog import queries
-    from ..templates.keys import KeyType
 
-    frame = next((key.field for key in template.keys.values() if key.type is KeyType.FRAME), None)
+    frame = template.frame_field
     if frame is not None and not isinstance(fields.get(frame), int):
         return queries.sequence_has_frames(conn, template.root, template.format({**fields, frame: "#"}))
     return queries.has_present_files(conn, template.root, template.format(fields))

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from bifrostd.catalog.mirror_state import MirrorState
 
-from .backends import TEMP_PREFIX, remove
+from .backends import is_temp_key, remove
 from .plan import over_limit, split_key
 from .runner import RunReport, run_target
 from .targets import DeletePolicy, Target
@@ -71,13 +71,13 @@ def repair(transfer: Transfer, state: MirrorState, target: Target, report: Verif
     forget = [p.key for p in report.problems if p.kind in REUPLOAD]
     state.forget(target.name, [split_key(key) for key in forget])
     extras = [p for p in report.problems if p.kind == "extra"]
-    doomed = [p for p in extras if _is_leftover(p.key) or target.delete is DeletePolicy.MIRROR]
-    ours = sum(1 for p in doomed if not _is_leftover(p.key))
+    doomed = [p for p in extras if is_temp_key(p.key) or target.delete is DeletePolicy.MIRROR]
+    ours = sum(1 for p in doomed if not is_temp_key(p.key))
     held = None if allow_deletions else over_limit(target, ours, report.checked + len(extras),
                                                    command="mirror verify {name} --repair")
     deleted, left, failures = [], [p for p in extras if p not in doomed], []
     for problem in doomed:
-        leftover = _is_leftover(problem.key)
+        leftover = is_temp_key(problem.key)
         if held and not leftover:
             left.append(problem)
             continue
@@ -85,10 +85,6 @@ def repair(transfer: Transfer, state: MirrorState, target: Target, report: Verif
         (failures if error else deleted).append(f"{problem.key}: {error}" if error else problem.key)
     run = run_target(state, target, locate, source="repair", transfer=transfer, allow_deletions=allow_deletions)
     return RepairReport(tuple(forget), tuple(deleted), tuple(left), run, tuple(failures), held)
-
-
-def _is_leftover(key: str) -> bool:
-    return key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
 
 
 def _delete(transfer: Transfer, target: Target, key: str, *, leftover: bool) -> str | None:

@@ -40,6 +40,13 @@ MTIME_META = "bifrost-mtime-ns"
 XATTR_HASH = "user.bifrost.xxh3"
 XATTR_MTIME = "user.bifrost.mtime_ns"
 TEMP_PREFIX = ".bifrost-tmp-"
+
+
+def is_temp_key(key: str) -> bool:
+    """Whether ``key`` names a temp object of a write (or a restore) that never finished."""
+    return key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
+
+
 _BACKEND_MODULE = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "file": "fsspec"}
 
 

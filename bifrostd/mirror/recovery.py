@@ -23,7 +23,7 @@ from typing import Any
 
 from bifrostd.catalog.mirror_state import RecordedObject
 
-from .backends import TEMP_PREFIX, RemoteObject
+from .backends import RemoteObject, is_temp_key
 from .plan import key_problem, split_key
 from .transfer import FileResult, Outcome, Transfer
 
@@ -105,7 +105,7 @@ def select(
     items: list[RestoreItem] = []
     skipped: list[tuple[str, str]] = []
     for obj in sorted(objects, key=lambda o: o.key):
-        if obj.key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX) or (prefixes and not _under(obj.key, prefixes)):
+        if is_temp_key(obj.key) or (prefixes and not _under(obj.key, prefixes)):
             continue
         row = recorded.get(obj.key)
         problem = key_problem(obj.key, target) if target is not None else None

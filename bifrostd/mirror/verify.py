@@ -16,7 +16,7 @@ from typing import Any
 
 import xxhash
 
-from .backends import RemoteObject, TEMP_PREFIX, listing
+from .backends import RemoteObject, is_temp_key, listing
 from .targets import Target
 from .transfer import Transfer
 
@@ -84,8 +84,7 @@ def verify(
 
 
 def _extra_detail(key: str) -> str:
-    name = key.rsplit("/", 1)[-1]
-    return "a leftover temp file of an interrupted write" if name.startswith(TEMP_PREFIX) else ""
+    return "a leftover temp file of an interrupted write" if is_temp_key(key) else ""
 
 
 def _check_one(transfer: Transfer, key: str, found: tuple[RemoteObject, bool], want: Expected,

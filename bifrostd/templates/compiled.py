@@ -185,6 +185,11 @@ class CompiledTemplate:
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.source, PATTERN_FLAGS)
 
+    @property
+    def frame_field(self) -> str | None:
+        """The field that holds this template's frame number, if it has a frame key."""
+        return next((key.field for key in self.keys.values() if key.type is KeyType.FRAME), None)
+
     def _parse_first(self, relative: str) -> dict[str, Any] | None:
         regex = self.regex
         if self.simple:
