@@ -18,32 +18,52 @@ from ..model import Classification, EntityRow
 from ..sequences import FrameRange, collapse, format_ranges
 
 
+class IdCache:
+    """Ids by a unique key, each looked up on first use (one indexed SELECT) until ``preload`` reads them all.
+
+    ``every`` selects the key columns then the id of every row; ``one``
+    selects the id of the row whose key columns are the parameters.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, every: str, one: str) -> None:
+        self.conn, self._every, self._one = conn, every, one
+        self.ids: dict[tuple, int] = {}
+        self._complete = False  # ``ids`` holds every row: a miss means there is none
+
+    def preload(self) -> None:
+        """Cache every id at once (for plans that touch most of them)."""
+        if not self._complete:
+            self.ids = {tuple(row[:-1]): row[-1] for row in self.conn.execute(self._every)}
+            self._complete = True
+
+    def get(self, key: tuple) -> int | None:
+        found = self.ids.get(key)
+        if found is None and not self._complete:
+            row = self.conn.execute(self._one, key).fetchone()
+            if row is not None:
+                found = self.ids[key] = row[0]
+        return found
+
+    def add(self, key: tuple, row_id: int) -> int:
+        self.ids[key] = row_id
+        return row_id
+
+
 class EntityIds:
     """URI → id for entities, creating missing ones parents first."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.ids: dict[str, int] = {}
-        self._complete = False  # ``ids`` holds every entity: a miss means there is none
+        self.cache = IdCache(conn, every="SELECT uri, id FROM entities", one="SELECT id FROM entities WHERE uri = ?")
         self.touched: set[int] = set()
         self._batch: dict[str, int] = {}  # entities whose whole chain is touched in this batch
 
     def preload(self) -> None:
-        """Cache every id at once (for plans that touch most of them)."""
-        if not self._complete:
-            self.ids = dict(self.conn.execute("SELECT uri, id FROM entities").fetchall())
-            self._complete = True
+        self.cache.preload()
 
     def lookup(self, uri: str | None) -> int | None:
         """The id of the entity ``uri``, or None when there is none."""
-        if not uri:
-            return None
-        found = self.ids.get(uri)
-        if found is None and not self._complete:
-            row = self.conn.execute("SELECT id FROM entities WHERE uri = ?", (uri,)).fetchone()
-            if row is not None:
-                found = self.ids[uri] = row[0]
-        return found
+        return self.cache.get((uri,)) if uri else None
 
     def ensure(self, rows: Sequence[EntityRow], now_ns: int) -> int | None:
         """The id of the last row (the entity itself), creating any row not yet known."""
@@ -65,8 +85,7 @@ class EntityIds:
         cursor = self.conn.execute(
             "INSERT INTO entities (kind, uri, name, keys, parent_id, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?)",
             (row.kind, row.uri, row.name, row.keys_json, parent_id, now_ns, now_ns))
-        self.ids[row.uri] = cursor.lastrowid
-        return cursor.lastrowid
+        return self.cache.add((row.uri,), cursor.lastrowid)
 
     def flush_touched(self, now_ns: int) -> None:
         """Mark the entities whose files changed in this batch as updated."""
@@ -80,39 +99,26 @@ class SequenceIds:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.ids: dict[tuple[str, str], int] = {}
-        self._complete = False
+        self.cache = IdCache(conn, every="SELECT root, pattern, id FROM sequences",
+                             one="SELECT id FROM sequences WHERE root = ? AND pattern = ?")
         self.touched: set[int] = set()
 
     def preload(self) -> None:
-        """Cache every id at once (for plans that touch most of them)."""
-        if not self._complete:
-            rows = self.conn.execute("SELECT root, pattern, id FROM sequences").fetchall()
-            self.ids = {(root, pattern): i for root, pattern, i in rows}
-            self._complete = True
+        self.cache.preload()
 
     def lookup(self, root: str, pattern: str | None) -> int | None:
         """The id of the sequence ``pattern`` of ``root``, or None when there is none."""
-        if pattern is None:
-            return None
-        key = (root, pattern)
-        found = self.ids.get(key)
-        if found is None and not self._complete:
-            row = self.conn.execute("SELECT id FROM sequences WHERE root = ? AND pattern = ?", key).fetchone()
-            if row is not None:
-                found = self.ids[key] = row[0]
-        return found
+        return None if pattern is None else self.cache.get((root, pattern))
 
     def ensure(self, root: str, classification: Classification, entity_id: int | None, now_ns: int) -> int | None:
         if classification.sequence is None:
             return None
-        key = (root, classification.sequence)
         sequence_id = self.lookup(root, classification.sequence)
         if sequence_id is None:
             cursor = self.conn.execute(
                 "INSERT INTO sequences (root, pattern, template, entity_id, updated_ns) VALUES (?,?,?,?,?)",
                 (root, classification.sequence, classification.template, entity_id, now_ns))
-            sequence_id = self.ids[key] = cursor.lastrowid
+            sequence_id = self.cache.add((root, classification.sequence), cursor.lastrowid)
         self.touched.add(sequence_id)
         return sequence_id
 
