@@ -5,7 +5,7 @@ emitter thread only queues events, our handler turns each into
 :class:`~bifrostd.settle.Dirty` paths (root + relative) and returns, and the
 daemon re-observes those paths once they settle. Walks are the truth.
 
-What watchdog 7.1 does that shapes this module (read in its source,
+What watchdog 7.1 (7.1.0 and 7.1.1) does that shapes this module (read in its source,
 ``watchdog/observers/inotify.py`` and ``inotify_c.py``):
 
 - **The event mask comes from ``event_filter``.** Without one, the mask
@@ -15,13 +15,12 @@ What watchdog 7.1 does that shapes this module (read in its source,
   again, overflows again, forever. :data:`EVENT_FILTER` is always passed.
   It leaves out ``DirModifiedEvent``, which only repeats each file event
   on the parent folder (the walk records folder mtimes itself).
-- **Queue overflows reach no handler.** ``InotifyFD.handle_event`` logs
-  "Inotify queue overflowed; filesystem events were lost" on
-  ``watchdog.observers.inotify_c`` and each watch group logs
-  "...reconciling recursive watches below <path>" on
-  ``watchdog.observers.inotify``, then rebuilds watches and emits nothing
-  for the lost files. :class:`OverflowSignal` is a logging handler on both
-  loggers that counts overflows and asks for a rescan of the root.
+- **Queue overflows reach no handler in 7.1.0** (7.1.1 adds an
+  ``EventsLostEvent``). Both log "...reconciling recursive watches below
+  <path>" on ``watchdog.observers.inotify`` for each recursive watch, then
+  rebuild watches and emit nothing for the lost files.
+  :class:`OverflowSignal` is a logging handler on that logger that counts
+  overflows and asks for a rescan of the root the path names.
 - **That rebuild feeds itself.** It removes every watch and adds it again,
   and each removal queues an IN_IGNORED event: on a root with more folders
   than ``max_queued_events`` (16,384 by default) the rebuild overflows the
@@ -35,7 +34,10 @@ What watchdog 7.1 does that shapes this module (read in its source,
   unwatched. Each root therefore gets its own inotify instance (one
   observer per root), whose watches are counted from
   ``/proc/self/fdinfo`` and compared with the folders the last walk found;
-  a root with fewer watches than folders is polled too.
+  a root with fewer watches than folders is polled too. The instance's
+  descriptor is found in ``/proc/self/fd`` once the observer has started
+  (7.1.1 opens it in ``schedule``, 7.1.0 in the constructor), never read
+  from watchdog's private attributes.
 
 Network filesystems (NFS, SMB/CIFS, 9p, sshfs…) are polled: inotify only
 sees changes made through this host's kernel, never another client's.
@@ -61,8 +63,8 @@ from .settle import Dirty
 
 log = logging.getLogger("bifrostd.watch")
 
-#: The loggers watchdog reports inotify queue overflows on.
-OVERFLOW_LOGGERS = ("watchdog.observers.inotify_c", "watchdog.observers.inotify")
+#: The logger on which each of watchdog's recursive watches reports an inotify queue overflow.
+OVERFLOW_LOGGER = "watchdog.observers.inotify"
 
 
 def event_filter() -> list[type]:
@@ -157,30 +159,31 @@ class HintHandler:
 
 
 class OverflowSignal(logging.Handler):
-    """Turns watchdog's overflow log records into calls of ``on_overflow(root or None, counted)``.
+    """Turns watchdog's overflow log records into calls of ``on_overflow(root or None)``.
 
-    The per-watch record names the watched folder, which identifies the
-    root; the per-instance record ("events were lost") is what we count,
-    and it is attributed by the thread that logged it when known. A record
-    we cannot attribute asks for a rescan of every watched root: a wasted
-    walk is cheap, a lost file is not.
+    Each root has its own inotify instance with one recursive watch, and on
+    an overflow each watch logs one record naming its watched folder
+    ("...reconciling recursive watches below <path>"): that record is
+    counted, and names the root. The instance's own record ("events were
+    lost") is logged by whichever thread watchdog dispatches events on,
+    which differs between its releases, and is always followed by the
+    per-watch one: it is ignored. A per-watch record we cannot attribute
+    asks for a rescan of every watched root: a wasted walk is cheap, a lost
+    file is not.
     """
 
-    def __init__(self, on_overflow: Callable[[str | None, bool], None]) -> None:
+    def __init__(self, on_overflow: Callable[[str | None], None]) -> None:
         super().__init__(level=logging.WARNING)
         self.on_overflow = on_overflow
         self.paths: dict[str, str] = {}
-        self.threads: dict[int, str] = {}
         self.count = 0
 
     def install(self) -> OverflowSignal:
-        for name in OVERFLOW_LOGGERS:
-            logging.getLogger(name).addHandler(self)
+        logging.getLogger(OVERFLOW_LOGGER).addHandler(self)
         return self
 
     def uninstall(self) -> None:
-        for name in OVERFLOW_LOGGERS:
-            logging.getLogger(name).removeHandler(self)
+        logging.getLogger(OVERFLOW_LOGGER).removeHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -189,10 +192,8 @@ class OverflowSignal(logging.Handler):
             return
         if "overflow" not in message:
             return
-        root = self._root_of(record)
-        counted = record.name == OVERFLOW_LOGGERS[0]  # one such record per kernel overflow
-        self.count += counted
-        self.on_overflow(root, counted)
+        self.count += 1
+        self.on_overflow(self._root_of(record))
 
     def _root_of(self, record: logging.LogRecord) -> str | None:
         for arg in record.args if isinstance(record.args, tuple) else ():
@@ -201,7 +202,7 @@ class OverflowSignal(logging.Handler):
                 for root_path, root in self.paths.items():
                     if relative_to(root_path, path) is not None:
                         return root
-        return self.threads.get(record.thread or 0)
+        return None
 
 
 # -- one root -----------------------------------------------------------------------------
@@ -253,16 +254,15 @@ class RootWatcher:
 
         before = inotify_fds(self.fd_dir)
         observer = InotifyObserver()
-        self._inotify_fd = next(iter(inotify_fds(self.fd_dir) - before), None)
-        self._register(overflow, observer)
+        overflow.paths[self.plan.path] = self.plan.name
         try:
             observer.schedule(self.handler, self.plan.path, recursive=True, event_filter=event_filter())
             observer.start()
         except OSError as exc:
             observer.stop()
-            self._inotify_fd = None
             self._fall_back(_why(exc))
             return
+        self._inotify_fd = self._own_instance(before)
         self._observer = observer
         self.state.watching = True
         self.state.mode, self.state.reason = Mode.WATCH, self.plan.reason
@@ -273,12 +273,17 @@ class RootWatcher:
         remounted, or gone (inotify follows the folder, not the path)."""
         return self.plan.mode is Mode.WATCH and path_identity(self.plan.path) != self.identity
 
-    def _register(self, overflow: OverflowSignal, observer: Any) -> None:
-        overflow.paths[self.plan.path] = self.plan.name
-        reader = getattr(observer, "_inotify_fd", None)  # the thread that logs this instance's overflows
-        ident = getattr(reader, "ident", None)
-        if ident is not None:
-            overflow.threads[ident] = self.plan.name
+    def _own_instance(self, before: set[int]) -> int | None:
+        """The inotify descriptor this root's observer opened: new since ``before``, found once its watches exist.
+
+        Found from the kernel's record (``/proc/self/fd``), never from
+        watchdog's attributes: when the descriptor is created (observer,
+        ``schedule`` or ``start``) changes between its patch releases. Roots
+        start one at a time on the daemon's loop, so one descriptor is new; if
+        another appeared meanwhile, the one holding watches is ours.
+        """
+        new = inotify_fds(self.fd_dir) - before
+        return max(new, key=lambda fd: count_watches(fd, self.fd_dir), default=None)
 
     def _fall_back(self, reason: str) -> None:
         self.state.mode = Mode.POLL
@@ -413,12 +418,11 @@ class Watcher:
             watcher.start(self.overflow)
         return self
 
-    def _overflowed(self, root: str | None, counted: bool) -> None:
+    def _overflowed(self, root: str | None) -> None:
         names = [root] if root in self.roots else [n for n, w in self.roots.items() if w.state.watching]
         for name in names:
-            if counted:
-                self.roots[name].state.overflows += 1
-                log.warning("root %s: inotify queue overflow, events were lost; rescanning it", name)
+            self.roots[name].state.overflows += 1
+            log.warning("root %s: inotify queue overflow, events were lost; rescanning it", name)
             with self._lock:
                 self._overflowed_roots.add(name)
             self.on_rescan(name, "overflow")

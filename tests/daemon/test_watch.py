@@ -133,20 +133,24 @@ def test_deleting_the_root_asks_for_a_rescan(tree):
         watcher.stop()
 
 
-def test_overflow_signal_attributes_records_by_path_and_counts_per_instance():
+def test_overflow_signal_counts_each_watch_record_and_attributes_it_by_path():
     calls = []
-    signal = OverflowSignal(lambda root, counted: calls.append((root, counted)))
+    signal = OverflowSignal(calls.append).install()
     signal.paths["/srv/projects"] = "projects"
-    record = logging.LogRecord("watchdog.observers.inotify", logging.WARNING, __file__, 1,
-                               "Inotify queue overflowed; reconciling recursive watches below %r",
-                               (b"/srv/projects",), None)
-    signal.emit(record)
-    lost = logging.LogRecord("watchdog.observers.inotify_c", logging.WARNING, __file__, 1,
-                             "Inotify queue overflowed; filesystem events were lost", (), None)
-    signal.emit(lost)
-    signal.emit(logging.LogRecord("watchdog.observers.inotify_c", logging.WARNING, __file__, 1, "other", (), None))
-    assert calls == [("projects", False), (None, True)]
-    assert signal.count == 1
+    try:
+        for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
+            logging.getLogger(name).propagate = False
+        logging.getLogger("watchdog.observers.inotify_c").warning("Inotify queue overflowed; filesystem events were lost")
+        watch_log = logging.getLogger("watchdog.observers.inotify")
+        watch_log.warning("Inotify queue overflowed; reconciling recursive watches below %r", b"/srv/projects")
+        watch_log.warning("Inotify queue overflowed; reconciling recursive watches below %r", b"/elsewhere")
+        watch_log.warning("Unable to watch %r: %s", b"/srv/projects/x", "No space left on device")
+    finally:
+        signal.uninstall()
+        for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
+            logging.getLogger(name).propagate = True
+    assert calls == ["projects", None]  # the instance's own record is not counted twice; an unknown path: every root
+    assert signal.count == 2
 
 
 def small_queue(size: int):
@@ -287,9 +291,10 @@ def test_watch_limit_below_the_folder_count_means_watching_and_polling(tree):
     for i in range(10):
         (tree / "shots" / f"sh{100 + i}").mkdir()
     state = in_user_namespace(str(tree), "5", "14")
-    assert state["inotify"] and state["mode"] == "poll"
-    assert state["watches"] == 5 and state["folders"] == 14
-    assert "only 5 of 14 folders" in state["reason"] and "watch limit reached" in state["reason"]
+    assert state["mode"] == "poll" and "watch limit reached" in state["reason"]
+    if state["inotify"]:  # watchdog 7.1.0 keeps the watches it could add; 7.1.1 gives up the root's instance
+        assert state["watches"] == 5 and state["folders"] == 14
+        assert "only 5 of 14 folders" in state["reason"]
 
 
 def test_a_root_moved_away_and_replaced_is_watched_again_at_its_path(tree, tmp_path):
