@@ -16,7 +16,7 @@ from typing import Iterable
 
 from ..reconcile import CatalogView
 from .files import RECORD_COLUMNS, record_from_row
-from .paths import from_columns, to_columns
+from .paths import below, from_columns, to_columns
 
 #: Above this many observed files, load all missing records of the root at once instead of one lookup each.
 INODE_LOOKUPS_MAX = 2000
@@ -30,7 +30,7 @@ def dirty_view(conn: sqlite3.Connection, root: str, files: Iterable[str], folder
     under = RECORD_COLUMNS.format(source="files f") + " WHERE f.root = ? AND f.path >= ? AND f.path < ?"
     for folder in folders:
         text = to_columns(folder)[0]
-        rows.update((r[0], r) for r in conn.execute(under, (root, text + "/", text + "0")))
+        rows.update((r[0], r) for r in conn.execute(under, (root, *below(text))))
     _missing(conn, root, list(inodes), rows)
     return CatalogView(tuple(record_from_row(r) for r in rows.values()), _dirs_under(conn, root, folders))
 
@@ -59,6 +59,6 @@ def _dirs_under(conn: sqlite3.Connection, root: str, folders: list[str]) -> dict
     sql = "SELECT path, raw, mtime_ns FROM dirs WHERE root = ? AND (path = ? OR (path >= ? AND path < ?))"
     for folder in folders:
         text = to_columns(folder)[0]
-        for path, raw, mtime in conn.execute(sql, (root, text, text + "/", text + "0")):
+        for path, raw, mtime in conn.execute(sql, (root, text, *below(text))):
             out[(root, from_columns(path, raw))] = mtime
     return out

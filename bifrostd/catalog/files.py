@@ -23,7 +23,7 @@ from ..reconcile import CatalogView, WalkScope, parent_dir
 from .connection import transaction
 from .entities import EntityIds, SequenceIds
 from .events import INSERT_EVENT, INSERT_EVENT_FILE_ID, EventKind, owner_name
-from .paths import from_columns, to_columns
+from .paths import below, from_columns, to_columns
 
 RECORD_COLUMNS = """
 SELECT f.id, f.root, f.path, f.raw, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, f.template, f.fields,
@@ -320,7 +320,7 @@ def missing_records(conn: sqlite3.Connection, *, root: str | None = None, folder
         text = to_columns(folder)[0]
         if text:
             where.append("(f.path = ? OR (f.path >= ? AND f.path < ?))")
-            params += [text, text + "/", text + "0"]
+            params += [text, *below(text)]
     if entity_id is not None:
         where.append("f.entity_id IN (WITH RECURSIVE below(id) AS "
                      "(SELECT ? UNION ALL SELECT c.id FROM entities c JOIN below b ON c.parent_id = b.id) "

@@ -34,3 +34,13 @@ def from_columns(text: str, raw: bytes | None) -> str:
 def display(relative: str) -> str:
     """A printable text for any path (the escaped form for undecodable names)."""
     return to_columns(relative)[0]
+
+
+def below(text: str) -> tuple[str, str]:
+    """The half-open range ``[low, high)`` of stored path texts strictly below the folder ``text``.
+
+    ``text + "/" <= path < text + "0"``: '0' is the character after '/', so an
+    indexed range scan finds the folder's contents and not its siblings
+    (``shot10`` beside ``shot1``).
+    """
+    return text + "/", text + "0"

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from ..model import FileRecord
 from .files import RECORD_COLUMNS, record_from_row
-from .paths import display, from_columns
+from .paths import below, display, from_columns
 from .scans import ScanRecord, last_scan
 
 
@@ -227,7 +227,7 @@ def files_under(conn: sqlite3.Connection, root: str, folder: str, *, limit: int 
     text = display(folder)
     where, params = "WHERE f.root = ?", (root,)
     if text:
-        where, params = where + " AND f.path >= ? AND f.path < ?", (root, text + "/", text + "0")
+        where, params = where + " AND f.path >= ? AND f.path < ?", (root, *below(text))
     rows = conn.execute(f"""SELECT f.root, f.path, f.raw, f.size, f.state, f.template, f.hash, f.frame, s.pattern
                             FROM files f LEFT JOIN sequences s ON s.id = f.sequence_id {where}
                             ORDER BY f.path LIMIT ?""", (*params, limit))
@@ -244,7 +244,7 @@ def has_present_files(conn: sqlite3.Connection, root: str, relative: str) -> boo
     """Whether a present file is catalogued at the root-relative ``relative``, or below it as a folder."""
     text = display(relative)
     row = conn.execute("SELECT 1 FROM files WHERE root = ? AND state = 'present' AND "
-                       "(path = ? OR (path >= ? AND path < ?)) LIMIT 1", (root, text, text + "/", text + "0"))
+                       "(path = ? OR (path >= ? AND path < ?)) LIMIT 1", (root, text, *below(text)))
     return row.fetchone() is not None
 
 
