@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 from .errors import ConfigError
 from .templates.spec import OS_NAMES, Root
+from .templates.templateset import current_os
 
 CONFIG_NAME = "bifrost.yaml"
 PROJECT = "demo"
@@ -86,7 +87,7 @@ def default_templates_dir() -> Path:
 
 
 def config_text(*, demo: bool, roots: tuple[str, ...] = ()) -> str:
-    """The text of a new ``bifrost.yaml``; a demo config points each root at ``./<root name>``."""
+    """The text of a new ``bifrost.yaml``; a demo config points each root at ``./<root name>`` on this OS."""
     lines = [
         "# Bifrost studio config. Relative paths are relative to this file.",
         "schema: bifrost.config.1",
@@ -94,8 +95,11 @@ def config_text(*, demo: bool, roots: tuple[str, ...] = ()) -> str:
         "state: .bifrost",
     ]
     if demo:
-        lines += ["# The demo studio's roots are folders next to this file, on every OS.", "roots:"]
-        lines += [f"  {name}: ./{name}" for name in roots]
+        this_os = current_os()
+        lines += [f"# The demo studio's roots are folders next to this file on {this_os}; on the other",
+                  "# systems they stay where the templates put them (bifrostctl path --os windows ...).",
+                  "roots:"]
+        lines += [f"  {name}: {{{this_os}: ./{name}}}" for name in roots]
     else:
         lines += [
             "# Root paths come from the templates; override them per OS here, e.g.:",

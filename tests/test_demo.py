@@ -57,6 +57,15 @@ def test_the_config_points_the_roots_inside_the_studio(demo):
     assert template_set.root_path("renders") == str((root / "renders").resolve())
 
 
+def test_on_other_systems_the_demo_roots_are_the_templates_studio_mounts(demo):
+    """A path asked for another OS is absolute there (a render farm on Windows reads P:\\...), never relative."""
+    _, _, template_set = demo
+    windows = template_set.format("shot_root", {"project": "demo", "sequence": "sq010", "shot": "sh0100"},
+                                  os_name="windows")
+    assert windows == r"P:\projects\demo\sequences\sq010\sh0100"
+    assert template_set.root_path("renders", os_name="mac") == "/Volumes/renders"
+
+
 def test_the_default_templates_are_copied(demo):
     root, _, _ = demo
     for source in default_templates_dir().glob("*.yaml"):
