@@ -83,3 +83,80 @@ def test_a_folder_wins_over_a_file_needing_the_same_fields(small_set_dir):
     (small_set_dir / "studio.yaml").write_text(text)
     template_set = load_template_set(small_set_dir)
     assert resolve_reference(template_set, "bifrost:///shot/demo/sq010/sh0100").template.name == "shot_root"
+
+
+#: A set whose key admits what no value may be: ':' and '.', spaces, device names. Format-time checks must hold
+#: whatever a pattern lets through.
+LOOSE = """\
+schema: bifrost.templates.1
+roots:
+  projects: {linux: /mnt/projects, windows: 'P:\\projects', mac: /Volumes/projects}
+keys:
+  project: {type: str, pattern: '[A-Za-z0-9:. ]+'}
+  num: {type: int}
+templates:
+  note: {path: '{project}.txt', entity: project}
+  port: {path: 'ports/lpt{num}/x.txt'}
+"""
+
+
+@pytest.fixture
+def loose_set(tmp_path):
+    from bifrostd.templates import load_template_set
+
+    (tmp_path / "loose.yaml").write_text(LOOSE)
+    return load_template_set(tmp_path / "loose.yaml")
+
+
+@pytest.mark.parametrize("value", [
+    "C:evil", "D:secrets", "c:", "x:y", "con", "NUL", "Aux", "prn", "com1", "COM9", "lpt1", "lpt9",
+    "nul.txt", "con.tar.gz", "com1.", "name.", "name ", "name. ", "...",
+])
+@pytest.mark.parametrize("os_name", ["windows", "linux", "mac"])
+def test_values_never_form_a_drive_a_device_or_a_windows_trailing_dot(loose_set, value, os_name):
+    from bifrostd.errors import FieldValueError
+
+    with pytest.raises(FieldValueError, match="invalid value"):
+        loose_set.format("note", {"project": value}, os_name=os_name)
+    with pytest.raises(FieldValueError, match="invalid value"):
+        resolve_reference(loose_set, "bifrost:///project/" + value.replace(" ", "%20"), os_name=os_name)
+
+
+@pytest.mark.parametrize("value", ["console", "nullify", "com10", "lpt", "auxiliary", "A.B", "v1.2"])
+def test_names_that_only_resemble_devices_are_values(loose_set, value):
+    assert loose_set.format("note", {"project": value}, os_name="windows") == f"P:\\projects\\{value}.txt"
+
+
+def test_a_formatted_segment_that_names_a_device_is_refused(loose_set):
+    from bifrostd.errors import FieldValueError
+
+    assert loose_set.format("port", {"num": 10}, os_name="windows") == r"P:\projects\ports\lpt10\x.txt"
+    with pytest.raises(FieldValueError, match="'lpt1' is a device name on Windows"):
+        loose_set.format("port", {"num": 1}, os_name="windows")
+
+
+@pytest.mark.parametrize("relative", ["C:evil.txt", "a/D:x", "\\\\server\\share\\x", "a/\\\\?\\c:\\x"])
+def test_joining_for_windows_never_drops_the_root(relative):
+    from bifrostd.errors import FieldValueError
+    from bifrostd.templates.templateset import join_root
+
+    with pytest.raises(FieldValueError, match="would not stay inside its root"):
+        join_root(r"P:\projects", relative, "windows")
+
+
+def test_the_reported_escapes_are_refused_by_the_commands(tmp_path, capsys):
+    from bifrostd.cli import main
+
+    (tmp_path / "loose.yaml").write_text(LOOSE)
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\ntemplates: loose.yaml\nstate: state\n")
+    assert main(["--config", str(config), "path", "--os", "windows", "note", "project=C:evil"]) == 5
+    assert "contains ':'" in capsys.readouterr().err
+    assert main(["--config", str(config), "resolve", "--os", "windows", "bifrost:///project/D:secrets"]) == 5
+    assert "contains ':'" in capsys.readouterr().err
+
+
+def test_matching_through_a_loose_pattern_refuses_what_formatting_refuses(loose_set):
+    assert loose_set.match("/mnt/projects/demo.txt").fields == {"project": "demo"}
+    for name in ("nul.txt", "con.txt", "a..txt", "a .txt", "C:x.txt"):
+        assert loose_set.match(f"/mnt/projects/{name}") is None

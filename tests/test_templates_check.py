@@ -289,3 +289,41 @@ def test_an_empty_range_and_an_absurd_inline_padding_are_problems(tmp_path):
     problems = problems_of(path)
     assert any(p.key == "keys.take.min" and "min 5 is above max 1" in p.message for p in problems)
     assert any("padding 99 is above 16" in p.message for p in problems)
+
+
+@pytest.mark.parametrize(("pattern", "example"), [
+    ("[A-Za-z0-9:]+", ":"),
+    ("[a-z]+(?:\\.[a-z]+)*\\.?", "a."),
+    ("[a-z][a-z ]*", "a "),
+    ("[a-z\\\\\\\\]+", "\\"),
+])
+def test_a_pattern_admitting_a_drive_colon_or_a_windows_trailing_dot_is_unsafe(tmp_path, pattern, example):
+    path = write(tmp_path, f"""\
+          name: {{type: str, pattern: '{pattern}'}}
+        templates:
+          shot: '{{project}}/{{shot}}/{{task}}/{{name}}_v{{version}}.ma'
+        """)
+    problem = only(problems_of(path), "unsafe-pattern")
+    assert (problem.key, problem.where.line) == ("keys.name.pattern", 9)
+    assert f"can match {example!r}" in problem.message
+
+
+@pytest.mark.parametrize("choice", ["con", "NUL", "nul.txt", "com1", "C:x", "a.", "a "])
+def test_choices_and_defaults_that_windows_cannot_hold_are_problems(tmp_path, choice):
+    path = write(tmp_path, f"""\
+          pick: {{type: str, choices: [a, '{choice}']}}
+          name: {{type: str, pattern: '[A-Za-z0-9:. ]+', default: '{choice}'}}
+        templates:
+          shot: '{{project}}/{{shot}}/{{task}}/{{pick}}_{{name}}_v{{version}}.ma'
+        """)
+    problems = problems_of(path)
+    assert any(p.key == "keys.pick.choices" and p.where.line == 9 and repr(choice) in p.message for p in problems)
+    assert any(p.key == "keys.name.default" and p.where.line == 10 for p in problems)
+
+
+def test_static_text_with_a_drive_colon_is_refused(tmp_path):
+    path = write(tmp_path, """\
+        templates:
+          shot: '{project}/c:{shot}/{task}_v{version}.ma'
+        """)
+    assert any("contains ':'" in p.message and p.where.line == 10 for p in problems_of(path))

@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from .compiled import PATTERN_FLAGS, CompiledTemplate, provably_safe
-from .keys import KeyType
+from .keys import KeyType, unsafe_reason
 from .shape import Shape
 from .source import Problem
 from .templateset import TemplateSet, build_template_set
 
-#: A regex for text no field value may contain (mirrors keys.unsafe_reason).
-_UNSAFE_TEXT = r".*(/|\\|\.\.|[\x00-\x1f\x7f]).*|\."
+#: A regex for text no field value may contain (mirrors keys.unsafe_reason): a separator, a drive's ':',
+#: '..', a control character, a lone '.', or a trailing '.' or space, which Windows drops. Device names
+#: (con, nul) are words any letter pattern admits, so values are checked for them one by one instead.
+_UNSAFE_TEXT = r".*(/|\\|:|\.\.|[\x00-\x1f\x7f]).*|\.|.*[. ]"
 _NICE = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_-."
 
 
@@ -190,7 +192,7 @@ def overlap_problems(template_set: TemplateSet) -> list[Problem]:
 
 
 def unsafe_pattern_problems(template_set: TemplateSet) -> list[Problem]:
-    """Key patterns that could match a separator, '..', '.' or a control character."""
+    """Key patterns that could match a separator, ':', '..', '.', a control character or a trailing '.' or space."""
     problems = []
     unsafe = None
     for key in template_set.keys.values():
@@ -206,8 +208,9 @@ def unsafe_pattern_problems(template_set: TemplateSet) -> list[Problem]:
             example = shortest_example(product)
             problems.append(Problem(
                 key.where, f"keys.{key.name}.pattern",
-                f"the pattern can match {example!r}, which could lead outside a root",
-                "exclude '/', '\\\\', control characters and '..' (e.g. [A-Za-z0-9_]+)", code="unsafe-pattern",
+                f"the pattern can match {example!r}, a value that {unsafe_reason(example or '')}",
+                "exclude '/', '\\\\', ':', control characters, '..' and a trailing '.' or space (e.g. [A-Za-z0-9_]+)",
+                code="unsafe-pattern",
             ))
     return problems
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import FieldValueError
 from .fastparse import Parser, specialised_parser
-from .keys import Key, KeyType, unsafe_reason
+from .keys import Key, KeyType, unsafe_character, unsafe_reason, windows_name_problem
 from .pattern import KeyRef, Optional, Text, Token
 
 Converter = Callable[[str], Any]
@@ -384,12 +384,19 @@ def static_text_problem(text: str, *, first: bool, last: bool) -> str | None:
         return "contains an empty segment '//'"
     if last and text.endswith("/"):
         return "ends with '/'"
-    reason = unsafe_reason(text.replace("/", "").replace(".", "")) if text.strip("/.") else None
-    return reason
+    return unsafe_character(text.replace("/", "").replace(".", ""))
 
 
 def check_relative(relative: str) -> None:
-    """Raise FieldValueError unless ``relative`` stays inside its root."""
+    """Raise FieldValueError unless ``relative`` stays inside its root and every OS can hold it.
+
+    Values are checked one by one; this also catches names only their
+    concatenation forms, such as ``lpt{port}`` with port 1.
+    """
     segments = relative.split("/")
     if relative.startswith("/") or any(s in ("", ".", "..") for s in segments):
         raise FieldValueError(f"the path {relative!r} would not stay inside its root")
+    for segment in segments:
+        reason = windows_name_problem(segment)
+        if reason:
+            raise FieldValueError(f"the path {relative!r} can't be written: its segment {segment!r} {reason}")

@@ -4,7 +4,10 @@ A key turns text found in a path into a typed field value (``parse``) and a
 field value back into text (``render``). Both directions are exact inverses
 for every value the key accepts; ``render`` is also the guard that keeps a
 formatted path inside its root, so it rejects any value containing a path
-separator, ``..``, NUL or another control character.
+separator, a drive's ``:``, ``..``, NUL or another control character, and any
+value Windows can't hold as a name: a device name (``con``, ``nul.txt``) or a
+name ending in a dot or a space. The same rules hold on every OS, since a
+rootless path stored on Linux is opened from Windows too.
 """
 
 from __future__ import annotations
@@ -17,8 +20,14 @@ from typing import Any
 from ..errors import FieldValueError
 from .source import Where
 
-#: Characters no field value may contain, in either direction.
-_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]|\.\.")
+#: Characters no field value may contain, in either direction. ':' makes a drive on Windows:
+#: ``C:evil`` joined to ``P:\projects`` is ``C:evil``, the root dropped.
+_UNSAFE = re.compile(r"[/\\:\x00-\x1f\x7f]|\.\.")
+
+#: Names Windows opens as devices, whatever their case or extension (``nul.txt`` is NUL).
+WINDOWS_DEVICES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{port}{n}" for port in ("com", "lpt") for n in "0123456789\u00b9\u00b2\u00b3"]
+)
 
 #: The pattern of a string key that does not give one: letters and digits.
 DEFAULT_STR_PATTERN = r"[A-Za-z0-9]+"
@@ -43,15 +52,31 @@ def unsafe_reason(text: str) -> str | None:
     """Why ``text`` can't be a field value, or None if it can."""
     if text in (".", ""):
         return "is empty" if not text else "is '.'"
+    return unsafe_character(text) or windows_name_problem(text)
+
+
+def unsafe_character(text: str) -> str | None:
+    """Why ``text`` can't be part of a path name (a separator, ':', '..' or a control character), or None."""
     found = _UNSAFE.search(text)
     if found is None:
         return None
     bad = found.group()
-    if bad == "..":
-        return "contains '..'"
+    if bad in ("..", ":"):
+        return f"contains {bad!r}"
     if bad in "/\\":
         return f"contains a path separator {bad!r}"
     return f"contains the control character {bad!r}"
+
+
+def windows_name_problem(name: str) -> str | None:
+    """Why Windows can't hold a file or folder called ``name``, or None if it can."""
+    if name.endswith("."):
+        return "ends with '.', which Windows drops"
+    if name.endswith(" "):
+        return "ends with a space, which Windows drops"
+    if name.split(".", 1)[0].rstrip(" ").lower() in WINDOWS_DEVICES:
+        return "is a device name on Windows"
+    return None
 
 
 def _digits(padding: int, *, strict: bool) -> str:

@@ -284,9 +284,19 @@ def _typed(keys: list[Key], text: Any) -> Any:
 
 
 def join_root(root_path: str, relative: str, os_name: str) -> str:
-    if os_name == "windows":
-        return str(PureWindowsPath(root_path, *relative.split("/")))
-    return str(PurePosixPath(root_path, relative))
+    """The absolute path of ``relative`` under ``root_path`` on ``os_name``.
+
+    On Windows a part that is itself a drive or UNC path (``C:evil``) replaces
+    everything before it; values can't form one, and the joined path is
+    checked here as well, so a root is never dropped.
+    """
+    if os_name != "windows":
+        return str(PurePosixPath(root_path, relative))
+    root = PureWindowsPath(root_path)
+    path = root.joinpath(*relative.split("/"))
+    if not path.is_relative_to(root) or ".." in path.parts[len(root.parts):]:
+        raise FieldValueError(f"the path {relative!r} would not stay inside its root {root_path!r} on Windows")
+    return str(path)
 
 
 # -- building ---------------------------------------------------------------------------
