@@ -156,6 +156,24 @@ def test_the_reported_escapes_are_refused_by_the_commands(tmp_path, capsys):
     assert "contains ':'" in capsys.readouterr().err
 
 
+def test_the_scheme_of_a_reference_is_case_insensitive(small_set):
+    from bifrostd.templates import is_reference
+
+    for uri in ("BIFROST:///shot/demo/sq010/sh0100", "Bifrost:///shot/demo/sq010/sh0100"):
+        assert is_reference(uri)
+        resolved = resolve_reference(small_set, uri)
+        assert resolved.path == SHOT and resolved.entity.uri(small_set.entities) == "bifrost:///shot/demo/sq010/sh0100"
+    assert not is_reference("bifrostx:///shot") and not is_reference("/mnt/bifrost:/x")
+
+
+@pytest.mark.parametrize("query", ["ext=ma&ext=mb", "ext=ma&name=a&ext=ma", "template=shot_work_maya&template=shot_review"])
+def test_a_repeated_query_field_is_refused(small_set, query):
+    uri = f"bifrost:///version/shot/demo/sq010/sh0100/anim/3?{query}"
+    with pytest.raises(ResolveError, match=r"gives the query field '(ext|template)' 2 times; give it once") as caught:
+        resolve_reference(small_set, uri)
+    assert caught.value.exit_code == 6
+
+
 def test_matching_through_a_loose_pattern_refuses_what_formatting_refuses(loose_set):
     assert loose_set.match("/mnt/projects/demo.txt").fields == {"project": "demo"}
     for name in ("nul.txt", "con.txt", "a..txt", "a .txt", "C:x.txt"):

@@ -124,12 +124,13 @@ class Reference:
 
 
 def is_reference(text: str) -> bool:
-    return text.startswith(SCHEME + ":")
+    """Whether ``text`` is meant as a reference: it starts with the scheme, in any case (``BIFROST:``)."""
+    return text[:len(SCHEME) + 1].lower() == SCHEME + ":"
 
 
 def parse_reference(uri: str, kinds: dict[str, EntityKind]) -> Reference:
     """Split a ``bifrost:///`` URI into kind, identifying fields and query."""
-    if not uri.startswith(PREFIX):
+    if uri[:len(PREFIX)].lower() != PREFIX:  # schemes are case-insensitive (RFC 3986)
         raise ResolveError(f"{uri!r} is not a reference; references look like bifrost:///shot/<project>/<sequence>/<shot>")
     body, _, query_text = uri[len(PREFIX):].partition("?")
     segments = [unquote(s) for s in body.split("/")] if body else []
@@ -144,8 +145,17 @@ def parse_reference(uri: str, kinds: dict[str, EntityKind]) -> Reference:
         raise ResolveError(
             f"{uri!r}: a {segments[0]} reference has {len(key_names)} values ({'/'.join(key_names)}), found {len(values)}"
         )
-    query = dict(parse_qsl(query_text, keep_blank_values=True))
-    return Reference(segments[0], dict(zip(key_names, values)), query, tuple(kind_names))
+    return Reference(segments[0], dict(zip(key_names, values)), _query(uri, query_text), tuple(kind_names))
+
+
+def _query(uri: str, text: str) -> dict[str, str]:
+    """The query's fields; a field given twice is refused rather than one of its values silently kept."""
+    pairs = parse_qsl(text, keep_blank_values=True)
+    names = [name for name, _ in pairs]
+    repeated = next((name for name in names if names.count(name) > 1), None)
+    if repeated is not None:
+        raise ResolveError(f"{uri!r} gives the query field {repeated!r} {names.count(repeated)} times; give it once")
+    return dict(pairs)
 
 
 def _chain_kinds(kinds: dict[str, EntityKind], leaf: str, rest: list[str], uri: str) -> list[str]:
