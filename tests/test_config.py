@@ -93,3 +93,37 @@ def test_the_command_line_takes_a_studio_folder_as_config(tmp_path, bifrostctl_b
     done = subprocess.run([bifrostctl_bin, "--config", str(tmp_path / "studio"), "templates", "check"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+#: 7 lines of YAML aliases expanding to 5.3 million values, inside an otherwise valid config.
+CONFIG_BOMB = "schema: bifrost.config.1\nmirror:\n  x0: &x0 [a, a, a, a, a, a, a, a, a]\n" + "".join(
+    f"  x{n}: &x{n} [{', '.join([f'*x{n - 1}'] * 9)}]\n" for n in range(1, 7))
+
+_BOUNDED_LOAD = """
+import resource, sys, time
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+from bifrostd.config import load_config
+from bifrostd.errors import ConfigError
+start = time.process_time()
+try:
+    load_config(Path(sys.argv[1]))
+except ConfigError as error:
+    print(time.process_time() - start)
+    print(error)
+"""
+
+
+def test_an_alias_bomb_in_the_config_is_refused_quickly(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "bifrost.yaml"
+    config.write_text(CONFIG_BOMB)
+    child = subprocess.run([sys.executable, "-c", _BOUNDED_LOAD, str(config)], capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    seconds, *message = child.stdout.splitlines()
+    assert float(seconds) < 2
+    assert f"{config}:8:7: this value holds 597,871 values once YAML anchors and aliases" in "\n".join(message)

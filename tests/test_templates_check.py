@@ -327,3 +327,75 @@ def test_static_text_with_a_drive_colon_is_refused(tmp_path):
           shot: '{project}/c:{shot}/{task}_v{version}.ma'
         """)
     assert any("contains ':'" in p.message and p.where.line == 10 for p in problems_of(path))
+
+
+def test_unknown_tags_on_mappings_and_sequences_are_problems(tmp_path):
+    path = write(tmp_path, """\
+          other: !custom {type: str}
+        templates: !!omap
+          - shot: '{project}/{shot}/{task}/{other}_v{version}.ma'
+        """)
+    problems = [p for p in problems_of(path) if p.code == "syntax"]
+    assert [(p.where.line, p.key, p.message) for p in problems] == [
+        (9, "keys.other", "unsupported YAML tag '!custom'"),
+        (10, "templates", "unsupported YAML tag 'tag:yaml.org,2002:omap'"),
+    ]
+
+
+#: 272 bytes that expand to 5.3 million values (the "billion laughs"): each line repeats the one above nine times.
+BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+"""
+
+#: Checks a file in a child whose address space and CPU time are capped, and reports CPU seconds and peak RSS.
+_BOUNDED_CHECK = """
+import resource, sys, time
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+resource.setrlimit(resource.RLIMIT_CPU, (20, 20))
+from bifrostd.templates.check import check_template_set
+start = time.process_time()
+problems = check_template_set(Path(sys.argv[1]))[1]
+print(time.process_time() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+for problem in problems:
+    print(problem)
+"""
+
+
+def test_an_alias_bomb_is_refused_quickly_naming_file_line_and_limit(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    child = subprocess.run([sys.executable, "-c", _BOUNDED_CHECK, str(path)], capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    first, *problems = child.stdout.splitlines()
+    seconds, peak_kib = first.split()
+    assert float(seconds) < 2 and int(peak_kib) < 200 * 1024
+    assert problems == [f"{path}:6:4: this value holds 597,871 values once YAML anchors and aliases are expanded; "
+                        "a file may hold at most 100,000 (write the values out, or use fewer aliases)"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: &a [*a]\n", "1:4: a YAML alias refers to the value that contains it"),
+    ("a: " + "[" * 90 + "]" * 90 + "\n", "values nest more than 64 levels deep"),
+])
+def test_recursive_and_deeply_nested_yaml_are_problems(tmp_path, text, message):
+    path = tmp_path / "odd.yaml"
+    path.write_text(text)
+    problems = problems_of(path)
+    assert [p.code for p in problems] == ["yaml-limit"] and message in str(problems[0])
+
+
+def test_a_file_above_the_size_limit_is_not_read(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_text(HEADER + "# " + "x" * (1 << 20) + "\n")
+    (problem,) = problems_of(path)
+    assert problem.code == "yaml-limit" and "a file may be at most 1 MiB" in problem.message

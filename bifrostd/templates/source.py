@@ -3,8 +3,14 @@
 Template sets and studio configs are edited by hand, so every problem found in
 them must point at the offending line. PyYAML's composer gives node marks; this
 module turns a node tree into plain Python values wrapped in :class:`Located`
-and reports YAML-level problems (syntax, tabs, duplicate keys) as
-:class:`Problem` values instead of raising.
+and reports YAML-level problems (syntax, tabs, duplicate keys, tags other
+than plain YAML's) as :class:`Problem` values instead of raising.
+
+It is the one loader of template files and ``bifrost.yaml``, and it bounds
+what a file may cost before building anything from it: its size, how many
+values it holds once anchors and aliases are expanded, and how deep they
+nest. A few hundred bytes of aliases (the "billion laughs") would otherwise
+expand to millions of values, taking minutes and gigabytes.
 """
 
 from __future__ import annotations
@@ -20,6 +26,20 @@ try:  # the C loader composes several times faster; fall back to pure Python
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+#: Limits on one file, far above any hand-written set or config (the default set's largest file is
+#: 4 KB and about 400 values).
+MAX_BYTES = 1 << 20
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+LIMIT_HINT = "write the values out, or use fewer aliases"
+
+#: Tags a value may carry, written or implied: YAML's core schema, and timestamps, which unquoted dates
+#: resolve to. Anything else (``!custom``, ``!!python/...``, ``!!binary``, ``!!omap``) is a problem.
+PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +112,14 @@ def _where(file: str, node: yaml.Node) -> Where:
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
-    loader = _Loader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+    # A constructor alone: a whole loader would also set up a parser for every scalar.
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
 
 
 def _convert(file: str, node: yaml.Node, problems: list[Problem], path: str) -> Located:
     where = _where(file, node)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in PLAIN_TAGS:
+        problems.append(_tag_problem(file, node, path))  # the contents are still read, for their own problems
     if isinstance(node, yaml.MappingNode):
         out: dict[str, tuple[Where, Located]] = {}
         for key_node, value_node in node.value:
@@ -133,13 +152,72 @@ _UNSUPPORTED = object()
 
 
 def _checked_scalar(file: str, node: yaml.Node, problems: list[Problem], path: str) -> Any:
-    """A scalar's value; a tag that can't be constructed (``!foo``, ``!!python/...``) is a problem."""
-    try:
-        return _scalar(node)
-    except yaml.YAMLError:
-        problems.append(Problem(_where(file, node), path, f"unsupported YAML tag {node.tag!r}",
-                                "remove the tag; template files use plain YAML", code="syntax"))
-        return _UNSUPPORTED
+    """A scalar's value; a tag outside PLAIN_TAGS (``!foo``, ``!!python/...``) is a problem."""
+    if node.tag in PLAIN_TAGS:
+        try:
+            return _scalar(node)
+        except yaml.YAMLError:  # '!!int abc'
+            pass
+    problems.append(_tag_problem(file, node, path))
+    return _UNSUPPORTED
+
+
+def _tag_problem(file: str, node: yaml.Node, path: str) -> Problem:
+    return Problem(_where(file, node), path, f"unsupported YAML tag {node.tag!r}",
+                   "remove the tag; template files and the config use plain YAML", code="syntax")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return node.value if isinstance(node, yaml.SequenceNode) else []
+
+
+def _limit_problem(file: str, root: yaml.Node) -> Problem | None:
+    """The first limit the document breaks once its aliases are expanded, or None.
+
+    An alias is the very node its anchor names, so the composed document is
+    a graph: each node's expanded size and height are computed once, and the
+    check costs what the file holds, not what it expands to. An alias inside
+    its own anchor makes a cycle, which would expand forever.
+    """
+    done: dict[int, tuple[int, int]] = {}  # id(collection) -> (values, nesting) once expanded
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)] if not isinstance(root, yaml.ScalarNode) else []
+    while stack:  # scalars, most of a file, are counted by their collection and never stacked
+        node, depth, leaving = stack.pop()
+        if leaving:
+            open_nodes.discard(id(node))
+            values = nesting = 0
+            for child in _children(node):
+                if isinstance(child, yaml.ScalarNode):
+                    values += 1
+                else:
+                    child_values, child_nesting = done[id(child)]
+                    values, nesting = values + child_values, max(nesting, child_nesting)
+            done[id(node)] = (values + 1, nesting + 1)
+            if values + 1 > MAX_VALUES:
+                return _limit(file, node, f"this value holds {values + 1:,} values once YAML anchors and aliases "
+                              f"are expanded; a file may hold at most {MAX_VALUES:,}")
+        elif id(node) in open_nodes:
+            return _limit(file, node, "a YAML alias refers to the value that contains it")
+        elif depth + done.get(id(node), (0, 1))[1] - 1 > MAX_DEPTH:
+            return _limit(file, node, f"values nest more than {MAX_DEPTH} levels deep")
+        elif id(node) not in done:
+            open_nodes.add(id(node))
+            stack.append((node, depth, True))
+            stack.extend((child, depth + 1, False) for child in _children(node)
+                         if not isinstance(child, yaml.ScalarNode))
+    return None
+
+
+def _limit(file: str, node: yaml.Node, message: str) -> Problem:
+    return Problem(_where(file, node), "", message, LIMIT_HINT, code="yaml-limit")
+
+
+def _too_big(file: str, size: int) -> Problem:
+    return Problem(Where(file, 1, 1), "", f"the file is {size:,} bytes; a file may be at most {MAX_BYTES >> 20} MiB",
+                   "split it into several files (include:)", code="yaml-limit")
 
 
 def _tab_problems(file: str, text: str) -> list[Problem]:
@@ -155,6 +233,9 @@ def _tab_problems(file: str, text: str) -> list[Problem]:
 
 def parse_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     """Parse one YAML document; return its located tree and the problems found."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        return None, [_too_big(file, size)]
     problems = _tab_problems(file, text)
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -169,6 +250,9 @@ def parse_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
         return None, problems
     if node is None:
         return Located({}, Where(file, 1, 1)), problems
+    limit = _limit_problem(file, node)
+    if limit is not None:
+        return None, [*problems, limit]
     return _convert(file, node, problems, ""), problems
 
 
@@ -176,6 +260,9 @@ def read_yaml(path: Path) -> tuple[Located | None, list[Problem]]:
     """Read and parse a YAML file; unreadable or non-UTF-8 files become problems."""
     file = str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return None, [_too_big(file, size)]
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         return None, [Problem(Where(file, 1, 1), "", f"not UTF-8 text ({exc.reason})", code="encoding")]
