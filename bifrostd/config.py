@@ -45,10 +45,16 @@ def parse_duration(value: Any) -> float:
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
+DEFAULT_WORKERS = 2
+
+
 @dataclass(frozen=True, slots=True)
 class ScanSettings:
+    """The ``scan`` section. ``workers`` hash in parallel, each on its own CPU (all but one in a process
+    of its own): it may not exceed this machine's CPUs, and defaults to 2, or 1 on a one-CPU machine."""
+
     hash: bool = True
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
     full_every: float = 86400.0
 
 
@@ -140,10 +146,19 @@ def find_config(explicit: str | os.PathLike[str] | None = None, *, environ: Mapp
     )
 
 
+def machine_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it, else every CPU)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class _Reader:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cpus: int) -> None:
         self.path = path
         self.base = path.parent
+        self.cpus = cpus
         self.problems: list[Problem] = []
         self.root_wheres: dict[str, Where] = {}
 
@@ -176,11 +191,13 @@ class _Reader:
             return text
         return str((self.base / text).resolve())
 
-    def scan(self, node: Located) -> ScanSettings:
+    def scan(self, node: Located | None) -> ScanSettings:
+        values: dict[str, Any] = {"workers": min(DEFAULT_WORKERS, self.cpus)}
+        if node is None:
+            return ScanSettings(**values)
         if not isinstance(node.value, dict):
             self.problem(node.where, "scan", "must be a mapping")
-            return ScanSettings()
-        values: dict[str, Any] = {}
+            return ScanSettings(**values)
         for option, (where, value) in node.value.items():
             key = f"scan.{option}"
             if option not in SCAN_OPTIONS:
@@ -189,6 +206,9 @@ class _Reader:
                 self.problem(value.where, key, "must be true or false")
             elif option == "workers" and (isinstance(value.value, bool) or not isinstance(value.value, int) or value.value < 1):
                 self.problem(value.where, key, "must be a positive integer")
+            elif option == "workers" and value.value > self.cpus:
+                self.problem(value.where, key, f"{value.value} is more than the {self.cpus} CPUs of this machine "
+                             f"(each worker hashes on its own CPU; at most {self.cpus})")
             elif option == "full_every":
                 try:
                     values[option] = parse_duration(value.value)
@@ -199,10 +219,13 @@ class _Reader:
         return ScanSettings(**values)
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate a studio config; raises ConfigError listing every problem."""
+def load_config(path: Path, *, cpus: int | None = None) -> Config:
+    """Read and validate a studio config; raises ConfigError listing every problem, in file order.
+
+    ``cpus`` bounds ``scan.workers`` (default: the CPUs this process may use).
+    """
     tree, problems = read_yaml(path)
-    reader = _Reader(path)
+    reader = _Reader(path, cpus or machine_cpus())
     reader.problems.extend(problems)
     sections: dict[str, tuple[Where, Located]] = {}
     if tree is not None:
@@ -223,10 +246,11 @@ def load_config(path: Path) -> Config:
     templates = reader.path_value(section("templates"), "templates") if section("templates") else path.parent / "templates"
     state = reader.path_value(section("state"), "state") if section("state") else path.parent / ".bifrost"
     roots = reader.roots(section("roots")) if section("roots") else {}
-    scan = reader.scan(section("scan")) if section("scan") else ScanSettings()
+    scan = reader.scan(section("scan"))
     raw = {name: (section(name).plain() if section(name) else {}) for name in ("daemon", "mirror")}
     if reader.problems:
-        raise ConfigError("invalid config:\n" + "\n".join(str(p) for p in reader.problems))
+        ordered = sorted(reader.problems, key=lambda p: (p.where.line, p.where.column))  # stable: a tag before its effect
+        raise ConfigError("invalid config:\n" + "\n".join(str(p) for p in ordered))
     return Config(
         path=path,
         templates=templates or path.parent / "templates",

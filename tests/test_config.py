@@ -95,6 +95,29 @@ def test_the_command_line_takes_a_studio_folder_as_config(tmp_path, bifrostctl_b
     assert done.returncode == 0, done.stderr
 
 
+def test_scan_workers_are_bounded_by_the_machine(tmp_path):
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\nscan:\n  workers: 40\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, cpus=2)
+    assert (f"{config}:3:12: scan.workers: 40 is more than the 2 CPUs of this machine "
+            "(each worker hashes on its own CPU; at most 2)") in str(caught.value)
+    assert load_config(config, cpus=40).scan.workers == 40
+    config.write_text("schema: bifrost.config.1\n")
+    assert load_config(config, cpus=1).scan.workers == 1 and load_config(config, cpus=8).scan.workers == 2
+
+
+def test_every_problem_of_the_file_is_reported_at_once(tmp_path):
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.2\ntemplates: 5\nroots: []\nscan:\n  workers: 3\n  hash: maybe\n"
+                      "state: !custom x\nmirror: !custom {}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config, cpus=2)
+    lines = str(caught.value).splitlines()[1:]
+    assert [line.split(": ")[1] for line in lines] == [
+        "schema", "templates", "roots", "scan.workers", "scan.hash", "state", "state", "mirror"]
+
+
 #: 7 lines of YAML aliases expanding to 5.3 million values, inside an otherwise valid config.
 CONFIG_BOMB = "schema: bifrost.config.1\nmirror:\n  x0: &x0 [a, a, a, a, a, a, a, a, a]\n" + "".join(
     f"  x{n}: &x{n} [{', '.join([f'*x{n - 1}'] * 9)}]\n" for n in range(1, 7))
