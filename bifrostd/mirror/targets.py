@@ -6,11 +6,15 @@ to deletions* and *when* (schedule). Parsing is strict: an unknown or misspelt
 option, a bad size or a credential in the config is a ``MirrorTargetError`` naming
 the target and the option, raised once at load.
 
-Credentials never appear in a target. The backends read them from their standard
-chains (``AWS_*`` variables and profiles, instance identity, gcloud application
-default credentials, ``AZURE_STORAGE_*`` variables or a managed identity). That
-keeps secrets out of the studio config, the catalog and the logs; tests pass
-emulator credentials the same way, through the environment.
+Credentials never appear in a target: an option at any depth whose name says
+it holds one (``SSECustomerKey``, ``client_secret``, ``sas_token``), a URL with
+a user or password before its host, or text carrying a key or signature is
+refused, and the error names the option, never its value. The backends read
+credentials from their standard chains (``AWS_*`` variables and profiles,
+instance identity, gcloud application default credentials, ``AZURE_STORAGE_*``
+variables or a managed identity). That keeps secrets out of the studio config,
+the catalog and the logs; tests pass emulator credentials the same way, through
+the environment.
 """
 
 from __future__ import annotations
@@ -51,9 +55,23 @@ _SECRET_NAMES = frozenset(
         "connection_string", "sas_token", "sas", "client_secret", "credential", "credentials",
         "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "session_token",
         "access_key", "secret_key", "private_key", "service_account_key", "username",
+        "api_key", "apikey", "access_token", "refresh_token", "private_key_id",
     )
 )
-_SECRET_VALUE = re.compile(r"(AccountKey|SharedAccessSignature|sig)=[^;&\s]+", re.IGNORECASE)
+#: The last word of an option name that makes it a secret (``SSECustomerKey``, ``client_secret``,
+#: ``sas_token``, an ``Authorization`` header). Only the last: ``SSEKMSKeyId`` names a key, not its
+#: material, and ``BucketKeyEnabled`` is a switch.
+_SECRET_WORDS = frozenset((
+    "key", "secret", "token", "password", "passwd", "pwd", "passphrase", "credential", "credentials",
+    "signature", "sas", "authorization", "cookie",
+))
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+_SECRET_VALUE = re.compile(
+    r"(AccountKey|SharedAccessSignature|sig|[\w-]*Signature|[\w-]*Credential|[\w-]*Token|password)=[^;&\s]+",
+    re.IGNORECASE,
+)
+#: A URL with userinfo: ``https://KEY:secret@host``, or ``https://token@host``.
+_URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@")
 _URL_PASSWORD = re.compile(r"(\w+://[^/:@\s]*):[^@/\s]+@")
 
 
@@ -420,7 +438,13 @@ def _hint(name: str, choices: tuple[str, ...]) -> str:
 
 
 def is_secret_name(name: str) -> bool:
-    return str(name).lower().replace("_", "").replace("-", "") in _SECRET_NAMES
+    """Whether an option called ``name`` holds a secret: a known name, a connection string, or a name
+    whose last word is one of _SECRET_WORDS, in any case or spelling (``SSECustomerKey``, ``sse_customer_key``)."""
+    normal = str(name).lower().replace("_", "").replace("-", "")
+    if normal in _SECRET_NAMES or "connectionstring" in normal:
+        return True
+    words = _WORDS.findall(str(name))
+    return bool(words) and words[-1].lower() in _SECRET_WORDS
 
 
 def _reject_secrets(name: str, raw: Any, where: str) -> None:
@@ -437,6 +461,11 @@ def _reject_secrets(name: str, raw: Any, where: str) -> None:
     elif isinstance(raw, (list, tuple)):
         for index, value in enumerate(raw):
             _reject_secrets(name, value, f"{where}[{index}]")
+    elif isinstance(raw, str) and _URL_USERINFO.search(raw):
+        raise MirrorTargetError(
+            f"mirror target {name!r}: {where}: a URL with a user or password before its host carries credentials, "
+            "which do not belong in the config; use the backend's environment variables, profiles or instance identity"
+        )
     elif isinstance(raw, str) and _SECRET_VALUE.search(raw):
         raise MirrorTargetError(
             f"mirror target {name!r}: {where}: looks like a connection string or signed URL with a secret; "

@@ -113,3 +113,65 @@ def test_backoff_grows_with_jitter_and_cap():
     backoff = Backoff(base=0.5, cap=4)
     assert [backoff.delay(k, rng=lambda: 1.0) for k in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
     assert backoff.delay(2, rng=lambda: 0.0) == 1.0
+
+
+SECRET = "hunter2-c2VjcmV0LWtleQ"
+
+
+@pytest.mark.parametrize(("settings", "where"), [
+    ({"url": "s3://bucket", "endpoint_url": f"https://AKIAEXAMPLE:{SECRET}@minio.local:9000"}, "endpoint_url"),
+    ({"url": "s3://bucket", "endpoint_url": f"https://{SECRET}@minio.local"}, "endpoint_url"),
+    ({"url": "s3://bucket", "options": {"client_kwargs": {"endpoint_url": f"http://k:{SECRET}@h"}}},
+     "options.client_kwargs.endpoint_url"),
+    ({"url": "az://container", "options": {"account_host": f"https://u:{SECRET}@a.blob.core.windows.net"}},
+     "options.account_host"),
+    ({"url": "s3://bucket", "options": {"s3_additional_kwargs": {"SSECustomerKey": SECRET}}},
+     "options.s3_additional_kwargs.SSECustomerKey"),
+    ({"url": "s3://bucket", "options": {"s3_additional_kwargs": {"sse_customer_key": SECRET}}},
+     "options.s3_additional_kwargs.sse_customer_key"),
+    ({"url": "s3://bucket", "options": {"config_kwargs": {"apiKey": SECRET}}}, "options.config_kwargs.apiKey"),
+    ({"url": "az://container", "options": {"AZURE_STORAGE_CONNECTION_STRING": SECRET}},
+     "options.AZURE_STORAGE_CONNECTION_STRING"),
+    ({"url": "az://container", "options": {"clientSecret": SECRET}}, "options.clientSecret"),
+    ({"url": "gs://bucket", "options": {"session_kwargs": {"headers": {"Authorization": f"Bearer {SECRET}"}}}},
+     "options.session_kwargs.headers.Authorization"),
+    ({"url": "s3://bucket", "options": {"passphrase": SECRET}}, "options.passphrase"),
+    ({"url": "s3://bucket", "options": {"list": [{"private_key": SECRET}]}}, "options.list[0].private_key"),
+    ({"url": "gs://bucket", "options": {"x": f"https://h/o?X-Goog-Signature={SECRET}"}}, "options.x"),
+])
+def test_credentials_anywhere_in_a_target_are_refused_without_echoing_them(settings, where):
+    with pytest.raises(MirrorTargetError) as caught:
+        parse_target("offsite", settings)
+    message = str(caught.value)
+    assert message.startswith(f"mirror target 'offsite': {where}: ") and SECRET not in message
+
+
+@pytest.mark.parametrize("options", [
+    {"s3_additional_kwargs": {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "arn:aws:kms:eu-west-1:1:key/x",
+                              "BucketKeyEnabled": True}},
+    {"client_kwargs": {"endpoint_url": "https://minio.local:9000", "region_name": "eu-west-1"}},
+    {"account_name": "studio", "account_host": "https://studio.blob.core.windows.net"},
+    {"requester_pays": True, "default_block_size": 8388608},
+])
+def test_ordinary_backend_options_are_not_mistaken_for_credentials(options):
+    assert parse_target("t", {"url": "s3://bucket", "options": options}).options == options
+
+
+def test_a_refused_secret_is_never_shown_by_commands_or_the_daemon_log(tmp_path, bifrostctl_bin, bifrostd_bin):
+    studio = tmp_path / "studio"
+    subprocess.run([bifrostctl_bin, "init", str(studio)], check=True, capture_output=True)
+    config = studio / "bifrost.yaml"
+    config.write_text(config.read_text() + (
+        "mirror:\n  targets:\n    offsite:\n      url: s3://studio-mirror/projects\n"
+        f"      endpoint_url: https://AKIAEXAMPLE:{SECRET}@minio.local:9000\n"
+        f"      options:\n        s3_additional_kwargs: {{SSECustomerKey: '{SECRET}'}}\n"))
+    subprocess.run([bifrostctl_bin, "--config", str(config), "scan"], capture_output=True)  # builds the catalog
+    for args in (["mirror", "status", "--json"], ["mirror", "run", "--dry-run"]):
+        done = subprocess.run([bifrostctl_bin, "--config", str(config), *args], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 15, (args, done.stdout, done.stderr)
+        assert "endpoint_url" in done.stderr and SECRET not in done.stdout + done.stderr
+    daemon = subprocess.run([bifrostd_bin, "--config", str(config), "--log-json"], capture_output=True, text=True,
+                            timeout=60)
+    assert daemon.returncode != 0 and "endpoint_url" in daemon.stderr
+    assert SECRET not in daemon.stdout + daemon.stderr
