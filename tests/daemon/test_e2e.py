@@ -70,6 +70,19 @@ def test_changes_are_reflected_through_bifrostctl(studio, daemon_factory):
     assert d.stop() == 0
 
 
+def test_status_shows_every_folder_of_the_demo_watched_by_inotify(studio, daemon_factory):
+    """The watch count is the kernel's: one watch per folder, whatever watchdog release is installed."""
+    d = daemon_factory(studio / "bifrost.yaml")
+    roots = {r["name"]: r for r in d.status()["roots"]}
+    for name in ("projects", "renders"):
+        folders = 1 + sum(1 for p in (studio / name).rglob("*") if p.is_dir())
+        assert roots[name]["mode"] == "watch" and roots[name]["inotify"], roots[name]
+        assert roots[name]["watches"] == folders == roots[name]["folders"], roots[name]
+        assert not roots[name]["errors"], roots[name]
+    assert "max_user_watches" not in d.log()
+    assert d.stop() == 0
+
+
 def test_moving_a_folder_out_and_back_in(studio, daemon_factory, tmp_path):
     d = daemon_factory(studio / "bifrost.yaml")
     renders = studio / "renders"
