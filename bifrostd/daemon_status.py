@@ -87,6 +87,8 @@ def describe(document: dict[str, Any]) -> str:
     mirror = document.get("mirror")
     if mirror and (mirror["last"] or mirror["state"] == "running" or mirror["next_due"]):
         lines.append(f"  mirror     {_mirror_text(mirror)}")
+        lines.extend(f"    {name}: {run['error']}" for name, run in sorted(mirror["last"].items())
+                     if run["status"] == "failed" and run.get("error"))
     for error in document["errors"][-3:]:
         lines.append(f"  error      {_when(error['at'])}: {error['message']}")
     return "\n".join(lines)

@@ -20,8 +20,9 @@ or a mirror run are *findings* in a result, not exceptions.
     ├── DaemonError (11)
     │   ├── DaemonRunning (12)            a daemon already holds the state folder
     │   └── DaemonUnreachable (13)        no daemon answers on the control socket
-    └── MirrorError (14)
-        └── MirrorTargetError (15)        unknown or misconfigured target
+    ├── MirrorError (14)
+    │   └── MirrorTargetError (15)        unknown or misconfigured target
+    └── PackageMissing (16)               a Python package a feature needs is not installed
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
@@ -139,6 +140,12 @@ class MirrorTargetError(MirrorError):
     """{}"""
 
     exit_code = 15
+
+
+class PackageMissing(BifrostError):
+    """{} needs the Python package {}, which is not installed ({}); install it with: {}"""
+
+    exit_code = 16
 
 
 def all_error_classes() -> list[type[BifrostError]]:

@@ -86,7 +86,7 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
     A run that would delete more objects than the target's max_delete deletes
     none of them (exit 1) until it is run with --allow-deletions.
     """
-    from ..errors import CatalogBusy
+    from ..errors import CatalogBusy, PackageMissing
     from ..mirror.runner import due_targets, plan_target, run_target
 
     if due and allow_deletions:
@@ -94,6 +94,7 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
     targets = _targets(obj, target)
     progress = TerminalProgress(sys.stderr.isatty() and not as_json)
     reports = []
+    missing: list[PackageMissing] = []  # a target lacking its backend package holds no other target back
     try:
         catalog = open_catalog(obj, write=not dry_run)
     except CatalogBusy as busy:
@@ -112,9 +113,14 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
                 reports.append(run_target(state, one, _locate(obj), should_stop=stop, allow_deletions=allow_deletions,
                                           progress=lambda stage, done, total, n=one.name: progress(
                                               f"{n}: {stage}", done, total)))
+            except PackageMissing as error:
+                missing.append(error)
             finally:
                 progress.clear()
-    return _render_runs(reports, dry_run=dry_run, as_json=as_json)
+    code = _render_runs(reports, dry_run=dry_run, as_json=as_json)
+    if missing:
+        raise missing[0]  # after the other targets' reports; exit 16
+    return code
 
 
 def _run_through_daemon(obj, busy: Exception, names: list[str], *, due: bool, allow_deletions: bool,

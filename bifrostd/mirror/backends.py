@@ -27,14 +27,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bifrostd.errors import MirrorError
+from bifrostd import packages
 
 from .targets import Target
 
-__all__ = ["RemoteObject", "Writer", "head", "is_transient", "listing", "open_filesystem", "open_writer", "read_object",
-           "remove"]
+__all__ = ["RemoteObject", "Writer", "check_backend", "head", "is_transient", "listing", "open_filesystem",
+           "open_writer", "read_object", "remove"]
 
-INSTALL_HINT = "pip install 'bifrostd[cloud]'"
 HASH_META = "bifrost-xxh3"
 MTIME_META = "bifrost-mtime-ns"
 XATTR_HASH = "user.bifrost.xxh3"
@@ -47,6 +46,7 @@ def is_temp_key(key: str) -> bool:
     return key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX)
 
 
+#: The package each protocol needs: fsspec is a core dependency, the others the extras s3, gcs and azure.
 _BACKEND_MODULE = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "file": "fsspec"}
 
 
@@ -110,23 +110,30 @@ def open_filesystem(target: Target) -> Any:
     gcsfs and azure-core keep their built-in request retries (not configurable
     through fsspec).
     """
-    _require(target.protocol)
+    _require(target)
     opener = {"s3": _open_s3, "gs": _open_gcs, "az": _open_azure, "file": _open_local}[target.protocol]
     return opener(target)
 
 
-def _require(protocol: str) -> None:
-    if protocol == "gs":
+def check_backend(target: Target) -> None:
+    """Raise ``PackageMissing`` if ``target``'s backend package is not installed, without importing it.
+
+    Every run checks this, not only one that opens the bucket, so a missing
+    package shows as the target's last error from the first run on.
+    """
+    packages.check(_BACKEND_MODULE[target.protocol], feature=_feature(target))
+
+
+def _require(target: Target) -> None:
+    if target.protocol == "gs":
         # Must precede the first gcsfs import: gcsfs >= 2026 otherwise probes every bucket
         # over gRPC for zonal/HNS layouts, which stalls ~60 s per call where unsupported.
         os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
-    try:
-        __import__(_BACKEND_MODULE[protocol])
-    except ImportError as error:
-        raise MirrorError(
-            f"the {protocol}:// backend needs {_BACKEND_MODULE[protocol]}, which is not installed "
-            f"({error}); install it with: {INSTALL_HINT}"
-        ) from error
+    packages.require(_BACKEND_MODULE[target.protocol], feature=_feature(target))
+
+
+def _feature(target: Target) -> str:
+    return f"mirror target {target.name!r} ({target.protocol}://)"
 
 
 def _open_s3(target: Target) -> Any:

@@ -111,6 +111,8 @@ def execute(
     """Apply ``the_plan``. An empty plan opens no filesystem; it is only recorded as a run."""
     started = time.monotonic()
     run_id = state.begin_run(target.name, source=source, planned=the_plan.counts())
+    if transfer is None:
+        _check_backend(state, target, run_id)
     if the_plan.empty:
         state.finish_run(run_id, status="ok", counts={}, bytes=0, error=None)
         return RunReport(target.name, the_plan, run_id, status="nothing", seconds=time.monotonic() - started)
@@ -133,6 +135,21 @@ def execute(
     state.finish_run(run_id, status=status, counts=execution.counts, bytes=execution.bytes, error=error)
     return RunReport(target.name, the_plan, run_id, status, dict(execution.counts), execution.bytes,
                      time.monotonic() - started, tuple(execution.failures), error)
+
+
+def _check_backend(state: MirrorState, target: Target, run_id: int) -> None:
+    """A missing backend package fails every run, an empty one too: the target shows the error from its first run,
+    and the failed run counts for the schedule (an unrecorded one would be due again at once)."""
+    from bifrostd.errors import PackageMissing
+
+    from .backends import check_backend
+
+    try:
+        check_backend(target)
+    except PackageMissing as error:
+        state.finish_run(run_id, status="failed", counts={}, bytes=0,
+                         error=redact_text(f"{type(error).__name__}: {error}"))
+        raise
 
 
 def _open_transfer(target: Target) -> Transfer:

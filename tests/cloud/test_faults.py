@@ -104,20 +104,13 @@ def test_permanent_errors_are_not_retried(faulty, tmp_path):
 
 
 def test_missing_backend_gives_an_install_hint(monkeypatch):
-    import builtins
+    import sys
 
-    from bifrostd.errors import MirrorError
+    from bifrostd.errors import PackageMissing
     from bifrostd.mirror import parse_target
 
-    real_import = builtins.__import__
-
-    def no_adlfs(name, *args, **kwargs):  # an uninstalled package cannot be produced otherwise
-        if name == "adlfs":
-            raise ImportError("No module named 'adlfs'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_adlfs)
-    with pytest.raises(MirrorError, match=r"pip install 'bifrostd\[cloud\]'"):
+    monkeypatch.setitem(sys.modules, "adlfs", None)  # what an uninstalled package looks like to import
+    with pytest.raises(PackageMissing, match=r"needs the Python package adlfs.* -m pip install 'adlfs>="):
         open_filesystem(parse_target("az", {"url": "az://container/x"}))
 
 
