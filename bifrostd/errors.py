@@ -8,13 +8,13 @@ or a mirror run are *findings* in a result, not exceptions.
 ::
 
     BifrostError (2)
-    ├── ConfigError (3)                   studio config unreadable or invalid
-    ├── TemplateError (4)                 template set invalid
-    │   ├── TemplateSetInvalid (4)        one or more problems, each with file:line:col
-    │   └── FieldValueError (5)           a value that can't be formatted or would escape a root
+    ├── ConfigError (3) *                 studio config unreadable or invalid
+    ├── TemplateError (4) *               template set invalid
+    │   ├── TemplateSetInvalid (4) *      one or more problems, each with file:line:col
+    │   └── FieldValueError (5) *         a value that can't be formatted or would escape a root
     ├── ResolveError (6)                  a path or reference that can't be resolved
     ├── CatalogError (7)
-    │   ├── CatalogLocationError (8)      catalog on a network filesystem
+    │   ├── CatalogLocationError (8) *    catalog on a network filesystem
     │   └── CatalogBusy (9)               another writer holds the catalog
     ├── ScanError (10)
     ├── DaemonError (11)
@@ -22,10 +22,16 @@ or a mirror run are *findings* in a result, not exceptions.
     │   └── DaemonUnreachable (13)        no daemon answers on the control socket
     ├── MirrorError (14)
     │   └── MirrorTargetError (15)        unknown or misconfigured target
-    └── PackageMissing (16)               a Python package a feature needs is not installed
+    └── PackageMissing (16) *             a Python package a feature needs is not installed
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
+
+Errors marked * have ``restart_mends`` False: a daemon that exits with one
+fails the same way at every start until someone edits the config or the
+templates, moves the state folder or installs a package. The unit
+systemd/bifrostd.service lists their codes (and 2, a usage error in the
+unit's own command line) in ``RestartPreventExitStatus=``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ class BifrostError(Exception):
     """{}"""
 
     exit_code: ClassVar[int] = 2
+    #: Whether a daemon that exits with this error may start fine later (a busy catalog, another daemon still
+    #: stopping); False when nothing changes until someone fixes something (see the module docstring).
+    restart_mends: ClassVar[bool] = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -58,12 +67,14 @@ class ConfigError(BifrostError):
     """{}"""
 
     exit_code = 3
+    restart_mends = False
 
 
 class TemplateError(BifrostError):
     """{}"""
 
     exit_code = 4
+    restart_mends = False
 
 
 class TemplateSetInvalid(TemplateError):
@@ -98,6 +109,7 @@ class CatalogLocationError(CatalogError):
     """The catalog {} is on a {} filesystem; SQLite's locking does not work there. Put the state folder on a local disk."""
 
     exit_code = 8
+    restart_mends = False
 
 
 class CatalogBusy(CatalogError):
@@ -146,6 +158,7 @@ class PackageMissing(BifrostError):
     """{} needs the Python package {}, which is not installed ({}); install it with: {}"""
 
     exit_code = 16
+    restart_mends = False
 
 
 def all_error_classes() -> list[type[BifrostError]]:

@@ -23,12 +23,14 @@ from .output import emit_json, json_option, printable, table
 EXIT_FINDINGS = 1
 
 
-def _targets(obj, name: str | None = None) -> list:
+def _targets(obj, name: str | None = None, *, required: bool = True) -> list:
     from ..mirror import parse_targets
     from ..templates.source import did_you_mean
 
     targets = parse_targets(obj.config().mirror) if obj.config().mirror else {}
     if not targets:
+        if not required:
+            return []
         raise MirrorTargetError("no mirror targets in the config; add them under mirror.targets (see docs/mirror.md)")
     if name is None:
         return list(targets.values())
@@ -91,7 +93,7 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
 
     if due and allow_deletions:
         raise click.UsageError("--allow-deletions is for one run asked for now: name the target, without --due")
-    targets = _targets(obj, target)
+    targets = _targets(obj, target, required=not due)  # --due: with no targets, none is due (the timer exits 0)
     progress = TerminalProgress(sys.stderr.isatty() and not as_json)
     reports = []
     missing: list[PackageMissing] = []  # a target lacking its backend package holds no other target back

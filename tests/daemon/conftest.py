@@ -51,14 +51,16 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: fl
 
 
 class Bifrostd:
-    """A running ``bifrostd --log-json`` and ``bifrostctl`` against the same config."""
+    """A running ``bifrostd --log-json`` and ``bifrostctl`` against the same config; ``command`` replaces the
+    installed ``bifrostd`` (e.g. ``python -c ...`` to start it with a package made unimportable)."""
 
-    def __init__(self, config: Path, *, env: dict[str, str] | None = None, wait: bool = True) -> None:
+    def __init__(self, config: Path, *, env: dict[str, str] | None = None, wait: bool = True,
+                 command: list[str] | None = None) -> None:
         self.config = config
         self.log_path = config.parent / f"bifrostd-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "w")
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("BIFROST_", "NOTIFY_", "WATCHDOG_"))}
-        self.process = subprocess.Popen([installed("bifrostd"), "--config", str(config), "--log-json"],
+        self.process = subprocess.Popen([*(command or [installed("bifrostd")]), "--config", str(config), "--log-json"],
                                         stdout=self._log, stderr=subprocess.STDOUT, env={**environ, **(env or {})})
         if wait:
             wait_until(self.ready, timeout=60, what="bifrostd to be ready")

@@ -1,15 +1,18 @@
 """The daemon runs mirror targets on a worker thread: indexing goes on meanwhile, reload picks up
-targets, SIGTERM stops a run between files, and status shows the worker."""
+targets, SIGTERM stops a run between files, and status shows the worker. The systemd timer's pass
+leaves a running daemon alone; a target whose backend package is missing fails alone."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from .conftest import wait_until
+from .conftest import installed, wait_until
 
 
 def add_target(studio: Path, folder: Path, **settings) -> None:
@@ -113,4 +116,72 @@ def test_the_daemon_holds_back_a_mass_deletion_until_a_run_is_asked_for_with_all
     wait_until(lambda: d.status()["mirror"]["last"]["vault"]["status"] == "ok", timeout=30, what="the allowed run")
     assert d.status()["mirror"]["last"]["vault"]["counts"] == {"deleted": 5}
     assert list(mirrored.iterdir()) == []
+    assert d.stop() == 0
+
+
+def timer_command(config: Path) -> list[str]:
+    """What bifrost-mirror.timer starts, from the unit itself, pointed at this environment and this config."""
+    unit = Path(__file__).resolve().parents[2] / "systemd" / "bifrost-mirror.service"
+    (line,) = [line for line in unit.read_text().splitlines() if line.startswith("ExecStart=")]
+    command = line.removeprefix("ExecStart=").split()
+    assert command[:3] == ["/opt/bifrost/venv/bin/bifrostctl", "--config", "/etc/bifrost/bifrost.yaml"], command
+    return [installed("bifrostctl"), "--config", str(config), *command[3:]]
+
+
+def test_the_mirror_timer_on_a_daemon_host_exits_0_and_leaves_the_daemon_alone(studio, daemon_factory, tmp_path):
+    settled_files(studio / "projects" / "demo" / "plates", 3, 1024)
+    add_target(studio, tmp_path / "vault")
+    d = daemon_factory(studio / "bifrost.yaml")
+    wait_until(lambda: "vault" in d.status()["mirror"]["last"], timeout=60, what="the first, scheduled run")
+    before = d.status()
+    runs_before = d.ctl_json("mirror", "status")["targets"][0]["last_run"]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BIFROST_")}
+    for _ in range(2):  # two timer ticks
+        done = subprocess.run(timer_command(studio / "bifrost.yaml"), capture_output=True, text=True, timeout=60,
+                              env=environ)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("bifrostd holds the catalog and runs the mirror schedule itself"), done.stdout
+    after = d.status()
+    assert d.process.poll() is None
+    assert (after["pid"], after["started"]) == (before["pid"], before["started"])
+    assert after["mirror"]["last"] == before["mirror"]["last"] and after["counts"]["errors"] == 0
+    assert d.ctl_json("mirror", "status")["targets"][0]["last_run"] == runs_before  # no run of its own
+    new = studio / "projects" / "demo" / "after_the_timer.txt"
+    new.write_text("still indexed")
+    wait_until(lambda: "after_the_timer.txt" in json.dumps(d.ctl_json("ls", str(new.parent))), what="a new save")
+    assert d.stop() == 0
+
+
+def test_the_mirror_timer_with_no_targets_configured_exits_0_with_or_without_the_daemon(studio, daemon_factory):
+    config = studio / "bifrost.yaml"
+    alone = subprocess.run(timer_command(config), capture_output=True, text=True, timeout=60)
+    assert (alone.returncode, alone.stdout, alone.stderr) == (0, "", ""), alone.stderr
+    d = daemon_factory(config)
+    beside = subprocess.run(timer_command(config), capture_output=True, text=True, timeout=60)
+    assert beside.returncode == 0 and beside.stdout.startswith("bifrostd holds the catalog"), beside.stderr
+    assert d.process.poll() is None and d.stop() == 0
+
+
+def test_a_target_whose_backend_package_is_missing_fails_each_run_while_the_daemon_keeps_indexing(
+        studio, daemon_factory):
+    config = studio / "bifrost.yaml"
+    config.write_text(config.read_text().rstrip("\n") + "\nmirror:\n  targets:\n    offsite: "
+                      + json.dumps({"url": "s3://studio-backup/bifrost", "schedule": "1h"}) + "\n")
+    # An honest ImportError: the interpreter is told s3fs can't be imported, as when it is not installed.
+    without_s3fs = [sys.executable, "-c", "import sys; sys.modules['s3fs'] = None; from bifrostd.daemon import main; main()"]
+    d = daemon_factory(config, command=without_s3fs)
+    wait_until(lambda: "offsite" in d.status()["mirror"]["last"], timeout=60, what="the first, scheduled run")
+    last = d.status()["mirror"]["last"]["offsite"]
+    assert last["status"] == "failed", last
+    assert "needs the Python package s3fs, which is not installed" in last["error"]
+    assert f"{sys.executable} -m pip install 's3fs>=" in last["error"]
+    assert "offsite: mirror target 'offsite' (s3://) needs the Python package s3fs" in d.ctl("daemon", "status").stdout
+    assert "s3fs, which is not installed" in d.log()
+    status = d.ctl_json("mirror", "status")["targets"][0]
+    assert status["last_error"]["error"].startswith("PackageMissing: mirror target 'offsite' (s3://) needs"), status
+    assert status["next_run_ns"] > time.time_ns() + 3000 * 10**9  # the failed run counts: not retried in a loop
+    new = studio / "projects" / "demo" / "saved_meanwhile.txt"
+    new.write_text("indexed all the same")
+    wait_until(lambda: "saved_meanwhile.txt" in json.dumps(d.ctl_json("ls", str(new.parent))), what="a new save")
+    assert d.process.poll() is None
     assert d.stop() == 0
