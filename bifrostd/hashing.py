@@ -33,13 +33,14 @@ import stat as st_
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import Enum
 
 import xxhash
 
 from bifrostd.model import FileState, Finding, FindingKind
+from bifrostd.progress import INTERVAL, Meter
 
 __all__ = [
     "BIG_FILE", "BUFFER_SIZE", "POOL_MIN_FILES", "HashOutcome", "HashStatus", "hash_file", "hash_many", "hash_stable",
@@ -122,8 +123,12 @@ def _open_regular(path: PathLike) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-def _digest_fd(fd: int, size_hint: int, buffer: bytearray | None) -> str:
-    """Read to EOF. Small files take one ``os.read`` of size+1 (a short read proves EOF)."""
+def _digest_fd(fd: int, size_hint: int, buffer: bytearray | None, meter: Meter | None = None) -> str:
+    """Read to EOF. Small files take one ``os.read`` of size+1 (a short read proves EOF).
+
+    ``meter`` is told each buffer's bytes of a file that is streamed (1 MiB and
+    up), so progress moves while a big file is read; a small file adds no call.
+    """
     if size_hint < BUFFER_SIZE:
         data = os.read(fd, size_hint + 1)
         if len(data) <= size_hint:
@@ -131,17 +136,19 @@ def _digest_fd(fd: int, size_hint: int, buffer: bytearray | None) -> str:
         hasher = xxhash.xxh3_128(data)
     else:
         hasher = xxhash.xxh3_128()
-    _stream(fd, hasher, buffer if buffer is not None else _thread_buffer())
+    _stream(fd, hasher, buffer if buffer is not None else _thread_buffer(), meter)
     return hasher.hexdigest()
 
 
-def _stream(fd: int, hasher: xxhash.xxh3_128, buffer: bytearray) -> None:
+def _stream(fd: int, hasher: xxhash.xxh3_128, buffer: bytearray, meter: Meter | None) -> None:
     view = memoryview(buffer)
     while True:
         n = os.readv(fd, [buffer])
         if not n:
             return
         hasher.update(view[:n])
+        if meter is not None:
+            meter.add(n)
 
 
 def _thread_buffer() -> bytearray:
@@ -168,7 +175,7 @@ def hash_stable(path: PathLike, before: os.stat_result | FileState, *, stat: Sta
 
 
 def _hash_at(name: str, shown: str, expected: tuple[int, int, int, int], folder_fd: int | None,
-             stat: StatFn) -> HashOutcome:
+             stat: StatFn, meter: Meter | None = None) -> HashOutcome:
     """The flat core of ``hash_stable``; ``name`` is relative to ``folder_fd`` when one is given.
 
     Opening and stat-ing relative to an open folder skips resolving the whole
@@ -184,7 +191,7 @@ def _hash_at(name: str, shown: str, expected: tuple[int, int, int, int], folder_
             return HashOutcome(shown, HashStatus.NOT_REGULAR, message="not a regular file any more; not read")
         if (at_open.st_size, at_open.st_mtime_ns, at_open.st_ino, at_open.st_dev) != expected:
             return HashOutcome(shown, HashStatus.CHANGED, message="changed since it was observed; hash later")
-        digest = _digest_fd(fd, expected[0], None)
+        digest = _digest_fd(fd, expected[0], None, meter)
     except OSError as error:
         return _failure(shown, error)
     finally:
@@ -218,6 +225,7 @@ def hash_many(
     workers: int = 2,
     big_file: int = BIG_FILE,
     pool_min_files: int = POOL_MIN_FILES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[HashOutcome]:
     """``hash_stable`` for many files, outcomes in input order.
 
@@ -226,23 +234,52 @@ def hash_many(
     at least ``pool_min_files`` of them, all but one share go to
     ``workers - 1`` worker processes while the calling thread hashes its own
     share; fewer are hashed inline (a process round trip would cost more).
+
+    ``progress(files, bytes)`` is told how much of this call is hashed, on the
+    calling thread, at most ten times a second: per buffer while big files
+    are read, per share for small ones. Without it no file costs anything more.
     """
     items = [(os.fspath(path), _signature(before)) for path, before in items]
     outcomes: list[HashOutcome | None] = [None] * len(items)
+    meter = Meter(progress) if progress is not None else None
     big = [i for i, (_, expected) in enumerate(items) if expected[0] >= big_file] if workers > 1 else []
     small = [i for i, (_, expected) in enumerate(items) if workers <= 1 or expected[0] < big_file]
     with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="bifrost-hash") as threads:
-        futures = [(i, threads.submit(_hash_at, items[i][0], items[i][0], items[i][1], None, os.stat)) for i in big]
+        futures = [(i, threads.submit(_hash_at, items[i][0], items[i][0], items[i][1], None, os.stat, meter))
+                   for i in big]
         shares = _shares(small, workers) if workers > 1 and len(small) >= pool_min_files else [small]
         remote = [(share, _pool(workers - 1).submit(_hash_share, [items[i] for i in share])) for share in shares[1:]]
-        for i, outcome in zip(shares[0], _hash_batch([items[i] for i in shares[0]])):
+        if meter is not None:
+            _count_when_done(meter, items, futures, remote)
+        for i, outcome in zip(shares[0], _hash_batch([items[i] for i in shares[0]], meter)):
             outcomes[i] = outcome
+        if meter is not None:
+            meter.add(sum(items[i][1][0] for i in shares[0] if items[i][1][0] < BUFFER_SIZE), len(shares[0]))
+            _wait_reporting(meter, [f for _, f in remote] + [f for _, f in futures])
         for share, future in remote:
             for i, (status, digest, message) in zip(share, _result(future, [items[i] for i in share])):
                 outcomes[i] = HashOutcome(items[i][0], HashStatus(status), digest, message)
         for i, future in futures:
             outcomes[i] = future.result()
     return outcomes  # type: ignore[return-value]
+
+
+def _count_when_done(meter: Meter, items: list[tuple[str, tuple[int, int, int, int]]],
+                     big: list[tuple[int, Future]], remote: list[tuple[list[int], Future]]) -> None:
+    """A big file's bytes were counted as read: it adds one file when done; a share adds its files and bytes."""
+    for _, future in big:
+        future.add_done_callback(lambda _f: meter.add(0, 1))
+    for share, future in remote:
+        size = sum(items[i][1][0] for i in share)
+        future.add_done_callback(lambda _f, size=size, files=len(share): meter.add(size, files))
+
+
+def _wait_reporting(meter: Meter, futures: list[Future]) -> None:
+    """Wait for the workers, reporting what they hashed meanwhile (they only count)."""
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=INTERVAL)
+        meter.poll()
 
 
 def _shares(indexes: list[int], count: int) -> list[list[int]]:
@@ -258,7 +295,7 @@ def _hash_share(items: list[tuple[str, tuple[int, int, int, int]]]) -> list[tupl
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-def _hash_batch(items: list[tuple[str, tuple[int, int, int, int]]]) -> list[HashOutcome]:
+def _hash_batch(items: list[tuple[str, tuple[int, int, int, int]]], meter: Meter | None = None) -> list[HashOutcome]:
     """``_hash_at`` for each file, in order, opening and stat-ing relative to its folder when the next
     file is in the same one.
 
@@ -284,9 +321,9 @@ def _hash_batch(items: list[tuple[str, tuple[int, int, int, int]]]) -> list[Hash
                     except OSError:
                         folder_fd = None
             if folder_fd is None:
-                out.append(_hash_at(path, path, expected, None, stat))
+                out.append(_hash_at(path, path, expected, None, stat, meter))
             else:
-                out.append(_hash_at(name, path, expected, folder_fd, stat))
+                out.append(_hash_at(name, path, expected, folder_fd, stat, meter))
     finally:
         if folder_fd is not None:
             os.close(folder_fd)

@@ -12,6 +12,11 @@ The steps, each owned elsewhere and glued here:
 
 Interrupting this at any point is safe: the catalog only ever holds whole
 batches, and folder mtimes are remembered last.
+
+Progress (``bifrostd.progress``): a plain callback hears each stage start and
+each hashing chunk and applied batch, as it always did; a byte-aware one also
+hears, ten times a second, the files and bytes found while walking and the
+bytes hashed within a chunk. Those are counted only for a byte-aware callback.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from .model import DirState, FileState, Finding, Plan
+from .progress import INTERVAL, Progress, Reporter
 from .reconcile import (
     CatalogView, Classifier, Observations, WalkScope, needs_hash, plan, split_unchanged, summary,
 )
@@ -30,7 +36,6 @@ HASH_CHUNK = 5000
 #: The mtime remembered for a folder to list again next time (``scan.UNSETTLED``).
 UNSETTLED = -1
 
-Progress = Callable[[str, int, "int | None"], None]
 Hasher = Callable[..., list[Any]]
 
 
@@ -79,17 +84,25 @@ class ScanReport:
 
 # -- walking ----------------------------------------------------------------------------
 def observe(template_set: Any, roots: Sequence[str], prior: dict[tuple[str, str], int], *, full: bool,
-            walker: Callable[..., Any] | None = None) -> Observations:
-    """Walk every root and merge the results into one set of observations."""
+            walker: Callable[..., Any] | None = None, report: Reporter | None = None) -> Observations:
+    """Walk every root and merge the results into one set of observations.
+
+    With a byte-aware ``report``, the walker is also given ``on_listed`` (see
+    ``scan.walk``), so the files and bytes found so far show while it walks.
+    """
     if walker is None:
         from .scan import walk as walker
     files: list[FileState] = []
     dirs: list[DirState] = []
     findings: list[Finding] = []
     listed, skipped, failed = set(), set(), set()
+    tally = _WalkTally(report) if report is not None and report.wants_bytes else None
     for root in roots:
         mine = {rel: mtime for (name, rel), mtime in prior.items() if name == root}
-        result = walker(root, template_set.root_path(root), mine, full=full)
+        extra = {"on_listed": tally.listed} if tally is not None else {}
+        result = walker(root, template_set.root_path(root), mine, full=full, **extra)
+        if tally is not None:
+            tally.root_done(result.files)
         files.extend(result.files)
         dirs.extend(DirState(root, rel, mtime) for rel, mtime in result.directories.items())
         findings.extend(result.findings)
@@ -100,17 +113,50 @@ def observe(template_set: Any, roots: Sequence[str], prior: dict[tuple[str, str]
     return Observations(tuple(files), scope, tuple(dirs), tuple(findings))
 
 
+class _WalkTally:
+    """Files and bytes found by the walks so far, told at most ten times a second.
+
+    A file's size is added once, when a report is due (not per entry: the
+    walk's hot loop stays as it is), from the walker's growing list of files.
+    """
+
+    def __init__(self, report: Reporter, clock: Callable[[], float] = time.monotonic) -> None:
+        self.report, self.clock = report, clock
+        self.files = self.bytes = self.counted = 0
+        self.last = clock()
+
+    def listed(self, found: Sequence[FileState]) -> None:
+        now = self.clock()
+        if now - self.last < INTERVAL:
+            return
+        self.last = now
+        self.bytes += sum(f.size for f in found[self.counted:])
+        self.counted = len(found)
+        self.report.between("walking", self.files + len(found), None, self.bytes)
+
+    def root_done(self, found: Sequence[FileState]) -> None:
+        self.bytes += sum(f.size for f in found[self.counted:])
+        self.files += len(found)
+        self.counted = 0
+
+
 # -- hashing ----------------------------------------------------------------------------
-def default_hasher(items: list[tuple[str, FileState]], *, workers: int) -> list[Any]:
+def default_hasher(items: list[tuple[str, FileState]], *, workers: int,
+                   progress: Callable[[int, int], None] | None = None) -> list[Any]:
     """``hashing.hash_many``: stable xxh3-128 digests, big files on threads."""
     from .hashing import hash_many
 
-    return hash_many(items, workers=workers)
+    return hash_many(items, workers=workers, progress=progress)
 
 
 def hash_needed(observations: Observations, view: CatalogView, template_set: Any, *, hasher: Hasher,
-                workers: int, progress: Progress) -> tuple[Observations, int, int]:
-    """Observations with hashes for the files that need one; (observations, hashed, to retry)."""
+                workers: int, progress: Progress | Reporter) -> tuple[Observations, int, int]:
+    """Observations with hashes for the files that need one; (observations, hashed, to retry).
+
+    A byte-aware ``progress`` also gets the bytes hashed, within each chunk too
+    (the hasher is then called with ``progress``, see ``hashing.hash_many``).
+    """
+    report = progress if isinstance(progress, Reporter) else Reporter(progress)
     records = {(r.root, r.relative): r for r in view.records}
     todo = [i for i, s in enumerate(observations.files) if needs_hash(records.get((s.root, s.relative)), s)]
     if not todo:
@@ -118,10 +164,7 @@ def hash_needed(observations: Observations, view: CatalogView, template_set: Any
     bases = {root: template_set.root_path(root) for root in observations.scope.roots}
     files = list(observations.files)
     items = [(f"{bases[files[i].root]}/{files[i].relative}", files[i]) for i in todo]
-    outcomes: list[Any] = []
-    for start in range(0, len(items), HASH_CHUNK):
-        outcomes.extend(hasher(items[start:start + HASH_CHUNK], workers=workers))
-        progress("hashing", len(outcomes), len(items))
+    outcomes = _hash_chunks(items, hasher, workers, report)
     failed: list[tuple[FileState, Any]] = []
     gone: set[int] = set()
     for index, outcome in zip(todo, outcomes):
@@ -133,6 +176,26 @@ def hash_needed(observations: Observations, view: CatalogView, template_set: Any
             files[index] = replace(files[index], hash=outcome.digest)
     kept = tuple(f for i, f in enumerate(files) if i not in gone)
     return _with_retries(observations, kept, failed), len(todo) - len(failed), len(failed)
+
+
+def _hash_chunks(items: list[tuple[str, FileState]], hasher: Hasher, workers: int, report: Reporter) -> list[Any]:
+    outcomes: list[Any] = []
+    total_bytes = sum(f.size for _, f in items) if report.wants_bytes else None
+    done_bytes = 0
+    report.between("hashing", 0, len(items), 0, total_bytes)  # the start, for a rate and time left
+    for start in range(0, len(items), HASH_CHUNK):
+        chunk = items[start:start + HASH_CHUNK]
+        if total_bytes is None:
+            outcomes.extend(hasher(chunk, workers=workers))
+        else:
+            def within(files: int, count: int, before: int = len(outcomes), base: int = done_bytes) -> None:
+                report.between("hashing", before + files, len(items), base + count, total_bytes)
+
+            outcomes.extend(hasher(chunk, workers=workers, progress=within))
+            done_bytes += sum(f.size for _, f in chunk)
+        report.count("hashing", len(outcomes), len(items), done_bytes if total_bytes is not None else None,
+                     total_bytes)
+    return outcomes
 
 
 def _with_retries(observations: Observations, files: tuple[FileState, ...],
@@ -153,6 +216,7 @@ def _with_retries(observations: Observations, files: tuple[FileState, ...],
 def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hasher | None = None,
          walker: Callable[..., Any] | None = None, progress: Progress = _no_progress) -> ScanReport:
     """Walk, hash, plan and (unless ``options.dry_run``) apply; ``catalog`` may be None for a dry run."""
+    report = Reporter(progress)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     roots = options.roots or tuple(template_set.roots)
@@ -162,9 +226,12 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
                                      fingerprint=template_set.fingerprint)
     clock = _Stopwatch(timings)
     prior = catalog.dirs(roots) if catalog is not None else {}
-    progress("walking", 0, None)
-    observations = clock("walk", observe, template_set, roots, prior, full=options.full, walker=walker)
-    progress("walking", len(observations.files), len(observations.files))
+    report.count("walking", 0, None, 0 if report.wants_bytes else None)
+    observations = clock("walk", observe, template_set, roots, prior, full=options.full, walker=walker,
+                         report=report)
+    found = len(observations.files)
+    found_bytes = sum(f.size for f in observations.files) if report.wants_bytes else None
+    report.count("walking", found, found, found_bytes)
     files_seen = len(observations.files)
     if catalog is not None and (options.full or not prior):
         observations, view = clock("view", _whole_view, catalog, observations, template_set.fingerprint,
@@ -175,18 +242,19 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
     if options.hash_files:
         observations, hashed, retries = clock("hash", hash_needed, observations, view, template_set,
                                               hasher=hasher or default_hasher, workers=options.workers,
-                                              progress=progress)
+                                              progress=report)
     the_plan = clock("plan", plan, view, observations, template_set, classifier=Classifier(template_set))
-    report = ScanReport(the_plan, roots, files_seen, len(observations.scope.listed),
+    result = ScanReport(the_plan, roots, files_seen, len(observations.scope.listed),
                         len(observations.scope.skipped), hashed, retries, 0.0, scan_id, False, timings)
     if options.dry_run:
-        return replace(report, duration_s=time.perf_counter() - started)
+        return replace(result, duration_s=time.perf_counter() - started)
     total = len(the_plan.actions)
+    report.between("applying", 0, total, None)
     clock("apply", catalog.apply, the_plan, scan_id=scan_id, batch_size=options.batch_size,
-          progress=lambda done: progress("applying", done, total))
-    report = replace(report, duration_s=time.perf_counter() - started, applied=True)
-    catalog.finish_scan(scan_id, counts=report.counts, findings=the_plan.findings, duration_s=report.duration_s)
-    return report
+          progress=lambda done: report.count("applying", done, total))
+    result = replace(result, duration_s=time.perf_counter() - started, applied=True)
+    catalog.finish_scan(scan_id, counts=result.counts, findings=the_plan.findings, duration_s=result.duration_s)
+    return result
 
 
 def _whole_view(catalog: Any, observations: Observations, fingerprint: str, *,

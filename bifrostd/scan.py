@@ -161,6 +161,7 @@ def walk(
     stat: StatFn = os.stat,
     now_ns: Callable[[], int] = time.time_ns,
     settle_ns: int = SETTLE_NS,
+    on_listed: Callable[[list[FileState]], None] | None = None,
 ) -> WalkResult:
     """Walk ``root_path`` (or its subfolder ``under``) and observe every regular file.
 
@@ -170,7 +171,9 @@ def walk(
     seams for tests: ``scandir`` gets an open folder descriptor; ``stat`` is
     called as ``stat(name, dir_fd=fd, follow_symlinks=False)`` for a listed
     entry and as ``stat(path, follow_symlinks=...)`` otherwise.
-    Raises ``ScanError`` if the root itself cannot be used.
+    ``on_listed`` is called after each folder is listed with the files found
+    so far (the walk's own growing list: read it, don't keep or change it), to
+    show progress. Raises ``ScanError`` if the root itself cannot be used.
     """
     root_abs = os.fspath(root_path)
     top = _check_under(under)
@@ -189,6 +192,8 @@ def walk(
             stack.extend(kids)
         else:
             stack.extend(_list(state, relative, absolute))
+            if on_listed is not None:
+                on_listed(state.files)
     if not top and prior:
         _distrust_an_empty_root(state, prior)
     return state.result()

@@ -4,7 +4,9 @@ Subcommands are imported on first use (``LazyGroup``), so ``bifrostctl resolve``
 never pays for the catalog, the daemon or cloud backends. One error boundary,
 :func:`main`, maps :class:`~bifrostd.errors.BifrostError` to ``Error: ...`` on
 stderr and the error's exit code; any other exception is a bug and shows a
-traceback.
+traceback. ``--debug`` adds the traceback of a ``BifrostError`` (with the error
+underneath it) and of an interrupt; ``-q``/``-v`` set how much else stderr
+gets (``verbosity``).
 """
 
 from __future__ import annotations
@@ -53,31 +55,61 @@ class LazyGroup(click.Group):
             return getattr(module, attribute)
         return super().get_command(ctx, name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, with "did you mean" for a misspelt command, from the names alone (nothing imported)."""
+        name = click.utils.make_str(args[0])
+        if not ctx.resilient_parsing and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3)
+            hint = "" if not close else (f" Did you mean {close[0]!r}?" if len(close) == 1 else
+                                         f" (Did you mean one of: {', '.join(repr(c) for c in close)}?)")
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(), default=None,
               help="Studio config file or folder (default: $BIFROST_CONFIG, ./bifrost.yaml, "
                    "/etc/bifrost/bifrost.yaml).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no informational lines on stderr; errors still.")
+@click.option("-v", "--verbose", count=True,
+              help="More detail: each finding, and log lines (-vv: also one per file moved).")
+@click.option("--debug", is_flag=True,
+              help="Show the traceback of an error or an interrupt, not only its message; log everything.")
 @click.version_option(package_name="bifrostd", prog_name="bifrostctl")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, quiet: bool, verbose: int, debug: bool) -> None:
     """Ask Bifrost about the studio: resolve paths and references, scan, drift, versions, mirrors."""
-    ctx.obj = CliContext(config_path)
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose contradict each other: give one", ctx)
+    obj = ctx.ensure_object(CliContext)  # main() passes one in, to read --debug after an error
+    obj.config_path, obj.verbosity, obj.debug = config_path, -1 if quiet else verbose, debug
+    if quiet or verbose or debug or f"{__name__}.verbosity" in sys.modules:  # the last: undo an earlier run's
+        from .verbosity import configure
+
+        configure(obj.verbosity, debug=debug)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``bifrostctl``; returns (and exits with) the exit code."""
+    obj = CliContext(None)
     try:
-        result = cli.main(args=argv, prog_name="bifrostctl", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="bifrostctl", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as done:
         code = done.exit_code
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        interrupt = exc.__cause__ or exc.__context__  # click's Abort stands for the KeyboardInterrupt
+        if obj.debug and interrupt is not None:  # where was it? (what was slow, or stuck)
+            _print_traceback(interrupt)
         click.echo("Aborted.", err=True)
         code = 130
     except BifrostError as exc:
+        if obj.debug:
+            _print_traceback(exc)
         click.echo(f"Error: {exc}", err=True)
         code = exc.exit_code
     except BrokenPipeError:
@@ -87,3 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _print_traceback(error: BaseException) -> None:
+    import traceback  # only for --debug: the usual run does not load it
+
+    traceback.print_exception(error)

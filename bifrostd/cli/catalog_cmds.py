@@ -9,7 +9,6 @@ write when it holds the catalog.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections import Counter
 from typing import Any
@@ -24,26 +23,6 @@ def open_catalog(obj, *, write: bool = False):
     from ..catalog import Catalog
 
     return Catalog.open(obj.config().catalog_path, write=write)
-
-
-class TerminalProgress:
-    """Progress on stderr when it is a terminal, at most ten updates a second; silent when piped."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._last = 0.0
-
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.1 and total != done):
-            return
-        self._last = now
-        amount = f"{done:,}/{total:,}" if total else f"{done:,}"
-        click.echo(f"\r\033[K{stage} {amount}", err=True, nl=False)
-
-    def clear(self) -> None:
-        if self.enabled:
-            click.echo("\r\033[K", err=True, nl=False)
 
 
 # -- scan -------------------------------------------------------------------------------
@@ -67,7 +46,7 @@ def scan(obj, roots: tuple[str, ...], full: bool, dry_run: bool, as_json: bool) 
     _check_roots(template_set, roots)
     options = ScanOptions(roots=roots, full=full, dry_run=dry_run, hash_files=config.scan.hash,
                           workers=config.scan.workers)
-    progress = TerminalProgress(sys.stderr.isatty() and not as_json)
+    progress = obj.progress(as_json=as_json)
     catalog = _catalog_for_scan(obj, dry_run)
     try:
         report = run_scan(catalog, template_set, options, progress=progress)
@@ -75,7 +54,7 @@ def scan(obj, roots: tuple[str, ...], full: bool, dry_run: bool, as_json: bool) 
         progress.clear()
         if catalog is not None:
             catalog.close()
-    _render_scan(report, template_set, dry_run=dry_run, as_json=as_json)
+    _render_scan(obj, report, dry_run=dry_run, as_json=as_json)
     return 0
 
 
@@ -92,7 +71,7 @@ def _catalog_for_scan(obj, dry_run: bool):
     return open_catalog(obj) if obj.config().catalog_path.exists() else None
 
 
-def _render_scan(report, template_set, *, dry_run: bool, as_json: bool) -> None:
+def _render_scan(obj, report, *, dry_run: bool, as_json: bool) -> None:
     from .plan_render import action_json, action_line
 
     if as_json:
@@ -104,10 +83,15 @@ def _render_scan(report, template_set, *, dry_run: bool, as_json: bool) -> None:
     if dry_run:
         for action in report.plan.actions:
             click.echo(action_line(action))
-    click.echo(_scan_summary(report, dry_run), err=dry_run)
+    summary = _scan_summary(report, dry_run, findings=obj.verbosity > 0)
+    if dry_run:  # the plan is the output; its summary is for the person watching
+        obj.info(summary)
+    else:
+        click.echo(summary)
 
 
-def _scan_summary(report, dry_run: bool) -> str:
+def _scan_summary(report, dry_run: bool, *, findings: bool = False) -> str:
+    """Two lines of counts, the findings by kind and, with ``findings`` (-v), each finding."""
     counts = report.counts
     verb = "would change" if dry_run else "changed"
     lines = [f"scanned {', '.join(report.roots)} in {report.duration_s:.2f} s: {counts['files_seen']:,} files seen, "
@@ -118,6 +102,8 @@ def _scan_summary(report, dry_run: bool) -> str:
         kinds = Counter(f.kind.value for f in report.plan.findings)
         lines.append(f"  findings: {len(report.plan.findings)} (" +
                      ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")")
+        if findings:
+            lines += [f"    {f.kind.value} {f.root}:{printable(f.relative)}: {f.message}" for f in report.plan.findings]
     return "\n".join(lines)
 
 

@@ -1,20 +1,28 @@
-"""State shared by the commands of one ``bifrostctl`` run: the config, loaded on demand."""
+"""State shared by the commands of one ``bifrostctl`` run: the config, loaded on demand, and the global options."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..templates import TemplateSet
+    from .progress import TerminalProgress
 
 
 @dataclass(slots=True)
 class CliContext:
-    config_path: str | None
+    config_path: str | None = None
+    verbosity: int = 0  # -1 with --quiet, 0 by default, the count of -v
+    debug: bool = False
     _config: Any = field(default=None)
     _templates: Any = field(default=None)
+
+    @property
+    def quiet(self) -> bool:
+        return self.verbosity < 0
 
     def config(self) -> Config:
         if self._config is None:
@@ -27,6 +35,19 @@ class CliContext:
         if self._templates is None:
             self._templates = self.config().load_templates()
         return self._templates
+
+    def progress(self, *, as_json: bool = False) -> TerminalProgress:
+        """Progress bars for long work: on a terminal only, never with --json or --quiet."""
+        from .progress import TerminalProgress
+
+        return TerminalProgress(not as_json and not self.quiet and sys.stderr.isatty())
+
+    def info(self, text: str) -> None:
+        """An informational line on stderr (a dry run's summary); --quiet drops it."""
+        if not self.quiet:
+            from .progress import echo_err
+
+            echo_err(text)
 
     def daemon_state(self) -> dict[str, Any] | None:
         """The running daemon's live state for ``bifrostctl status`` (None when none runs)."""

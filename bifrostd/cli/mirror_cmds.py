@@ -8,7 +8,6 @@ and ``--dry-run`` only read it.
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ import click
 
 from ..catalog.mirror_state import MirrorState
 from ..errors import MirrorError, MirrorTargetError
-from .catalog_cmds import TerminalProgress, open_catalog
+from .catalog_cmds import open_catalog
 from .output import emit_json, json_option, printable, table
 
 EXIT_FINDINGS = 1
@@ -94,7 +93,7 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
     if due and allow_deletions:
         raise click.UsageError("--allow-deletions is for one run asked for now: name the target, without --due")
     targets = _targets(obj, target, required=not due)  # --due: with no targets, none is due (the timer exits 0)
-    progress = TerminalProgress(sys.stderr.isatty() and not as_json)
+    progress = obj.progress(as_json=as_json)
     reports = []
     missing: list[PackageMissing] = []  # a target lacking its backend package holds no other target back
     try:
@@ -113,8 +112,7 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
                 continue
             try:
                 reports.append(run_target(state, one, _locate(obj), should_stop=stop, allow_deletions=allow_deletions,
-                                          progress=lambda stage, done, total, n=one.name: progress(
-                                              f"{n}: {stage}", done, total)))
+                                          progress=progress.labelled(one.name)))
             except PackageMissing as error:
                 missing.append(error)
             finally:
@@ -338,7 +336,8 @@ def _verify_text(report, fixed, after) -> str:
 @click.argument("filters", nargs=-1)
 @click.option("--to", "to_dir", type=click.Path(file_okay=False), default=None,
               help="Restore under DIR/<root>/<path> instead of in place.")
-@click.option("--dry-run", is_flag=True, help="List what would be restored; download nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Check what would be restored, skipped or refused (as the real run would); write nothing.")
 @click.option("--force", is_flag=True, help="Overwrite local files newer than the mirrored copy.")
 @click.option("--include-deleted", is_flag=True, help="Also restore objects whose files were deleted since.")
 @json_option
@@ -349,6 +348,8 @@ def restore_command(obj, target: str, filters: tuple[str, ...], to_dir: str | No
 
     A local file newer than its mirrored copy is never overwritten without --force.
     Restoring in place re-registers the restored files in the catalog.
+    --dry-run makes the same checks (hashing local files that may already have
+    the content) and reports the counts the real run would.
     """
     from ..mirror.backends import listing
     from ..mirror.recovery import RestoreReport, key_prefix, restore, select
@@ -361,19 +362,25 @@ def restore_command(obj, target: str, filters: tuple[str, ...], to_dir: str | No
     dest_for = _destination(obj, to_dir)
     items, skipped = select((o for o, _ in listing(transfer.fs, one)), recorded, prefixes=prefixes,
                             dest_for=dest_for, include_deleted=include_deleted, target=one)
-    report = RestoreReport(one.name, tuple(items), tuple(skipped), dry_run=dry_run)
+    progress = obj.progress(as_json=as_json)
+    verdicts: dict[str, Any] = {}  # a dry run lists each item with what the real run would do
+
+    def remember(item, result) -> None:
+        verdicts[item.key] = result
+
+    with _StopOnTerm() as stop:
+        try:
+            counts, received, problems, seconds = restore(transfer, items, force=force,
+                                                          progress=progress.labelled(one.name),
+                                                          should_stop=stop, dry_run=dry_run,
+                                                          on_result=remember if dry_run else None)
+        finally:
+            progress.clear()
+    report = RestoreReport(one.name, tuple(items), tuple(skipped), counts, received, seconds, tuple(problems),
+                           dry_run=dry_run, verdicts=verdicts)
     rescanned = None
-    if not dry_run:
-        progress = TerminalProgress(sys.stderr.isatty() and not as_json)
-        with _StopOnTerm() as stop:
-            try:
-                counts, received, problems, seconds = restore(transfer, items, force=force, progress=progress,
-                                                              should_stop=stop)
-            finally:
-                progress.clear()
-        report = RestoreReport(one.name, tuple(items), tuple(skipped), counts, received, seconds, tuple(problems))
-        if to_dir is None and counts.get("downloaded"):
-            rescanned = _register(obj, items)
+    if not dry_run and to_dir is None and counts.get("downloaded"):
+        rescanned = _register(obj, items)
     if as_json:
         emit_json("bifrost.mirror-restore.1", {**report.to_json(), "rescanned": rescanned})
     else:
@@ -427,9 +434,12 @@ def _register(obj, items) -> dict[str, Any]:
 
 def _restore_text(report, rescanned) -> str:
     if report.dry_run:
-        lines = [f"{printable(i.key)} -> {printable(str(i.dest))} ({i.size:,} bytes)" for i in report.items]
-        lines.append(f"{report.target}: would restore {len(report.items):,} object(s), "
-                     f"{_bytes(sum(i.size for i in report.items))}")
+        fetch = report.would_download
+        lines = [f"{printable(i.key)} -> {printable(str(i.dest))} ({i.size:,} bytes)" for i in fetch]
+        present = report.counts.get("skipped", 0)
+        lines.append(f"{report.target}: would restore {len(fetch):,} object(s), {_bytes(report.bytes)}"
+                     + (f"; {present:,} already present (skipped)" if present else ""))
+        lines += [f"  {p.outcome.value} {printable(p.key)}: {p.error}" for p in report.problems[:200]]
     else:
         counts = ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items())) or "nothing"
         lines = [f"{report.target}: {counts}; {_bytes(report.bytes)} in {report.seconds:.2f} s"]

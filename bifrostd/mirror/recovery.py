@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bifrostd.catalog.mirror_state import RecordedObject
+from bifrostd.progress import InFlight, Progress, Reporter
 
 from .backends import RemoteObject, is_temp_key
 from .plan import key_problem, split_key
@@ -52,6 +53,16 @@ class RestoreReport:
     seconds: float = 0.0
     problems: tuple[FileResult, ...] = ()  # refused and failed downloads
     dry_run: bool = False
+    verdicts: Mapping[str, FileResult] = field(default_factory=dict)  # a dry run's result per key
+
+    @property
+    def would_download(self) -> list[RestoreItem]:
+        """A dry run's items that the real run would download."""
+        return [i for i in self.items if self._outcome(i) == Outcome.DOWNLOADED.value]
+
+    def _outcome(self, item: RestoreItem) -> str | None:
+        result = self.verdicts.get(item.key)
+        return result.outcome.value if result is not None else None
 
     @property
     def ok(self) -> bool:
@@ -64,7 +75,9 @@ class RestoreReport:
             "seconds": round(self.seconds, 3), "problems": [p.to_json() for p in self.problems],
             "skipped": [{"key": k, "reason": r} for k, r in self.skipped]}
         if self.dry_run:
-            document["items"] = [i.to_json() for i in self.items]
+            document["items"] = [{**i.to_json(), "outcome": self._outcome(i),
+                                  "reason": (r.error if (r := self.verdicts.get(i.key)) is not None else None)}
+                                 for i in self.items]
         return document
 
 
@@ -124,25 +137,55 @@ def restore(
     items: list[RestoreItem],
     *,
     force: bool = False,
-    progress: Callable[[str, int, int | None], None] | None = None,
+    progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    dry_run: bool = False,
+    on_result: Callable[[RestoreItem, FileResult], None] | None = None,
 ) -> tuple[dict[str, int], int, list[FileResult], float]:
-    """Download every item with the target's concurrency: (counts, bytes, problems, seconds)."""
+    """Download every item with the target's concurrency: (counts, bytes, problems, seconds).
+
+    With ``dry_run``, nothing is downloaded or written: each item gets the
+    verdict its download would reach first (``Transfer.would_download``: the
+    same checks, so a local file that already has the content is counted
+    skipped, a newer one refused), and the counts, bytes (those it would
+    receive) and problems are those the real run would report, with
+    ``downloaded`` meaning "would be downloaded". ``on_result`` is told each
+    item's result on the calling thread.
+    """
     counts: dict[str, int] = {}
     problems: list[FileResult] = []
     received = 0
     started = time.monotonic()
+    report = Reporter(progress)
+    stage = "checking" if dry_run else "restoring"
+    total_bytes = sum(i.size for i in items) if report.wants_bytes else None
+    flight = InFlight() if report.wants_bytes else None
 
-    def on_result(item: RestoreItem, result: FileResult) -> None:
+    def tally(item: RestoreItem, result: FileResult) -> None:
         nonlocal received
         counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
         received += result.bytes
         if result.outcome in (Outcome.FAILED, Outcome.REFUSED):
             problems.append(result)
-        if progress is not None:
-            progress("restoring", sum(counts.values()), len(items))
+        if flight is not None:
+            flight.finish(item.key, item.size)
+        report.count(stage, sum(counts.values()), len(items), flight.done if flight else None, total_bytes)
+        if on_result is not None:
+            on_result(item, result)
 
-    transfer.run_many(items, lambda i: transfer.download(i.key, i.dest, expected_xxh3=i.expected, force=force,
-                                                         listed=i.listed),
-                      on_result=on_result, should_stop=should_stop)
+    def work(item: RestoreItem) -> FileResult:
+        if dry_run:
+            return transfer.would_download(item.key, item.dest, expected_xxh3=item.expected, force=force,
+                                           listed=item.listed)
+        chunks = {"progress": flight.meter(item.key, item.size)} if flight is not None else {}
+        return transfer.download(item.key, item.dest, expected_xxh3=item.expected, force=force, listed=item.listed,
+                                 **chunks)
+
+    def tick() -> None:
+        assert flight is not None
+        report.between(stage, sum(counts.values()), len(items), flight.done, total_bytes)
+
+    report.between(stage, 0, len(items), 0 if flight else None, total_bytes)
+    transfer.run_many(items, work, on_result=tally, should_stop=should_stop,
+                      tick=tick if flight is not None and not dry_run else None)
     return counts, received, problems, time.monotonic() - started

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +52,14 @@ def _mirrored_mtime(remote: RemoteObject) -> int:
 
 
 def download_once(
-    transfer: Transfer, key: str, dest: Path, listed: RemoteObject, expected: str | None, *, force: bool
+    transfer: Transfer, key: str, dest: Path, listed: RemoteObject, expected: str | None, *, force: bool,
+    progress: Callable[[int], None] | None = None,
 ) -> int | tuple[Outcome, str]:
     """One attempt: stream to a temp file, verify, replace. Returns the bytes received.
 
     ``listed`` is what the listing (or a HEAD) said; the size, metadata and
-    mtime checked are those the download's own responses carry.
+    mtime checked are those the download's own responses carry. ``progress``
+    is told each chunk's bytes as it is written.
     """
     from .transfer import _Mismatch
 
@@ -65,7 +68,7 @@ def download_once(
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         try:
-            remote, received, digest = _stream(transfer, key, fd, listed.size)
+            remote, received, digest = _stream(transfer, key, fd, listed.size, progress)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -89,7 +92,8 @@ def download_once(
         raise
 
 
-def _stream(transfer: Transfer, key: str, fd: int, size_hint: int) -> tuple[RemoteObject | None, int, str]:
+def _stream(transfer: Transfer, key: str, fd: int, size_hint: int,
+            progress: Callable[[int], None] | None) -> tuple[RemoteObject | None, int, str]:
     hasher = xxhash.xxh3_128()
     received = 0
 
@@ -99,6 +103,8 @@ def _stream(transfer: Transfer, key: str, fd: int, size_hint: int) -> tuple[Remo
         hasher.update(chunk)
         _write_all(fd, chunk)
         received += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
 
     remote = read_object(transfer.fs, transfer.target, key, sink, size_hint=size_hint)
     return remote, received, hasher.hexdigest()

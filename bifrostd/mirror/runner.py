@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bifrostd.catalog.mirror_state import IncludeFilter, MirrorState
+from bifrostd.progress import InFlight, Progress, Reporter
 
 from .plan import Copy, Delete, MirrorPlan, Upload, due_before, plan, split_key
 from .targets import Target, redact_text
@@ -31,7 +32,6 @@ from .transfer import CopyItem, FileResult, Outcome, Transfer, UploadItem
 __all__ = ["RunReport", "due_targets", "execute", "locator", "next_due", "plan_target", "run_due_targets", "run_target"]
 
 T = TypeVar("T")
-Progress = Callable[[str, int, int | None], None]
 FAILURE_STREAK = 20  # this many failures in a row, none succeeding: the bucket is unreachable, stop
 
 
@@ -202,7 +202,7 @@ class _Execution:
         self.recorder = _Recorder(state, target.name, run_id)
         self.transfer: Transfer | None = None
         self.external_stop = should_stop
-        self.progress = progress
+        self.report = Reporter(progress)
         self.counts: dict[str, int] = {}
         self.bytes = 0
         self.failures: list[FileResult] = []
@@ -251,11 +251,20 @@ class _Execution:
     def uploads(self, uploads: Iterable[Upload]) -> None:
         uploads = list(uploads)
         items = ((u, UploadItem(u.local_path, u.key, u.size, u.mtime_ns, u.inode, u.hash)) for u in uploads)
+        flight = InFlight() if self.report.wants_bytes else None
+
+        def upload(pair: tuple[Upload, UploadItem]) -> FileResult:
+            chunks = {"progress": flight.meter(pair[1].key, pair[1].size)} if flight is not None else {}
+            return self.transfer.upload(pair[1], check_existing=pair[0].check_existing, **chunks)
+
+        def landed(pair: tuple[Upload, UploadItem], result: FileResult) -> None:
+            if flight is not None:
+                flight.finish(pair[1].key, pair[1].size)
+            self._landed(pair[0].root, pair[0].path, pair[0].hash, pair[0].size, pair[0].mtime_ns, result)
+
         self._run("uploading", len(uploads), self._in_flight(items, lambda pair: (pair[0].root, pair[0].path,
                                                                                  pair[0].size)),
-                  lambda pair: self.transfer.upload(pair[1], check_existing=pair[0].check_existing),
-                  lambda pair, result: self._landed(pair[0].root, pair[0].path, pair[0].hash, pair[0].size,
-                                                    pair[0].mtime_ns, result))
+                  upload, landed, flight=flight, total_bytes=sum(u.size for u in uploads) if flight else None)
 
     def copies(self, copies: list[Copy], stage: str) -> None:
         items = ((c, CopyItem(c.src_key, c.key, c.size, c.hash)) for c in copies)
@@ -298,21 +307,28 @@ class _Execution:
         return batch
 
     def _run(self, stage: str, total: int, items: Iterator[T], work: Callable[[T], FileResult],
-             record: Callable[[T, FileResult], None]) -> None:
+             record: Callable[[T, FileResult], None], *, flight: InFlight | None = None,
+             total_bytes: int | None = None) -> None:
+        """Run one phase; with ``flight`` (uploads, for a byte-aware progress) the bytes sent show too."""
         if not total or self.stopped or self.broken:
             return
         done = 0
-        self.progress(stage, 0, total)
+        self.report.count(stage, 0, total, 0 if flight else None, total_bytes)
 
         def on_result(item: T, result: FileResult) -> None:
             nonlocal done
             record(item, result)
             self.tally(result)
             done += 1
-            self.progress(stage, done, total)
+            self.report.count(stage, done, total, flight.done if flight else None, total_bytes)
+
+        def tick() -> None:
+            assert flight is not None
+            self.report.between(stage, done, total, flight.done, total_bytes)
 
         assert self.transfer is not None
-        self.transfer.run_many(items, work, on_result=on_result, should_stop=self.should_stop)
+        self.transfer.run_many(items, work, on_result=on_result, should_stop=self.should_stop,
+                               tick=tick if flight is not None else None)
 
     def tally(self, result: FileResult) -> None:
         self.counts[result.outcome.value] = self.counts.get(result.outcome.value, 0) + 1

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +54,7 @@ __all__ = [
 log = logging.getLogger("bifrostd.mirror")
 BUFFER_SIZE = 1 << 20
 MAX_KEY_BYTES = 1024  # S3's limit; emulators do not all enforce it
+TICK = 0.1  # seconds between run_many's ticks
 T = TypeVar("T")
 
 
@@ -328,7 +329,7 @@ class Transfer:
     # -- download -----------------------------------------------------------------------------
 
     def download(self, key: str, dest: Path, *, expected_xxh3: str | None = None, force: bool = False,
-                 listed: RemoteObject | None = None) -> FileResult:
+                 listed: RemoteObject | None = None, progress: Callable[[int], None] | None = None) -> FileResult:
         """Restore one object to ``dest``: temp file beside it, verify xxh3-128, then ``os.replace``.
 
         A local file newer than the mirrored version (by the ``bifrost-mtime-ns``
@@ -337,25 +338,19 @@ class Transfer:
         a listing reported it: with it, a restore into an empty folder sends no
         HEAD (the GET's response carries size and metadata); without it, or when
         a local file exists and the listing carried no metadata (S3), one HEAD
-        tells whether the local file may be replaced.
+        tells whether the local file may be replaced. ``progress`` is called
+        with each chunk's byte count as it arrives.
         """
-        from .restore import ObjectGone, download_once, local_verdict
+        from .restore import ObjectGone, download_once
 
         started = self._clock()
-        problem = check_key(key, self.target)
-        if problem:
-            return FileResult(key, Outcome.FAILED, error=f"invalid key: {problem}")
         try:
-            remote = listed
-            if remote is None or (remote.xxh3 is None and os.path.lexists(dest)):
-                remote = self.head(key)
-            if remote is None:
-                return FileResult(key, Outcome.FAILED, error="not in the bucket")
-            verdict = local_verdict(dest, remote, expected_xxh3 or remote.xxh3, force=force)
-            if verdict is not None:
-                return FileResult(key, verdict[0], error=verdict[1], seconds=self._clock() - started)
+            early = self._restore_verdict(key, dest, expected_xxh3, force, listed)
+            if isinstance(early, FileResult):
+                return replace(early, seconds=self._clock() - started)
+            remote = early
             received, attempts = self._retrying(
-                lambda: download_once(self, key, dest, remote, expected_xxh3, force=force))
+                lambda: download_once(self, key, dest, remote, expected_xxh3, force=force, progress=progress))
         except ObjectGone:
             return FileResult(key, Outcome.FAILED, error="not in the bucket", seconds=self._clock() - started)
         except Exception as error:
@@ -364,6 +359,42 @@ class Transfer:
             return FileResult(key, received[0], error=received[1], seconds=self._clock() - started)
         return FileResult(key, Outcome.DOWNLOADED, received, attempts, etag=remote.etag,
                           seconds=self._clock() - started)
+
+    def would_download(self, key: str, dest: Path, *, expected_xxh3: str | None = None, force: bool = False,
+                       listed: RemoteObject | None = None) -> FileResult:
+        """What ``download`` would do, found by the same checks, writing nothing.
+
+        DOWNLOADED (with the object's size as ``bytes``) when it would
+        download; SKIPPED, REFUSED or FAILED as ``download`` would answer
+        before fetching. Like ``download``, it hashes a local file of the
+        object's size and may HEAD the object: a dry run reads, never writes.
+        """
+        started = self._clock()
+        try:
+            early = self._restore_verdict(key, dest, expected_xxh3, force, listed)
+        except Exception as error:
+            return self._failed(key, error, started)
+        if isinstance(early, FileResult):
+            return replace(early, seconds=self._clock() - started)
+        return FileResult(key, Outcome.DOWNLOADED, early.size, etag=early.etag, seconds=self._clock() - started)
+
+    def _restore_verdict(self, key: str, dest: Path, expected_xxh3: str | None, force: bool,
+                         listed: RemoteObject | None) -> RemoteObject | FileResult:
+        """The object to fetch, or the result that says why not (invalid key, gone, local file kept)."""
+        from .restore import local_verdict
+
+        problem = check_key(key, self.target)
+        if problem:
+            return FileResult(key, Outcome.FAILED, error=f"invalid key: {problem}")
+        remote = listed
+        if remote is None or (remote.xxh3 is None and os.path.lexists(dest)):
+            remote = self.head(key)
+        if remote is None:
+            return FileResult(key, Outcome.FAILED, error="not in the bucket")
+        verdict = local_verdict(dest, remote, expected_xxh3 or remote.xxh3, force=force)
+        if verdict is not None:
+            return FileResult(key, verdict[0], error=verdict[1])
+        return remote
 
     # -- batches ------------------------------------------------------------------------------
 
@@ -374,6 +405,7 @@ class Transfer:
         *,
         on_result: Callable[[T, FileResult], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        tick: Callable[[], None] | None = None,
     ) -> RunSummary:
         """Run ``work`` on every item with ``target.concurrency`` threads.
 
@@ -381,6 +413,8 @@ class Transfer:
         million files costs no more memory than a plan of ten. ``on_result`` runs on
         the calling thread, in completion order: the catalog's single writer can
         record each result as it lands, and a crash loses at most the in-flight files.
+        ``tick`` runs on the calling thread too, at least ten times a second while
+        work is in flight (to show the progress of big files).
         """
         tally = _Tally(self._clock())
         source: Iterator[T] = iter(items)
@@ -400,7 +434,9 @@ class Transfer:
                     in_flight[pool.submit(work, item)] = item  # type: ignore[arg-type]
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                done, _ = wait(in_flight, timeout=TICK if tick is not None else None, return_when=FIRST_COMPLETED)
+                if tick is not None:
+                    tick()
                 for future in done:
                     item = in_flight.pop(future)
                     result = future.result()

@@ -404,6 +404,22 @@ def test_bifrostctl_restore_never_overwrites_a_newer_local_file_without_force(bi
     assert forced["counts"] == {"downloaded": 1} and path.read_bytes() == original
 
 
+def test_bifrostctl_restore_dry_run_counts_what_the_real_run_does_and_fetches_nothing(bifrostctl_bin, studio):
+    ctl(bifrostctl_bin, studio.config, "mirror", "run")
+    shot = studio.tree / "demo/sequences/sq010/sh0010"
+    gone = [p for p in shot.rglob("*") if p.is_file()]
+    for path in gone:
+        path.unlink()
+    studio.proxy.clear()
+    planned = ctl(bifrostctl_bin, studio.config, "mirror", "restore", "s3", "--dry-run")
+    assert planned["counts"] == {"downloaded": len(gone), "skipped": FILES - len(gone)}
+    assert [p for _, p, _ in studio.requests("GET") if "/studio/" in p] == []  # no object was fetched
+    assert not [p for p in gone if p.exists()]
+    restored = ctl(bifrostctl_bin, studio.config, "mirror", "restore", "s3")
+    assert restored["counts"] == planned["counts"] and restored["bytes"] == planned["bytes"]
+    assert all(p.exists() for p in gone)
+
+
 def test_bifrostctl_killed_mid_run_resumes_without_resending(bifrostctl_bin, tmp_path, proxy):
     studio = Studio(tmp_path, proxy, concurrency=2)
     for n in range(150):

@@ -1,0 +1,5 @@
+"""``python -m bifrostd.cli``: the same as the installed ``bifrostctl``."""
+
+from . import main
+
+main()
