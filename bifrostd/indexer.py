@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-from .model import DirState, FileState, Finding, Plan
+from .model import DirState, FileState, Finding, FindingKind, Plan, RehashScope
 from .progress import INTERVAL, Progress, Reporter
 from .reconcile import (
     CatalogView, Classifier, Observations, WalkScope, needs_hash, plan, split_unchanged, summary,
@@ -45,8 +45,13 @@ def _no_progress(stage: str, done: int, total: int | None) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
+    """``full`` lists every folder (stats every file); without it folders whose mtime is unchanged are skipped,
+    which misses files edited in place: only for roots a watcher covers. ``rehash`` makes a full scan read the
+    files it covers again even when their size and mtime are unchanged (a scrub)."""
+
     roots: tuple[str, ...] = ()
     full: bool = False
+    rehash: RehashScope | None = None
     dry_run: bool = False
     hash_files: bool = True
     workers: int = 2
@@ -150,15 +155,18 @@ def default_hasher(items: list[tuple[str, FileState]], *, workers: int,
 
 
 def hash_needed(observations: Observations, view: CatalogView, template_set: Any, *, hasher: Hasher,
-                workers: int, progress: Progress | Reporter) -> tuple[Observations, int, int]:
+                workers: int, progress: Progress | Reporter,
+                rehash: RehashScope | None = None) -> tuple[Observations, int, int]:
     """Observations with hashes for the files that need one; (observations, hashed, to retry).
 
     A byte-aware ``progress`` also gets the bytes hashed, within each chunk too
     (the hasher is then called with ``progress``, see ``hashing.hash_many``).
+    Files ``rehash`` covers are hashed whatever their size and mtime say.
     """
     report = progress if isinstance(progress, Reporter) else Reporter(progress)
     records = {(r.root, r.relative): r for r in view.records}
-    todo = [i for i, s in enumerate(observations.files) if needs_hash(records.get((s.root, s.relative)), s)]
+    todo = [i for i, s in enumerate(observations.files)
+            if needs_hash(records.get((s.root, s.relative)), s) or (rehash and rehash.covers(s.root, s.relative))]
     if not todo:
         return observations, 0, 0
     bases = {root: template_set.root_path(root) for root in observations.scope.roots}
@@ -235,14 +243,16 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
     files_seen = len(observations.files)
     if catalog is not None and (options.full or not prior):
         observations, view = clock("view", _whole_view, catalog, observations, template_set.fingerprint,
-                                   hashed=options.hash_files)
+                                   hashed=options.hash_files, keep=options.rehash)
     else:
         view = clock("view", _view, catalog, observations.scope, whole=False)
     hashed = retries = 0
-    if options.hash_files:
+    if options.hash_files or options.rehash:
         observations, hashed, retries = clock("hash", hash_needed, observations, view, template_set,
                                               hasher=hasher or default_hasher, workers=options.workers,
-                                              progress=report)
+                                              progress=report, rehash=options.rehash)
+    if options.rehash:
+        observations = _changed_under_same_mtime(observations, view)
     the_plan = clock("plan", plan, view, observations, template_set, classifier=Classifier(template_set))
     result = ScanReport(the_plan, roots, files_seen, len(observations.scope.listed),
                         len(observations.scope.skipped), hashed, retries, 0.0, scan_id, False, timings)
@@ -258,12 +268,41 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
 
 
 def _whole_view(catalog: Any, observations: Observations, fingerprint: str, *,
-                hashed: bool) -> tuple[Observations, CatalogView]:
-    """For a walk that listed everything: compare compact signatures, then load only the records to plan."""
+                hashed: bool, keep: RehashScope | None = None) -> tuple[Observations, CatalogView]:
+    """For a walk that listed everything: compare compact signatures, then load only the records to plan.
+
+    Files ``keep`` covers are planned whatever their signature says (a scrub reads them again); their
+    records are among the ids ``split_unchanged`` returns, as it never saw those files.
+    """
     roots = sorted(observations.scope.roots)
     signatures = catalog.signatures(roots, fingerprint, hashed=hashed)
-    observations, ids = split_unchanged(observations, signatures)
-    return observations, catalog.records(roots, ids)
+    if keep is None:
+        observations, ids = split_unchanged(observations, signatures)
+        return observations, catalog.records(roots, ids)
+    kept = tuple(f for f in observations.files if keep.covers(f.root, f.relative))
+    rest, ids = split_unchanged(replace(observations, files=tuple(f for f in observations.files
+                                                                  if not keep.covers(f.root, f.relative))),
+                                signatures)
+    return replace(rest, files=rest.files + kept), catalog.records(roots, ids)
+
+
+def _changed_under_same_mtime(observations: Observations, view: CatalogView) -> Observations:
+    """A finding for each re-read file whose content differs from its record's behind the same size and mtime.
+
+    No mtime-based scan can see such an edit (a tool writing through mmap, a
+    clock set back, bit rot): the plan updates the record's hash, and this
+    says why, so a scrub's report names them.
+    """
+    records = {(r.root, r.relative): r for r in view.records}
+    found = []
+    for observed in observations.files:
+        record = records.get((observed.root, observed.relative))
+        if (record is not None and observed.hash and record.hash and observed.hash != record.hash
+                and record.signature == observed.signature):
+            found.append(Finding(FindingKind.CHANGED_UNDER_SAME_MTIME, observed.root, observed.relative,
+                                 "content changed although size and mtime did not; its new hash is recorded "
+                                 "(and mirrored on the next run)"))
+    return replace(observations, findings=observations.findings + tuple(found)) if found else observations
 
 
 def _view(catalog: Any, scope: WalkScope, *, whole: bool) -> CatalogView:

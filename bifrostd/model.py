@@ -50,6 +50,30 @@ class FindingKind(str, Enum):
     IO_ERROR = "io-error"
     AMBIGUOUS_MATCH = "ambiguous-match"
     ROOT_EMPTY = "root-empty"  # a root folder with nothing in it where the catalog knew folders: not mounted?
+    CHANGED_UNDER_SAME_MTIME = "changed-under-same-mtime"  # a re-hash found new content behind the same size and mtime
+
+
+@dataclass(frozen=True, slots=True)
+class RehashScope:
+    """The files a scrub reads again whatever their size and mtime say: whole roots, folders, or named files.
+
+    ``folders`` are ``(root, relative folder)`` pairs (``""`` for the whole
+    root); ``files`` are ``(root, relative path)`` pairs, such as an entity's
+    catalogued files.
+    """
+
+    folders: frozenset[tuple[str, str]] = frozenset()
+    files: frozenset[tuple[str, str]] = frozenset()
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        return tuple(sorted({root for root, _ in self.folders | self.files}))
+
+    def covers(self, root: str, relative: str) -> bool:
+        if (root, relative) in self.files:
+            return True
+        return any(r == root and (not folder or relative == folder or relative.startswith(folder + "/"))
+                   for r, folder in self.folders)
 
 
 @dataclass(frozen=True, slots=True)

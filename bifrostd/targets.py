@@ -1,7 +1,8 @@
 """What a command's target names: a folder or file under a root, or a catalogued entity.
 
-Commands that take ``PATH|REF`` (``ls``, ``versions``, ``forget``, and the
-daemon's ``forget`` request) resolve it here, the same way everywhere.
+Commands that take ``PATH|REF`` (``ls``, ``versions``, ``forget``, ``scan
+--rehash``, and the daemon's ``forget`` request) resolve it here, the same
+way everywhere.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 from typing import Any
 
 from .errors import ResolveError
+from .model import RehashScope
 
 
 def split_folder(template_set: Any, path: str) -> tuple[str, str]:
@@ -48,3 +50,17 @@ def find_entity(conn: Any, template_set: Any, uri: str) -> Any:
     if found is None:
         raise ResolveError(f"{canonical} is not in the catalog; check the reference or run 'bifrostctl scan'")
     return found
+
+
+def rehash_scope(conn: Any, template_set: Any, target: str | None) -> RehashScope:
+    """What ``scan --rehash [TARGET]`` reads again: every root (no target), a folder or file under a root, or
+    every catalogued file of an entity and those below it (a reference)."""
+    from .catalog import queries
+    from .templates import is_reference
+
+    if not target:
+        return RehashScope(folders=frozenset((root, "") for root in template_set.roots))
+    if is_reference(target):
+        entity = find_entity(conn, template_set, target)
+        return RehashScope(files=frozenset(queries.entity_file_paths(conn, entity.id)))
+    return RehashScope(folders=frozenset([split_folder(template_set, target)]))

@@ -173,3 +173,60 @@ def test_latest_is_the_newest_version_with_files_where_the_answer_points(bifrost
     nowhere = run(bifrostctl_bin, config, "resolve", uri + "&template=asset_work_maya&ext=mb", code=6)
     assert "no version under bifrost:///task/asset/demo/character/hero/model has files at template " \
            "'asset_work_maya'" in nowhere.stderr and "model/9" in nowhere.stderr
+
+
+def edit_in_place(path, data: bytes, *, keep_mtime: bool = False) -> None:
+    """Write into an existing file, as a tool that opens it for update does: its folder's mtime does not move."""
+    before = os.stat(path)
+    with open(path, "r+b") as f:
+        f.write(data)
+    if keep_mtime:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    else:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+
+
+def test_a_plain_scan_sees_files_edited_in_place_and_prune_does_not(bifrostctl_bin, studio):
+    """A cron job's 'scan && mirror run' must back up edits in place: nothing in their folder changed but them."""
+    tree, config = studio
+    run(bifrostctl_bin, config, "scan")
+    work = tree / "demo/sequences/sq010/sh0010/anim/work"
+    edited = sorted(work.glob("*.ma"))
+    for path in edited:
+        edit_in_place(path, b"edited!")
+    pruned = run_json(bifrostctl_bin, config, "scan", "--prune")
+    assert pruned["counts"]["changed"] == 0 and pruned["counts"]["dirs_skipped"] > 0  # blind, as documented
+    scanned = run_json(bifrostctl_bin, config, "scan")
+    assert scanned["counts"]["changed"] == len(edited) and scanned["counts"]["dirs_skipped"] == 0
+    assert run_json(bifrostctl_bin, config, "scan")["counts"]["changed"] == 0
+
+
+def test_rehash_finds_content_changed_behind_the_same_size_and_mtime(bifrostctl_bin, studio):
+    tree, config = studio
+    run(bifrostctl_bin, config, "scan")
+    shot = tree / "demo/sequences/sq010/sh0010"
+    target = sorted((shot / "anim/work").glob("*.ma"))[0]
+    other = sorted((tree / "demo/sequences/sq010/sh0020/anim/work").glob("*.ma"))[0]
+    for path in (target, other):
+        edit_in_place(path, b"X", keep_mtime=True)  # same size, same mtime: invisible to any mtime scan
+    assert run_json(bifrostctl_bin, config, "scan")["counts"]["changed"] == 0
+
+    scrub = run_json(bifrostctl_bin, config, "scan", "--rehash", "bifrost:///shot/demo/sq010/sh0010")
+    found = [f for f in scrub["findings"] if f["kind"] == "changed-under-same-mtime"]
+    assert [f["path"] for f in found] == [target.relative_to(tree).as_posix()]
+    assert scrub["counts"]["changed"] == 1
+    assert 1 < scrub["counts"]["hashed"] < scrub["counts"]["files_seen"]  # the shot's files, not the whole root
+    with Catalog.open(config.parent / "state" / "catalog.db") as catalog:
+        from bifrostd.hashing import hash_file
+
+        row = catalog.conn.execute("SELECT hash FROM files WHERE path = ?",
+                                   (target.relative_to(tree).as_posix(),)).fetchone()
+        assert row[0] == hash_file(str(target))
+
+    everything = run_json(bifrostctl_bin, config, "scan", "--rehash", str(tree))
+    assert [f["path"] for f in everything["findings"] if f["kind"] == "changed-under-same-mtime"] == \
+        [other.relative_to(tree).as_posix()]
+    again = run_json(bifrostctl_bin, config, "scan", "--rehash")
+    assert not [f for f in again["findings"] if f["kind"] == "changed-under-same-mtime"]
+    assert again["counts"]["hashed"] == again["counts"]["files_seen"]
+    run(bifrostctl_bin, config, "scan", "--prune", "--rehash", code=2)

@@ -160,6 +160,15 @@ def entity_by_uri(conn: sqlite3.Connection, uri: str) -> EntityInfo | None:
     return _entity(row) if row else None
 
 
+def entity_file_paths(conn: sqlite3.Connection, entity_id: int) -> list[tuple[str, str]]:
+    """(root, relative path) of every present file of an entity and the entities below it."""
+    rows = conn.execute("""SELECT f.root, f.path, f.raw FROM files f WHERE f.state = 'present' AND f.entity_id IN
+                           (WITH RECURSIVE below(id) AS (SELECT ? UNION ALL
+                            SELECT c.id FROM entities c JOIN below b ON c.parent_id = b.id) SELECT id FROM below)""",
+                        (entity_id,))
+    return [(root, from_columns(path, raw)) for root, path, raw in rows]
+
+
 def children(conn: sqlite3.Connection, entity_id: int | None) -> list[EntityInfo]:
     where = "e.parent_id = ?" if entity_id is not None else "e.parent_id IS NULL"
     params = (entity_id,) if entity_id is not None else ()

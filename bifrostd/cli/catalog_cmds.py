@@ -28,27 +28,43 @@ def open_catalog(obj, *, write: bool = False):
 # -- scan -------------------------------------------------------------------------------
 @click.command()
 @click.option("--root", "roots", multiple=True, help="Scan only this root (repeatable). Default: every root.")
-@click.option("--full", is_flag=True, help="List every folder, even those whose mtime is unchanged.")
+@click.option("--prune", is_flag=True,
+              help="Skip folders whose mtime is unchanged: faster, but blind to files edited in place. "
+                   "Only for roots a running bifrostd watches.")
+@click.option("--full", is_flag=True, hidden=True, help="Stat every file (the default; kept for scripts).")
+@click.option("--rehash", metavar="[PATH|REF]", is_flag=False, flag_value="", default=None,
+              help="Also read again the files under PATH or of REF (every root if none is given) whatever their "
+                   "size and mtime say, and report content that changed behind them.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @json_option
 @click.pass_obj
-def scan(obj, roots: tuple[str, ...], full: bool, dry_run: bool, as_json: bool) -> int:
+def scan(obj, roots: tuple[str, ...], prune: bool, full: bool, rehash: str | None, dry_run: bool,
+         as_json: bool) -> int:
     """Walk the roots, hash new and changed files, and bring the catalog up to date.
 
-    Folders whose mtime is unchanged since the last scan are not listed again
-    (files edited in place are caught by the watcher and by --full). Per-file
-    problems are reported as findings and never stop the scan.
+    Every file is looked at (one stat each), so a scan that reports nothing
+    changed means nothing changed, edits in place included. --prune skips
+    folders whose mtime is unchanged, as the daemon's watched roots can
+    afford. --rehash is a scrub: it re-reads content that an mtime-based scan
+    trusts (edits that keep size and mtime). Per-file problems are reported
+    as findings and never stop the scan.
     """
     from ..indexer import ScanOptions
     from ..indexer import scan as run_scan
 
+    if prune and (full or rehash is not None):
+        raise click.UsageError("--prune skips folders; it can't be combined with --full or --rehash")
     config, template_set = obj.config(), obj.templates()
     _check_roots(template_set, roots)
-    options = ScanOptions(roots=roots, full=full, dry_run=dry_run, hash_files=config.scan.hash,
-                          workers=config.scan.workers)
-    progress = obj.progress(as_json=as_json)
     catalog = _catalog_for_scan(obj, dry_run)
+    progress = obj.progress(as_json=as_json)
     try:
+        scope = _rehash_scope(catalog, template_set, rehash) if rehash is not None else None
+        if scope is not None and not scope.roots:
+            obj.info(f"{rehash}: no catalogued files to read again")
+            return 0
+        options = ScanOptions(roots=roots or (scope.roots if scope else ()), full=not prune, rehash=scope,
+                              dry_run=dry_run, hash_files=config.scan.hash, workers=config.scan.workers)
         report = run_scan(catalog, template_set, options, progress=progress)
     finally:
         progress.clear()
@@ -56,6 +72,15 @@ def scan(obj, roots: tuple[str, ...], full: bool, dry_run: bool, as_json: bool) 
             catalog.close()
     _render_scan(obj, report, dry_run=dry_run, as_json=as_json)
     return 0
+
+
+def _rehash_scope(catalog, template_set, target: str):
+    from ..targets import rehash_scope
+    from ..templates import is_reference
+
+    if catalog is None and is_reference(target):
+        raise click.UsageError("a reference names catalogued files: scan once before --rehash REF")
+    return rehash_scope(catalog.conn if catalog is not None else None, template_set, target)
 
 
 def _check_roots(template_set, roots: tuple[str, ...]) -> None:
