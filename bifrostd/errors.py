@@ -15,7 +15,8 @@ or a mirror run are *findings* in a result, not exceptions.
     ├── ResolveError (6)                  a path or reference that can't be resolved
     ├── CatalogError (7)
     │   ├── CatalogLocationError (8) *    catalog on a network filesystem
-    │   └── CatalogBusy (9)               another writer holds the catalog
+    │   ├── CatalogBusy (9)               another writer holds the catalog
+    │   └── CatalogCorrupt (17) *         the catalog file is damaged; 'bifrostctl catalog rebuild'
     ├── ScanError (10)
     ├── DaemonError (11)
     │   ├── DaemonRunning (12)            a daemon already holds the state folder
@@ -116,6 +117,13 @@ class CatalogBusy(CatalogError):
     """{}"""
 
     exit_code = 9
+
+
+class CatalogCorrupt(CatalogError):
+    """The catalog {} is damaged ({}). Stop bifrostd if it runs and run 'bifrostctl catalog rebuild': it moves the file aside (kept) and scans the roots into a new catalog. Files, entities and sequences come back from the tree; the activity log and the mirror's record of each bucket do not (the next mirror run sends every file again)."""
+
+    exit_code = 17
+    restart_mends = False
 
 
 class ScanError(BifrostError):

@@ -19,6 +19,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from ..errors import CatalogBusy, CatalogError
+from .integrity import require_sound, translated
 from .location import MountTable, check_local, system_mounts
 from .migrations import apply_migrations
 
@@ -62,20 +63,28 @@ class WriterLock:
 
 
 def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts) -> Database:
-    """A connection with the catalog's pragmas; a writer also brings the schema up to date."""
+    """A connection with the catalog's pragmas; a writer also checks the file and brings the schema up to
+    date. Damage and a full disk raise their own errors (``integrity``)."""
     check_local(path, mounts=mounts)
     if not write and not path.exists():
         raise CatalogError(f"no catalog at {path} yet; run 'bifrostctl scan' to build it")
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # readable by all, writable by the writer only
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+    try:
         db = Database(conn, execute_plugins=False)
         for pragma in PRAGMAS:
             db.execute(pragma)
         if write:
+            require_sound(conn, path)  # before the migrations: nothing is written into a damaged file
             apply_migrations(db)
-    except sqlite3.DatabaseError as exc:
-        raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+    except BaseException as exc:
+        conn.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise translated(exc, path) or CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+        raise
     return db
 
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "drift": "catalog_cmds:drift",
     "forget": "catalog_cmds:forget",
     "log": "catalog_cmds:log_command",
+    "catalog": "catalog_file_cmds:catalog",
     "ls": "entity_cmds:ls_command",
     "versions": "entity_cmds:versions",
     "mirror": "mirror_cmds:mirror",
