@@ -9,11 +9,13 @@ to start with :class:`~bifrostd.errors.DaemonRunning`.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
 
 from .errors import DaemonError, DaemonRunning
+from .state_folder import make_folder, open_private
 
 LOCK_NAME = "bifrostd.pid"
 
@@ -28,19 +30,23 @@ class StateLock:
         self._fd: int | None = None
 
     def acquire(self) -> StateLock:
-        self.state_dir.mkdir(mode=0o755, parents=True, exist_ok=True)  # never world-writable, whatever the umask
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            make_folder(self.state_dir)
+            fd = open_private(self.path, os.O_RDWR)
         except OSError as exc:
-            raise DaemonError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
+            raise state_folder_error(self.state_dir, self.path, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
             raise DaemonRunning(holder or "unknown", str(self.state_dir)) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{self.pid}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{self.pid}\n".encode(), 0)
+        except OSError as exc:  # a full disk: creating the empty file worked, writing the pid does not
+            os.close(fd)
+            raise state_folder_error(self.state_dir, self.path, exc) from exc
         self._fd = fd
         return self
 
@@ -57,6 +63,15 @@ class StateLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def state_folder_error(state_dir: Path, path: Path, error: OSError) -> DaemonError:
+    """What to tell the admin when the state folder can't be written (full disk, read-only, permissions)."""
+    why = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DaemonError(f"the disk holding the state folder {state_dir} is full ({why}, writing {path}); "
+                           "free space there (df -h, du) and start bifrostd again")
+    return DaemonError(f"cannot write {path} in the state folder {state_dir}: {why}")
 
 
 def _read_pid(fd: int) -> int | None:

@@ -19,6 +19,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from ..errors import CatalogBusy, CatalogError
+from ..state_folder import make_folder, open_private
 from .integrity import require_sound, translated
 from .location import MountTable, check_local, system_mounts
 from .migrations import apply_migrations
@@ -45,7 +46,8 @@ class WriterLock:
             import fcntl
         except ImportError:  # Windows: SQLite's own locking is the only guard
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        make_folder(self.path.parent)
+        fd = open_private(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -68,7 +70,10 @@ def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts
     check_local(path, mounts=mounts)
     if not write and not path.exists():
         raise CatalogError(f"no catalog at {path} yet; run 'bifrostctl scan' to build it")
-    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # readable by all, writable by the writer only
+    if write:
+        make_folder(path.parent)
+        if not path.exists():  # SQLite gives the -wal and -shm files the database file's own mode
+            os.close(open_private(path, os.O_RDONLY))
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     except sqlite3.DatabaseError as exc:

@@ -59,8 +59,6 @@ class Catalog:
         stale scans). ``lock`` is a writer lock the caller holds already; it is released with the catalog
         (or at once, when opening fails)."""
         path = Path(path)
-        if write:
-            path.parent.mkdir(parents=True, exist_ok=True)
         if write and lock is None:
             lock = WriterLock(path)
             lock.acquire()

@@ -46,10 +46,12 @@ def test_lock_creates_the_state_folder(tmp_path):
         assert (tmp_path / "a" / "state" / "bifrostd.pid").exists()
 
 
-def test_the_state_folder_is_never_world_writable_whatever_the_umask(tmp_path):
-    old = os.umask(0)
+@pytest.mark.parametrize("umask", [0, 0o022, 0o077])
+def test_the_state_folder_and_the_lock_are_the_groups_whatever_the_umask(tmp_path, umask):
+    old = os.umask(umask)
     try:
         StateLock(tmp_path / "state").acquire().release()
     finally:
         os.umask(old)
-    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "state").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "state" / "bifrostd.pid").stat().st_mode & 0o777 == 0o640
