@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 from .templates.loader import root_paths
+from .templates.source import MAX_BYTES as MAX_CONFIG_BYTES
 from .templates.source import Located, Problem, Where, did_you_mean, read_yaml
 
 SCHEMA_ID = "bifrost.config.1"
@@ -144,6 +145,47 @@ def find_config(explicit: str | os.PathLike[str] | None = None, *, environ: Mapp
         f"no {CONFIG_NAME} found in the current folder or {SYSTEM_CONFIG}; "
         "pass --config, set BIFROST_CONFIG, or create one with 'bifrostctl init DIR'"
     )
+
+
+#: A top-level ``state:`` line whose value is a plain or quoted path (no flow collection, alias or tag).
+_STATE_LINE = re.compile(r"""^state:[ \t]*"""
+                         r"""(?:"(?P<double>[^"\n]*)"|'(?P<single>[^'\n]*)'|(?P<plain>[^\s"'\[\]{}&*!|>%@`#][^\n#]*?))"""
+                         r"""[ \t]*(?:#[^\n]*)?$""", re.MULTILINE)
+
+
+def locate_state_dir(path: Path) -> Path:
+    """The state folder a config file names, read from its ``state:`` key alone, leniently.
+
+    For reaching a running daemon (its socket is in the state folder) while
+    the rest of the file is invalid: being edited, or refused by a reload.
+    A file that parses gives its ``state:`` value; one that does not is read
+    line by line for a top-level ``state:`` line; without one, the default
+    ``.bifrost`` beside the file, as :func:`load_config` has it. Raises
+    ConfigError when the file can't be read or names no usable path.
+    """
+    tree, _ = read_yaml(path)
+    if tree is not None and isinstance(tree.value, dict):
+        node = tree.value.get("state")
+        if node is None:
+            return path.parent / ".bifrost"
+        value = node[1].value
+        if isinstance(value, str) and value:
+            return (path.parent / value).resolve()
+        raise ConfigError(f"{path}:{node[1].where.line}: 'state' must be the path of the state folder; "
+                          "fix it to reach the daemon")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            text = file.read(MAX_CONFIG_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path} to find the state folder: {exc.strerror}") from exc
+    if not re.search(r"^state:", text, re.MULTILINE):
+        return path.parent / ".bifrost"
+    found = _STATE_LINE.search(text)
+    value = found and next((v for v in found.group("double", "single", "plain") if v is not None), "").strip()
+    if not value:
+        raise ConfigError(f"cannot tell the state folder from {path}: it is not valid YAML and its 'state:' line "
+                          "is not a plain path; fix the file to reach the daemon")
+    return (path.parent / value).resolve()
 
 
 def machine_cpus() -> int:

@@ -47,7 +47,7 @@ from typing import Any, Callable, Mapping, Sequence
 from . import __version__ as VERSION
 from .control import ControlServer, socket_place, usage_error
 from .daemon_config import DaemonSettings, daemon_settings
-from .errors import BifrostError, DaemonError, MirrorTargetError
+from .errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
 from .lock import StateLock
 from .model import FindingKind
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
@@ -72,12 +72,8 @@ class Daemon:
 
     def __init__(self, config_path: Path, *, environ: Mapping[str, str],
                  clock: Callable[[], float] = time.monotonic, mounts: Callable[[], Any] | None = None) -> None:
-        from .config import load_config
-
         self.config_path = config_path
-        self.config = load_config(config_path)
-        self.settings: DaemonSettings = daemon_settings(self.config)
-        check_mirror_targets(self.config)
+        self.config, self.settings = load_checked(config_path)
         self.environ = environ
         self.clock = clock
         self.mounts = mounts
@@ -224,9 +220,16 @@ class Daemon:
             work()
         except Interrupted:
             log.info("interrupted at a batch boundary: stopping")
+        except CatalogCorrupt:
+            raise  # nothing the loop does mends it, and writing on could spread it: stop (exit 17)
         except BifrostError as exc:
             self.error(str(exc))
         except Exception as exc:  # a bug or an I/O error (disk full): log, count, keep serving
+            from .catalog.integrity import translated
+
+            damage = translated(exc, self.config.catalog_path)  # met outside the catalog's methods
+            if isinstance(damage, CatalogCorrupt):
+                raise damage from exc
             log.exception("unexpected error in %s", getattr(work, "__name__", work))
             self.error(f"{type(exc).__name__}: {exc}")
             self._sleep(1.0)
@@ -484,13 +487,9 @@ class Daemon:
 
     def reload(self) -> dict[str, Any]:
         """Re-read the config and the templates; a bad config keeps the running one."""
-        from .config import load_config
-
         self.notifier.reloading(int(time.monotonic() * 1e6))
         try:
-            config = load_config(self.config_path)
-            settings = daemon_settings(config)
-            check_mirror_targets(config)
+            config, settings = load_checked(self.config_path)
         except BifrostError as exc:
             self.error(f"reload refused, keeping the running config: {exc}")
             self.notifier.ready(self.status_line())
@@ -520,6 +519,19 @@ class Daemon:
                 "mirror-run": self._request_mirror_run}
 
     def _request_reload(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Have the loop reload; a config it would refuse is refused here and now, so the asker hears why.
+
+        Reading the file touches nothing of the running daemon, so it is done
+        on this (control) thread; the loop's reload checks the file again, as
+        it may change in between.
+        """
+        try:
+            load_checked(self.config_path)
+        except BifrostError as exc:
+            log.error("reload refused, keeping the running config: %s", exc)
+            refusal = DaemonError(f"reload refused, keeping the running config: {exc}")
+            refusal.exit_code = exc.exit_code  # the config's own code: 3 for an invalid bifrost.yaml
+            raise refusal from exc
         self.reload_requested = True
         self.wake()
         return {"reloading": True}
@@ -629,6 +641,16 @@ def _root_locations(template_set: Any) -> tuple[tuple[str, str], ...]:
     if template_set is None:
         return ()
     return tuple(sorted((name, template_set.root_path(name)) for name in template_set.roots))
+
+
+def load_checked(config_path: Path) -> tuple[Any, DaemonSettings]:
+    """The config and its daemon settings, its mirror targets parsed: what a start or a reload accepts."""
+    from .config import load_config
+
+    config = load_config(config_path)
+    settings = daemon_settings(config)
+    check_mirror_targets(config)
+    return config, settings
 
 
 def check_mirror_targets(config: Any) -> None:

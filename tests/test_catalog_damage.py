@@ -214,3 +214,24 @@ def test_which_sqlite_errors_are_translated(message, code, expected):
     error.sqlite_errorcode = code
     found = translated(error, Path("/state/catalog.db"))
     assert (found is None) if expected is None else type(found) is expected
+
+
+def test_the_daemon_stops_on_damage_it_meets_while_running(studio):
+    from bifrostd.daemon import Daemon
+    from bifrostd.errors import ScanError
+
+    daemon = Daemon(studio / "bifrost.yaml", environ={})
+    try:
+        def meets(error: BaseException):
+            def work() -> None:
+                raise error
+            return work
+
+        daemon.guarded(meets(ScanError("a per-run problem")))  # logged and counted; the loop goes on
+        assert daemon.counts["errors"] == 1
+        for error in (CatalogCorrupt(catalog_of(studio), "database disk image is malformed"),
+                      sqlite3.DatabaseError("database disk image is malformed")):  # met outside Catalog's methods
+            with pytest.raises(CatalogCorrupt, match="catalog rebuild"):
+                daemon.guarded(meets(error))
+    finally:
+        daemon.close()

@@ -150,3 +150,31 @@ def test_an_alias_bomb_in_the_config_is_refused_quickly(tmp_path):
     seconds, *message = child.stdout.splitlines()
     assert float(seconds) < 2
     assert f"{config}:8:7: this value holds 597,871 values once YAML anchors and aliases" in "\n".join(message)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("state: state/here\nscan: {workers: lots}\n", "state/here"),  # valid YAML, an invalid config
+    ("state: state/here\nroots: {\n", "state/here"),  # not YAML: the line is read
+    ("state: 'quoted here'  # a comment\nroots: [\n", "quoted here"),
+    ('state: "/abs/state"\nroots: [\n', "/abs/state"),
+    ("roots: {\n", ".bifrost"),  # no state key: the default beside the file
+    ("schema: bifrost.config.1\n", ".bifrost"),
+    ("  state: nested/is/not/it\nroots: {\n", ".bifrost"),
+])
+def test_the_state_folder_is_found_in_a_config_that_is_invalid(tmp_path, text, expected):
+    from bifrostd.config import locate_state_dir
+
+    config = tmp_path / "bifrost.yaml"
+    config.write_text(text)
+    found = locate_state_dir(config)
+    assert found == (tmp_path / expected).resolve() if expected != ".bifrost" else found == tmp_path / ".bifrost"
+
+
+@pytest.mark.parametrize("text", ["state: [a, b]\n", "state: [a, b\nroots: {\n", "state: {x: 1}\n", "state:\n"])
+def test_a_state_key_that_is_no_path_is_a_config_error(tmp_path, text):
+    from bifrostd.config import locate_state_dir
+
+    config = tmp_path / "bifrost.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match="state"):
+        locate_state_dir(config)

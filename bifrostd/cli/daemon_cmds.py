@@ -3,11 +3,16 @@
 Thin: find the socket from the config's state folder, send one request,
 render the answer. ``live_state`` is also what ``bifrostctl status`` shows
 under ``daemon`` (None when no daemon runs).
+
+These commands must work while ``bifrost.yaml`` is invalid (being edited,
+or refused by a reload): the socket's place is then read from the file's
+``state:`` key alone (``config.locate_state_dir``).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,7 +26,18 @@ TIMEOUT = 5.0
 def daemon_client(obj, timeout: float = TIMEOUT):
     from ..control import ControlClient, client_path
 
-    return ControlClient(client_path(obj.config().state_dir), timeout=timeout)
+    return ControlClient(client_path(state_dir(obj)), timeout=timeout)
+
+
+def state_dir(obj) -> Path:
+    """The state folder: the config's, or, while the config is invalid, what its ``state:`` key says."""
+    from ..config import find_config, locate_state_dir
+    from ..errors import ConfigError
+
+    try:
+        return obj.config().state_dir
+    except ConfigError:
+        return locate_state_dir(find_config(obj.config_path))
 
 
 def live_state(obj) -> dict[str, Any] | None:
@@ -62,8 +78,9 @@ def status(obj, as_json: bool) -> int:
 @daemon.command("reload")
 @click.pass_obj
 def reload(obj) -> int:
-    """Re-read the config and the template files (like SIGHUP). An invalid template set is reported
-    by 'bifrostctl daemon status' and the daemon keeps the set it has."""
+    """Re-read the config and the template files (like SIGHUP). An invalid config is refused (exit code 3)
+    and the daemon keeps the one it runs with; an invalid template set is reported by 'bifrostctl daemon
+    status' and the daemon keeps the set it has."""
     daemon_client(obj).call("reload")
     click.echo("reload requested")
     return 0
@@ -78,12 +95,13 @@ def stop(obj, no_wait: bool, timeout: float) -> int:
     from ..errors import DaemonError
     from ..lock import holder_pid
 
+    state = state_dir(obj)
     pid = daemon_client(obj).call("stop").get("pid")
     if no_wait:
         click.echo(f"stop requested (pid {pid})")
         return 0
     deadline = time.monotonic() + timeout
-    while holder_pid(obj.config().state_dir) is not None:
+    while holder_pid(state) is not None:
         if time.monotonic() > deadline:
             raise DaemonError(f"bifrostd (pid {pid}) did not exit within {timeout:g} s")
         time.sleep(0.05)
