@@ -10,6 +10,12 @@ One request per line, one response line per request; a connection may carry
 several. ``v`` is the protocol version a client speaks (default 1); a daemon
 refuses versions newer than its own. Lines are limited to ``MAX_LINE`` bytes.
 
+Connections are capped, each request line is due within seconds, and nothing
+is accepted while the daemon is short of file descriptors (the rules are in
+``control_limits``). A connection refused over the cap gets one busy line
+(``"busy": true``, exit code 13; nothing was done, so clients retry) and is
+closed, never queued.
+
 Where the socket lives: ``$RUNTIME_DIRECTORY/bifrostd.sock`` when systemd
 provides a runtime folder, else ``<state>/bifrostd.sock``; in the first case
 ``<state>/bifrostd.sock`` is a symlink to it, so clients, which only know the
@@ -23,15 +29,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
+import selectors
 import socket
-import socketserver
 import stat
+import struct
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from .control_limits import Limits, Slot, Slots, free_descriptors, limits_for
 from .errors import BifrostError, DaemonError, DaemonUnreachable
 
 PROTOCOL_VERSION = 1
@@ -111,63 +120,112 @@ def answer(handlers: Mapping[str, Handler], line: bytes) -> dict[str, Any]:
 
 
 # -- server -----------------------------------------------------------------------------
-class _Connection(socketserver.StreamRequestHandler):
-    timeout = 60.0
+LISTEN_BACKLOG = 64
+RESERVE_PAUSE = 0.25  # seconds between looks at the free descriptors while short of them
+STOP_WAIT = 1.0  # seconds stop() waits for connections still being answered
+TALLY_EVERY = 60.0  # seconds between log lines about refused, evicted and timed-out connections
 
-    def handle(self) -> None:
+
+def busy_response(message: str) -> dict[str, Any]:
+    """Refused before any request was read: nothing was done, the same request may be sent again."""
+    return {**error_response(message, DaemonUnreachable.exit_code), "busy": True}
+
+
+class _LineTooLong(Exception):
+    """A request line longer than MAX_LINE, read past to its end."""
+
+
+class _Lines:
+    """Request lines from one connection, each due by a deadline (dripping a line's bytes does not extend it)."""
+
+    def __init__(self, conn: socket.socket, clock: Callable[[], float]) -> None:
+        self.conn = conn
+        self.clock = clock
+        self.buffer = bytearray()
+        self.scanned = 0  # bytes of buffer known to hold no newline
+        self.skipping = False  # inside a line already too long, whose start was dropped
+
+    def next(self, deadline: float) -> bytes | None:
+        """The next line, newline included; None at the end of input. Raises TimeoutError, _LineTooLong, OSError."""
         while True:
-            try:
-                line = self.rfile.readline(MAX_LINE + 1)
-            except (OSError, TimeoutError):
-                return
-            if not line:
-                return
-            if len(line) > MAX_LINE:
-                response = error_response(f"request longer than {MAX_LINE} bytes", 2)
-                if not line.endswith(b"\n") and not self._skip_rest_of_line():
-                    return
-            elif not line.strip():
-                continue
-            else:
-                response = answer(self.server.handlers, line)  # type: ignore[attr-defined]
-            try:
-                self.wfile.write(json.dumps(response, default=str).encode() + b"\n")
-                self.wfile.flush()
-            except OSError:
-                return
-
-
-    def _skip_rest_of_line(self) -> bool:
-        """Read past the end of an over-long line, so it gets one answer; False when the peer went away."""
-        while True:
-            try:
-                chunk = self.rfile.readline(MAX_LINE)
-            except (OSError, TimeoutError):
-                return False
+            end = self.buffer.find(b"\n", self.scanned)
+            if end >= 0:
+                line = bytes(self.buffer[:end + 1])
+                del self.buffer[:end + 1]
+                self.scanned = 0
+                if self.skipping or len(line) > MAX_LINE:
+                    self.skipping = False
+                    raise _LineTooLong
+                return line
+            if len(self.buffer) > MAX_LINE:
+                self.skipping, self.buffer = True, bytearray()
+            self.scanned = len(self.buffer)
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise TimeoutError
+            self.conn.settimeout(remaining)
+            chunk = self.conn.recv(65536)
             if not chunk:
-                return False
-            if chunk.endswith(b"\n"):
-                return True
+                return None
+            self.buffer += chunk
 
 
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    allow_reuse_address = False
-    request_queue_size = 64
+class _Tally:
+    """Connections refused, evicted or timed out: the first logged at once, then one line a minute at most."""
 
-    def __init__(self, path: str, handlers: Mapping[str, Handler]) -> None:
-        self.handlers = handlers
-        super().__init__(path, _Connection, bind_and_activate=False)
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.counts: dict[str, int] = {}
+        self.window_end: float | None = None
+        self._lock = threading.Lock()
+
+    def note(self, what: str, detail: str) -> None:
+        with self._lock:
+            if self.window_end is None:
+                log.warning("control socket: %s", detail)
+                self.window_end = self.clock() + TALLY_EVERY
+            else:
+                self.counts[what] = self.counts.get(what, 0) + 1
+
+    def flush(self, open_now: int, limits: Limits) -> None:
+        with self._lock:
+            if self.window_end is None or self.clock() < self.window_end:
+                return
+            counts, self.counts = self.counts, {}
+            self.window_end = self.clock() + TALLY_EVERY if counts else None
+        if counts:
+            told = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+            log.warning("control socket: in the last %g s, %s (%d connections open; at most %d, %d per user, "
+                        "a request line within %g s)", TALLY_EVERY, told, open_now, limits.connections,
+                        limits.per_uid, limits.request_timeout)
 
 
 class ControlServer:
-    """A stoppable thread answering requests on the control socket with ``handlers`` (op → function)."""
+    """The control socket: a thread accepting connections within ``limits`` (see ``control_limits``), and a
+    thread per connection answering its requests with ``handlers`` (op → function).
 
-    def __init__(self, place: SocketPlace, handlers: Mapping[str, Handler]) -> None:
+    ``limits`` default to those of the soft RLIMIT_NOFILE at start; ``privileged`` are the uids without a
+    per-user share (root and the daemon's own); ``free_descriptors`` and ``clock`` are seams for tests.
+    """
+
+    def __init__(self, place: SocketPlace, handlers: Mapping[str, Handler], *, limits: Limits | None = None,
+                 privileged: frozenset[int] | None = None,
+                 free_descriptors: Callable[[], int | None] = free_descriptors,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.place = place
         self.handlers = dict(handlers)
-        self._server: _Server | None = None
+        self.limits = limits or limits_for(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        self.slots = Slots(self.limits, privileged=privileged if privileged is not None else
+                           frozenset({0, os.geteuid()}), clock=clock)
+        self.free_descriptors = free_descriptors
+        self.clock = clock
+        self._tally = _Tally(clock)
+        self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._wake: tuple[int, int] | None = None
+        self._connections: set[threading.Thread] = set()
+        self._short = False  # accepting nothing for want of descriptors
 
     def start(self) -> ControlServer:
         path = self.place.path
@@ -176,34 +234,179 @@ class ControlServer:
             raise DaemonError(f"the control socket path {path} is longer than {MAX_SOCKET_PATH} bytes; "
                               "use a shorter state folder")
         _remove_stale(path)
-        server = _Server(str(path), self.handlers)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
-            server.server_bind()
+            listener.bind(str(path))
             os.chmod(path, SOCKET_MODE)
-            server.server_activate()
+            listener.listen(LISTEN_BACKLOG)
+            listener.setblocking(False)
         except OSError as exc:
-            server.server_close()
+            listener.close()
             raise DaemonError(f"cannot listen on {path}: {exc.strerror or exc}") from exc
         if self.place.link != path:
             check_folder(self.place.link.parent)
             _remove_stale(self.place.link)
             os.symlink(path, self.place.link)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5},
-                                        name="bifrostd-control", daemon=True)
+        self._listener = listener
+        self._wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._thread = threading.Thread(target=self._accept_loop, name="bifrostd-control", daemon=True)
         self._thread.start()
+        log.info("control socket: at most %d connections, %d per user but root and the daemon's own, "
+                 "a request line within %g s, %d file descriptors kept for the daemon's work",
+                 self.limits.connections, self.limits.per_uid, self.limits.request_timeout, self.limits.fd_reserve)
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        thread, self._thread = self._thread, None
+        if thread is None:
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        assert self._listener is not None and self._wake is not None
+        self._stopping.set()
+        os.write(self._wake[1], b"!")
+        thread.join()
+        self._listener.close()
+        for fd in self._wake:
+            os.close(fd)
+        self.slots.evict_waiting(lambda slot: _shut(slot.conn, busy_response("the daemon is stopping")))
+        deadline = time.monotonic() + STOP_WAIT  # answers under way (a stop's own) are finished, briefly
+        for connection in list(self._connections):
+            connection.join(max(0.0, deadline - time.monotonic()))
         for path in {self.place.link, self.place.path}:
             _remove_stale(path)
+
+    # -- accepting (one thread) --------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        assert self._listener is not None and self._wake is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._wake[0], selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                ready = selector.select(timeout=1.0)
+                self._tally.flush(len(self.slots), self.limits)
+                if self._stopping.is_set() or not ready:
+                    continue
+                if self._short_of_descriptors():
+                    self._stopping.wait(RESERVE_PAUSE)  # waiting clients stay in the listen queue
+                    continue
+                self._accept_one(self._listener)
+
+    def _short_of_descriptors(self) -> bool:
+        free = self.free_descriptors()
+        short = free is not None and free < self.limits.fd_reserve
+        if short and not self._short:
+            log.warning("control socket: accepting no connection while only %d file descriptors are free "
+                        "(%d are kept for the daemon's own work)", free, self.limits.fd_reserve)
+        elif self._short and not short:
+            log.info("control socket: accepting connections again (%s file descriptors free)", free)
+        self._short = short
+        return short
+
+    def _accept_one(self, listener: socket.socket) -> None:
+        try:
+            conn, _ = listener.accept()
+        except (BlockingIOError, InterruptedError):  # the client gave up before we got to it
+            return
+        except OSError as exc:  # out of descriptors or memory all the same: the daemon's own work comes first
+            self._tally.note("failed accepts", f"cannot accept a connection: {exc.strerror or exc}")
+            self._stopping.wait(RESERVE_PAUSE)
+            return
+        uid = peer_uid(conn)
+        admission = self.slots.admit(uid, conn, evict=self._evict)
+        if admission.slot is None:
+            self._tally.note("refused", f"refused a connection from uid {uid}: {admission.refusal}")
+            _close_with(conn, busy_response(admission.refusal), drain=True)
+            return
+        thread = threading.Thread(target=self._serve, args=(admission.slot,), name="bifrostd-control-connection",
+                                  daemon=True)
+        self._connections.add(thread)
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had
+            self._connections.discard(thread)
+            self.slots.release(admission.slot)
+            _close_with(conn, busy_response("the daemon cannot take a connection now; try again"))
+
+    def _evict(self, slot: Slot) -> None:
+        waited = self.clock() - (slot.waiting_since or self.clock())
+        message = f"closed to make room for another client after {waited:.1f} s without a request"
+        self._tally.note("closed while idle to make room", f"{message} (uid {slot.uid})")
+        _shut(slot.conn, busy_response(message))
+
+    # -- answering (a thread per connection) --------------------------------------------------
+    def _serve(self, slot: Slot) -> None:
+        conn = slot.conn
+        lines = _Lines(conn, self.clock)
+        try:
+            while True:
+                response = self._next_response(slot, lines)
+                if response is None:
+                    return
+                conn.settimeout(self.limits.request_timeout)  # a peer that does not read its answer is dropped
+                conn.sendall(json.dumps(response, default=str).encode() + b"\n")
+                self.slots.end_request(slot)
+        except OSError:
+            return
+        finally:
+            self.slots.release(slot)
+            conn.close()
+            self._connections.discard(threading.current_thread())
+
+    def _next_response(self, slot: Slot, lines: _Lines) -> dict[str, Any] | None:
+        """The answer to the next request line, or None when the connection is to be closed."""
+        timeout = self.limits.request_timeout
+        while True:
+            try:
+                line = lines.next((slot.waiting_since or self.clock()) + timeout)
+            except _LineTooLong:
+                return error_response(f"request longer than {MAX_LINE} bytes", 2) \
+                    if self.slots.start_request(slot) else None
+            except TimeoutError:
+                self._tally.note("closed without a request line in time",
+                                 f"closed a connection from uid {slot.uid}: no request line within {timeout:g} s")
+                _say(slot.conn, error_response(f"no request line within {timeout:g} s; closing the connection", 2))
+                return None
+            if line is None:
+                return None
+            if line.strip():  # a blank line is skipped, and its deadline runs on
+                return answer(self.handlers, line) if self.slots.start_request(slot) else None
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The uid of the process at the other end (SO_PEERCRED; None where the platform has none)."""
+    try:
+        credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except (AttributeError, OSError):
+        return None
+    return struct.unpack("3i", credentials)[1]
+
+
+def _say(conn: socket.socket, response: Mapping[str, Any]) -> None:
+    """Send one line without waiting: a peer whose buffer is full does not get it."""
+    try:
+        conn.send(json.dumps(response).encode() + b"\n", socket.MSG_DONTWAIT)
+    except OSError:
+        pass
+
+
+def _shut(conn: socket.socket, response: Mapping[str, Any]) -> None:
+    """Say a last line and shut a connection down that its own thread is reading: that thread wakes up to an
+    end of input and closes it (closing it here would neither wake it nor be safe while it reads)."""
+    _say(conn, response)
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _close_with(conn: socket.socket, response: Mapping[str, Any], *, drain: bool = False) -> None:
+    """Say a last line and close. Unread input makes the close a reset, so what was sent is read first."""
+    if drain:
+        try:
+            conn.recv(65536, socket.MSG_DONTWAIT)
+        except OSError:
+            pass
+    _say(conn, response)
+    conn.close()
 
 
 def check_folder(folder: Path) -> None:
@@ -236,13 +439,28 @@ class ControlClient:
         self.timeout = timeout
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
-        """The raw response object (``ok`` true or false)."""
+        """The raw response object (``ok`` true or false). A busy reply is retried until the timeout: the
+        daemon refused the connection before reading anything, so nothing was done."""
         line = json.dumps({"op": op, "v": PROTOCOL_VERSION, **fields}).encode() + b"\n"
+        deadline = time.monotonic() + self.timeout
+        pause = 0.05
+        while True:
+            response = self._exchange(line, deadline)
+            if response.get("busy") is not True or time.monotonic() + pause > deadline:
+                return response
+            time.sleep(pause)
+            pause = min(2 * pause, 0.5)
+
+    def _exchange(self, line: bytes, deadline: float) -> dict[str, Any]:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as sock:
-                sock.settimeout(self.timeout)
-                _connect(sock, str(self.path), self.timeout)
-                sock.sendall(line)
+                remaining = max(0.01, deadline - time.monotonic())
+                sock.settimeout(remaining)
+                _connect(sock, str(self.path), remaining)
+                try:
+                    sock.sendall(line)
+                except (BrokenPipeError, ConnectionResetError):  # refused and closed at once: its busy line waits
+                    pass
                 reply = _read_line(sock)
         except FileNotFoundError:
             raise DaemonUnreachable(str(self.path), "no socket (is bifrostd running?)") from None
@@ -252,6 +470,8 @@ class ControlClient:
             raise DaemonUnreachable(str(self.path), f"no answer within {self.timeout:g} s") from None
         except OSError as exc:
             raise DaemonUnreachable(str(self.path), exc.strerror or str(exc)) from None
+        if not reply:
+            raise DaemonUnreachable(str(self.path), "the connection was closed without an answer")
         try:
             response = json.loads(reply)
         except (UnicodeDecodeError, json.JSONDecodeError):

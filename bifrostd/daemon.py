@@ -58,6 +58,7 @@ STATUS_SCHEMA = "bifrost.daemon-status.1"
 MIRROR_STOP_WAIT = 60.0  # seconds close() waits for an upload in flight; well under TimeoutStopSec=2min
 ROOT_CHECK_EVERY = 2.0  # seconds between checks that each root path still names the folder watched
 REQUEST_WAIT = 60.0  # seconds a control request waits for the loop to run its catalog write
+from .control_limits import raise_nofile_limit
 REPLY_FILES = 1000  # files listed in a forget reply (the count is always whole); keeps the line well under 1 MiB
 TRIM_QUIET = 5.0  # seconds without big batches or rescans before their memory is handed back (_maybe_trim)
 TRIM_AFTER_ACTIONS = 1000  # a batch this big (a burst) leaves memory worth handing back; one save does not
@@ -163,6 +164,7 @@ class Daemon:
         log.info("bifrostd %s started (pid %d) on %s; control socket %s", VERSION, os.getpid(),
                  self.config.state_dir, self.control.place.link)
 
+        raise_nofile_limit()  # before anything is opened; the control socket keeps a reserve of the rest
     def _check_root_modes(self) -> None:
         unknown = sorted(set(self.settings.modes) - set(self.template_set.roots))
         if unknown:
