@@ -5,8 +5,8 @@ Usage: ``.venv/bin/python bench/catalog_check.py [--files N] [--tree-files M] [-
 The catalog is made by a real scan (no hashing) of the bench studio tree
 (``bench/studio_tree.py``, ``--tree-files`` files, built once under
 /var/tmp/bifrost-bench), then grown to ``--files`` records by copying its
-file rows under other folders, so a million-record catalog needs no million
-files on disk. Each check is timed warm (the file in the page cache) and
+file rows (and their events) under other folders, so a million-record
+catalog needs no million files on disk. Each check is timed warm (the file in the page cache) and
 cold (its pages dropped with ``posix_fadvise``; the disk's own cache may
 still answer), median of ``--runs``. The catalog is kept for the next run.
 """
@@ -36,6 +36,7 @@ def build_catalog(db: Path, tree: Path, files: int) -> None:
         scan(catalog, bench_template_set(tree), ScanOptions(hash_files=False))
     conn = sqlite3.connect(db)
     seed = conn.execute("SELECT count(*) FROM files").fetchone()[0]
+    events = conn.execute("SELECT max(id) FROM events").fetchone()[0]
     copy = 0
     while conn.execute("SELECT count(*) FROM files").fetchone()[0] < files:
         copy += 1
@@ -46,6 +47,10 @@ def build_catalog(db: Path, tree: Path, files: int) -> None:
             "SELECT root, ?2 || path, raw, ?2 || dir, size, mtime_ns, inode + ?1, device, uid, hash, template, "
             "fields, entity_id, sequence_id, frame, fingerprint, state, first_seen_ns, last_seen_ns "
             "FROM files WHERE id <= ?3", (copy * 10**9, f"copy{copy}/", seed))
+        conn.execute(  # and their 'appeared' events: a real catalog holds one per file at least
+            "INSERT INTO events (at_ns, kind, source, root, path, raw, file_id, entity_id, uid, user, scan_id) "
+            "SELECT at_ns, kind, source, root, ?1 || path, raw, NULL, entity_id, uid, user, scan_id "
+            "FROM events WHERE id <= ?2", (f"copy{copy}/", events))
         conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

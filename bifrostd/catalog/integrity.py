@@ -18,8 +18,8 @@ happens.
 A writer runs ``PRAGMA quick_check`` before it writes anything (before
 migrations too): SQLite refuses to write into a page it knows is bad, but a
 damaged free-page list can make a write spread the damage. It reads every
-page (about 1.5 s per million files from the page cache, 6 s from disk;
-``bench/catalog_check.py``) and checks each b-tree's structure, not that
+page (about 3 s for a million files from the page cache, up to 15 s from
+disk; ``bench/catalog_check.py``) and checks each b-tree's structure, not that
 the indexes agree with their tables: that is ``PRAGMA integrity_check``
 (five times slower), which ``bifrostctl catalog check`` runs.
 """
