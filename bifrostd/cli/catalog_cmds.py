@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from contextlib import nullcontext
 from typing import Any
 
 import click
@@ -58,18 +59,17 @@ def scan(obj, roots: tuple[str, ...], prune: bool, full: bool, rehash: str | Non
     _check_roots(template_set, roots)
     catalog = _catalog_for_scan(obj, dry_run)
     progress = obj.progress(as_json=as_json)
-    try:
-        scope = _rehash_scope(catalog, template_set, rehash) if rehash is not None else None
-        if scope is not None and not scope.roots:
-            obj.info(f"{rehash}: no catalogued files to read again")
-            return 0
-        options = ScanOptions(roots=roots or (scope.roots if scope else ()), full=not prune, rehash=scope,
-                              dry_run=dry_run, hash_files=config.scan.hash, workers=config.scan.workers)
-        report = run_scan(catalog, template_set, options, progress=progress)
-    finally:
-        progress.clear()
-        if catalog is not None:
-            catalog.close()
+    with catalog if catalog is not None else nullcontext():  # closed, and damage met reported, on the way out
+        try:
+            scope = _rehash_scope(catalog, template_set, rehash) if rehash is not None else None
+            if scope is not None and not scope.roots:
+                obj.info(f"{rehash}: no catalogued files to read again")
+                return 0
+            options = ScanOptions(roots=roots or (scope.roots if scope else ()), full=not prune, rehash=scope,
+                                  dry_run=dry_run, hash_files=config.scan.hash, workers=config.scan.workers)
+            report = run_scan(catalog, template_set, options, progress=progress)
+        finally:
+            progress.clear()
     _render_scan(obj, report, dry_run=dry_run, as_json=as_json)
     return 0
 
