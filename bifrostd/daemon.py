@@ -10,10 +10,21 @@ changed while we were down), tell systemd we are ready, then loop:
   quiet; polled roots (network filesystems, or too few inotify watches)
   get fast pruned rescans; every root gets a full reconcile every
   ``full_every``;
-- the template files are checked every second and, when changed and
-  valid, the catalog is migrated to the new set (``bifrostd.live_templates``);
+- the template files are looked at every second; a changed set is checked
+  in a child process and, once proven valid, used at once, the catalog's
+  records being re-derived with it a step at a time (``bifrostd.live_templates``);
 - the control socket answers status, reload, stop and ping; a catalog write
   asked for over it (``forget``) is queued and run by the loop.
+
+Responsiveness: no unit of work holds the loop for long. Settled paths and
+records to re-derive are taken on in steps sized to last about
+``STEP_BUDGET`` (``schedule.StepSizer``); before each unit the loop takes a
+pending reload or checked template change; a long walk looks between
+batches and, for a stop, a reload or a template change, is interrupted
+there (which the catalog allows) and put back to be walked again (the walk
+is the truth: interrupted work is never dropped). Only the startup
+reconcile is finished before a reload is taken, since it is what makes the
+daemon ready.
 
 Mirror runs happen on their own thread (``bifrostd.daemon_mirror``), so a long
 first run never holds up indexing or the watchdog heartbeat.
@@ -22,7 +33,8 @@ Threads: the main thread runs the loop and is the only one that touches the
 catalog through ``self.catalog``; the mirror worker has its own connection
 (a sibling of the writer's); watchdog's threads only mark paths dirty; the
 control server's threads read status and set flags; signal handlers set flags. Everyone
-wakes the loop through one pipe. SIGTERM and SIGINT finish the current batch
+wakes the loop through one pipe; the template checker's answers arrive on their own
+(``live_templates.CheckWorker``, a child process). SIGTERM and SIGINT finish the current batch
 (a long walk is interrupted between batches, which the catalog allows) and
 exit 0; SIGHUP reloads the config and templates.
 """
@@ -46,10 +58,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 from . import __version__ as VERSION
 from .control import ControlServer, socket_place, usage_error
+from .control_limits import raise_nofile_limit
 from .daemon_config import DaemonSettings, daemon_settings
 from .errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
 from .lock import StateLock
 from .model import FindingKind
+from .schedule import StepSizer
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
 from .settle import Dirty, Settler
 
@@ -58,14 +72,15 @@ STATUS_SCHEMA = "bifrost.daemon-status.1"
 MIRROR_STOP_WAIT = 60.0  # seconds close() waits for an upload in flight; well under TimeoutStopSec=2min
 ROOT_CHECK_EVERY = 2.0  # seconds between checks that each root path still names the folder watched
 REQUEST_WAIT = 60.0  # seconds a control request waits for the loop to run its catalog write
-from .control_limits import raise_nofile_limit
 REPLY_FILES = 1000  # files listed in a forget reply (the count is always whole); keeps the line well under 1 MiB
 TRIM_QUIET = 5.0  # seconds without big batches or rescans before their memory is handed back (_maybe_trim)
 TRIM_AFTER_ACTIONS = 1000  # a batch this big (a burst) leaves memory worth handing back; one save does not
+STEP_BUDGET = 0.3  # seconds one step of a big job (a burst's paths, a migration's records) should last
+BATCH_LEAST = 100  # settled paths a step may always take (a step's fixed cost would otherwise shrink it for ever)
 
 
 class Interrupted(Exception):
-    """Raised from a progress callback to stop a long walk at a batch boundary."""
+    """Raised from a progress callback to stop a long walk at a batch boundary; the message says why."""
 
 
 class Daemon:
@@ -102,7 +117,8 @@ class Daemon:
         self.templates: Any = None
         self.classifier: Any = None
         self.schedule: Any = None
-        self._template_signature: Any = None
+        self.live: Any = None  # live_templates.LiveTemplates: the template files followed
+        self.batch_sizer = StepSizer(budget=STEP_BUDGET, least=BATCH_LEAST, most=self.settings.batch_max)
         self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
         self._requests_lock = threading.Lock()
         self._closed = False
@@ -125,7 +141,8 @@ class Daemon:
 
     def _sleep(self, timeout: float) -> None:
         if timeout > 0:
-            select.select([self._wake_r], [], [], timeout)
+            checker = self.live.fileno() if self.live is not None else None
+            select.select([self._wake_r] if checker is None else [self._wake_r, checker], [], [], timeout)
         try:
             while os.read(self._wake_r, 4096):
                 pass
@@ -143,14 +160,15 @@ class Daemon:
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
         from .catalog import Catalog
-        from .live_templates import TemplateStatus, files_signature
+        from .live_templates import LiveTemplates
         from .reconcile import Classifier
         from .schedule import Schedule
 
+        raise_nofile_limit()  # before anything is opened; the control socket keeps a reserve of the rest
         self.lock = StateLock(self.config.state_dir).acquire()
         self.template_set = self.config.load_templates()
-        self.templates = TemplateStatus(str(self.config.templates), self.template_set.fingerprint)
-        self._template_signature = files_signature(self.config.templates)
+        self.live = LiveTemplates(self.config, self.template_set, budget=STEP_BUDGET)
+        self.templates = self.live.status
         self.classifier = Classifier(self.template_set)
         self._check_root_modes()
         self.catalog = Catalog.open(self.config.catalog_path, write=True)
@@ -161,10 +179,10 @@ class Daemon:
                                      self.handlers()).start()
         self._start_pinger()
         self.start_watching()
+        self.live.check(self.config, "startup")  # proves the set in use: checking an edit re-proves only its change
         log.info("bifrostd %s started (pid %d) on %s; control socket %s", VERSION, os.getpid(),
                  self.config.state_dir, self.control.place.link)
 
-        raise_nofile_limit()  # before anything is opened; the control socket keeps a reserve of the rest
     def _check_root_modes(self) -> None:
         unknown = sorted(set(self.settings.modes) - set(self.template_set.roots))
         if unknown:
@@ -210,9 +228,17 @@ class Daemon:
         return 0
 
     def step(self) -> None:
-        """Do whatever is due, most urgent first; one failure never stops the loop."""
-        for work in (self._maybe_reload, self._maybe_requests, self._maybe_roots, self._maybe_templates,
-                     self._maybe_full, self._maybe_rescans, self._maybe_batch, self._maybe_trim):
+        """Do whatever is due, most urgent first; one failure never stops the loop.
+
+        A reload or a checked template change goes before each unit of work,
+        so it waits for one unit at most (each is short, or interruptible).
+        """
+        for work in (self._maybe_requests, self._maybe_roots, self._maybe_migrate, self._maybe_full,
+                     self._maybe_rescans, self._maybe_batch, self._maybe_trim):
+            if self.stopping:
+                return
+            self.guarded(self._maybe_reload)
+            self.guarded(self._maybe_templates)
             if self.stopping:
                 return
             self.guarded(work)
@@ -220,8 +246,8 @@ class Daemon:
     def guarded(self, work: Callable[[], Any]) -> None:
         try:
             work()
-        except Interrupted:
-            log.info("interrupted at a batch boundary: stopping")
+        except Interrupted as exc:
+            log.info("interrupted at a batch boundary: %s", exc)
         except CatalogCorrupt:
             raise  # nothing the loop does mends it, and writing on could spread it: stop (exit 17)
         except BifrostError as exc:
@@ -250,7 +276,7 @@ class Daemon:
         trim = self._trim_due()
         if trim is not None:
             times.append(trim)
-        if self.reload_requested or self.stopping:
+        if self.reload_requested or self.stopping or (self.live is not None and self.live.has_work):
             times.append(now)
         return min(times)
 
@@ -304,7 +330,7 @@ class Daemon:
         from .dirty import apply_dirty
 
         now = self.clock()
-        due = self.settler.take(now, limit=self.settings.batch_max)
+        due = self.settler.take(now, limit=self.batch_sizer.size)  # the rest stay due: the next step takes them
         if not due:
             return
         by_root: dict[str, list[Dirty]] = defaultdict(list)
@@ -318,6 +344,7 @@ class Daemon:
                                  settle_ns=int(self.settings.settle * 1e9), classifier=self.classifier,
                                  hash_files=self.config.scan.hash, workers=self.config.scan.workers)
             self._after_batch(report, time.perf_counter() - started)
+        self.batch_sizer.done(len(due), time.perf_counter() - started)
 
     def _maybe_trim(self) -> None:
         """Once big batches and rescans have been quiet for ``TRIM_QUIET`` s, hand their memory back.
@@ -359,24 +386,43 @@ class Daemon:
     def _maybe_rescans(self) -> None:
         now = self.clock()
         quiet = {name: self.settler.quiet_since(name) for name in self.template_set.roots}
-        for rescan in self.schedule.due_rescans(now, quiet):
+        due = self.schedule.due_rescans(now, quiet)
+        for index, rescan in enumerate(due):
             if self.stopping:
                 return
-            self.rescan(rescan.root, full=rescan.full, reason=rescan.reason)
-            self.schedule.polled(rescan.root, self.clock())
-            if rescan.full:
-                release_memory()
+            if self._must_yield():  # taken before the next walk; the rest wait their turn again
+                self.schedule.put_back(due[index:])
+                return
+            try:
+                walked = self.rescan(rescan.root, full=rescan.full, reason=rescan.reason, since=rescan.since)
+            except Exception:
+                self.schedule.put_back(due[index + 1:])
+                raise
+            if walked:
+                self.schedule.polled(rescan.root, self.clock())
+                if rescan.full:
+                    release_memory()
 
     def _maybe_full(self) -> None:
         if self.schedule.full_due(self.clock()):
             self.full_reconcile("periodic")
 
     def full_reconcile(self, reason: str) -> None:
-        started = time.perf_counter()
-        for root in self.template_set.roots:
+        """Walk every root in full; cut short by a reload or template change, the roots left are requested."""
+        started, since = time.perf_counter(), self.clock()
+        roots = list(self.template_set.roots)
+        for index, root in enumerate(roots):
             if self.stopping:
                 return
-            self.guarded(partial(self.rescan, root, full=True, reason=reason))
+            cut = self._must_yield()
+            if cut is not None:
+                for rest in roots[index:]:
+                    self.schedule.request(rest, reason, since)
+                self.schedule.full_done(self.clock())
+                log.info("full reconcile (%s) cut short for %s: %s walked once the loop gets to them", reason,
+                         cut, ", ".join(roots[index:]))
+                return
+            self.guarded(partial(self.rescan, root, full=True, reason=reason, since=since))
         duration = time.perf_counter() - started
         self.counts["full_reconciles"] += 1
         self.last_full = {"at": time.time(), "reason": reason, "duration_s": round(duration, 3)}
@@ -386,15 +432,31 @@ class Daemon:
         log.info("full reconcile (%s) of %d roots in %.2f s", reason, len(self.template_set.roots), duration,
                  extra={"reason": reason, "duration_s": round(duration, 3)})
 
-    def rescan(self, root: str, *, full: bool, reason: str) -> None:
-        """Walk one root (pruned, or full) and apply; checks its watch coverage afterwards."""
+    def rescan(self, root: str, *, full: bool, reason: str, since: float | None = None) -> bool:
+        """Walk one root (pruned, or full) and apply; checks its watch coverage afterwards.
+
+        Returns False when the walk was interrupted between batches: a full
+        walk is then requested again (as asked for ``since``), a fast one
+        stays due; either way it runs again, with whatever set is then in use.
+        """
+        from .catalog.scans import mark_interrupted
         from .indexer import ScanOptions, scan
         from .scan import walk
 
         options = ScanOptions(roots=(root,), full=full, hash_files=self.config.scan.hash,
                               workers=self.config.scan.workers)
         walker = partial(walk, scandir=self._beating_scandir)
-        report = scan(self.catalog, self.template_set, options, walker=walker, progress=self._progress)
+        try:
+            report = scan(self.catalog, self.template_set, options, walker=walker, progress=self._progress)
+        except Interrupted as exc:
+            mark_interrupted(self.catalog.conn)  # the scan's record, left running
+            if self.stopping:
+                raise
+            if full:
+                self.schedule.request(root, reason, self.clock() if since is None else since)
+            log.info("root %s: %s walk (%s) interrupted at a batch boundary for %s; it runs again next",
+                     root, "full" if full else "fast", reason, exc, extra={"root": root, "reason": reason})
+            return False
         self.counts["rescans"] += 1
         if full or len(report.plan.actions) >= TRIM_AFTER_ACTIONS:
             self._worked = self.clock()
@@ -409,6 +471,7 @@ class Daemon:
             log.warning("root %s: %s", root, finding.message, extra={"root": root})
         if not empty:  # an empty mount point has one folder to watch, not the ones the catalog remembers
             self._check_coverage(root)
+        return True
 
     def _check_coverage(self, root: str) -> None:
         watcher = self.watcher.roots.get(root) if self.watcher else None
@@ -419,59 +482,60 @@ class Daemon:
             self._update_polled()
 
     def _beating_scandir(self, path: Any) -> Any:
-        """``os.scandir`` that proves the loop alive during long walks and lets a stop interrupt them."""
-        self.heartbeat.beat()
-        if self.stopping:
-            raise Interrupted()
+        """``os.scandir`` that proves the loop alive during long walks and lets a stop or reload interrupt them."""
+        self._between_batches()
         return os.scandir(path)
 
     def _progress(self, stage: str, done: int, total: int | None) -> None:
+        self._between_batches()
+
+    def _between_batches(self) -> None:
         self.heartbeat.beat()
+        reason = self._must_yield()
+        if reason is not None:
+            raise Interrupted(reason)
+
+    def _must_yield(self) -> str | None:
+        """Why long work should stop at its next batch boundary, if it should.
+
+        A stop, always; once the daemon is ready, also a reload or a checked
+        template set waiting to be used (the startup reconcile is finished
+        first: it is what makes the daemon ready).
+        """
         if self.stopping:
-            raise Interrupted()
+            return "stopping"
+        if self.phase != "watching":
+            return None
+        if self.reload_requested:
+            return "a reload"
+        self._look_at_templates()
+        return "a template change" if self.live is not None and self.live.pending is not None else None
 
     # -- templates and reload --------------------------------------------------------------------
+    def _look_at_templates(self) -> None:
+        """Every second, have changed template files checked; take a check's answer (no catalog write)."""
+        if self.live is not None:
+            self.live.look(self.config, self.template_set, files=self.schedule.templates_due(self.clock()))
+
     def _maybe_templates(self) -> None:
-        from .live_templates import files_signature
+        self._look_at_templates()
+        if self.live is not None and self.live.pending is not None:
+            new_set, self.live.pending = self.live.pending, None
+            self._use(new_set, self.live.why)
 
-        if not self.schedule.templates_due(self.clock()):
-            return
-        signature = files_signature(self.config.templates)
-        if signature != self._template_signature:
-            self._template_signature = signature
-            self.apply_templates("the template files changed")
-
-    def apply_templates(self, why: str) -> bool:
-        """Check the set on disk; switch to it and migrate the catalog if valid, else keep the old one."""
-        from .live_templates import check, migrate
+    def _use(self, new_set: Any, why: str) -> None:
+        """Match with ``new_set`` from now on; a new fingerprint starts re-deriving the catalog's records."""
         from .reconcile import Classifier
 
-        new_set, problems = check(self.config)
-        if new_set is None:
-            self.templates.valid = False
-            self.templates.problems = [str(p) for p in problems]
-            for problem in problems:
-                log.error("template problem: %s", problem)
-            log.warning("%s but the new set is invalid (%d problems): still using %s", why, len(problems),
-                        self.templates.fingerprint)
-            return False
-        self.templates.valid, self.templates.problems = True, []
-        if new_set.fingerprint == self.template_set.fingerprint:
-            if _root_locations(new_set) != _root_locations(self.template_set):  # bifrost.yaml moved a root
-                self.template_set, self.classifier = new_set, Classifier(new_set)
-                self.mirror.configure(self.config, new_set)
-                self._rewatch(why)
-            return True
-        old = self.template_set.fingerprint
-        self.template_set, self.classifier = new_set, Classifier(new_set)
+        old, self.template_set, self.classifier = self.template_set, new_set, Classifier(new_set)
         self.mirror.configure(self.config, new_set)
-        totals = migrate(self.catalog, new_set)
-        self.templates.fingerprint = new_set.fingerprint
-        self.templates.last_change = {"at": time.time(), "from": old, "to": new_set.fingerprint, **totals}
-        log.info("%s: template set %s -> %s; %d records re-derived, %d changed template or entity", why, old,
-                 new_set.fingerprint, totals["records"], totals["rematched"])
+        self.live.switched(old, new_set, why)
         self._rewatch(why)
-        return True
+
+    def _maybe_migrate(self) -> None:
+        if self.live is not None and self.live.migrate(self.catalog, self.template_set,
+                                                       self.classifier) >= TRIM_AFTER_ACTIONS:
+            self._worked = self.clock()
 
     def _rewatch(self, why: str) -> None:
         """Watch and walk again when the roots (paths or modes) differ from those being watched."""
@@ -500,12 +564,31 @@ class Daemon:
         self.settler.settle = settings.settle
         self.schedule.settle = settings.settle
         self.schedule.full_every, self.schedule.poll_every = settings.full_every, settings.poll_every
-        valid = self.apply_templates("reload")
+        self.batch_sizer.most = settings.batch_max
+        templates = self._reload_templates()
         self.mirror.configure(self.config, self.template_set)  # mirror.targets changes apply from its next wake-up
         self._rewatch("reload")
-        log.info("reloaded %s (templates %s)", self.config_path, "valid" if valid else "invalid: kept the old set")
+        log.info("reloaded %s (templates %s)", self.config_path, templates)
         self.notifier.ready(self.status_line())
-        return {"reloaded": True, "templates_valid": valid}
+        return {"reloaded": True, "templates": templates}
+
+    def _reload_templates(self) -> str:
+        """Have the files checked again (off the loop; a valid new set is used once proven). Files that are
+        those of the set in use (same fingerprint) were accepted already: the config's root paths, which may
+        have moved, apply to them at once."""
+        from .templates import build_template_set
+
+        self.live.reloaded(self.config)
+        on_disk, _ = build_template_set(self.config.templates)
+        if on_disk is None or on_disk.fingerprint != self.template_set.fingerprint:
+            return "changed: checking them"
+        new_set, wrong = self.config.with_root_overrides(on_disk)
+        if wrong:
+            self.live.invalid(wrong, "reload")
+            return "invalid: kept the old set"
+        if _root_locations(new_set) != _root_locations(self.template_set):
+            self._use(new_set, "reload")
+        return "unchanged"
 
     def _root_signature(self) -> tuple:
         """The roots as watched: their paths on this machine, and the configured watch modes."""
@@ -618,7 +701,7 @@ class Daemon:
             log.warning("the mirror worker is still finishing a transfer; exiting without it (the file goes again "
                         "next run)")
             self.abandoned = True
-        for part in (self.watcher, self.control, self.pinger):
+        for part in (self.watcher, self.control, self.pinger, self.live):
             if part is not None:
                 try:
                     part.stop()
@@ -639,10 +722,9 @@ class Daemon:
 
 
 def _root_locations(template_set: Any) -> tuple[tuple[str, str], ...]:
-    """(root name, path on this machine) of every root, in name order."""
-    if template_set is None:
-        return ()
-    return tuple(sorted((name, template_set.root_path(name)) for name in template_set.roots))
+    from .live_templates import root_locations
+
+    return root_locations(template_set)
 
 
 def load_checked(config_path: Path) -> tuple[Any, DaemonSettings]:

@@ -6,7 +6,14 @@ rescan of a root the watcher asked for (an overflow, the root deleted),
 and a look at the template files. A requested rescan waits until its root
 has been quiet for the settle interval, so a burst that overflowed the
 queue is walked once, after it ends, not again and again during it; a
-root that never goes quiet is rescanned after ``max_wait`` anyway.
+root that never goes quiet is rescanned after ``max_wait`` anyway. A
+rescan cut short (a reload arrived mid-walk) is put back as it was asked
+for, so it is never lost and keeps its place.
+
+:class:`StepSizer` says how much of a big job (settled paths, records to
+re-derive) one step of the loop takes on, so that no step holds the loop
+for more than about a budget of seconds: a reload or a stop waits for one
+step, never for a whole burst.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ class Rescan:
     root: str
     full: bool
     reason: str
+    since: float | None = None  # when a requested rescan was asked for; None for a poll
 
 
 class Schedule:
@@ -41,6 +49,14 @@ class Schedule:
         with self._lock:
             self._requested.setdefault(root, (now, reason))
 
+    def put_back(self, rescans: list[Rescan]) -> None:
+        """Rescans handed out by ``due_rescans`` but not done: requested ones wait again from when they were
+        first asked for (so they are due at once when the root is still quiet); polls were never taken off."""
+        with self._lock:
+            for rescan in rescans:
+                if rescan.since is not None:
+                    self._requested.setdefault(rescan.root, (rescan.since, rescan.reason))
+
     def requested(self) -> dict[str, str]:
         with self._lock:
             return {root: reason for root, (_, reason) in self._requested.items()}
@@ -59,7 +75,7 @@ class Schedule:
                 quiet = last_event.get(root)
                 if quiet is None or now - quiet >= self.settle or now - since >= self.max_wait:
                     del self._requested[root]
-                    out.append(Rescan(root, True, reason))
+                    out.append(Rescan(root, True, reason, since))
         taken = {r.root for r in out}
         for root, when in self._next_poll.items():
             if when <= now and root not in taken:
@@ -91,3 +107,31 @@ class Schedule:
             if self._requested:
                 times.append(now + min(self.settle, 0.25) if self.settle else now)
         return min(times)
+
+
+class StepSizer:
+    """How many items (paths, records) the next step takes on, learnt from how long the last step took.
+
+    The next size is what the last step's pace would fit in ``budget``
+    seconds, at least ``least`` (a step's fixed cost would otherwise shrink
+    it for ever) and at most ``most``, and at most twice the last size: a
+    burst starts small and grows step by step, so a slow start (cold caches,
+    big files to hash) never holds the loop for long.
+    """
+
+    def __init__(self, *, budget: float, least: int, most: int) -> None:
+        self.budget = budget
+        self.least = least
+        self.most = most
+        self._size = least
+
+    @property
+    def size(self) -> int:
+        return max(1, min(self._size, self.most))
+
+    def done(self, items: int, seconds: float) -> None:
+        """Record a step that took ``seconds`` over ``items`` items."""
+        if items <= 0:
+            return
+        fits = int(self.budget * items / max(seconds, 1e-6))
+        self._size = max(self.least, min(fits, 2 * self.size, self.most))

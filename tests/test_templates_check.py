@@ -191,6 +191,32 @@ def test_overlap_through_a_loose_pattern_is_found(tmp_path):
     assert "'work'" in problem.message or "'named'" in problem.message
 
 
+def test_proofs_kept_between_checks_find_what_a_fresh_check_finds(tmp_path):
+    from bifrostd.templates.check import ProofCache
+
+    proofs = ProofCache()
+    disjoint = """\
+          kind: {type: str, choices: [plate, element]}
+        templates:
+          a: '{project}/{shot}/{task}/{shot}_{task}_v{version}.ma'
+          b: '{project}/{shot}/{kind}/{shot}_{kind}_v{version}.ma'
+        """
+    path = write(tmp_path, disjoint)
+    assert check_template_set(path, proofs=proofs)[1] == []
+    assert len(proofs.disjoint) == 1 and len(proofs.fsms) == 2
+    edited = disjoint + "  c: '{project}/{shot}/{task}/{shot}_comp_v{version}.ma'\n"  # overlaps a
+    write(tmp_path, edited)
+    warm = [str(p) for p in check_template_set(path, proofs=proofs)[1]]
+    assert warm == [str(p) for p in check_template_set(path)[1]] and "overlaps template 'a'" in warm[0]
+    a_as_mb = disjoint.replace("_{task}_v{version}.ma'", "_{task}_v{version}.mb'")  # a changed: a new regex
+    assert a_as_mb != disjoint
+    write(tmp_path, a_as_mb)
+    assert check_template_set(path, proofs=proofs)[1] == []
+    regexes = {t.approx_regex for t in check_template_set(path)[0].templates.values()}
+    assert set(proofs.fsms) <= regexes  # what the set no longer uses is dropped
+    assert all(a in regexes and b in regexes for a, b in proofs.disjoint)
+
+
 def test_entity_needs_its_keys(tmp_path):
     path = write(tmp_path, """\
         templates:

@@ -15,6 +15,11 @@ is reported as a possible overlap, with the example.
 
 An overlap is allowed when the two templates have different priorities: the
 set then says explicitly which one wins.
+
+Building the automata is most of the cost (a few seconds for the default
+set). A :class:`ProofCache` passed from one check to the next keeps each
+template's automaton by its regex, and the pairs already proven disjoint,
+so checking an edit re-proves only the pairs whose templates changed.
 """
 
 from __future__ import annotations
@@ -100,33 +105,63 @@ def _shapes_meet(a: Shape, b: Shape) -> bool:
     return counts and exts
 
 
+class ProofCache:
+    """What one overlap proof learnt that the next may reuse: automata by regex, and disjoint regex pairs.
+
+    Both depend only on the regexes, never on names, files or priorities,
+    so a hit is as good as a proof. :meth:`keep` drops what the set just
+    checked no longer uses, so following edits never grows it without bound.
+    """
+
+    def __init__(self) -> None:
+        self.fsms: dict[str, Any] = {}  # regex -> automaton, or the exception that refused it
+        self.disjoint: set[tuple[str, str]] = set()
+
+    def fsm(self, regex: str) -> Any:
+        if regex not in self.fsms:
+            try:
+                self.fsms[regex] = _fsm(regex)
+            except Exception as exc:  # interegular rejects some regex syntax
+                self.fsms[regex] = exc
+        return self.fsms[regex]
+
+    def keep(self, regexes: set[str]) -> None:
+        self.fsms = {r: f for r, f in self.fsms.items() if r in regexes}
+        self.disjoint = {p for p in self.disjoint if p[0] in regexes and p[1] in regexes}
+
+
 class _Overlaps:
-    def __init__(self, template_set: TemplateSet) -> None:
+    def __init__(self, template_set: TemplateSet, proofs: ProofCache) -> None:
         self.ts = template_set
-        self.cache: dict[str, Any] = {}
+        self.proofs = proofs
+        self.refused: set[str] = set()
         self.problems: list[Problem] = []
 
     def fsm(self, template: CompiledTemplate) -> Any | None:
-        if template.name not in self.cache:
-            try:
-                self.cache[template.name] = _fsm(template.approx_regex)
-            except Exception as exc:  # interegular rejects some regex syntax
-                self.cache[template.name] = None
-                self.problems.append(Problem(
-                    template.where, f"templates.{template.name}",
-                    f"the overlap proof can't analyse this template's patterns ({type(exc).__name__}: {exc})",
-                    "simplify the key patterns (no look-arounds or back-references)", code="unprovable",
-                ))
-        return self.cache[template.name]
+        found = self.proofs.fsm(template.approx_regex)
+        if not isinstance(found, Exception):
+            return found
+        if template.name not in self.refused:
+            self.refused.add(template.name)
+            self.problems.append(Problem(
+                template.where, f"templates.{template.name}",
+                f"the overlap proof can't analyse this template's patterns ({type(found).__name__}: {found})",
+                "simplify the key patterns (no look-arounds or back-references)", code="unprovable",
+            ))
+        return None
 
     def pair(self, a: CompiledTemplate, b: CompiledTemplate) -> None:
         if a.priority != b.priority or not _shapes_meet(self.ts.shapes[a.name], self.ts.shapes[b.name]):
+            return
+        key = (min(a.approx_regex, b.approx_regex), max(a.approx_regex, b.approx_regex))
+        if key in self.proofs.disjoint:
             return
         fa, fb = self.fsm(a), self.fsm(b)
         if fa is None or fb is None:
             return
         product = fa & fb
         if product.empty():
+            self.proofs.disjoint.add(key)
             return
         example = shortest_example(product)
         if example is not None and not _both(a, b, example):
@@ -179,15 +214,17 @@ def _substitute(example: str, found: Any, indexes: list[int], text: str) -> str:
     return "".join(out) + example[last:]
 
 
-def overlap_problems(template_set: TemplateSet) -> list[Problem]:
+def overlap_problems(template_set: TemplateSet, *, proofs: ProofCache | None = None) -> list[Problem]:
     """Every pair of equal-priority templates of one root that can match the same path."""
-    finder = _Overlaps(template_set)
+    proofs = ProofCache() if proofs is None else proofs
+    finder = _Overlaps(template_set, proofs)
     by_root: dict[str, list[CompiledTemplate]] = {}
     for template in template_set.templates.values():
         by_root.setdefault(template.root, []).append(template)
     for templates in by_root.values():
         for a, b in combinations(templates, 2):
             finder.pair(a, b)
+    proofs.keep({t.approx_regex for t in template_set.templates.values()})
     return finder.problems
 
 
@@ -215,10 +252,13 @@ def unsafe_pattern_problems(template_set: TemplateSet) -> list[Problem]:
     return problems
 
 
-def check_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem]]:
-    """Every problem of a template set: syntax, semantics, unsafe patterns, overlaps."""
+def check_template_set(location: Path, *, proofs: ProofCache | None = None) -> tuple[TemplateSet | None, list[Problem]]:
+    """Every problem of a template set: syntax, semantics, unsafe patterns, overlaps.
+
+    ``proofs`` carries overlap proofs over from checking an earlier version of the set.
+    """
     template_set, problems = build_template_set(location)
     if template_set is None:
         return None, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
-    problems = problems + unsafe_pattern_problems(template_set) + overlap_problems(template_set)
+    problems = problems + unsafe_pattern_problems(template_set) + overlap_problems(template_set, proofs=proofs)
     return template_set, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))

@@ -39,6 +39,21 @@ def studio(tmp_path) -> Path:
     return target
 
 
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 1 GiB tmpfs (bursts on it are not limited by the disk); skips where mounting is not allowed."""
+    target = tmp_path / "tmpfs"
+    target.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "bifrost-test", str(target)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:

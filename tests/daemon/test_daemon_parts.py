@@ -50,7 +50,7 @@ def test_requested_rescans_wait_for_a_quiet_root():
     schedule.request("projects", "overflow", now=5.0)
     schedule.request("projects", "overflow", now=5.5)  # coalesced
     assert schedule.due_rescans(5.6, {"projects": 5.5}) == []
-    assert schedule.due_rescans(6.6, {"projects": 5.5}) == [Rescan("projects", True, "overflow")]
+    assert schedule.due_rescans(6.6, {"projects": 5.5}) == [Rescan("projects", True, "overflow", 5.0)]
     assert schedule.due_rescans(7.0, {"projects": 5.5}) == []
 
 
@@ -58,7 +58,41 @@ def test_a_root_that_never_goes_quiet_is_rescanned_after_max_wait():
     schedule = Schedule(full_every=100, poll_every=10, settle=1.0, now=0.0, max_wait=30.0)
     schedule.request("renders", "overflow", now=0.0)
     assert schedule.due_rescans(29.0, {"renders": 28.9}) == []
-    assert schedule.due_rescans(30.0, {"renders": 29.9}) == [Rescan("renders", True, "overflow")]
+    assert schedule.due_rescans(30.0, {"renders": 29.9}) == [Rescan("renders", True, "overflow", 0.0)]
+
+
+def test_rescans_cut_short_are_put_back_as_they_were_asked_for():
+    schedule = Schedule(full_every=100, poll_every=10, settle=1.0, now=0.0, max_wait=30.0)
+    schedule.poll({"nas"}, now=0.0)
+    schedule.request("renders", "overflow", now=0.0)
+    due = schedule.due_rescans(30.0, {"renders": 29.9})  # never quiet: due after max_wait
+    assert due == [Rescan("renders", True, "overflow", 0.0), Rescan("nas", False, "poll")]
+    schedule.put_back(due)  # a reload arrived before they were walked
+    assert schedule.requested() == {"renders": "overflow"}
+    assert schedule.due_rescans(30.5, {"renders": 30.4}) == due  # still past max_wait: due at once, poll included
+    schedule.request("renders", "root moved", now=31.0)
+    schedule.put_back([Rescan("renders", True, "overflow", 0.0)])
+    assert schedule.requested() == {"renders": "root moved"}  # one request per root: the newer one stays
+
+
+def test_a_step_grows_to_fill_its_budget_and_shrinks_at_once_when_slow():
+    from bifrostd.schedule import StepSizer
+
+    sizer = StepSizer(budget=0.5, least=200, most=20000)
+    assert sizer.size == 200
+    sizer.done(200, 0.01)  # fast: grows, but only twofold per step
+    assert sizer.size == 400
+    for _ in range(10):
+        sizer.done(sizer.size, sizer.size * 0.0001)
+    assert sizer.size == 5000  # 0.1 ms per item fills 0.5 s with 5,000
+    sizer.done(5000, 10.0)  # a slow step (big files to hash): back to what fits, never below least
+    assert sizer.size == 250
+    sizer.done(250, 60.0)
+    assert sizer.size == 200
+    sizer.done(0, 0.0)  # an empty step says nothing about the pace
+    assert sizer.size == 200
+    sizer.most = 50  # batch_max below least, by config: batch_max wins
+    assert sizer.size == 50
 
 
 def test_polls_and_full_reconciles_come_due():

@@ -177,6 +177,8 @@ def test_template_edits_are_live(studio, daemon_factory):
                      "    entity: shot\n")
     status = wait_until(lambda: (s := d.status()) and s["templates"]["valid"]
                         and s["templates"]["fingerprint"] != fingerprint and s, what="valid set applied")
+    status = wait_until(lambda: (s := d.status()) and s["templates"]["last_change"]["done"] and s,
+                        what="the records re-derived")
     assert status["templates"]["last_change"]["rematched"] >= 1
     assert d.files(notes)[f"{SHOT}/notes/sh0100_notes.txt"]["template"] == "shot_notes"
     assert d.ctl_json("status")["templates"]["records_from_other_sets"] == 0
@@ -255,7 +257,7 @@ def test_a_reload_that_moves_a_root_watches_and_catalogues_the_new_folder(studio
     moved = tmp_path / "renders2"
     shutil.copytree(studio / "renders", moved)
     config = studio / "bifrost.yaml"
-    config.write_text(config.read_text().replace("renders: ./renders", f"renders: {moved}"))
+    config.write_text(config.read_text().replace("./renders", str(moved)))
     assert d.ctl("daemon", "reload").returncode == 0
     wait_until(lambda: any(r["name"] == "renders" and r["path"] == str(moved) for r in d.status()["roots"]),
                what="the new renders root watched")
@@ -292,7 +294,7 @@ def test_a_root_moved_by_a_reload_while_the_templates_are_invalid_is_watched_onc
     moved = tmp_path / "renders2"
     shutil.copytree(studio / "renders", moved)
     config = studio / "bifrost.yaml"
-    config.write_text(config.read_text().replace("renders: ./renders", f"renders: {moved}"))
+    config.write_text(config.read_text().replace("./renders", str(moved)))
     assert d.ctl("daemon", "reload").returncode == 0
     assets.write_text(good)
     wait_until(lambda: d.status()["templates"]["valid"] is True, what="the fixed set to be applied")

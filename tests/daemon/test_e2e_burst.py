@@ -76,20 +76,6 @@ def test_kill_9_mid_burst_then_restart_converges_to_the_disk(studio, daemon_fact
     assert second.stop() == 0
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    target = tmp_path / "tmpfs"
-    target.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "bifrost-test", str(target)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
 @pytest.mark.slow
 def test_burst_of_50000_files_on_tmpfs_is_all_catalogued(tmpfs, daemon_factory):
     from .conftest import installed, write_config
