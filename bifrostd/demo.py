@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from .errors import ConfigError
+from .errors import BifrostError, ConfigError
+from .safe_paths import RootedPath, UnsafePath, write_file
 from .templates.spec import OS_NAMES, Root
 from .templates.templateset import current_os
 
@@ -186,11 +187,12 @@ def create_demo_studio(root: Path, template_set: Any, *, seed: int = SEED) -> De
     paths = {item.key: Path(rooted.format(item.template, item.fields)) for item in items}
     for item in items:
         data = _content(item, paths, rng)
-        total += _write(paths[item.key], data, len(written))
-        written.append(paths[item.key].relative_to(root).as_posix())
+        relative = paths[item.key].relative_to(root).as_posix()
+        total += _write(root, relative, data, len(written))
+        written.append(relative)
     junk = []
     for relative, data in _junk(rng):
-        total += _write(root / relative, data, len(written))
+        total += _write(root, relative, data, len(written))
         written.append(relative)
         junk.append(relative)
     missing = _missing_paths(rooted, root)
@@ -204,11 +206,12 @@ def demo_template_set(root: Path, template_set: Any) -> Any:
     return replace(template_set, roots=roots)
 
 
-def _write(path: Path, data: bytes, index: int) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    stamp = BASE_MTIME + 60 * index
-    os.utime(path, (stamp, stamp))
+def _write(root: Path, relative: str, data: bytes, index: int) -> int:
+    """Write one demo file under ``root``, through no symlink below it (someone else may write there too)."""
+    try:
+        write_file(RootedPath(root, relative), data, mtime_ns=(BASE_MTIME + 60 * index) * 10**9)
+    except UnsafePath as error:
+        raise BifrostError(f"the demo studio is not written in {root}: {error}") from None
     return len(data)
 
 

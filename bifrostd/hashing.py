@@ -105,17 +105,20 @@ class NotRegularFile(OSError):
     """Raised by ``hash_file`` for anything but a regular file (it is closed unread)."""
 
 
-def hash_file(path: PathLike, *, buffer: bytearray | None = None) -> str:
-    """The xxh3-128 hex digest of a regular file's content. Raises OSError (NotRegularFile for specials)."""
-    fd, st = _open_regular(path)
+def hash_file(path: PathLike, *, buffer: bytearray | None = None, dir_fd: int | None = None) -> str:
+    """The xxh3-128 hex digest of a regular file's content. Raises OSError (NotRegularFile for specials).
+
+    ``dir_fd``: ``path`` is a name in that open folder (``bifrostd.safe_paths``).
+    """
+    fd, st = _open_regular(path, dir_fd)
     try:
         return _digest_fd(fd, st.st_size, buffer)
     finally:
         os.close(fd)
 
 
-def _open_regular(path: PathLike) -> tuple[int, os.stat_result]:
-    fd = os.open(path, _OPEN_FLAGS)
+def _open_regular(path: PathLike, dir_fd: int | None = None) -> tuple[int, os.stat_result]:
+    fd = os.open(path, _OPEN_FLAGS, dir_fd=dir_fd)
     st = os.fstat(fd)
     if not st_.S_ISREG(st.st_mode):
         os.close(fd)

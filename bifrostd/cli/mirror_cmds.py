@@ -397,19 +397,25 @@ def _recorded(obj, target) -> dict:
 
 
 def _destination(obj, to_dir: str | None):
+    """Where each key goes: below its root's folder, or below DIR; no symlink below either is followed."""
     from pathlib import Path
 
     from ..mirror.plan import split_key
+    from ..safe_paths import RootedPath
 
     if to_dir is not None:
         base = Path(to_dir).resolve()
-        return lambda key: base / key
+        return lambda key: RootedPath(base, key)
     template_set = obj.templates()
-    locate = _locate(obj)
+    bases: dict[str, Path] = {}
 
     def in_place(key: str):
         root, path = split_key(key)
-        return locate(root, path) if root in template_set.roots and path else None
+        if root not in template_set.roots or not path:
+            return None
+        if root not in bases:
+            bases[root] = Path(template_set.root_path(root))
+        return RootedPath(bases[root], path)
 
     return in_place
 

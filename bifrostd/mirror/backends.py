@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bifrostd import packages
+from bifrostd.safe_paths import TEMP_PREFIX
 
 from .targets import Target
 
@@ -38,7 +39,6 @@ HASH_META = "bifrost-xxh3"
 MTIME_META = "bifrost-mtime-ns"
 XATTR_HASH = "user.bifrost.xxh3"
 XATTR_MTIME = "user.bifrost.mtime_ns"
-TEMP_PREFIX = ".bifrost-tmp-"
 
 
 def is_temp_key(key: str) -> bool:

@@ -5,7 +5,9 @@ when the catalog is lost too; the catalog, when present, adds the expected
 hash of each key and says which keys belong to files deleted since (skipped
 unless asked for). Each object is downloaded by ``Transfer.download``: temp
 file, xxh3-128 check, atomic rename, and a local file newer than the mirrored
-version is left alone unless forced.
+version is left alone unless forced. Destinations are ``RootedPath`` values
+(the root's folder, or ``--to DIR``, and the names below it): nothing is
+written through a symlink below the base (see :mod:`bifrostd.mirror.restore`).
 
 Filters narrow the restore to keys under a prefix, given as a rootless path
 (``projects:demo/seq``), a path under a root, a ``bifrost:///`` reference
@@ -23,6 +25,7 @@ from typing import Any
 
 from bifrostd.catalog.mirror_state import RecordedObject
 from bifrostd.progress import InFlight, Progress, Reporter
+from bifrostd.safe_paths import RootedPath
 
 from .backends import RemoteObject, is_temp_key
 from .plan import key_problem, split_key
@@ -34,7 +37,7 @@ __all__ = ["RestoreItem", "RestoreReport", "key_prefix", "restore", "select"]
 @dataclass(frozen=True, slots=True)
 class RestoreItem:
     key: str
-    dest: Path
+    dest: RootedPath
     size: int
     expected: str | None  # the catalog's hash; None: the object's own bifrost-xxh3 is trusted
     listed: RemoteObject | None = None  # as the listing reported it (spares a HEAD per object)
@@ -110,11 +113,15 @@ def select(
     recorded: Mapping[str, RecordedObject],
     *,
     prefixes: tuple[str, ...] = (),
-    dest_for: Callable[[str], Path | None],
+    dest_for: Callable[[str], RootedPath | Path | None],
     include_deleted: bool = False,
     target: Any = None,
 ) -> tuple[list[RestoreItem], list[tuple[str, str]]]:
-    """The objects to restore and where, and those left out with the reason."""
+    """The objects to restore and where, and those left out with the reason.
+
+    ``dest_for`` answers a ``RootedPath`` (or a plain path, taken as its
+    parent folder and name), or None for a key with no place on this host.
+    """
     items: list[RestoreItem] = []
     skipped: list[tuple[str, str]] = []
     for obj in sorted(objects, key=lambda o: o.key):
@@ -128,7 +135,8 @@ def select(
         elif row is not None and row.gone_ns is not None and not include_deleted:
             skipped.append((obj.key, "its file was deleted since it was mirrored (use --include-deleted)"))
         else:
-            items.append(RestoreItem(obj.key, dest, obj.size, row.hash if row is not None else None, obj))
+            items.append(RestoreItem(obj.key, RootedPath.of(dest), obj.size, row.hash if row is not None else None,
+                                     obj))
     return items, skipped
 
 

@@ -1,49 +1,79 @@
 """Bringing one object back to disk: what may be overwritten, and the atomic write that does it.
 
 Restores never leave a partial file at the destination (temp name in the same
-folder, fsync, ``os.replace``), never keep bytes whose xxh3-128 differs from the
+folder, fsync, rename), never keep bytes whose xxh3-128 differs from the
 recorded hash, and never overwrite a local file that is newer than the mirrored
 version unless forced: after a disaster, the newest work on disk is usually
 what an artist saved since the last mirror run.
+
+Nor do they write through a symlink below the root (or below ``--to DIR``):
+a restore often runs as root, and anyone who can write in a root could
+otherwise point a folder at ``/etc``. Destinations are ``RootedPath`` values
+and every file is written through ``bifrostd.safe_paths``; a symlink or a file
+where a folder should be makes that object REFUSED, naming the path, and the
+restore goes on with the others. ``--force`` never overrides that.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
+import stat
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import xxhash
 
 from bifrostd.hashing import hash_file
+from bifrostd.safe_paths import AtomicFile, RootedPath, UnsafePath, lstat, open_folder
 
-from .backends import TEMP_PREFIX, RemoteObject, fsync_folder, read_object
+from .backends import RemoteObject, read_object
 
 if TYPE_CHECKING:
     from .transfer import Outcome, Transfer
 
 BUFFER_SIZE = 1 << 20
+FILE_MODE = 0o644  # less the umask, as before: readable by the studio
 
 
 class ObjectGone(FileNotFoundError):
     """The object was listed but is no longer in the bucket (a local FileNotFoundError is not this)."""
 
 
-def local_verdict(dest: Path, remote: RemoteObject, expected: str | None, *, force: bool) -> tuple[Outcome, str] | None:
+def local_verdict(dest: RootedPath, remote: RemoteObject, expected: str | None, *,
+                  force: bool) -> tuple[Outcome, str] | None:
     """Why ``dest`` must not be written (SKIPPED / REFUSED with a reason), or None to go ahead."""
     from .transfer import Outcome
 
     try:
-        st = os.stat(dest, follow_symlinks=False)
-    except FileNotFoundError:
+        st = lstat(dest)
+    except UnsafePath as error:
+        return Outcome.REFUSED, str(error)
+    return _judge(dest, st, remote, expected, force=force)
+
+
+def _judge(dest: RootedPath, st: os.stat_result | None, remote: RemoteObject, expected: str | None, *,
+           force: bool) -> tuple[Outcome, str] | None:
+    from .transfer import Outcome
+
+    if st is None:
         return None
-    if expected and st.st_size == remote.size and hash_file(dest) == expected:
+    if stat.S_ISDIR(st.st_mode):
+        return Outcome.REFUSED, f"{dest} is a folder; a file is never put in its place"
+    if expected and stat.S_ISREG(st.st_mode) and st.st_size == remote.size and _local_hash(dest) == expected:
         return Outcome.SKIPPED, "the local file already has this content"
     if not force and st.st_mtime_ns > _mirrored_mtime(remote):
         return Outcome.REFUSED, "the local file is newer than the mirrored copy; use force to overwrite it"
     return None
+
+
+def _local_hash(dest: RootedPath) -> str | None:
+    folder = open_folder(dest.base, dest.folders, create=False)
+    if folder is None:
+        return None
+    try:
+        return hash_file(dest.name, dir_fd=folder)
+    finally:
+        os.close(folder)
 
 
 def _mirrored_mtime(remote: RemoteObject) -> int:
@@ -52,47 +82,35 @@ def _mirrored_mtime(remote: RemoteObject) -> int:
 
 
 def download_once(
-    transfer: Transfer, key: str, dest: Path, listed: RemoteObject, expected: str | None, *, force: bool,
+    transfer: Transfer, key: str, dest: RootedPath, listed: RemoteObject, expected: str | None, *, force: bool,
     progress: Callable[[int], None] | None = None,
 ) -> int | tuple[Outcome, str]:
-    """One attempt: stream to a temp file, verify, replace. Returns the bytes received.
+    """One attempt: stream to a temp file, verify, rename. Returns the bytes received.
 
     ``listed`` is what the listing (or a HEAD) said; the size, metadata and
     mtime checked are those the download's own responses carry. ``progress``
-    is told each chunk's bytes as it is written.
+    is told each chunk's bytes as it is written. Raises ``UnsafePath`` when a
+    folder on the way is a symlink or not a folder.
     """
     from .transfer import _Mismatch
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    temp = dest.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            remote, received, digest = _stream(transfer, key, fd, listed.size, progress)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with AtomicFile(dest, mode=FILE_MODE) as out:
+        remote, received, digest = _stream(transfer, key, out, listed.size, progress)
         if remote is None:
             raise ObjectGone(f"{key}: not in the bucket")
         expected = expected or remote.xxh3
         if received != remote.size or (expected and digest != expected):
             raise _Mismatch(f"{key}: received {received} bytes hashing to {digest}, "
                             f"expected {remote.size} bytes hashing to {expected}")
-        if remote.mtime_ns is not None:
-            os.utime(temp, ns=(remote.mtime_ns, remote.mtime_ns))
-        verdict = local_verdict(dest, remote, None, force=force)  # the local file may have moved on meanwhile
+        verdict = _judge(dest, out.existing(), remote, None, force=force)  # the local file may have moved on
         if verdict is not None:
-            os.unlink(temp)
+            out.abandon()
             return verdict
-        os.replace(temp, dest)
-        fsync_folder(str(dest.parent))
+        out.commit(mtime_ns=remote.mtime_ns)
         return received
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
-def _stream(transfer: Transfer, key: str, fd: int, size_hint: int,
+def _stream(transfer: Transfer, key: str, out: AtomicFile, size_hint: int,
             progress: Callable[[int], None] | None) -> tuple[RemoteObject | None, int, str]:
     hasher = xxhash.xxh3_128()
     received = 0
@@ -101,16 +119,10 @@ def _stream(transfer: Transfer, key: str, fd: int, size_hint: int,
         nonlocal received
         transfer.limiter.acquire(len(chunk))
         hasher.update(chunk)
-        _write_all(fd, chunk)
+        out.write(chunk)
         received += len(chunk)
         if progress is not None:
             progress(len(chunk))
 
     remote = read_object(transfer.fs, transfer.target, key, sink, size_hint=size_hint)
     return remote, received, hasher.hexdigest()
-
-
-def _write_all(fd: int, data: Any) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

@@ -36,6 +36,9 @@ from typing import Any, TypeVar
 
 import xxhash
 
+from bifrostd.safe_paths import RootedPath, UnsafePath
+from bifrostd.safe_paths import lstat as safe_lstat
+
 from . import backends
 from .backends import RemoteObject, head, is_transient, open_writer, remove, server_copy
 from .pacing import Backoff, RateLimiter
@@ -65,7 +68,7 @@ class Outcome(str, Enum):
     DOWNLOADED = "downloaded"
     SKIPPED = "skipped"  # the destination already holds this content
     CHANGED = "changed"  # the source changed during the transfer: not mirrored, try again later
-    REFUSED = "refused"  # a restore would overwrite a newer local file (use force)
+    REFUSED = "refused"  # a restore would overwrite a newer local file (use force), or write through a symlink
     FAILED = "failed"
 
 
@@ -328,9 +331,13 @@ class Transfer:
 
     # -- download -----------------------------------------------------------------------------
 
-    def download(self, key: str, dest: Path, *, expected_xxh3: str | None = None, force: bool = False,
+    def download(self, key: str, dest: RootedPath | Path, *, expected_xxh3: str | None = None, force: bool = False,
                  listed: RemoteObject | None = None, progress: Callable[[int], None] | None = None) -> FileResult:
-        """Restore one object to ``dest``: temp file beside it, verify xxh3-128, then ``os.replace``.
+        """Restore one object to ``dest``: temp file beside it, verify xxh3-128, then rename.
+
+        ``dest`` is resolved below its base without following symlinks (a plain
+        path: below its parent folder); a symlink or a non-folder on the way makes
+        the result REFUSED, whatever ``force`` says.
 
         A local file newer than the mirrored version (by the ``bifrost-mtime-ns``
         recorded at upload) is left alone unless ``force``; a local file that
@@ -344,6 +351,7 @@ class Transfer:
         from .restore import ObjectGone, download_once
 
         started = self._clock()
+        dest = RootedPath.of(dest)
         try:
             early = self._restore_verdict(key, dest, expected_xxh3, force, listed)
             if isinstance(early, FileResult):
@@ -353,6 +361,8 @@ class Transfer:
                 lambda: download_once(self, key, dest, remote, expected_xxh3, force=force, progress=progress))
         except ObjectGone:
             return FileResult(key, Outcome.FAILED, error="not in the bucket", seconds=self._clock() - started)
+        except UnsafePath as error:  # a folder became a symlink since the first check
+            return FileResult(key, Outcome.REFUSED, error=str(error), seconds=self._clock() - started)
         except Exception as error:
             return self._failed(key, error, started)
         if isinstance(received, tuple):  # the local file became newer while we downloaded
@@ -360,8 +370,8 @@ class Transfer:
         return FileResult(key, Outcome.DOWNLOADED, received, attempts, etag=remote.etag,
                           seconds=self._clock() - started)
 
-    def would_download(self, key: str, dest: Path, *, expected_xxh3: str | None = None, force: bool = False,
-                       listed: RemoteObject | None = None) -> FileResult:
+    def would_download(self, key: str, dest: RootedPath | Path, *, expected_xxh3: str | None = None,
+                       force: bool = False, listed: RemoteObject | None = None) -> FileResult:
         """What ``download`` would do, found by the same checks, writing nothing.
 
         DOWNLOADED (with the object's size as ``bytes``) when it would
@@ -371,23 +381,27 @@ class Transfer:
         """
         started = self._clock()
         try:
-            early = self._restore_verdict(key, dest, expected_xxh3, force, listed)
+            early = self._restore_verdict(key, RootedPath.of(dest), expected_xxh3, force, listed)
         except Exception as error:
             return self._failed(key, error, started)
         if isinstance(early, FileResult):
             return replace(early, seconds=self._clock() - started)
         return FileResult(key, Outcome.DOWNLOADED, early.size, etag=early.etag, seconds=self._clock() - started)
 
-    def _restore_verdict(self, key: str, dest: Path, expected_xxh3: str | None, force: bool,
+    def _restore_verdict(self, key: str, dest: RootedPath, expected_xxh3: str | None, force: bool,
                          listed: RemoteObject | None) -> RemoteObject | FileResult:
-        """The object to fetch, or the result that says why not (invalid key, gone, local file kept)."""
+        """The object to fetch, or the result that says why not (invalid key, gone, local file kept, unsafe path)."""
         from .restore import local_verdict
 
         problem = check_key(key, self.target)
         if problem:
             return FileResult(key, Outcome.FAILED, error=f"invalid key: {problem}")
+        try:
+            present = safe_lstat(dest) is not None
+        except UnsafePath as error:
+            return FileResult(key, Outcome.REFUSED, error=str(error))
         remote = listed
-        if remote is None or (remote.xxh3 is None and os.path.lexists(dest)):
+        if remote is None or (remote.xxh3 is None and present):
             remote = self.head(key)
         if remote is None:
             return FileResult(key, Outcome.FAILED, error="not in the bucket")
