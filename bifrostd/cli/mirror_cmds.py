@@ -190,10 +190,11 @@ def _counts_text(counts: dict[str, int]) -> str:
 
 
 def _run_line(report) -> str:
+    counts = ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in sorted(report.counts.items()))
     if report.status == "nothing":
-        return f"{report.target}: nothing to do"
-    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items())) or "catalog only"
-    return f"{report.target}: {report.status}: {counts}; {_bytes(report.bytes)} sent in {report.seconds:.2f} s"
+        return f"{report.target}: nothing to do" + (f"; {counts}" if counts else "")
+    return (f"{report.target}: {report.status}: {counts or 'catalog only'}; {_bytes(report.bytes)} sent in "
+            f"{report.seconds:.2f} s")
 
 
 def _bytes(n: int) -> str:
@@ -277,7 +278,8 @@ def _status_table(rows: list[dict]) -> str:
 @mirror.command("verify")
 @click.argument("target")
 @click.option("--deep", is_flag=True, help="Download and hash every object instead of trusting its metadata.")
-@click.option("--repair", is_flag=True, help="Fix what was found: re-upload, delete leftovers (writes).")
+@click.option("--repair", is_flag=True,
+              help="Fix what was found: re-upload, remove leftovers of interrupted writes (writes).")
 @click.option("--allow-deletions", is_flag=True,
               help="With --repair: delete extra objects even when they exceed the target's max_delete.")
 @json_option
@@ -285,7 +287,8 @@ def _status_table(rows: list[dict]) -> str:
 def verify_command(obj, target: str, deep: bool, repair: bool, allow_deletions: bool, as_json: bool) -> int:
     """Compare TARGET's bucket with the catalog: missing, extra, wrong size or hash. Read-only unless --repair.
 
-    Exit 1 when problems remain.
+    Also lists leftovers of interrupted writes (temp files, S3 multipart
+    uploads) with their bytes and age. Exit 1 when problems or leftovers remain.
     """
     if allow_deletions and not repair:
         raise click.UsageError("--allow-deletions only applies with --repair")
@@ -298,7 +301,7 @@ def verify_command(obj, target: str, deep: bool, repair: bool, allow_deletions: 
         state = MirrorState.of(catalog)
         report = audit(transfer, state, one, deep=deep)
         fixed = after = None
-        if repair and report.problems:
+        if repair and not report.ok:
             fixed = run_repair(transfer, state, one, report, _locate(obj), allow_deletions=allow_deletions)
             after = audit(transfer, state, one, deep=False)
     final = after or report
@@ -318,16 +321,44 @@ def _transfer(target):
 
 def _verify_text(report, fixed, after) -> str:
     lines = [f"{report.target}: checked {report.checked:,} object(s){' (deep)' if report.deep else ''}, "
-             f"{len(report.problems):,} problem(s)"]
+             f"{len(report.problems):,} problem(s)" + _leftovers_summary(report)]
     lines += [f"  {p.kind} {printable(p.key)}{': ' + p.detail if p.detail else ''}" for p in report.problems[:200]]
+    lines += [_leftover_line(leftover, report.at_ns) for leftover in report.leftovers[:200]]
     if fixed is not None:
         lines.append(f"repaired: forgot {len(fixed.forgotten):,}, deleted {len(fixed.deleted):,}, "
-                     f"left {len(fixed.left):,}; " + (_run_line(fixed.run) if fixed.run else "no run"))
+                     f"removed {len(fixed.leftovers_removed):,} leftover(s), left {len(fixed.left):,}; "
+                     + (_run_line(fixed.run) if fixed.run else "no run"))
         lines += [f"  could not delete {f}" for f in fixed.failures]
         lines += [f"  {fixed.held_reason}"] if fixed.held_reason else []
     if after is not None:
-        lines.append(f"after repair: {len(after.problems):,} problem(s)")
+        lines.append(f"after repair: {len(after.problems):,} problem(s)" + _leftovers_summary(after))
     return "\n".join(lines)
+
+
+def _leftovers_summary(report) -> str:
+    if not report.leftovers:
+        return ""
+    oldest = report.oldest_leftover_s
+    return (f", {len(report.leftovers):,} leftover(s) of interrupted writes ({_bytes(report.leftover_bytes)}"
+            + (f", oldest written {_age(oldest)} ago)" if oldest is not None else ")"))
+
+
+_LEFTOVER_NAMES = {"temp-file": "temp file", "temp-object": "temp object", "multipart-upload": "incomplete upload"}
+
+
+def _leftover_line(leftover, at_ns: int) -> str:
+    facts = [] if leftover.parts is None else [f"{leftover.parts:,} part(s)"]
+    facts += [] if leftover.size is None else [_bytes(leftover.size)]
+    idle = leftover.idle_ns(at_ns)
+    facts += [] if idle is None else [f"last written {_age(idle / 1e9)} ago"]
+    return f"  {_LEFTOVER_NAMES.get(leftover.kind, leftover.kind)} {printable(leftover.key)}: {', '.join(facts)}"
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 # -- restore ----------------------------------------------------------------------------

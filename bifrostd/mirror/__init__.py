@@ -3,7 +3,8 @@
 This package owns the transport and integrity layer: typed targets
 (``targets``), the per-backend details behind fsspec (``backends``), per-file
 transfers with retries, bandwidth cap and atomic commits (``transfer``),
-restores (``restore``) and read-only bucket audits (``verify``). What to send
+restores (``restore``), read-only bucket audits (``verify``) and the
+leftovers of interrupted writes (``leftovers``). What to send
 is decided elsewhere (the planner, from the catalog); this layer is told.
 
 Importing it is cheap: fsspec, s3fs, gcsfs and adlfs load only when a

@@ -8,8 +8,10 @@ Repair (only when asked) makes the next run fix the findings:
 - missing, wrong-size, wrong-hash, no-hash: the catalog forgets the key, so
   the run plans it from scratch and uploads the file (never trusting the
   object as a copy source or a skip);
-- extra objects: temp leftovers of interrupted writes are deleted; other
-  extras are deleted only under ``delete: mirror`` (the bucket should equal
+- leftovers of interrupted writes (temp files, S3 multipart uploads): all
+  removed, whatever their age. Repair holds the catalog's writer lock, so no
+  run of this catalog is uploading (see :mod:`.leftovers`);
+- extra objects: deleted only under ``delete: mirror`` (the bucket should equal
   the catalog), and left alone under ``keep`` and ``retain``, where the
   bucket is an archive that may hold more than the catalog knows. More of
   them than the target's ``max_delete`` are all left alone unless deletions
@@ -20,15 +22,15 @@ Repair (only when asked) makes the next run fix the findings:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from bifrostd.catalog.mirror_state import MirrorState
 
-from .backends import is_temp_key, remove
+from . import leftovers
 from .plan import over_limit, split_key
 from .runner import RunReport, run_target
-from .targets import DeletePolicy, Target
+from .targets import DeletePolicy, Target, redact_text
 from .transfer import Transfer
 from .verify import Expected, Problem, VerifyReport, verify
 
@@ -47,7 +49,7 @@ def audit(transfer: Transfer, state: MirrorState, target: Target, *, deep: bool 
             expected[row.key] = Expected(row.size, row.hash)
     report = verify(transfer.fs, target, expected, deep=deep, transfer=transfer)
     problems = tuple(p for p in report.problems if not (p.kind == "extra" and p.key in unknown))
-    return VerifyReport(report.target, report.checked, problems, report.deep)
+    return replace(report, problems=problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +60,11 @@ class RepairReport:
     run: RunReport | None = None
     failures: tuple[str, ...] = field(default_factory=tuple)
     held_reason: str | None = None  # why extra objects were left although the policy deletes them
+    leftovers_removed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"forgotten": list(self.forgotten), "deleted": list(self.deleted),
+                "leftovers_removed": list(self.leftovers_removed),
                 "left": [p.to_json() for p in self.left], "failures": list(self.failures),
                 "held_reason": self.held_reason, "run": self.run.to_json() if self.run else None}
 
@@ -70,30 +74,28 @@ def repair(transfer: Transfer, state: MirrorState, target: Target, report: Verif
     """Fix the audit's findings (see the module docstring); needs the catalog's writer."""
     forget = [p.key for p in report.problems if p.kind in REUPLOAD]
     state.forget(target.name, [split_key(key) for key in forget])
+    removed, failures = _remove_leftovers(transfer, target, report.leftovers)
     extras = [p for p in report.problems if p.kind == "extra"]
-    doomed = [p for p in extras if is_temp_key(p.key) or target.delete is DeletePolicy.MIRROR]
-    ours = sum(1 for p in doomed if not is_temp_key(p.key))
-    held = None if allow_deletions else over_limit(target, ours, report.checked + len(extras),
+    doomed = [p for p in extras if target.delete is DeletePolicy.MIRROR]
+    held = None if allow_deletions else over_limit(target, len(doomed), report.checked + len(extras),
                                                    command="mirror verify {name} --repair")
-    deleted, left, failures = [], [p for p in extras if p not in doomed], []
-    for problem in doomed:
-        leftover = is_temp_key(problem.key)
-        if held and not leftover:
-            left.append(problem)
-            continue
-        error = _delete(transfer, target, problem.key, leftover=leftover)
-        (failures if error else deleted).append(f"{problem.key}: {error}" if error else problem.key)
+    deleted, left = [], [p for p in extras if p not in doomed or held]
+    for problem in ([] if held else doomed):
+        result = transfer.delete(problem.key)
+        (deleted if result.ok else failures).append(problem.key if result.ok else f"{problem.key}: {result.error}")
     run = run_target(state, target, locate, source="repair", transfer=transfer, allow_deletions=allow_deletions)
-    return RepairReport(tuple(forget), tuple(deleted), tuple(left), run, tuple(failures), held)
+    return RepairReport(tuple(forget), tuple(deleted), tuple(left), run, tuple(failures), held, tuple(removed))
 
 
-def _delete(transfer: Transfer, target: Target, key: str, *, leftover: bool) -> str | None:
-    """Delete one extra object; the error text, or None. Temp names are not valid keys, hence the bypass."""
-    if not leftover:
-        result = transfer.delete(key)
-        return None if result.ok else result.error
-    try:
-        remove(transfer.fs, target, key)
-    except Exception as error:  # one undeletable leftover is a finding, not the end of the repair
-        return f"{type(error).__name__}: {error}"
-    return None
+def _remove_leftovers(transfer: Transfer, target: Target,
+                      found: tuple[leftovers.Leftover, ...]) -> tuple[list[str], list[str]]:
+    """Remove every leftover the audit found: (keys removed, failures as text)."""
+    removed, failures = [], []
+    for leftover in found:
+        try:
+            leftovers.remove(transfer.fs, target, leftover)
+        except Exception as error:  # noqa: BLE001 - one that can't go is a finding, not the end of the repair
+            failures.append(f"{leftover.key}: " + redact_text(f"{type(error).__name__}: {error}"))
+        else:
+            removed.append(leftover.key)
+    return removed, failures

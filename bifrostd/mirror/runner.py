@@ -1,9 +1,11 @@
 """Running a mirror plan: transfers through ``Transfer``, each result recorded as it lands.
 
-Phases, in order: catalog-only marks; server-side copies from keys already
-mirrored; uploads; copies of content uploaded in this run (duplicates sent
-once); deletions. Results come back on the calling thread (the catalog's one
-writer) and are committed in small batches.
+Phases, in order: leftovers of interrupted writes removed (only after a run
+that may have left some, see :mod:`.leftovers`); catalog-only marks;
+server-side copies from keys already mirrored; uploads; copies of content
+uploaded in this run (duplicates sent once); deletions. Results come back on
+the calling thread (the catalog's one writer) and are committed in small
+batches.
 
 Crash safety rests on one rule (see :mod:`bifrostd.catalog.mirror_state`):
 a key is marked "content unknown" and committed before its transfer starts,
@@ -25,6 +27,7 @@ from typing import Any, TypeVar
 from bifrostd.catalog.mirror_state import IncludeFilter, MirrorState
 from bifrostd.progress import InFlight, Progress, Reporter
 
+from .leftovers import Sweep, may_remain, sweep
 from .plan import Copy, Delete, MirrorPlan, Upload, due_before, plan, split_key
 from .targets import Target, redact_text
 from .transfer import CopyItem, FileResult, Outcome, Transfer, UploadItem
@@ -108,19 +111,29 @@ def execute(
     should_stop: Callable[[], bool] | None = None,
     progress: Progress = _no_progress,
 ) -> RunReport:
-    """Apply ``the_plan``. An empty plan opens no filesystem; it is only recorded as a run."""
+    """Apply ``the_plan``. An empty plan opens no filesystem; it is only recorded as a run.
+
+    First, after a run that may have left leftovers of interrupted writes at
+    the target (killed, stopped, failed files), those idle long enough are
+    removed (:mod:`bifrostd.mirror.leftovers`); that is the only request an
+    empty plan then makes.
+    """
     started = time.monotonic()
+    previous = state.last_run(target.name)
     run_id = state.begin_run(target.name, source=source, planned=the_plan.counts())
     if transfer is None:
         _check_backend(state, target, run_id)
+    swept, transfer = _sweep(state, target, previous, transfer)
     if the_plan.empty:
-        state.finish_run(run_id, status="ok", counts={}, bytes=0, error=None)
-        return RunReport(target.name, the_plan, run_id, status="nothing", seconds=time.monotonic() - started)
+        state.finish_run(run_id, status="ok", counts=swept.counts(), bytes=0, error=None)
+        return RunReport(target.name, the_plan, run_id, status="nothing", counts=swept.counts(),
+                         seconds=time.monotonic() - started)
     if the_plan.marks:
         state.mark_gone(target.name, the_plan.marks, now_ns=state.clock())
     if the_plan.revives:
         state.revive(target.name, the_plan.revives)
     execution = _Execution(state, target, run_id, should_stop, progress)
+    execution.counts.update(swept.counts())
     try:
         if the_plan.touches_bucket:
             execution.transfer = transfer or _open_transfer(target)
@@ -156,6 +169,18 @@ def _open_transfer(target: Target) -> Transfer:
     from .backends import open_filesystem
 
     return Transfer(open_filesystem(target), target)
+
+
+def _sweep(state: MirrorState, target: Target, previous: Any,
+           transfer: Transfer | None) -> tuple[Sweep, Transfer | None]:
+    """Remove leftovers of interrupted writes when the previous run may have left some; never raises."""
+    if not may_remain(previous):
+        return Sweep(), transfer
+    try:
+        transfer = transfer or _open_transfer(target)
+    except Exception as error:  # noqa: BLE001 - the run reports it if it needs the bucket; the next one looks again
+        return Sweep(unchecked=redact_text(f"{type(error).__name__}: {error}")), transfer
+    return sweep(transfer.fs, target, now_ns=state.clock()), transfer
 
 
 class _Recorder:

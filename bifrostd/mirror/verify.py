@@ -5,10 +5,16 @@ check that the bucket still agrees with it (out-of-band deletes, a lifecycle
 rule, a half-restored bucket). One listing, then per object: size, the
 ``bifrost-xxh3`` metadata (a HEAD per object on S3, whose listings carry no
 metadata), and with ``deep`` the content itself, re-read and hashed.
+
+Leftovers of interrupted writes (temp files and objects from the listing, and
+on S3 the incomplete multipart uploads under the prefix, which no listing
+shows) are reported apart, with their bytes and how long ago they were last
+written (:mod:`.leftovers`); they make the report not ok.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,7 +22,8 @@ from typing import Any
 
 import xxhash
 
-from .backends import RemoteObject, is_temp_key, listing
+from .backends import RemoteObject, listing
+from .leftovers import Leftover, of_listing, uploads
 from .targets import Target
 from .transfer import Transfer
 
@@ -47,17 +54,31 @@ class VerifyReport:
     checked: int
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     deep: bool = False
+    leftovers: tuple[Leftover, ...] = ()
+    at_ns: int = 0  # when the bucket was looked at: leftovers' ages count from here
 
     def of(self, kind: str) -> list[str]:
         return sorted(p.key for p in self.problems if p.kind == kind)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.leftovers
+
+    @property
+    def leftover_bytes(self) -> int:
+        return sum(leftover.size or 0 for leftover in self.leftovers)
+
+    @property
+    def oldest_leftover_s(self) -> float | None:
+        idle = [i for i in (leftover.idle_ns(self.at_ns) for leftover in self.leftovers) if i is not None]
+        return round(max(idle) / 1e9, 1) if idle else None
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": "bifrost.mirror-verify.1", "target": self.target, "checked": self.checked,
-                "deep": self.deep, "ok": self.ok, "problems": [p.to_json() for p in self.problems]}
+                "deep": self.deep, "ok": self.ok, "problems": [p.to_json() for p in self.problems],
+                "leftovers": {"count": len(self.leftovers), "bytes": self.leftover_bytes,
+                              "oldest_age_s": self.oldest_leftover_s,
+                              "items": [leftover.to_json(self.at_ns) for leftover in self.leftovers]}}
 
 
 def verify(
@@ -67,24 +88,29 @@ def verify(
     *,
     deep: bool = False,
     transfer: Transfer | None = None,
+    now_ns: int | None = None,
 ) -> VerifyReport:
     """Compare the bucket under ``target.root`` with ``expected`` (key -> size and xxh3)."""
     transfer = transfer or Transfer(fs, target)
+    at_ns = time.time_ns() if now_ns is None else now_ns
     wanted = {key: value if isinstance(value, Expected) else Expected(*value) for key, value in expected.items()}
     present: dict[str, tuple[RemoteObject, bool]] = {}
+    leftovers: list[Leftover] = []
     for remote, has_meta in listing(fs, target):
-        present[remote.key] = (remote, has_meta)
+        leftover = of_listing(target, remote)
+        if leftover is not None:
+            leftovers.append(leftover)
+        else:
+            present[remote.key] = (remote, has_meta)
+    if target.protocol == "s3":
+        leftovers += uploads(fs, target)
     problems = [Problem(key, "missing") for key in sorted(wanted.keys() - present.keys())]
-    problems += [Problem(key, "extra", _extra_detail(key)) for key in sorted(present.keys() - wanted.keys())]
+    problems += [Problem(key, "extra") for key in sorted(present.keys() - wanted.keys())]
     common = sorted(wanted.keys() & present.keys())
     with ThreadPoolExecutor(target.concurrency, thread_name_prefix=f"bifrost-verify-{target.name}") as pool:
         found = pool.map(lambda key: _check_one(transfer, key, present[key], wanted[key], deep), common)
         problems += [problem for problem in found if problem is not None]
-    return VerifyReport(target.name, len(common), tuple(problems), deep)
-
-
-def _extra_detail(key: str) -> str:
-    return "a leftover temp file of an interrupted write" if is_temp_key(key) else ""
+    return VerifyReport(target.name, len(common), tuple(problems), deep, tuple(leftovers), at_ns)
 
 
 def _check_one(transfer: Transfer, key: str, found: tuple[RemoteObject, bool], want: Expected,
