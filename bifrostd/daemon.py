@@ -63,7 +63,8 @@ from .daemon_config import DaemonSettings, daemon_settings
 from .errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
 from .lock import StateLock
 from .model import FindingKind
-from .schedule import StepSizer
+from .retry import Retries
+from .schedule import Rescan, StepSizer
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
 from .settle import Dirty, Settler
 
@@ -119,6 +120,8 @@ class Daemon:
         self.schedule: Any = None
         self.live: Any = None  # live_templates.LiveTemplates: the template files followed
         self.batch_sizer = StepSizer(budget=STEP_BUDGET, least=BATCH_LEAST, most=self.settings.batch_max)
+        self.retries = Retries()  # work that failed (a full state disk), tried again with backoff, never dropped
+        self.unreconciled: set[str] = set()  # roots not yet walked in full since start: not ready until empty
         self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
         self._requests_lock = threading.Lock()
         self._closed = False
@@ -214,18 +217,25 @@ class Daemon:
     def run(self) -> int:
         self.phase = "reconciling"
         self.notifier.status("reconciling every root")
+        self.unreconciled = set(self.template_set.roots)
         self.full_reconcile("startup")
-        if not self.stopping:
-            self.mirror.configure(self.config, self.template_set)
-            self.mirror.start()
-            self.phase = "watching"
-            self.notifier.ready(self.status_line())
-            log.info("ready: %s", self.status_line())
         while not self.stopping:
             self.heartbeat.beat()
+            self._maybe_ready()
             self.step()
             self._sleep(self.next_wake() - self.clock())
         return 0
+
+    def _maybe_ready(self) -> None:
+        """Ready means every root was reconciled since start: a root whose walk failed or was cut short is
+        walked again by the loop (with backoff) until it succeeds, and only then is systemd told."""
+        if self.phase != "reconciling" or self.unreconciled or self.stopping:
+            return
+        self.mirror.configure(self.config, self.template_set)
+        self.mirror.start()
+        self.phase = "watching"
+        self.notifier.ready(self.status_line())
+        log.info("ready: %s", self.status_line())
 
     def step(self) -> None:
         """Do whatever is due, most urgent first; one failure never stops the loop.
@@ -276,6 +286,9 @@ class Daemon:
         trim = self._trim_due()
         if trim is not None:
             times.append(trim)
+        retry = self.retries.next_wake()
+        if retry is not None:
+            times.append(retry)
         if self.reload_requested or self.stopping or (self.live is not None and self.live.has_work):
             times.append(now)
         return min(times)
@@ -340,9 +353,26 @@ class Daemon:
         for root, paths in by_root.items():
             if root not in self.template_set.roots:
                 continue
-            report = apply_dirty(self.catalog, self.template_set, root, paths,
-                                 settle_ns=int(self.settings.settle * 1e9), classifier=self.classifier,
-                                 hash_files=self.config.scan.hash, workers=self.config.scan.workers)
+            key = ("batch", root)
+            if self.retries.waiting(key, now):  # its last batch failed: these wait out the backoff too
+                self.settler.defer(paths, self.retries.next_at(key) or now)
+                continue
+            try:
+                report = apply_dirty(self.catalog, self.template_set, root, paths,
+                                     settle_ns=int(self.settings.settle * 1e9), classifier=self.classifier,
+                                     hash_files=self.config.scan.hash, workers=self.config.scan.workers)
+            except (Interrupted, CatalogCorrupt):
+                self.settler.defer(paths, now)
+                raise
+            except Exception as exc:  # the state disk full, an I/O error: the paths go back, tried again later
+                until = self.retries.failed(key, f"catalog update of {len(paths):,} paths in root {root}",
+                                            _reason(exc), self.clock())
+                self.settler.defer(paths, until)
+                self.error(f"root {root}: {len(paths):,} changed paths not recorded ({_reason(exc)}); "
+                           f"tried again in {until - self.clock():.0f} s")
+                continue
+            if self.retries.succeeded(key):
+                log.info("root %s: changed paths are recorded again", root, extra={"root": root})
             self._after_batch(report, time.perf_counter() - started)
         self.batch_sizer.done(len(due), time.perf_counter() - started)
 
@@ -395,9 +425,12 @@ class Daemon:
                 return
             try:
                 walked = self.rescan(rescan.root, full=rescan.full, reason=rescan.reason, since=rescan.since)
-            except Exception:
-                self.schedule.put_back(due[index + 1:])
+            except (Interrupted, CatalogCorrupt):
+                self.schedule.put_back(due[index:])
                 raise
+            except Exception as exc:  # not dropped: walked again after a backoff; the other roots go on
+                self._rescan_failed(rescan, exc)
+                continue
             if walked:
                 self.schedule.polled(rescan.root, self.clock())
                 if rescan.full:
@@ -422,7 +455,12 @@ class Daemon:
                 log.info("full reconcile (%s) cut short for %s: %s walked once the loop gets to them", reason,
                          cut, ", ".join(roots[index:]))
                 return
-            self.guarded(partial(self.rescan, root, full=True, reason=reason, since=since))
+            try:
+                self.rescan(root, full=True, reason=reason, since=since)
+            except (Interrupted, CatalogCorrupt):
+                raise
+            except Exception as exc:
+                self._rescan_failed(Rescan(root, True, reason, since), exc)
         duration = time.perf_counter() - started
         self.counts["full_reconciles"] += 1
         self.last_full = {"at": time.time(), "reason": reason, "duration_s": round(duration, 3)}
@@ -458,6 +496,10 @@ class Daemon:
                      root, "full" if full else "fast", reason, exc, extra={"root": root, "reason": reason})
             return False
         self.counts["rescans"] += 1
+        if self.retries.succeeded(("rescan", root)):
+            log.info("root %s: walked again after failing", root, extra={"root": root})
+        if full:
+            self.unreconciled.discard(root)
         if full or len(report.plan.actions) >= TRIM_AFTER_ACTIONS:
             self._worked = self.clock()
         self.last_rescan[root] = {"at": time.time(), "full": full, "reason": reason,
@@ -472,6 +514,16 @@ class Daemon:
         if not empty:  # an empty mount point has one folder to watch, not the ones the catalog remembers
             self._check_coverage(root)
         return True
+
+    def _rescan_failed(self, rescan: Rescan, exc: BaseException) -> None:
+        """Count and show a failed walk, and ask for it again after its backoff (a full one as a full one)."""
+        until = self.retries.failed(("rescan", rescan.root), f"{'full' if rescan.full else 'fast'} walk of root "
+                                    f"{rescan.root} ({rescan.reason})", _reason(exc), self.clock())
+        self.schedule.retry(rescan, until)
+        if not isinstance(exc, (BifrostError, OSError)):
+            log.error("walk of root %s failed", rescan.root, exc_info=exc)
+        self.error(f"root {rescan.root}: {rescan.reason} walk failed ({_reason(exc)}); "
+                   f"tried again in {until - self.clock():.0f} s")
 
     def _check_coverage(self, root: str) -> None:
         watcher = self.watcher.roots.get(root) if self.watcher else None
@@ -719,6 +771,11 @@ class Daemon:
         os.close(self._wake_r)
         os.close(self._wake_w)
         log.info("stopped")
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why some work failed, for the log and ``daemon status``."""
+    return str(exc) if isinstance(exc, BifrostError) else f"{type(exc).__name__}: {exc}"
 
 
 def _root_locations(template_set: Any) -> tuple[tuple[str, str], ...]:

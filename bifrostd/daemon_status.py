@@ -40,6 +40,8 @@ def status_document(daemon: Any) -> dict[str, Any]:
         "last_full_reconcile": daemon.last_full,
         "overflows": sum(r["overflows"] for r in roots),
         "counts": dict(daemon.counts),
+        "failing": daemon.retries.to_json(daemon.clock()),
+        "unreconciled": sorted(daemon.unreconciled),
         "errors": list(daemon.errors),
         "templates": daemon.templates.to_json() if daemon.templates else None,
         "mirror": daemon.mirror.status() if getattr(daemon, "mirror", None) else None,
@@ -89,6 +91,11 @@ def describe(document: dict[str, Any]) -> str:
         lines.append(f"  mirror     {_mirror_text(mirror)}")
         lines.extend(f"    {name}: {run['error']}" for name, run in sorted(mirror["last"].items())
                      if run["status"] == "failed" and run.get("error"))
+    if document.get("unreconciled"):
+        lines.append(f"  not ready  still to reconcile: {', '.join(document['unreconciled'])}")
+    for failing in document.get("failing", []):
+        lines.append(f"  FAILING    {failing['what']}: {failing['error']} ({failing['attempts']} attempts over "
+                     f"{failing['failing_for_s']:.0f} s; next in {failing['retry_in_s']:.0f} s)")
     for error in document["errors"][-3:]:
         lines.append(f"  error      {_when(error['at'])}: {error['message']}")
     return "\n".join(lines)

@@ -8,7 +8,8 @@ has been quiet for the settle interval, so a burst that overflowed the
 queue is walked once, after it ends, not again and again during it; a
 root that never goes quiet is rescanned after ``max_wait`` anyway. A
 rescan cut short (a reload arrived mid-walk) is put back as it was asked
-for, so it is never lost and keeps its place.
+for, so it is never lost and keeps its place; one that failed (the state
+disk full) is retried after its backoff (``bifrostd.retry``), never dropped.
 
 :class:`StepSizer` says how much of a big job (settled paths, records to
 re-derive) one step of the loop takes on, so that no step holds the loop
@@ -42,6 +43,7 @@ class Schedule:
         self.next_templates = now + template_every
         self._next_poll: dict[str, float] = {}
         self._requested: dict[str, tuple[float, str]] = {}
+        self._not_before: dict[str, float] = {}  # requested rescans that failed, and when they may run again
         self._lock = threading.Lock()
 
     # -- requests (from any thread) ---------------------------------------------------
@@ -56,6 +58,17 @@ class Schedule:
             for rescan in rescans:
                 if rescan.since is not None:
                     self._requested.setdefault(rescan.root, (rescan.since, rescan.reason))
+
+    def retry(self, rescan: Rescan, at: float) -> None:
+        """A rescan that failed runs again no sooner than ``at``: a full one is requested again (from when it
+        was first asked for), a poll waits until then."""
+        with self._lock:
+            if rescan.full:
+                self._requested.setdefault(rescan.root, (rescan.since if rescan.since is not None else at,
+                                                         rescan.reason))
+                self._not_before[rescan.root] = at
+            elif rescan.root in self._next_poll:
+                self._next_poll[rescan.root] = at
 
     def requested(self) -> dict[str, str]:
         with self._lock:
@@ -72,9 +85,12 @@ class Schedule:
         out: list[Rescan] = []
         with self._lock:
             for root, (since, reason) in list(self._requested.items()):
+                if self._not_before.get(root, now) > now:  # failed: waiting out its backoff
+                    continue
                 quiet = last_event.get(root)
                 if quiet is None or now - quiet >= self.settle or now - since >= self.max_wait:
                     del self._requested[root]
+                    self._not_before.pop(root, None)
                     out.append(Rescan(root, True, reason, since))
         taken = {r.root for r in out}
         for root, when in self._next_poll.items():
@@ -104,8 +120,10 @@ class Schedule:
         """The next time something here may come due (requested rescans are re-checked each settle)."""
         times = [self.next_full, self.next_templates, *self._next_poll.values()]
         with self._lock:
-            if self._requested:
+            ready = [r for r in self._requested if self._not_before.get(r, now) <= now]
+            if ready:
                 times.append(now + min(self.settle, 0.25) if self.settle else now)
+            times += [self._not_before[r] for r in self._requested if r not in ready and r in self._not_before]
         return min(times)
 
 

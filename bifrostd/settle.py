@@ -68,6 +68,18 @@ class Settler:
         for dirty in paths:
             self.touch(dirty, now)
 
+    def defer(self, paths: Iterable[Dirty], until: float) -> None:
+        """Put back paths whose batch failed, due again no sooner than ``until`` (a retry's backoff).
+
+        Unlike :meth:`touch` this is no event: the root's quiet time is untouched.
+        """
+        with self._lock:
+            for dirty in paths:
+                key = dirty.key
+                if key not in self._deadline:
+                    heapq.heappush(self._heap, (until, key))
+                self._deadline[key] = max(self._deadline.get(key, until), until)
+
     def take(self, now: float, *, limit: int = 50_000) -> list[Dirty]:
         """Pop up to ``limit`` paths whose deadline has passed, oldest first."""
         out: list[Dirty] = []
