@@ -52,7 +52,8 @@ def test_reload_adds_a_target_and_the_run_happens_off_the_main_loop(studio, daem
     assert "mirror     idle" in d.ctl("daemon", "status").stdout
     config = studio / "bifrost.yaml"
     config.write_text(config.read_text().replace('"concurrency": 1', '"concurency": 1'))
-    d.ctl("daemon", "reload")
+    refused = d.ctl("daemon", "reload", check=False)  # the daemon's refusal is the command's answer
+    assert refused.returncode == 15 and "reload refused" in refused.stderr and "concurency" in refused.stderr
     wait_until(lambda: any("reload refused" in e["message"] and "concurency" in e["message"]
                            for e in d.status()["errors"]), what="the misspelt option to refuse the reload")
     assert d.stop() == 0
