@@ -449,18 +449,18 @@ class Daemon:
                 return
             cut = self._must_yield()
             if cut is not None:
-                for rest in roots[index:]:
-                    self.schedule.request(rest, reason, since)
-                self.schedule.full_done(self.clock())
-                log.info("full reconcile (%s) cut short for %s: %s walked once the loop gets to them", reason,
-                         cut, ", ".join(roots[index:]))
+                self._full_cut_short(reason, cut, roots[index:], since)
                 return
             try:
-                self.rescan(root, full=True, reason=reason, since=since)
+                walked = self.rescan(root, full=True, reason=reason, since=since)
             except (Interrupted, CatalogCorrupt):
                 raise
             except Exception as exc:
                 self._rescan_failed(Rescan(root, True, reason, since), exc)
+                continue
+            if not walked:  # interrupted mid-walk (it asked to be walked again): not a whole reconcile
+                self._full_cut_short(reason, self._must_yield() or "a reload", roots[index:], since)
+                return
         duration = time.perf_counter() - started
         self.counts["full_reconciles"] += 1
         self.last_full = {"at": time.time(), "reason": reason, "duration_s": round(duration, 3)}
@@ -469,6 +469,14 @@ class Daemon:
         release_memory()
         log.info("full reconcile (%s) of %d roots in %.2f s", reason, len(self.template_set.roots), duration,
                  extra={"reason": reason, "duration_s": round(duration, 3)})
+
+    def _full_cut_short(self, reason: str, cut: str, roots: list[str], since: float) -> None:
+        """The roots a full reconcile did not get to are requested as full walks; it is not counted as done."""
+        for root in roots:
+            self.schedule.request(root, reason, since)
+        self.schedule.full_done(self.clock())
+        log.info("full reconcile (%s) cut short for %s: %s walked once the loop gets to them", reason, cut,
+                 ", ".join(roots))
 
     def rescan(self, root: str, *, full: bool, reason: str, since: float | None = None) -> bool:
         """Walk one root (pruned, or full) and apply; checks its watch coverage afterwards.
@@ -665,7 +673,7 @@ class Daemon:
         try:
             load_checked(self.config_path)
         except BifrostError as exc:
-            log.error("reload refused, keeping the running config: %s", exc)
+            self.error(f"reload refused, keeping the running config: {exc}")  # for daemon status and the log too
             refusal = DaemonError(f"reload refused, keeping the running config: {exc}")
             refusal.exit_code = exc.exit_code  # the config's own code: 3 for an invalid bifrost.yaml
             raise refusal from exc

@@ -115,6 +115,18 @@ def test_a_reload_cuts_a_walk_short_and_the_walk_is_put_back(studio):
         with Catalog.open(studio / ".bifrost" / "catalog.db") as catalog:
             statuses = [row[0] for row in catalog.conn.execute("SELECT status FROM scans ORDER BY id")]
         assert statuses[-3:] == ["interrupted", "done", "done"]
+
+        beating = daemon._beating_scandir
+
+        def reload_arrives(folder):  # SIGHUP once projects is walked, while renders is (the last root)
+            daemon.reload_requested = daemon.reload_requested or daemon.counts["rescans"] == 3
+            return beating(folder)
+
+        daemon._beating_scandir = reload_arrives
+        daemon.schedule.next_full = now[0]
+        daemon._maybe_full()
+        assert daemon.schedule.requested() == {"renders": "periodic"}  # projects was walked, renders goes again
+        assert daemon.counts["full_reconciles"] == 0 and daemon.counts["rescans"] == 3
     finally:
         daemon.close()
 
