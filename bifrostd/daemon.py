@@ -532,6 +532,8 @@ class Daemon:
             log.error("walk of root %s failed", rescan.root, exc_info=exc)
         self.error(f"root {rescan.root}: {rescan.reason} walk failed ({_reason(exc)}); "
                    f"tried again in {until - self.clock():.0f} s")
+        if self.phase == "reconciling":  # systemctl status says what readiness waits for
+            self.notifier.status(self.status_line())
 
     def _check_coverage(self, root: str) -> None:
         watcher = self.watcher.roots.get(root) if self.watcher else None

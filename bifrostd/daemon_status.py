@@ -53,7 +53,9 @@ def status_line(daemon: Any) -> str:
     roots = daemon.watcher.roots.values() if daemon.watcher else []
     modes = ", ".join(f"{w.plan.name}:{w.state.mode.value}" for w in roots)
     templates = "" if daemon.templates is None or daemon.templates.valid else "; TEMPLATES INVALID"
-    return f"{daemon.phase}: {modes}; {len(daemon.settler)} pending{templates}"
+    waiting = f"; not yet reconciled: {', '.join(sorted(daemon.unreconciled))}" if daemon.unreconciled else ""
+    failing = f"; {len(daemon.retries.to_json(daemon.clock()))} failing" if daemon.retries else ""
+    return f"{daemon.phase}: {modes}; {len(daemon.settler)} pending{templates}{waiting}{failing}"
 
 
 def _mirror_text(mirror: dict[str, Any]) -> str:

@@ -164,3 +164,21 @@ def test_chaos_full_disk_and_kill_9_during_a_write_storm_lose_nothing(studio, st
     wait_until(lambda: converged(d, studio, db), timeout=120, what="catalog = disk after the storm")
     assert d.stop() == 0
     shutil.rmtree(work)
+
+
+@pytest.mark.slow
+def test_ready_waits_until_every_root_is_reconciled(studio, daemon_factory):
+    """A root that can't be walked at start is walked again with backoff; the daemon is ready only after."""
+    renders = studio / "renders"
+    renders.rename(studio / "renders-away")
+    d = daemon_factory(studio / "bifrost.yaml", wait=False)
+    status = wait_until(lambda: (s := d.status()) and s["failing"] and s, timeout=30, what="the failing walk")
+    assert status["phase"] == "reconciling" and status["unreconciled"] == ["renders"]
+    assert "renders" in status["failing"][0]["what"]
+    assert "still to reconcile: renders" in d.ctl("daemon", "status").stdout
+    (studio / "renders-away").rename(renders)
+    wait_until(lambda: d.status()["phase"] == "watching", timeout=60, what="ready once the root is back")
+    after = d.status()
+    assert after["unreconciled"] == [] and after["failing"] == []
+    assert d.ctl_json("ls", str(renders / "demo"))["files"] or d.ctl_json("ls", str(renders / "demo"))["children"]
+    assert d.stop() == 0
