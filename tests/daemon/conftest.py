@@ -9,8 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -39,19 +40,41 @@ def studio(tmp_path) -> Path:
     return target
 
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A 1 GiB tmpfs (bursts on it are not limited by the disk); skips where mounting is not allowed."""
-    target = tmp_path / "tmpfs"
-    target.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g", "bifrost-test", str(target)],
+@contextmanager
+def tmpfs_at(folder: Path, size: str, *, name: str = "bifrost-test", options: str = "") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``folder`` (made if needed) for the block; skips where mounting is not allowed."""
+    folder.mkdir(exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}{options}", name, str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
     try:
-        yield target
+        yield folder
     finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the filesystem of ``folder`` to the last byte; returns the filler file (delete it to free the disk)."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 4096, 1):  # big writes, then the last pages, then the last bytes
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 1 GiB tmpfs (bursts on it are not limited by the disk); skips where mounting is not allowed."""
+    with tmpfs_at(tmp_path / "tmpfs", "1g") as target:
+        yield target
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "") -> Any:

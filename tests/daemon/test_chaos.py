@@ -12,14 +12,13 @@ import os
 import random
 import shutil
 import sqlite3
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import wait_until
+from .conftest import fill, tmpfs_at, wait_until
 
 STATE_SIZE = "8m"
 
@@ -27,34 +26,10 @@ STATE_SIZE = "8m"
 @pytest.fixture
 def state_on_tmpfs(studio):
     """The demo studio with its state folder on a small tmpfs; its config points there."""
-    state = studio / "state-disk"
-    state.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={STATE_SIZE},mode=0750", "bifrost-state", str(state)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
-    config = studio / "bifrost.yaml"
-    config.write_text(config.read_text().replace("state: .bifrost", f"state: {state}/state"))
-    try:
+    with tmpfs_at(studio / "state-disk", STATE_SIZE, name="bifrost-state", options=",mode=0750") as state:
+        config = studio / "bifrost.yaml"
+        config.write_text(config.read_text().replace("state: .bifrost", f"state: {state}/state"))
         yield state
-    finally:
-        subprocess.run(["umount", "-l", str(state)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Fill the filesystem of ``folder`` to the last byte; returns the filler file (delete it to free)."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):  # big writes, then the last pages, then the last bytes
-            try:
-                while os.write(fd, b"\0" * size):
-                    pass
-            except OSError:
-                continue
-    finally:
-        os.close(fd)
-    return filler
 
 
 def disk_files(studio: Path) -> dict[str, int]:

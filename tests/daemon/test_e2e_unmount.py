@@ -8,14 +8,7 @@ import subprocess
 
 import pytest
 
-from .conftest import wait_until
-
-
-def mount_tmpfs(folder) -> None:
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "bifrost-test", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+from .conftest import tmpfs_at, wait_until
 
 
 @pytest.fixture
@@ -24,13 +17,9 @@ def renders_on_tmpfs(studio):
     renders = studio / "renders"
     kept = studio / "renders-contents"
     renders.rename(kept)
-    renders.mkdir()
-    mount_tmpfs(renders)
-    shutil.copytree(kept, renders, dirs_exist_ok=True, copy_function=shutil.copy2)
-    try:
+    with tmpfs_at(renders, "256m"):
+        shutil.copytree(kept, renders, dirs_exist_ok=True, copy_function=shutil.copy2)
         yield renders
-    finally:
-        subprocess.run(["umount", "-l", str(renders)], check=False)
 
 
 def test_unmounting_a_root_keeps_its_records_and_its_inotify_watch(studio, renders_on_tmpfs, daemon_factory):
@@ -45,7 +34,7 @@ def test_unmounting_a_root_keeps_its_records_and_its_inotify_watch(studio, rende
     renders = next(r for r in d.status()["roots"] if r["name"] == "renders")
     assert renders["mode"] == "watch", renders  # an empty mount point is not a watch limit reached
     assert "could be watched" not in d.log()
-    mount_tmpfs(renders_on_tmpfs)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "bifrost-test", str(renders_on_tmpfs)], check=True)
     shutil.copytree(studio / "renders-contents", renders_on_tmpfs, dirs_exist_ok=True, copy_function=shutil.copy2)
     new = renders_on_tmpfs / "demo" / "after_the_remount.txt"
     new.parent.mkdir(parents=True, exist_ok=True)

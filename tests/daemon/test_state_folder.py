@@ -13,7 +13,7 @@ import pytest
 
 from conftest import can_drop_to_nobody, run_as_nobody
 
-from .conftest import installed, wait_until
+from .conftest import fill, installed, tmpfs_at, wait_until
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount, nobody)")
 
@@ -26,24 +26,9 @@ def set_state(studio: Path, state: Path) -> None:
 @pytest.fixture
 def full_disk(tmp_path):
     """A 64 KiB tmpfs filled to the last block."""
-    target = tmp_path / "full"
-    target.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "bifrost-full", str(target)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
-    try:
-        fd = os.open(target / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while os.write(fd, b"\0" * 4096):
-                pass
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+    with tmpfs_at(tmp_path / "full", "64k", name="bifrost-full") as target:
+        fill(target)
         yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
 
 
 @ROOT_ONLY
