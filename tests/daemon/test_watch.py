@@ -109,7 +109,7 @@ def test_one_watch_per_folder_counted_from_fdinfo(tree):
         assert watcher.status()[0]["mode"] == "watch"
     finally:
         watcher.stop()
-    assert inotify_fds() == before
+    assert not inotify_fds() - before  # ours is closed (an instance another test left may close meanwhile)
 
 
 def test_a_missing_root_falls_back_to_polling(tmp_path):
