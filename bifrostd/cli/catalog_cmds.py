@@ -33,13 +33,14 @@ def open_catalog(obj, *, write: bool = False):
               help="Skip folders whose mtime is unchanged: faster, but blind to files edited in place. "
                    "Only for roots a running bifrostd watches.")
 @click.option("--full", is_flag=True, hidden=True, help="Stat every file (the default; kept for scripts).")
-@click.option("--rehash", metavar="[PATH|REF]", is_flag=False, flag_value="", default=None,
+@click.option("--rehash", "rehashing", is_flag=True,
               help="Also read again the files under PATH or of REF (every root if none is given) whatever their "
                    "size and mtime say, and report content that changed behind them.")
+@click.argument("target", metavar="[PATH|REF]", required=False)
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @json_option
 @click.pass_obj
-def scan(obj, roots: tuple[str, ...], prune: bool, full: bool, rehash: str | None, dry_run: bool,
+def scan(obj, roots: tuple[str, ...], prune: bool, full: bool, rehashing: bool, target: str | None, dry_run: bool,
          as_json: bool) -> int:
     """Walk the roots, hash new and changed files, and bring the catalog up to date.
 
@@ -53,8 +54,11 @@ def scan(obj, roots: tuple[str, ...], prune: bool, full: bool, rehash: str | Non
     from ..indexer import ScanOptions
     from ..indexer import scan as run_scan
 
-    if prune and (full or rehash is not None):
+    if target is not None and not rehashing:
+        raise click.UsageError("PATH|REF names what --rehash reads again: scan --rehash PATH|REF")
+    if prune and (full or rehashing):
         raise click.UsageError("--prune skips folders; it can't be combined with --full or --rehash")
+    rehash = (target or "") if rehashing else None
     config, template_set = obj.config(), obj.templates()
     _check_roots(template_set, roots)
     catalog = _catalog_for_scan(obj, dry_run)
