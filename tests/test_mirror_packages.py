@@ -47,7 +47,7 @@ def test_a_run_to_a_target_whose_package_is_missing_exits_16_with_the_pip_comman
     assert done.returncode == PackageMissing.exit_code == 16, done.stderr
     assert done.stderr.startswith("Error: mirror target 'offsite' (s3://) needs the Python package s3fs, "
                                   "which is not installed"), done.stderr
-    assert f"install it with: {sys.executable} -m pip install 's3fs>=2024.6" in done.stderr
+    assert f"install it with: {sys.executable} -m pip install 's3fs>={s3fs_lower_bound()}" in done.stderr
     assert "unreachable" not in done.stderr and "Traceback" not in done.stderr
     status = json.loads(bifrostctl_without(("s3fs",), config, "mirror", "status", "--json").stdout)
     offsite = {t["target"]: t for t in status["targets"]}["offsite"]
@@ -93,3 +93,13 @@ def test_check_and_require_raise_the_same_error_for_a_missing_module(monkeypatch
     with pytest.raises(PackageMissing, match=r"no module named 'not_a_package\.sub'"):
         packages.check("not_a_package.sub", feature="a test", package="not-a-package")
     assert packages.requirement("not-a-package") == "not-a-package"
+
+
+def s3fs_lower_bound() -> str:
+    """The lowest s3fs pyproject.toml allows: the pip hint carries the installed metadata's range."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+    return re.search(r"s3fs>=([^,\"]+)", " ".join(project["optional-dependencies"]["s3"]))[1]
