@@ -31,13 +31,18 @@ def write_config(studio: Path, daemon: str = "  settle: 200ms\n") -> Path:
     return config
 
 
+def demo_studio(target: Path, *, settle_short: bool = True) -> Path:
+    """``bifrostctl init --demo TARGET``, with a short settle interval unless ``settle_short`` is False."""
+    subprocess.run([installed("bifrostctl"), "init", "--demo", str(target)], check=True, capture_output=True)
+    if settle_short:
+        write_config(target)
+    return target
+
+
 @pytest.fixture
 def studio(tmp_path) -> Path:
     """The demo studio (``bifrostctl init --demo``) with a short settle interval."""
-    target = tmp_path / "studio"
-    subprocess.run([installed("bifrostctl"), "init", "--demo", str(target)], check=True, capture_output=True)
-    write_config(target)
-    return target
+    return demo_studio(tmp_path / "studio")
 
 
 @contextmanager

@@ -78,11 +78,9 @@ def test_kill_9_mid_burst_then_restart_converges_to_the_disk(studio, daemon_fact
 
 @pytest.mark.slow
 def test_burst_of_50000_files_on_tmpfs_is_all_catalogued(tmpfs, daemon_factory):
-    from .conftest import installed, write_config
+    from .conftest import demo_studio
 
-    studio = tmpfs / "studio"
-    subprocess.run([installed("bifrostctl"), "init", "--demo", str(studio)], check=True, capture_output=True)
-    write_config(studio)
+    studio = demo_studio(tmpfs / "studio")
     d = daemon_factory(studio / "bifrost.yaml")
     count = 50_000
     started = time.monotonic()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import installed, wait_until, write_config
+from .conftest import demo_studio, wait_until
 
 SHOT = "demo/sequences/sq010/sh0100"
 RELOAD_WITHIN = 2.0  # seconds from asking (the reload op sent, as bifrostctl does; SIGHUP sent) to the reload logged
@@ -71,9 +71,7 @@ def present_under(studio: Path, root: str, folder: str) -> int:
 
 @pytest.mark.slow
 def test_a_reload_and_a_template_edit_take_effect_within_seconds_during_a_sustained_burst(tmpfs, daemon_factory):
-    studio = tmpfs / "studio"
-    subprocess.run([installed("bifrostctl"), "init", "--demo", str(studio)], check=True, capture_output=True)
-    write_config(studio)
+    studio = demo_studio(tmpfs / "studio")
     d = daemon_factory(studio / "bifrost.yaml")
     socket = studio / ".bifrost" / "bifrostd.sock"
     wait_until(lambda: not status(socket)["templates"]["checking"], timeout=120, what="the set in use proven")

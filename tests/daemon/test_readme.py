@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, installed, wait_until
+from .conftest import BIN, demo_studio, installed, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 MARK = "@@exit="
@@ -34,8 +34,7 @@ def run_pasted(lines: list[str], parent: Path) -> list[tuple[str, int, str]]:
 
 @pytest.mark.slow
 def test_the_readme_walkthrough_works_when_pasted(tmp_path, daemon_factory):
-    studio = tmp_path / "demo-studio"
-    subprocess.run([installed("bifrostctl"), "init", "--demo", str(studio)], check=True, capture_output=True)
+    studio = demo_studio(tmp_path / "demo-studio", settle_short=False)  # as make demo writes it
     subprocess.run([installed("bifrostctl"), "scan"], cwd=studio, check=True, capture_output=True)
     daemon = daemon_factory(studio / "bifrost.yaml")  # the demo's own config: the default settle interval
 
