@@ -279,11 +279,12 @@ def _whole_view(catalog: Any, observations: Observations, fingerprint: str, *,
     if keep is None:
         observations, ids = split_unchanged(observations, signatures)
         return observations, catalog.records(roots, ids)
-    kept = tuple(f for f in observations.files if keep.covers(f.root, f.relative))
-    rest, ids = split_unchanged(replace(observations, files=tuple(f for f in observations.files
-                                                                  if not keep.covers(f.root, f.relative))),
-                                signatures)
-    return replace(rest, files=rest.files + kept), catalog.records(roots, ids)
+    kept: list[FileState] = []
+    others: list[FileState] = []
+    for observed in observations.files:
+        (kept if keep.covers(observed.root, observed.relative) else others).append(observed)
+    rest, ids = split_unchanged(replace(observations, files=tuple(others)), signatures)
+    return replace(rest, files=rest.files + tuple(kept)), catalog.records(roots, ids)
 
 
 def _changed_under_same_mtime(observations: Observations, view: CatalogView) -> Observations:
