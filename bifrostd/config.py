@@ -46,6 +46,23 @@ def parse_duration(value: Any) -> float:
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*(?:/\s*s)?\s*\Z", re.IGNORECASE)
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from ``16777216``, ``"16MiB"``, ``"16 MB"`` or ``"50MB/s"`` (MB = 10**6, MiB = 2**20); raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    found = _SIZE.match(str(value))
+    if not found:
+        raise ValueError(value)
+    number, unit, binary = found.groups()
+    power = "kmgt".find(unit.lower()) + 1 if unit else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
 DEFAULT_WORKERS = 2
 
 

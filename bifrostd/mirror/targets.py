@@ -27,7 +27,7 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-from bifrostd.config import parse_duration
+from bifrostd.config import parse_duration, parse_size
 from bifrostd.errors import MirrorTargetError
 from bifrostd.templates.source import did_you_mean
 
@@ -184,7 +184,6 @@ _OPTIONS = (
     "retries", "backoff", "include", "delete", "retain_days", "max_delete", "schedule",
 )
 _INCLUDE = ("roots", "templates", "kinds")
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*(?:/\s*s)?\s*\Z", re.IGNORECASE)
 _CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _CRON_MAX = (59, 23, 31, 12, 7)
 _CRON_NAMES = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|sun|mon|tue|wed|thu|fri|sat)$", re.I)
@@ -413,20 +412,6 @@ def _cron_in_range(field: str, top: int) -> bool:
             continue
         return False
     return True
-
-
-def parse_size(value: Any) -> int:
-    """Bytes from ``16777216``, ``"16MiB"``, ``"16 MB"`` or ``"50MB/s"`` (MB = 10**6, MiB = 2**20)."""
-    if isinstance(value, bool):
-        raise ValueError(value)
-    if isinstance(value, int):
-        return value
-    found = _SIZE.match(str(value))
-    if not found:
-        raise ValueError(value)
-    number, unit, binary = found.groups()
-    power = "kmgt".find(unit.lower()) + 1 if unit else 0
-    return int(float(number) * (1024 if binary else 1000) ** power)
 
 
 def _hint(name: str, choices: tuple[str, ...]) -> str:
