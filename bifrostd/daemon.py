@@ -60,6 +60,7 @@ from . import __version__ as VERSION
 from .control import ControlServer, socket_place, usage_error
 from .control_limits import raise_nofile_limit
 from .daemon_config import DaemonSettings, daemon_settings
+from .daemon_sweep import RollingPasses
 from .errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
 from .lock import StateLock
 from .model import FindingKind
@@ -132,6 +133,7 @@ class Daemon:
         from .daemon_mirror import MirrorWorker
 
         self.mirror = MirrorWorker(lambda: self.catalog.sibling())
+        self.rolling = RollingPasses(self.settings)  # the sweep of polled roots, the scrub
 
     # -- waking the loop (any thread, signal handlers included) ----------------------------
     def wake(self) -> None:
@@ -244,7 +246,7 @@ class Daemon:
         so it waits for one unit at most (each is short, or interruptible).
         """
         for work in (self._maybe_requests, self._maybe_roots, self._maybe_migrate, self._maybe_full,
-                     self._maybe_rescans, self._maybe_batch, self._maybe_trim):
+                     self._maybe_rescans, self._maybe_batch, self._maybe_rolling, self._maybe_trim):
             if self.stopping:
                 return
             self.guarded(self._maybe_reload)
@@ -289,6 +291,9 @@ class Daemon:
         retry = self.retries.next_wake()
         if retry is not None:
             times.append(retry)
+        rolling = self.rolling.next_wake(now) if self.phase == "watching" else None
+        if rolling is not None:
+            times.append(rolling)
         if self.reload_requested or self.stopping or (self.live is not None and self.live.has_work):
             times.append(now)
         return min(times)
@@ -340,8 +345,6 @@ class Daemon:
     def _maybe_batch(self) -> None:
         from collections import defaultdict
 
-        from .dirty import apply_dirty
-
         now = self.clock()
         due = self.settler.take(now, limit=self.batch_sizer.size)  # the rest stay due: the next step takes them
         if not due:
@@ -358,9 +361,7 @@ class Daemon:
                 self.settler.defer(paths, self.retries.next_at(key) or now)
                 continue
             try:
-                report = apply_dirty(self.catalog, self.template_set, root, paths,
-                                     settle_ns=int(self.settings.settle * 1e9), classifier=self.classifier,
-                                     hash_files=self.config.scan.hash, workers=self.config.scan.workers)
+                self.apply_paths(root, paths)
             except (Interrupted, CatalogCorrupt):
                 self.settler.defer(paths, now)
                 raise
@@ -373,8 +374,26 @@ class Daemon:
                 continue
             if self.retries.succeeded(key):
                 log.info("root %s: changed paths are recorded again", root, extra={"root": root})
-            self._after_batch(report, time.perf_counter() - started)
         self.batch_sizer.done(len(due), time.perf_counter() - started)
+
+    def apply_paths(self, root: str, paths: list[Dirty], *, rehash: bool = False) -> Any:
+        """Bring the catalog up to date for these paths of one root (``rehash``: read every file again); raises
+        when the catalog can't be written, having recorded nothing."""
+        from .dirty import apply_dirty
+
+        started = time.perf_counter()
+        report = apply_dirty(self.catalog, self.template_set, root, paths, settle_ns=int(self.settings.settle * 1e9),
+                             classifier=self.classifier, hash_files=self.config.scan.hash,
+                             workers=self.config.scan.workers, rehash=rehash)
+        self._after_batch(report, time.perf_counter() - started)
+        return report
+
+    def _maybe_rolling(self) -> None:
+        """A slice of the sweep of polled roots and of the scrub, when due (once ready: the startup reconcile
+        has looked at everything already)."""
+        if self.phase == "watching" and self.watcher is not None:
+            self.rolling.step(self, polled={n for n, w in self.watcher.roots.items() if w.polled},
+                              roots=set(self.template_set.roots))
 
     def _maybe_trim(self) -> None:
         """Once big batches and rescans have been quiet for ``TRIM_QUIET`` s, hand their memory back.
@@ -627,6 +646,7 @@ class Daemon:
         self.schedule.settle = settings.settle
         self.schedule.full_every, self.schedule.poll_every = settings.full_every, settings.poll_every
         self.batch_sizer.most = settings.batch_max
+        self.rolling.configure(settings)
         templates = self._reload_templates()
         self.mirror.configure(self.config, self.template_set)  # mirror.targets changes apply from its next wake-up
         self._rewatch("reload")

@@ -45,6 +45,7 @@ def status_document(daemon: Any) -> dict[str, Any]:
         "errors": list(daemon.errors),
         "templates": daemon.templates.to_json() if daemon.templates else None,
         "mirror": daemon.mirror.status() if getattr(daemon, "mirror", None) else None,
+        **daemon.rolling.to_json(daemon.clock()),
     }
 
 
@@ -93,6 +94,7 @@ def describe(document: dict[str, Any]) -> str:
         lines.append(f"  mirror     {_mirror_text(mirror)}")
         lines.extend(f"    {name}: {run['error']}" for name, run in sorted(mirror["last"].items())
                      if run["status"] == "failed" and run.get("error"))
+    lines.extend(_passes_text(document))
     if document.get("unreconciled"):
         lines.append(f"  not ready  still to reconcile: {', '.join(document['unreconciled'])}")
     for failing in document.get("failing", []):
@@ -101,6 +103,36 @@ def describe(document: dict[str, Any]) -> str:
     for error in document["errors"][-3:]:
         lines.append(f"  error      {_when(error['at'])}: {error['message']}")
     return "\n".join(lines)
+
+
+def _passes_text(document: dict[str, Any]) -> list[str]:
+    """A line per root of the sweep and the scrub: the pass under way, or the last one and the next."""
+    lines = []
+    for kind in ("sweep", "scrub"):
+        passes = document.get(kind)
+        if not passes:
+            continue
+        for root, state in passes["roots"].items():
+            lines.append(f"  {kind:<10} {root}: {_pass_text(state, passes['unit'])}")
+        if kind == "scrub":
+            lines.extend(f"    changed under the same mtime: {f['root']}/{f['path']} ({_when(f['at'])})"
+                         for f in passes["found"][-5:])
+    return lines
+
+
+def _pass_text(state: dict[str, Any], unit: str) -> str:
+    def amount(value: int) -> str:
+        return f"{value:,} files" if unit == "files" else f"{value / 2**20:,.0f} MiB"
+
+    last = state["last"]
+    done = (f"last pass {_when(last['at'])}: {last['files']:,} files in {_duration(last['duration_s'])}, "
+            f"{last['changed']} changed" if last else "no pass done yet")
+    running = state["running"]
+    if running:
+        left = f", {_duration(running['eta_s'])} left" if running["eta_s"] is not None else ""
+        return (f"{amount(running['done'])} of {amount(running['total'])}{left}, {running['changed']} changed "
+                f"so far; {done}")
+    return f"{done}; next in {_duration(state['next_in_s'] or 0)}"
 
 
 def _when(stamp: float | None) -> str:

@@ -142,11 +142,12 @@ def load_view(catalog: Any, batch: DirtyBatch) -> CatalogView:
 
 
 def hash_changed(batch: DirtyBatch, view: CatalogView, root_path: str, *, hasher: Callable[..., list[Any]],
-                 workers: int) -> DirtyBatch:
-    """Hash the files that need it; files that changed while being read become young."""
+                 workers: int, rehash: bool = False) -> DirtyBatch:
+    """Hash the files that need it (every file, with ``rehash``); files that changed while being read
+    become young."""
     records = {(r.root, r.relative): r for r in view.records}
     files = list(batch.observations.files)
-    todo = [i for i, s in enumerate(files) if needs_hash(records.get((s.root, s.relative)), s)]
+    todo = [i for i, s in enumerate(files) if rehash or needs_hash(records.get((s.root, s.relative)), s)]
     if not todo:
         return batch
     outcomes = hasher([(os.path.join(root_path, files[i].relative), files[i]) for i in todo], workers=workers)
@@ -177,17 +178,24 @@ def without_young(view: CatalogView, batch: DirtyBatch) -> CatalogView:
 def apply_dirty(catalog: Any, template_set: Any, root: str, dirty: Sequence[Dirty], *, settle_ns: int,
                 classifier: Classifier | None = None, hash_files: bool = True, workers: int = 2,
                 hasher: Callable[..., list[Any]] | None = None, now_ns: Callable[[], int] = time.time_ns,
-                ) -> BatchReport:
-    """Observe, hash, plan and apply one root's dirty paths in one batch of transactions."""
-    from .indexer import default_hasher
+                rehash: bool = False) -> BatchReport:
+    """Observe, hash, plan and apply one root's dirty paths in one batch of transactions.
+
+    ``rehash`` (a scrub) reads every file again whatever its size and mtime
+    say, and reports content that changed behind an unchanged signature.
+    """
+    from .indexer import changed_under_same_mtime, default_hasher
     from .reconcile import summary
 
     root_path = template_set.root_path(root)
     batch = observe(root, root_path, dirty, settle_ns=settle_ns, now_ns=now_ns)
     view = load_view(catalog, batch)
-    if hash_files:
-        batch = hash_changed(batch, view, root_path, hasher=hasher or default_hasher, workers=workers)
+    if hash_files or rehash:
+        batch = hash_changed(batch, view, root_path, hasher=hasher or default_hasher, workers=workers,
+                             rehash=rehash)
     view = without_young(view, batch)
+    if rehash:
+        batch = replace(batch, observations=changed_under_same_mtime(batch.observations, view))
     the_plan = plan(view, batch.observations, template_set, classifier=classifier)
     if not the_plan.empty or the_plan.dirs or the_plan.dirs_gone:
         catalog.apply(the_plan, source="watch")

@@ -252,7 +252,7 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
                                               hasher=hasher or default_hasher, workers=options.workers,
                                               progress=report, rehash=options.rehash)
     if options.rehash:
-        observations = _changed_under_same_mtime(observations, view)
+        observations = changed_under_same_mtime(observations, view)
     the_plan = clock("plan", plan, view, observations, template_set, classifier=Classifier(template_set))
     result = ScanReport(the_plan, roots, files_seen, len(observations.scope.listed),
                         len(observations.scope.skipped), hashed, retries, 0.0, scan_id, False, timings)
@@ -287,7 +287,7 @@ def _whole_view(catalog: Any, observations: Observations, fingerprint: str, *,
     return replace(rest, files=rest.files + tuple(kept)), catalog.records(roots, ids)
 
 
-def _changed_under_same_mtime(observations: Observations, view: CatalogView) -> Observations:
+def changed_under_same_mtime(observations: Observations, view: CatalogView) -> Observations:
     """A finding for each re-read file whose content differs from its record's behind the same size and mtime.
 
     No mtime-based scan can see such an edit (a tool writing through mmap, a

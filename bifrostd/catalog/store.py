@@ -142,6 +142,24 @@ class Catalog:
         return self.conn.execute("SELECT count(*) FROM dirs WHERE root = ?", (root,)).fetchone()[0]
 
     @_guarded
+    def file_totals(self, root: str) -> tuple[int, int]:
+        """(files, bytes) of the present records of ``root`` a rolling pass can name by path (UTF-8 names)."""
+        row = self.conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM files "
+                                "WHERE root = ? AND state = 'present' AND raw = x''", (root,)).fetchone()
+        return int(row[0]), int(row[1])
+
+    @_guarded
+    def files_after(self, root: str, after: str, limit: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` (path, size) of the present records of ``root`` after ``after``, in path order.
+
+        Names that are not UTF-8 are left out: a path can't name them, and a
+        full walk lists them anyway.
+        """
+        return [(path, size) for path, size in self.conn.execute(
+            "SELECT path, size FROM files WHERE root = ? AND path > ? AND state = 'present' AND raw = x'' "
+            "ORDER BY path LIMIT ?", (root, after, limit))]
+
+    @_guarded
     def apply(self, plan: Plan, *, source: str = "scan", scan_id: int | None = None, batch_size: int = 20000,
               progress: Callable[[int], None] | None = None) -> int:
         self._require_writer()

@@ -29,8 +29,22 @@ def test_defaults_take_full_every_from_the_scan_section():
 
 def test_every_option_parses():
     settings = daemon_settings(config({"settle": "500ms", "full_every": "12h", "poll_every": 10, "batch_max": 50,
-                                       "roots": {"projects": {"mode": "poll"}}}))
-    assert settings == DaemonSettings(0.5, 43200.0, 10.0, 50, {"projects": "poll"})
+                                       "sweep_every": "2h", "sweep_rate": 200, "scrub_every": "7d",
+                                       "scrub_rate": "20MiB/s", "roots": {"projects": {"mode": "poll"}}}))
+    assert settings == DaemonSettings(settle=0.5, full_every=43200.0, poll_every=10.0, batch_max=50,
+                                      sweep_every=7200.0, sweep_rate=200, scrub_every=7 * 86400.0,
+                                      scrub_rate=20 * 2**20, modes={"projects": "poll"})
+
+
+def test_the_sweep_is_on_and_the_scrub_off_unless_asked_and_off_turns_either_off():
+    assert (daemon_settings(config({})).sweep_every, daemon_settings(config({})).scrub_every) == (3600.0, None)
+    for off in (False, "off", None):
+        assert daemon_settings(config({"sweep_every": off})).sweep_every is None
+    with pytest.raises(ConfigError) as caught:
+        daemon_settings(config({"sweep_every": "soon", "scrub_rate": "1KiB/s", "sweep_rate": 0}))
+    for expected in ("daemon.sweep_every: must be a duration", "daemon.scrub_rate: must be a rate of at least 64KiB/s",
+                     "daemon.sweep_rate: must be a positive integer"):
+        assert expected in str(caught.value)
 
 
 def test_every_problem_is_reported_with_its_key():
