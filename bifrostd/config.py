@@ -5,9 +5,11 @@ then ``/etc/bifrost/bifrost.yaml``. Relative paths in the file are relative
 to the file. This is the only module that reads the environment; everything
 below it receives values.
 
-Each concern owns one section (``scan``, ``daemon``, ``mirror``) and parses it
-into its own frozen settings here, so a misspelt option is reported once, at
-load, with file, line and key.
+This module validates the top sections (``schema``, ``templates``, ``state``,
+``roots``, ``scan``) and keeps ``daemon`` and ``mirror`` raw, with their
+located nodes, for their owners (``daemon_config``, ``mirror.targets``) to
+parse; ``studio_config`` reads all of them at once, so every misspelt option
+of every section is reported together, with file, line and key.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .errors import ConfigError
 from .templates.loader import root_paths
@@ -81,7 +83,8 @@ SCAN_OPTIONS = ("hash", "workers", "full_every")
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """A loaded studio config. ``daemon`` and ``mirror`` are the raw sections, parsed by their owners."""
+    """A loaded studio config. ``daemon`` and ``mirror`` are the raw sections, parsed by their owners, who find
+    where a problem is written with :meth:`located`."""
 
     path: Path | None
     templates: Path
@@ -92,10 +95,24 @@ class Config:
     scan: ScanSettings = field(default_factory=ScanSettings)
     daemon: Mapping[str, Any] = field(default_factory=dict)
     mirror: Mapping[str, Any] = field(default_factory=dict)
+    #: The ``daemon`` and ``mirror`` sections as read, with positions (not part of the config's value).
+    nodes: Mapping[str, Located] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def catalog_path(self) -> Path:
         return self.state_dir / "catalog.db"
+
+    def located(self, section: str) -> Located:
+        """The ``daemon`` or ``mirror`` section with positions, to say where a problem in it is.
+
+        For a Config built in code, or whose raw section was replaced after
+        reading (its positions would point at other lines), an empty mapping
+        at the file's first line: every position falls back to it.
+        """
+        node = self.nodes.get(section)
+        if node is None or (node.plain() or {}) != (getattr(self, section) or {}):
+            return Located({}, Where(str(self.path), 1, 1))
+        return node
 
     def load_templates(self):
         """The studio's template set with this config's root overrides applied; raises on any error."""
@@ -103,7 +120,7 @@ class Config:
 
         template_set, problems = self.with_root_overrides(load_template_set(self.templates))
         if problems:
-            raise ConfigError("invalid config:\n" + "\n".join(str(p) for p in problems))
+            raise invalid_config(problems)
         return template_set
 
     def build_templates(self):
@@ -278,10 +295,30 @@ class _Reader:
         return ScanSettings(**values)
 
 
+def invalid_config(problems: Iterable[Problem]) -> ConfigError:
+    """The error listing ``problems`` in file order (stable: a tag before its effect)."""
+    ordered = sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
+    return ConfigError("invalid config:\n" + "\n".join(str(p) for p in ordered))
+
+
 def load_config(path: Path, *, cpus: int | None = None) -> Config:
-    """Read and validate a studio config; raises ConfigError listing every problem, in file order.
+    """Read and validate a studio config's top sections; raises ConfigError listing every problem, in file order.
 
     ``cpus`` bounds ``scan.workers`` (default: the CPUs this process may use).
+    The ``daemon`` and ``mirror`` sections are checked by their owners; see
+    ``studio_config`` for the whole file at once.
+    """
+    config, problems = read_config(path, cpus=cpus)
+    if problems:
+        raise invalid_config(problems)
+    return config
+
+
+def read_config(path: Path, *, cpus: int | None = None) -> tuple[Config, list[Problem]]:
+    """(the config, the problems of its top sections) without raising.
+
+    With problems, the config holds a default in place of each invalid
+    value, so the other sections can still be checked.
     """
     tree, problems = read_yaml(path)
     reader = _Reader(path, cpus or machine_cpus())
@@ -306,17 +343,16 @@ def load_config(path: Path, *, cpus: int | None = None) -> Config:
     state = reader.path_value(section("state"), "state") if section("state") else path.parent / ".bifrost"
     roots = reader.roots(section("roots")) if section("roots") else {}
     scan = reader.scan(section("scan"))
-    raw = {name: (section(name).plain() if section(name) else {}) for name in ("daemon", "mirror")}
-    if reader.problems:
-        ordered = sorted(reader.problems, key=lambda p: (p.where.line, p.where.column))  # stable: a tag before its effect
-        raise ConfigError("invalid config:\n" + "\n".join(str(p) for p in ordered))
-    return Config(
+    nodes = {name: node for name in ("daemon", "mirror") if (node := section(name)) is not None}
+    config = Config(
         path=path,
         templates=templates or path.parent / "templates",
         state_dir=state or path.parent / ".bifrost",
         root_overrides=roots,
         root_wheres=reader.root_wheres,
         scan=scan,
-        daemon=raw["daemon"] or {},
-        mirror=raw["mirror"] or {},
+        daemon=(nodes["daemon"].plain() if "daemon" in nodes else None) or {},
+        mirror=(nodes["mirror"].plain() if "mirror" in nodes else None) or {},
+        nodes=nodes,
     )
+    return config, reader.problems

@@ -815,21 +815,21 @@ def _root_locations(template_set: Any) -> tuple[tuple[str, str], ...]:
 
 
 def load_checked(config_path: Path) -> tuple[Any, DaemonSettings]:
-    """The config and its daemon settings, its mirror targets parsed: what a start or a reload accepts."""
-    from .config import load_config
+    """The config and its daemon settings, its mirror targets parsed: what a start or a reload accepts.
 
-    config = load_config(config_path)
-    settings = daemon_settings(config)
-    check_mirror_targets(config)
-    return config, settings
+    Every problem of every section (top, ``daemon``, ``mirror``) is reported
+    in one error, in file order, each with file, line, column and key. The
+    rule for its exit code: 15 (MirrorTargetError) when every problem is in
+    the ``mirror`` section, as a bad target alone always was; 3 (ConfigError)
+    as soon as any is elsewhere. A reload refused passes that code on.
+    Root overrides naming no template's root are not among them: they are
+    found with the template files, which a reload checks off the loop
+    without refusing (``daemon status`` shows them, the old set stays).
+    """
+    from .studio_config import load_studio_config
 
-
-def check_mirror_targets(config: Any) -> None:
-    """Parse ``mirror.targets`` now, so a bad target refuses the start or the reload, not each run."""
-    if config.mirror:
-        from .mirror import parse_targets
-
-        parse_targets(config.mirror)
+    studio = load_studio_config(config_path)
+    return studio.config, studio.daemon
 
 
 def release_memory() -> None:

@@ -14,21 +14,19 @@
       roots:
         projects: {mode: poll}    # watch | poll; default: from the filesystem type
 
-``config.py`` keeps the section raw; the daemon owns its meaning, and
-reports a misspelt key with the config file and the key's dotted name.
+``config.py`` keeps the section raw, with its positions; the daemon owns its
+meaning, and reports every problem at once, each naming the config file, the
+line and the key's dotted name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from .config import Config, parse_duration, parse_size
-from .errors import ConfigError
-from .templates.source import did_you_mean
+from .config import Config, invalid_config, parse_duration, parse_size
+from .templates.source import Problem, Where, did_you_mean
 
-OPTIONS = ("settle", "full_every", "poll_every", "batch_max", "sweep_every", "sweep_rate", "scrub_every",
-           "scrub_rate", "roots")
 ROOT_OPTIONS = ("mode",)
 MODES = ("watch", "poll")
 
@@ -48,80 +46,102 @@ class DaemonSettings:
 
 def daemon_settings(config: Config) -> DaemonSettings:
     """Parse ``config.daemon``; raises ConfigError listing every problem."""
-    raw: Mapping[str, Any] = config.daemon or {}
-    problems: list[str] = []
-    values: dict[str, Any] = {"full_every": config.scan.full_every}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{config.path}: daemon: must be a mapping")
-    for key, value in raw.items():
-        if key not in OPTIONS:
-            hint = did_you_mean(str(key), OPTIONS)
-            problems.append(f"daemon.{key}: unknown option" + (f" ({hint})" if hint else ""))
-        elif key in ("settle", "full_every", "poll_every"):
-            _duration(values, problems, key, value)
-        elif key in ("sweep_every", "scrub_every"):
-            _window(values, problems, key, value)
-        elif key in ("batch_max", "sweep_rate"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"daemon.{key}: must be a positive integer")
-            else:
-                values[key] = value
-        elif key == "scrub_rate":
-            _rate(values, problems, key, value)
-        else:
-            values["modes"] = _modes(value, problems)
+    settings, problems = read_daemon_settings(config)
     if problems:
-        raise ConfigError(f"invalid daemon section in {config.path}:\n" + "\n".join(f"  {p}" for p in problems))
-    return DaemonSettings(**values)
+        raise invalid_config(problems)
+    return settings
 
 
-def _duration(values: dict[str, Any], problems: list[str], key: str, value: Any) -> None:
-    try:
-        values[key] = parse_duration(value)
-    except ValueError:
-        problems.append(f"daemon.{key}: must be a duration like 500ms, 1s, 15m or 24h")
+def read_daemon_settings(config: Config) -> tuple[DaemonSettings, list[Problem]]:
+    """(the settings, every problem of the ``daemon`` section) without raising; an invalid option keeps its default."""
+    return _Reader(config).settings()
 
 
-def _window(values: dict[str, Any], problems: list[str], key: str, value: Any) -> None:
-    """A rolling pass's window: a duration, or off (``false``, ``off``, ``none``)."""
-    if value is False or value is None or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
-        values[key] = None
-        return
-    try:
-        seconds = parse_duration(value)
-    except ValueError:
-        seconds = 0.0
-    if seconds < 60:
-        problems.append(f"daemon.{key}: must be a duration of at least a minute, like 1h or 7d, or off")
-    else:
-        values[key] = seconds
+class _Reader:
+    """Reads the raw section, asking the located one where each problem is written."""
 
+    def __init__(self, config: Config) -> None:
+        self.raw: Any = config.daemon or {}
+        self.node = config.located("daemon")
+        self.values: dict[str, Any] = {"full_every": config.scan.full_every}
+        self.problems: list[Problem] = []
 
-def _rate(values: dict[str, Any], problems: list[str], key: str, value: Any) -> None:
-    try:
-        rate = parse_size(value)
-    except ValueError:
-        rate = 0
-    if rate < 64 * 1024:
-        problems.append(f"daemon.{key}: must be a rate of at least 64KiB/s, like 10MiB/s")
-    else:
-        values[key] = rate
+    def problem(self, keys: tuple[str, ...], message: str, hint: str = "", *, at_key: bool = False) -> None:
+        where: Where = self.node.position(keys, key=at_key)
+        self.problems.append(Problem(where, ".".join(("daemon", *keys)), message, hint))
 
-
-def _modes(value: Any, problems: list[str]) -> dict[str, str]:
-    modes: dict[str, str] = {}
-    if not isinstance(value, Mapping):
-        problems.append("daemon.roots: must map root names to {mode: watch|poll}")
-        return modes
-    for name, options in value.items():
-        if not isinstance(options, Mapping):
-            problems.append(f"daemon.roots.{name}: must be a mapping like {{mode: poll}}")
-            continue
-        for option, setting in options.items():
-            if option not in ROOT_OPTIONS:
-                problems.append(f"daemon.roots.{name}.{option}: unknown option (use mode)")
-            elif setting not in MODES:
-                problems.append(f"daemon.roots.{name}.mode: must be watch or poll, not {setting!r}")
+    def settings(self) -> tuple[DaemonSettings, list[Problem]]:
+        if not isinstance(self.raw, Mapping):
+            self.problem((), "must be a mapping")
+            return DaemonSettings(**self.values), self.problems
+        for key, value in self.raw.items():
+            parse = _PARSERS.get(key)
+            if parse is None:
+                self.problem((str(key),), "unknown option", did_you_mean(str(key), OPTIONS), at_key=True)
             else:
-                modes[str(name)] = setting
-    return modes
+                parse(self, key, value)
+        return DaemonSettings(**self.values), self.problems
+
+    def duration(self, key: str, value: Any) -> None:
+        try:
+            self.values[key] = parse_duration(value)
+        except ValueError:
+            self.problem((key,), "must be a duration like 500ms, 1s, 15m or 24h")
+
+    def window(self, key: str, value: Any) -> None:
+        """A rolling pass's window: a duration, or off (``false``, ``off``, ``none``)."""
+        if value is False or value is None or (isinstance(value, str) and value.strip().lower() in ("off", "none")):
+            self.values[key] = None
+            return
+        try:
+            seconds = parse_duration(value)
+        except ValueError:
+            seconds = 0.0
+        if seconds < 60:
+            self.problem((key,), "must be a duration of at least a minute, like 1h or 7d, or off")
+        else:
+            self.values[key] = seconds
+
+    def count(self, key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.problem((key,), "must be a positive integer")
+        else:
+            self.values[key] = value
+
+    def rate(self, key: str, value: Any) -> None:
+        try:
+            rate = parse_size(value)
+        except ValueError:
+            rate = 0
+        if rate < 64 * 1024:
+            self.problem((key,), "must be a rate of at least 64KiB/s, like 10MiB/s")
+        else:
+            self.values[key] = rate
+
+    def modes(self, key: str, value: Any) -> None:
+        modes: dict[str, str] = {}
+        if not isinstance(value, Mapping):
+            self.problem((key,), "must map root names to {mode: watch|poll}")
+            return
+        for name, options in value.items():
+            if not isinstance(options, Mapping):
+                self.problem((key, str(name)), "must be a mapping like {mode: poll}")
+                continue
+            for option, setting in options.items():
+                if option not in ROOT_OPTIONS:
+                    self.problem((key, str(name), str(option)), "unknown option", "use mode", at_key=True)
+                elif setting not in MODES:
+                    self.problem((key, str(name), str(option)), f"must be watch or poll, not {setting!r}")
+                else:
+                    modes[str(name)] = setting
+        self.values["modes"] = modes
+
+
+_PARSERS: dict[str, Callable[[_Reader, str, Any], None]] = {
+    "settle": _Reader.duration, "full_every": _Reader.duration, "poll_every": _Reader.duration,
+    "sweep_every": _Reader.window, "scrub_every": _Reader.window,
+    "batch_max": _Reader.count, "sweep_rate": _Reader.count,
+    "scrub_rate": _Reader.rate,
+    "roots": _Reader.modes,
+}
+OPTIONS = tuple(_PARSERS)

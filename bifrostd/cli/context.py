@@ -25,10 +25,13 @@ class CliContext:
         return self.verbosity < 0
 
     def config(self) -> Config:
+        """The studio config, once its top sections are valid; a problem only in ``daemon:`` or ``mirror:`` stops
+        no command that doesn't use it, but an invalid config's error lists those too (``load_for_commands``)."""
         if self._config is None:
-            from ..config import find_config, load_config
+            from ..config import find_config
+            from ..studio_config import load_for_commands
 
-            self._config = load_config(find_config(self.config_path))
+            self._config = load_for_commands(find_config(self.config_path))
         return self._config
 
     def templates(self) -> TemplateSet:

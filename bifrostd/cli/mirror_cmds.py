@@ -23,10 +23,10 @@ EXIT_FINDINGS = 1
 
 
 def _targets(obj, name: str | None = None, *, required: bool = True) -> list:
-    from ..mirror import parse_targets
+    from ..studio_config import mirror_targets
     from ..templates.source import did_you_mean
 
-    targets = parse_targets(obj.config().mirror) if obj.config().mirror else {}
+    targets = mirror_targets(obj.config())
     if not targets:
         if not required:
             return []

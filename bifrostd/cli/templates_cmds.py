@@ -161,16 +161,19 @@ def templates() -> None:
 @click.pass_obj
 def check(obj, as_json: bool) -> int:
     """Validate the template set: syntax, keys, references, unsafe patterns, overlaps,
-    and that the config's root overrides name roots the templates define.
+    that the config's root overrides name roots the templates define, and the
+    config's daemon and mirror sections, as a daemon start would.
 
     Exit code 1 if there is any problem.
     """
+    from ..studio_config import section_problems
     from ..templates.check import check_template_set
 
     config = obj.config()
     template_set, problems = check_template_set(config.templates)
     if template_set is not None:
         problems = problems + config.with_root_overrides(template_set)[1]  # the config's roots name real ones
+    problems = problems + section_problems(config)  # what the daemon would refuse at start or reload
     count = len(template_set.templates) if template_set else 0
     if as_json:
         emit_json("bifrost.templates-check.1", {"location": str(config.templates), "templates": count,

@@ -3,8 +3,10 @@
 A target says *where* (an fsspec URL and backend options), *how fast* (concurrency,
 bandwidth, part size, timeouts, retries), *what* (include filters), *what happens
 to deletions* and *when* (schedule). Parsing is strict: an unknown or misspelt
-option, a bad size or a credential in the config is a ``MirrorTargetError`` naming
-the target and the option, raised once at load.
+option, a bad size or a credential in the config is a problem naming the target
+and the option (and, from the config, file, line and key); every problem of
+every target is reported at once, in one ``MirrorTargetError`` or, from the
+config, with the other sections' problems.
 
 Credentials never appear in a target: an option at any depth whose name says
 it holds one (``SSECustomerKey``, ``client_secret``, ``sas_token``), a URL with
@@ -29,7 +31,7 @@ from typing import Any
 
 from bifrostd.config import parse_duration, parse_size
 from bifrostd.errors import MirrorTargetError
-from bifrostd.templates.source import did_you_mean
+from bifrostd.templates.source import Located, Problem, Where, did_you_mean
 
 __all__ = [
     "DeleteLimit",
@@ -39,6 +41,7 @@ __all__ = [
     "Target",
     "parse_target",
     "parse_targets",
+    "read_targets",
     "redact",
 ]
 
@@ -191,53 +194,132 @@ _CRON_FIELD = re.compile(r"^(\*|[0-9a-z]+(-[0-9a-z]+)?)(/\d+)?(,(\*|[0-9a-z]+(-[
 
 
 def parse_targets(section: Mapping[str, Any]) -> dict[str, Target]:
-    """All targets of the config's ``mirror.targets`` mapping (or a bare ``name -> dict`` mapping)."""
-    if not isinstance(section, Mapping):
-        raise MirrorTargetError("the mirror section must be a mapping of target names to settings")
-    targets = section.get("targets", section) if "targets" in section else section
-    if not isinstance(targets, Mapping):
-        raise MirrorTargetError("mirror.targets must be a mapping of target names to settings")
-    return {str(name): parse_target(str(name), raw) for name, raw in targets.items()}
+    """All targets of the config's ``mirror.targets`` mapping (or a bare ``name -> dict`` mapping).
+
+    Raises one ``MirrorTargetError`` listing every problem of every target.
+    """
+    targets, problems = _read_targets(section, Located({}, _NOWHERE))
+    if problems:
+        raise MirrorTargetError("\n".join(str(p) for p in problems))
+    return targets
+
+
+def read_targets(section: Any, node: Located) -> tuple[dict[str, Target], list[Problem]]:
+    """(the valid targets, every problem of every target) of a ``mirror`` section, without raising.
+
+    ``node`` is the section as read, with positions (``Config.located``):
+    each problem names file, line, column and the dotted key
+    (``mirror.targets.vault.bandwidth``).
+    """
+    targets, problems = _read_targets(section, node)
+    return targets, [p.located() for p in problems]
 
 
 def parse_target(name: str, raw: Mapping[str, Any]) -> Target:
-    """One target from its config mapping; every problem is a ``MirrorTargetError``."""
+    """One target from its config mapping; raises one ``MirrorTargetError`` listing every problem."""
+    target, problems = _read_target(name, raw, Located({}, _NOWHERE), "mirror.targets")
+    if target is None:
+        raise MirrorTargetError("\n".join(str(p) for p in problems))
+    return target
+
+
+_NOT_TARGETS = "must be a mapping of target names to settings"
+#: The position of problems in targets given as plain values (never shown: their text names target and option).
+_NOWHERE = Where("<mirror>", 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _TargetProblem:
+    """One problem in the ``mirror`` section: the target, the option (dotted, "" for the target itself), where."""
+
+    target: str
+    option: str
+    message: str
+    hint: str
+    where: Where
+    prefix: str  # the target's section: "mirror.targets", or "mirror" for a bare mapping of targets
+
+    def __str__(self) -> str:
+        head = f"mirror target {self.target!r}: " if self.target else f"{self.prefix}: "
+        text = f"{head}{self.option}: {self.message}" if self.option else f"{head}{self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def located(self) -> Problem:
+        """The problem as the config reports it: file:line:column, dotted key."""
+        key = ".".join(part for part in (self.prefix, self.target, self.option) if part)
+        return Problem(self.where, key, self.message, self.hint)
+
+
+def _read_targets(section: Any, node: Located) -> tuple[dict[str, Target], list[_TargetProblem]]:
+    if not isinstance(section, Mapping):
+        return {}, [_TargetProblem("", "", _NOT_TARGETS, "", node.where, "mirror")]
+    prefix, targets = "mirror", section
+    if "targets" in section:
+        prefix, targets = "mirror.targets", section["targets"]
+        entry = node.value.get("targets") if isinstance(node.value, dict) else None
+        node = entry[1] if entry else node
+    if not isinstance(targets, Mapping):
+        return {}, [_TargetProblem("", "", _NOT_TARGETS, "", node.where, prefix)]
+    found: dict[str, Target] = {}
+    problems: list[_TargetProblem] = []
+    for name, raw in targets.items():
+        target, wrong = _read_target(str(name), raw, node, prefix)
+        problems.extend(wrong)
+        if target is not None:
+            found[str(name)] = target
+    return found, problems
+
+
+def _read_target(name: str, raw: Any, section: Located, prefix: str) -> tuple[Target | None, list[_TargetProblem]]:
+    """(the target, or None when it has problems; its problems). ``section`` holds the target, with positions."""
+    parser = _Parser(name, raw if isinstance(raw, Mapping) else {}, section, prefix)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name or ""):
-        raise MirrorTargetError(f"mirror target {name!r}: names are letters, digits, '-', '_' and '.'")
+        parser.fail("", "names are letters, digits, '-', '_' and '.'", at_key=True)
     if not isinstance(raw, Mapping):
-        raise MirrorTargetError(f"mirror target {name!r}: settings must be a mapping")
-    _reject_secrets(name, raw, "")
+        parser.fail("", "settings must be a mapping")
+        return None, parser.problems
+    secrets = _find_secrets(raw, "")
+    for path, message in secrets:
+        parser.fail(path, message, at_key=True)
     for option in raw:
-        if option not in _OPTIONS:
-            hint = _hint(str(option), _OPTIONS)
-            raise MirrorTargetError(f"mirror target {name!r}: unknown option {option!r}{hint}")
-    return _Parser(name, raw).target()
+        if option not in _OPTIONS and not is_secret_name(option):  # a secret's name was just reported
+            parser.fail(str(option), "unknown option", did_you_mean(str(option), _OPTIONS), at_key=True)
+    if secrets:  # the other checks quote values, and one of them may be the secret
+        return None, parser.problems
+    target = parser.target()
+    return (None if parser.problems else target), parser.problems
 
 
 class _Parser:
-    """Reads one target's options; each method raises with the target and option named."""
+    """Reads one target's options. A bad option is recorded with the target, the option and where it is
+    written, and its default is used in its place, so that every other option is still checked."""
 
-    def __init__(self, name: str, raw: Mapping[str, Any]) -> None:
+    def __init__(self, name: str, raw: Mapping[str, Any], section: Located, prefix: str) -> None:
         self.name = name
         self.raw = raw
+        self.section = section
+        self.prefix = prefix
+        self.problems: list[_TargetProblem] = []
 
-    def fail(self, option: str, problem: str) -> MirrorTargetError:
-        return MirrorTargetError(f"mirror target {self.name!r}: {option}: {problem}")
+    def fail(self, option: str, problem: str, hint: str = "", *, at_key: bool = False) -> None:
+        keys = (self.name, *_dotted(option))
+        where = self.section.position(keys, key=at_key)
+        self.problems.append(_TargetProblem(self.name, option, problem, hint, where, self.prefix))
 
     def target(self) -> Target:
         protocol, root = self.url()
-        part_size = self.size("part_size", 16 * MIB)
+        part_size = self.size("part_size", 16 * MIB) or 16 * MIB
         self.check_part_size(protocol, part_size)
         delete, retain_days = self.delete()
         connect, read = self.timeouts()
         storage_class = self.text("storage_class")
-        if storage_class and protocol != "s3":
-            raise self.fail("storage_class", "only s3 targets take a per-object class; set the bucket's default class")
-        if self.raw.get("endpoint_url") and protocol not in ("s3", "gs"):
-            raise self.fail("endpoint_url", "only s3 and gs targets take an endpoint; for az use options.account_name "
-                            "(or AZURE_STORAGE_CONNECTION_STRING in the environment)")
+        if storage_class and protocol not in ("s3", None):
+            self.fail("storage_class", "only s3 targets take a per-object class; set the bucket's default class")
+        if self.raw.get("endpoint_url") and protocol not in ("s3", "gs", None):
+            self.fail("endpoint_url", "only s3 and gs targets take an endpoint; for az use options.account_name "
+                      "(or AZURE_STORAGE_CONNECTION_STRING in the environment)")
         return Target(
-            name=self.name, url=str(self.raw["url"]), protocol=protocol, root=root,
+            name=self.name, url=str(self.raw.get("url")), protocol=protocol or "file", root=root,
             endpoint_url=self.text("endpoint_url"), region=self.text("region"),
             storage_class=storage_class, profile=self.text("profile"),
             anonymous=self.flag("anonymous"), options=self.options(),
@@ -250,53 +332,51 @@ class _Parser:
             max_delete=self.max_delete(delete), schedule=self.schedule(),
         )
 
-    def url(self) -> tuple[str, str]:
+    def url(self) -> tuple[str | None, str]:
+        """(protocol, root); (None, "/") when the URL is invalid, so checks that depend on the protocol are skipped."""
         url = self.raw.get("url")
         if not isinstance(url, str) or "://" not in url:
-            raise self.fail("url", "required: an fsspec URL such as s3://bucket/prefix, gs://, az:// or file:///dir")
+            self.fail("url", "required: an fsspec URL such as s3://bucket/prefix, gs://, az:// or file:///dir")
+            return None, "/"
         scheme, rest = url.split("://", 1)
         protocol = PROTOCOLS.get(scheme.lower())
-        if protocol is None:
-            raise self.fail("url", f"unsupported scheme {scheme!r}; use one of s3, gs, az, file")
-        if "@" in rest.split("/", 1)[0] or "?" in rest:
-            raise self.fail("url", "must not carry credentials or query parameters; use the environment or profiles")
+        problem = _url_problem(protocol, scheme, url, rest)
+        if problem:
+            self.fail("url", problem)
+            return None, "/"
         if protocol == "file":
-            if not rest.startswith("/"):
-                raise self.fail("url", "file URLs need an absolute path: file:///srv/mirror")
             return protocol, posixpath.normpath("/" + rest.strip("/")) if rest.strip("/") else "/"
-        root = rest.strip("/")
-        if not root or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]", root.split("/", 1)[0]):
-            raise self.fail("url", f"{url!r} has no valid bucket or container name")
-        if "//" in root or any(part in (".", "..") for part in root.split("/")):
-            raise self.fail("url", "the prefix must not contain empty, '.' or '..' segments")
-        return protocol, root
+        return protocol, rest.strip("/")
 
-    def check_part_size(self, protocol: str, part_size: int) -> None:
+    def check_part_size(self, protocol: str | None, part_size: int) -> None:
         if protocol == "s3" and not S3_MIN_PART <= part_size <= 5 << 30:
-            raise self.fail("part_size", "S3 parts are 5 MiB to 5 GiB")
-        if protocol == "gs" and part_size % GCS_CHUNK_MULTIPLE:
-            raise self.fail("part_size", "GCS resumable chunks are a multiple of 256 KiB")
-        if part_size < MIB or part_size > 5 << 30:
-            raise self.fail("part_size", "between 1 MiB and 5 GiB")
+            self.fail("part_size", "S3 parts are 5 MiB to 5 GiB")
+        elif protocol == "gs" and part_size % GCS_CHUNK_MULTIPLE:
+            self.fail("part_size", "GCS resumable chunks are a multiple of 256 KiB")
+        elif part_size < MIB or part_size > 5 << 30:
+            self.fail("part_size", "between 1 MiB and 5 GiB")
 
     def text(self, option: str) -> str | None:
         value = self.raw.get(option)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(option, "must be a non-empty string")
+            self.fail(option, "must be a non-empty string")
+            return None
         return value.strip()
 
     def flag(self, option: str) -> bool:
         value = self.raw.get(option, False)
         if not isinstance(value, bool):
-            raise self.fail(option, "must be true or false")
+            self.fail(option, "must be true or false")
+            return False
         return value
 
     def integer(self, option: str, default: int, *, minimum: int, maximum: int) -> int:
         value = self.raw.get(option, default)
         if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise self.fail(option, f"must be a whole number from {minimum} to {maximum}")
+            self.fail(option, f"must be a whole number from {minimum} to {maximum}")
+            return default
         return value
 
     def size(self, option: str, default: int | None) -> int | None:
@@ -306,38 +386,46 @@ class _Parser:
         try:
             size = parse_size(value)
         except ValueError:
-            raise self.fail(option, f"{value!r} is not a size such as 16777216, '16MiB' or '50 MB/s'") from None
+            self.fail(option, f"{value!r} is not a size such as 16777216, '16MiB' or '50 MB/s'")
+            return default
         if size <= 0:
-            raise self.fail(option, "must be positive")
+            self.fail(option, "must be positive")
+            return default
         return size
 
     def seconds(self, option: str, default: float) -> float:
         try:
             return parse_duration(self.raw.get(option, default))
         except ValueError:
-            raise self.fail(option, "must be a duration such as 30, '30s', '15m' or '24h'") from None
+            self.fail(option, "must be a duration such as 30, '30s', '15m' or '24h'")
+            return default
 
     def timeouts(self) -> tuple[float, float]:
-        timeout = self.raw.get("timeout")
-        connect = self.seconds("connect_timeout", 10.0 if timeout is None else self.seconds("timeout", 0))
-        read = self.seconds("read_timeout", 60.0 if timeout is None else self.seconds("timeout", 0))
+        timeout = None if self.raw.get("timeout") is None else self.seconds("timeout", 10.0)
+        connect = self.seconds("connect_timeout", 10.0 if timeout is None else timeout)
+        read = self.seconds("read_timeout", 60.0 if timeout is None else timeout)
         if connect <= 0 or read <= 0:
-            raise self.fail("timeout", "timeouts must be positive; a backend without one can wait forever")
+            option = next(o for o, v in (("connect_timeout", connect), ("read_timeout", read)) if v <= 0)
+            self.fail(option if option in self.raw else "timeout",
+                      "timeouts must be positive; a backend without one can wait forever")
+            return 10.0, 60.0
         return connect, read
 
     def options(self) -> Mapping[str, Any]:
         value = self.raw.get("options", {})
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-            raise self.fail("options", "must be a mapping of backend option names to values")
+            self.fail("options", "must be a mapping of backend option names to values")
+            return MappingProxyType({})
         return MappingProxyType(dict(value))
 
     def include(self) -> Include:
         value = self.raw.get("include", {})
         if not isinstance(value, Mapping):
-            raise self.fail("include", "must be a mapping with roots, templates and/or kinds")
+            self.fail("include", "must be a mapping with roots, templates and/or kinds")
+            return Include()
         for option in value:
             if option not in _INCLUDE:
-                raise self.fail("include", f"unknown filter {option!r}{_hint(str(option), _INCLUDE)}")
+                self.fail(f"include.{option}", "unknown filter", did_you_mean(str(option), _INCLUDE), at_key=True)
         return Include(**{option: self.names(f"include.{option}", value.get(option)) for option in _INCLUDE})
 
     def names(self, option: str, value: Any) -> tuple[str, ...]:
@@ -346,7 +434,8 @@ class _Parser:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(option, "must be a name or a list of names")
+            self.fail(option, "must be a name or a list of names")
+            return ()
         return tuple(value)
 
     def delete(self) -> tuple[DeletePolicy, int | None]:
@@ -354,14 +443,16 @@ class _Parser:
         try:
             policy = DeletePolicy(value)
         except ValueError:
-            raise self.fail("delete", f"{value!r} is not one of keep, mirror, retain") from None
+            self.fail("delete", f"{value!r} is not one of keep, mirror, retain")
+            return DeletePolicy.KEEP, None
         days = self.raw.get("retain_days")
         if policy is DeletePolicy.RETAIN:
             if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-                raise self.fail("retain_days", "delete: retain needs retain_days, a whole number of days >= 1")
+                self.fail("retain_days", "delete: retain needs retain_days, a whole number of days >= 1")
+                return policy, 1
             return policy, days
         if days is not None:
-            raise self.fail("retain_days", "only meaningful with delete: retain")
+            self.fail("retain_days", "only meaningful with delete: retain")
         return policy, None
 
     def max_delete(self, policy: DeletePolicy) -> DeleteLimit:
@@ -369,7 +460,9 @@ class _Parser:
         if value is None:
             return DeleteLimit(percent=10.0)
         if policy is DeletePolicy.KEEP:
-            raise self.fail("max_delete", "only meaningful with delete: mirror or retain")
+            if "delete" not in self.raw or self.raw.get("delete") == "keep":  # not when delete itself was wrong
+                self.fail("max_delete", "only meaningful with delete: mirror or retain")
+            return DeleteLimit(percent=10.0)
         if value == "unlimited":
             return DeleteLimit()
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -377,8 +470,9 @@ class _Parser:
         found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value) if isinstance(value, str) else None
         if found and 0 < float(found.group(1)) <= 100:
             return DeleteLimit(percent=float(found.group(1)))
-        raise self.fail("max_delete", f"{value!r} is not a number of objects (500), a percentage of the target's "
-                        "objects ('10%') or 'unlimited'")
+        self.fail("max_delete", f"{value!r} is not a number of objects (500), a percentage of the target's "
+                  "objects ('10%') or 'unlimited'")
+        return DeleteLimit(percent=10.0)
 
     def schedule(self) -> Schedule | None:
         value = self.raw.get("schedule")
@@ -386,21 +480,46 @@ class _Parser:
             return None
         if isinstance(value, str) and (value.strip().startswith("@") or len(value.split()) == 5):
             return Schedule(cron=self.cron(value.strip()))
-        interval = self.seconds("schedule", 0)
+        try:
+            interval = parse_duration(value)
+        except ValueError:
+            interval = 0.0
         if interval < 1:
-            raise self.fail("schedule", "an interval of at least 1 second, or a cron expression")
+            self.fail("schedule", "an interval of at least 1 second, such as 15m or 24h, or a cron expression")
+            return None
         return Schedule(interval=interval)
 
     def cron(self, value: str) -> str:
         if value.startswith("@"):
             if value.lower() not in _CRON_MACROS:
-                raise self.fail("schedule", f"unknown cron macro {value!r}; use one of {', '.join(_CRON_MACROS)}")
+                self.fail("schedule", f"unknown cron macro {value!r}; use one of {', '.join(_CRON_MACROS)}")
             return value.lower()
         fields = value.split()
         if not all(_CRON_FIELD.match(part) and _cron_in_range(part, top) for part, top in zip(fields, _CRON_MAX)):
-            raise self.fail("schedule", f"{value!r} is not a five-field cron expression "
-                            "(minute hour day-of-month month day-of-week)")
+            self.fail("schedule", f"{value!r} is not a five-field cron expression "
+                      "(minute hour day-of-month month day-of-week)")
         return " ".join(fields)
+
+
+def _url_problem(protocol: str | None, scheme: str, url: str, rest: str) -> str:
+    """What is wrong with a target's URL, or an empty string."""
+    if protocol is None:
+        return f"unsupported scheme {scheme!r}; use one of s3, gs, az, file"
+    if "@" in rest.split("/", 1)[0] or "?" in rest:
+        return "must not carry credentials or query parameters; use the environment or profiles"
+    if protocol == "file":
+        return "" if rest.startswith("/") else "file URLs need an absolute path: file:///srv/mirror"
+    root = rest.strip("/")
+    if not root or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]", root.split("/", 1)[0]):
+        return f"{url!r} has no valid bucket or container name"
+    if "//" in root or any(part in (".", "..") for part in root.split("/")):
+        return "the prefix must not contain empty, '.' or '..' segments"
+    return ""
+
+
+def _dotted(option: str) -> tuple[str, ...]:
+    """An option's path of keys: ``include.roots`` and ``options.list[0].key`` (indexes are not mapping keys)."""
+    return tuple(part for part in re.split(r"\.|\[\d+\]", option) if part) if option else ()
 
 
 def _cron_in_range(field: str, top: int) -> bool:
@@ -412,11 +531,6 @@ def _cron_in_range(field: str, top: int) -> bool:
             continue
         return False
     return True
-
-
-def _hint(name: str, choices: tuple[str, ...]) -> str:
-    close = did_you_mean(name, choices)
-    return f" ({close})" if close else ""
 
 
 # -- secrets ---------------------------------------------------------------------------------
@@ -432,30 +546,27 @@ def is_secret_name(name: str) -> bool:
     return bool(words) and words[-1].lower() in _SECRET_WORDS
 
 
-def _reject_secrets(name: str, raw: Any, where: str) -> None:
-    """Refuse credentials anywhere in a target's settings, however deeply nested."""
+def _find_secrets(raw: Any, where: str) -> list[tuple[str, str]]:
+    """Every credential in a target's settings, however deeply nested: (the option's path, why), never the value."""
     if isinstance(raw, Mapping):
+        found: list[tuple[str, str]] = []
         for option, value in raw.items():
             path = f"{where}.{option}" if where else str(option)
             if is_secret_name(option):
-                raise MirrorTargetError(
-                    f"mirror target {name!r}: {path}: credentials do not belong in the config; "
-                    "use the backend's environment variables, profiles or instance identity"
-                )
-            _reject_secrets(name, value, path)
-    elif isinstance(raw, (list, tuple)):
-        for index, value in enumerate(raw):
-            _reject_secrets(name, value, f"{where}[{index}]")
-    elif isinstance(raw, str) and _URL_USERINFO.search(raw):
-        raise MirrorTargetError(
-            f"mirror target {name!r}: {where}: a URL with a user or password before its host carries credentials, "
-            "which do not belong in the config; use the backend's environment variables, profiles or instance identity"
-        )
-    elif isinstance(raw, str) and _SECRET_VALUE.search(raw):
-        raise MirrorTargetError(
-            f"mirror target {name!r}: {where}: looks like a connection string or signed URL with a secret; "
-            "use the environment (e.g. AZURE_STORAGE_CONNECTION_STRING) instead"
-        )
+                found.append((path, "credentials do not belong in the config; "
+                              "use the backend's environment variables, profiles or instance identity"))
+            else:
+                found.extend(_find_secrets(value, path))
+        return found
+    if isinstance(raw, (list, tuple)):
+        return [item for index, value in enumerate(raw) for item in _find_secrets(value, f"{where}[{index}]")]
+    if isinstance(raw, str) and _URL_USERINFO.search(raw):
+        return [(where, "a URL with a user or password before its host carries credentials, which do not belong in "
+                 "the config; use the backend's environment variables, profiles or instance identity")]
+    if isinstance(raw, str) and _SECRET_VALUE.search(raw):
+        return [(where, "looks like a connection string or signed URL with a secret; "
+                 "use the environment (e.g. AZURE_STORAGE_CONNECTION_STRING) instead")]
+    return []
 
 
 def redact_text(text: str) -> str:

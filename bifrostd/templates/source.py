@@ -99,6 +99,21 @@ class Located:
             return [v.plain() for v in self.value]
         return self.value
 
+    def position(self, keys: Iterable[str], *, key: bool = False) -> Where:
+        """Where the value under the mapping keys ``keys`` is written (``key``: where its key is).
+
+        Where the path leaves the tree (an option left out, a scalar where a
+        mapping was expected), the key of the last value it reached: a
+        missing option is reported where the mapping that lacks it is named.
+        """
+        node, where, named = self, self.where, self.where
+        for name in keys:
+            if not isinstance(node.value, dict) or name not in node.value:
+                return named
+            named, node = node.value[name]
+            where = named if key else node.where
+        return where
+
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A "did you mean ...?" hint for a misspelt name, or an empty string."""
