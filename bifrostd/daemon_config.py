@@ -97,8 +97,8 @@ class _Reader:
             seconds = parse_duration(value)
         except ValueError:
             seconds = 0.0
-        if seconds < 60:
-            self.problem((key,), "must be a duration of at least a minute, like 1h or 7d, or off")
+        if seconds < 1:
+            self.problem((key,), "must be a duration of at least a second, like 1h or 7d, or off")
         else:
             self.values[key] = seconds
 

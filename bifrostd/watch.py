@@ -65,6 +65,7 @@ log = logging.getLogger("bifrostd.watch")
 
 #: The logger on which each of watchdog's recursive watches reports an inotify queue overflow.
 OVERFLOW_LOGGER = "watchdog.observers.inotify"
+EMITTER_JOIN = 5.0  # seconds stop() waits for each emitter thread to end (and close its inotify descriptor)
 
 
 def event_filter() -> list[type]:
@@ -320,8 +321,11 @@ class RootWatcher:
         observer, self._observer = self._observer, None
         self.state.watching = False
         if observer is not None:
+            emitters = list(observer.emitters)  # stop() forgets them; an emitter closes its inotify fd as it ends
             observer.stop()
             observer.join()
+            for emitter in emitters:
+                emitter.join(timeout=EMITTER_JOIN)
         self._inotify_fd = None
 
 
