@@ -59,7 +59,7 @@ from typing import Any, Callable, Mapping, Sequence
 from . import __version__ as VERSION
 from .control import ControlServer, socket_place, usage_error
 from .control_limits import raise_nofile_limit
-from .daemon_config import DaemonSettings, daemon_settings
+from .daemon_config import DaemonSettings
 from .daemon_sweep import RollingPasses
 from .errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
 from .lock import StateLock
