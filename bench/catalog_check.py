@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from studio_tree import BENCH_HOME, bench_template_set, default_tree_path, ensure_tree  # noqa: E402
 
 from bifrostd.catalog import Catalog  # noqa: E402
-from bifrostd.indexer import ScanOptions, scan  # noqa: E402
+from bifrostd.reconcile.scan import ScanOptions, scan  # noqa: E402
 
 
 def build_catalog(db: Path, tree: Path, files: int) -> None:

@@ -230,7 +230,7 @@ def make_buckets(endpoint: str, names: list[str]):
 def catalogue(config: Path) -> None:
     from bifrostd.catalog import Catalog
     from bifrostd.config import load_config
-    from bifrostd.indexer import ScanOptions, scan
+    from bifrostd.reconcile.scan import ScanOptions, scan
 
     loaded = load_config(config)
     with Catalog.open(loaded.catalog_path, write=True) as catalog:

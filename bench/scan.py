@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from studio_tree import BENCH_HOME, bench_template_set, default_tree_path, ensure_tree  # noqa: E402
 
 from bifrostd.catalog import Catalog  # noqa: E402
-from bifrostd.hashing import hash_many  # noqa: E402
-from bifrostd.indexer import ScanOptions, scan  # noqa: E402
-from bifrostd.scan import walk  # noqa: E402
+from bifrostd.observe.hashing import hash_many  # noqa: E402
+from bifrostd.reconcile.scan import ScanOptions, scan  # noqa: E402
+from bifrostd.observe.walk import walk  # noqa: E402
 
 BIG_DIR = BENCH_HOME / "big"
 

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from studio_tree import BENCH_HOME, ensure_tree  # noqa: E402
 
-from bifrostd.daemon import TRIM_QUIET  # noqa: E402
+from bifrostd.daemon.loop import TRIM_QUIET  # noqa: E402
 
 BIN = Path(sys.executable).parent
 WORK = "bench/sequences/sq999/sh9999/anim/work/maya"  # a shot the tree generator never makes (its cleanup
@@ -72,7 +72,7 @@ def write_config(folder: Path, tree: Path, settle: float) -> Path:
 
 def control(config: Path, op: str) -> dict:
     from bifrostd.config import load_config
-    from bifrostd.control import ControlClient, client_path
+    from bifrostd.daemon.control import ControlClient, client_path
 
     return ControlClient(client_path(load_config(config).state_dir), timeout=10).call(op)
 

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from .errors import BifrostError, ConfigError
-from .safe_paths import RootedPath, UnsafePath, write_file
+from .observe.safe_paths import RootedPath, UnsafePath, write_file
 from .templates.spec import OS_NAMES, Root
 from .templates.templateset import current_os
 

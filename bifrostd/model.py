@@ -1,4 +1,4 @@
-"""Plain values shared by the core and the edges: observed files and findings.
+"""Plain values shared by the core and the edges: observed files, findings, plans, and what a walk saw.
 
 Relative paths are root-relative POSIX strings. Names that are not valid
 UTF-8 are decoded with ``os.fsdecode`` (surrogate escapes), so they round-trip
@@ -7,7 +7,8 @@ to the same bytes with ``os.fsencode``; the catalog stores them losslessly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -89,7 +90,7 @@ class Finding:
 
 # -- catalog records and reconcile plans ------------------------------------------------
 # Values exchanged between the catalog (which reads and writes them), the pure
-# planner (bifrostd.reconcile) and the commands that print plans.
+# planner (bifrostd.reconcile.plan) and the commands that print plans.
 
 
 class FileStatus(str, Enum):
@@ -245,3 +246,67 @@ class Plan:
 
     def count(self, kind: type) -> int:
         return sum(1 for action in self.actions if type(action) is kind)
+
+
+# -- what a walk saw and what the catalog holds: the planner's inputs ----------------------------
+RootDir = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class WalkScope:
+    """Which folders a walk saw. ``roots`` are the roots walked from the top.
+
+    ``listed`` folders were listed completely; ``skipped`` ones were not listed
+    because their mtime was unchanged; ``failed`` ones could not be read.
+    """
+
+    roots: frozenset[str]
+    listed: frozenset[RootDir] = frozenset()
+    skipped: frozenset[RootDir] = frozenset()
+    failed: frozenset[RootDir] = frozenset()
+
+    def absence_proves_gone(self, root: str, folder: str) -> bool:
+        """True when a file of ``folder`` that was not observed is truly gone."""
+        if root not in self.roots:
+            return False
+        key = (root, folder)
+        if key in self.listed:
+            return True
+        while True:
+            if key in self.skipped or key in self.failed:
+                return False
+            if key in self.listed:
+                return True
+            if not key[1]:
+                return False
+            key = (root, parent_dir(key[1]))
+
+    @property
+    def visited(self) -> frozenset[RootDir]:
+        return self.listed | self.skipped | self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class Observations:
+    """What a walk (or a watcher's re-stat of dirty paths) saw."""
+
+    files: tuple[FileState, ...]
+    scope: WalkScope
+    dirs: tuple[DirState, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogView:
+    """The records a plan may touch, and the folders the catalog remembers (with mtimes).
+
+    For a pruned walk the catalog loads only the records of listed folders,
+    of folders that are gone, and the missing records (move candidates).
+    """
+
+    records: tuple[FileRecord, ...] = ()
+    dirs: Mapping[RootDir, int] = field(default_factory=dict)
+
+
+def parent_dir(relative: str) -> str:
+    return relative.rpartition("/")[0]

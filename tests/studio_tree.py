@@ -59,8 +59,8 @@ def load(config: Path):
 def scan(config: Path, **options):
     """One scan through the library, as ``bifrostctl scan`` does it."""
     from bifrostd.catalog import Catalog
-    from bifrostd.indexer import ScanOptions
-    from bifrostd.indexer import scan as run_scan
+    from bifrostd.reconcile.scan import ScanOptions
+    from bifrostd.reconcile.scan import scan as run_scan
 
     loaded, template_set = load(config)
     hasher = options.pop("hasher", None)

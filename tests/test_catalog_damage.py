@@ -168,7 +168,7 @@ def test_rebuild_of_a_sound_catalog_needs_force(studio):
 
 def test_rebuild_refuses_while_a_daemon_holds_the_state_folder(studio):
     damage(catalog_of(studio))
-    code = ("import sys, time; from bifrostd.lock import StateLock; StateLock(sys.argv[1]).acquire(); "
+    code = ("import sys, time; from bifrostd.catalog.state_lock import StateLock; StateLock(sys.argv[1]).acquire(); "
             "print('held', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(studio / ".bifrost")], stdout=subprocess.PIPE,
                               text=True)
@@ -217,7 +217,7 @@ def test_which_sqlite_errors_are_translated(message, code, expected):
 
 
 def test_the_daemon_stops_on_damage_it_meets_while_running(studio):
-    from bifrostd.daemon import Daemon
+    from bifrostd.daemon.loop import Daemon
     from bifrostd.errors import ScanError
 
     daemon = Daemon(studio / "bifrost.yaml", environ={})

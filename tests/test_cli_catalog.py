@@ -217,7 +217,7 @@ def test_rehash_finds_content_changed_behind_the_same_size_and_mtime(bifrostctl_
     assert scrub["counts"]["changed"] == 1
     assert 1 < scrub["counts"]["hashed"] < scrub["counts"]["files_seen"]  # the shot's files, not the whole root
     with Catalog.open(config.parent / "state" / "catalog.db") as catalog:
-        from bifrostd.hashing import hash_file
+        from bifrostd.observe.hashing import hash_file
 
         row = catalog.conn.execute("SELECT hash FROM files WHERE path = ?",
                                    (target.relative_to(tree).as_posix(),)).fetchone()

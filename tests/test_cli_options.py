@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from bifrostd.cli import cli, main
-from bifrostd.hashing import BUFFER_SIZE
+from bifrostd.observe.hashing import BUFFER_SIZE
 
 from studio_tree import age_tree, make_tree, scan, write, write_config
 
@@ -208,7 +208,7 @@ def test_a_bug_shows_its_traceback_with_or_without_debug(monkeypatch, studio):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("bifrostd.indexer.scan", broken)
+    monkeypatch.setattr("bifrostd.reconcile.scan.scan", broken)
     for options in ([], ["--debug"]):
         with pytest.raises(ZeroDivisionError):
             main([*options, "--config", str(config), "scan"])

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from bifrostd.catalog import Catalog
-from bifrostd.forget import execute_forget, plan_forget
-from bifrostd.indexer import ScanOptions, scan
+from bifrostd.reconcile.forget import execute_forget, plan_forget
+from bifrostd.reconcile.scan import ScanOptions, scan
 
 from studio_tree import ctl, ctl_json, load, make_tree, write, write_config
 

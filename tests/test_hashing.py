@@ -8,7 +8,7 @@ import threading
 import pytest
 import xxhash
 
-from bifrostd.hashing import BUFFER_SIZE, HashStatus, NotRegularFile, hash_file, hash_many, hash_stable
+from bifrostd.observe.hashing import BUFFER_SIZE, HashStatus, NotRegularFile, hash_file, hash_many, hash_stable
 from bifrostd.model import FileState, FindingKind
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bifrostd.catalog import Catalog
 from bifrostd.catalog import queries
-from bifrostd.hashing import HashOutcome, HashStatus, hash_many
+from bifrostd.observe.hashing import HashOutcome, HashStatus, hash_many
 
 from studio_tree import age_tree, load, make_tree, scan, write, write_config
 
@@ -204,7 +204,7 @@ def test_a_template_change_is_planned_then_applied_as_rematches(studio, tmp_path
     studio_yaml = tmp_path / "templates" / "studio.yaml"
     text = studio_yaml.read_text().replace("  shot_review:", "  shot_notes: {path: '{project}/sequences/{sequence}/notes.txt'}\n  shot_review:")
     studio_yaml.write_text(text)
-    from bifrostd.reconcile import plan_template_change
+    from bifrostd.reconcile.plan import plan_template_change
 
     _, template_set = load(config)
     with reader(config) as catalog:

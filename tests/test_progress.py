@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from bifrostd.hashing import BUFFER_SIZE, hash_many
+from bifrostd.observe.hashing import BUFFER_SIZE, hash_many
 from bifrostd.progress import ByteProgress, InFlight, Meter, Reporter, Step
 
 from studio_tree import load, make_tree, write, write_config
@@ -130,7 +130,7 @@ def test_hash_many_reports_bytes_within_a_big_file_on_the_calling_thread(tmp_pat
         threads.add(threading.get_ident())
 
     monkeypatch.setattr("bifrostd.progress.INTERVAL", 0.0)  # report at every chance
-    monkeypatch.setattr("bifrostd.hashing.Meter", HeldMeter)
+    monkeypatch.setattr("bifrostd.observe.hashing.Meter", HeldMeter)
     outcomes = hash_many(items, workers=workers, big_file=BUFFER_SIZE, progress=progress)
     assert all(o.digest for o in outcomes)
     assert threads == {threading.get_ident()}
@@ -150,7 +150,7 @@ def test_hash_many_without_progress_is_unchanged(tmp_path):
 
 def scan_with(config, progress):
     from bifrostd.catalog import Catalog
-    from bifrostd.indexer import ScanOptions, scan
+    from bifrostd.reconcile.scan import ScanOptions, scan
 
     loaded, template_set = load(config)
     with Catalog.open(loaded.catalog_path, write=True) as catalog:
@@ -171,7 +171,7 @@ def test_a_scan_tells_a_byte_aware_callback_files_and_bytes(tmp_path, monkeypatc
     make_tree(tree, shots=1, versions=1, frames=3)
     write(tree / "demo/plates/plate.exr", os.urandom(5 * BUFFER_SIZE))
     total = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
-    monkeypatch.setattr("bifrostd.indexer.INTERVAL", 0.0)
+    monkeypatch.setattr("bifrostd.reconcile.scan.INTERVAL", 0.0)
     steps = Steps()
     scan_with(write_config(tmp_path, tree), steps)
     assert steps.threads == {threading.get_ident()}

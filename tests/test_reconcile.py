@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bifrostd.catalog import Catalog
 from bifrostd.model import Add, DirState, FileState, FileStatus, Move, Vanish
-from bifrostd.reconcile import Observations, WalkScope, parent_dir, plan, split_unchanged
+from bifrostd.reconcile.plan import Observations, WalkScope, parent_dir, plan, split_unchanged
 from bifrostd.templates import load_template_set
 
 DATA = Path(__file__).resolve().parent.parent / "fixtures" / "templates" / "catalog"

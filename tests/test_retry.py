@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bifrostd.retry import Retries
+from bifrostd.daemon.retry import Retries
 
 
 def test_delays_double_from_the_first_up_to_the_cap():
@@ -44,7 +44,7 @@ def test_a_retry_is_never_sooner_than_first_nor_later_than_the_cap(gaps, first, 
 
 
 def test_a_failed_full_rescan_waits_out_its_backoff_and_keeps_its_request():
-    from bifrostd.schedule import Rescan, Schedule
+    from bifrostd.daemon.timers import Rescan, Schedule
 
     schedule = Schedule(full_every=3600, poll_every=30, settle=1.0, now=0.0, template_every=3600)
     schedule.retry(Rescan("projects", True, "startup", 5.0), at=20.0)
@@ -55,7 +55,7 @@ def test_a_failed_full_rescan_waits_out_its_backoff_and_keeps_its_request():
 
 
 def test_a_failed_poll_is_polled_again_after_its_backoff():
-    from bifrostd.schedule import Rescan, Schedule
+    from bifrostd.daemon.timers import Rescan, Schedule
 
     schedule = Schedule(full_every=3600, poll_every=30, settle=1.0, now=0.0)
     schedule.poll({"nfs"}, 0.0)
@@ -65,7 +65,7 @@ def test_a_failed_poll_is_polled_again_after_its_backoff():
 
 
 def test_deferred_paths_come_back_at_the_backoff_not_before_and_are_not_events():
-    from bifrostd.settle import Dirty, Settler
+    from bifrostd.observe.settle import Dirty, Settler
 
     settler = Settler(settle=1.0)
     paths = [Dirty("projects", "a.ma"), Dirty("projects", "b.ma")]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrostd.safe_paths import AtomicFile, RootedPath, UnsafePath, open_folder, write_file
+from bifrostd.observe.safe_paths import AtomicFile, RootedPath, UnsafePath, open_folder, write_file
 
 
 @pytest.fixture

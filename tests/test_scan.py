@@ -14,7 +14,7 @@ import pytest
 
 from bifrostd.errors import ScanError
 from bifrostd.model import FindingKind
-from bifrostd.scan import UNSETTLED, stat_paths, walk
+from bifrostd.observe.walk import UNSETTLED, stat_paths, walk
 from conftest import can_drop_to_nobody, run_as_nobody
 
 HOUR_AGO_NS = 1_700_000_000_000_000_000
@@ -277,8 +277,8 @@ def test_stat_paths_reobserves_files_and_reports_what_is_gone(tmp_path):
 
 NOBODY_WALK = """
 import json, sys
-from bifrostd.scan import walk
-from bifrostd.hashing import hash_stable
+from bifrostd.observe.walk import walk
+from bifrostd.observe.hashing import hash_stable
 import os
 r = walk("r", sys.argv[1])
 locked = os.path.join(sys.argv[1], "open/locked.exr")
@@ -299,7 +299,7 @@ def test_permission_denied_folders_and_files_are_findings_for_an_unprivileged_wa
         os.chmod(root / "private", 0o700)
         os.chmod(root / "listonly", 0o744)  # readable names, but no search permission: entries can't be stat-ed
         os.chmod(root / "open/locked.exr", 0o600)
-        done = run_as_nobody(NOBODY_WALK, str(root), preload=("json", "bifrostd.scan", "bifrostd.hashing"))
+        done = run_as_nobody(NOBODY_WALK, str(root), preload=("json", "bifrostd.observe.walk", "bifrostd.observe.hashing"))
         assert done.returncode == 0, done.stderr
         seen = json.loads(done.stdout)
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bifrostd.sweep import BURST, Passes, slice_files
+from bifrostd.daemon.passes import BURST, Passes, slice_files
 
 
 def run(passes: Passes, root: str, files: int, times: list[float]) -> list[tuple[float, int]]:

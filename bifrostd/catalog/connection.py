@@ -19,7 +19,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from ..errors import CatalogBusy, CatalogError
-from ..state_folder import make_folder, open_private
+from .state_folder import make_folder, open_private
 from .integrity import require_sound, translated
 from .location import MountTable, check_local, system_mounts
 from .migrations import apply_migrations

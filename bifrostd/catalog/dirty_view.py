@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterable
 
-from ..reconcile import CatalogView
+from ..model import CatalogView
 from .files import RECORD_COLUMNS, record_from_row
 from .paths import below, from_columns, to_columns
 

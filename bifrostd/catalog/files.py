@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from ..model import (
     Action, Add, Classification, EntityRow, FileRecord, FileState, FileStatus, Move, Plan, Rematch, Update, Vanish,
 )
-from ..reconcile import CatalogView, WalkScope, parent_dir
+from ..model import CatalogView, WalkScope, parent_dir
 from .connection import transaction
 from .entities import EntityIds, SequenceIds
 from .events import INSERT_EVENT, INSERT_EVENT_FILE_ID, EventKind, owner_name

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from ..errors import CatalogError
 from ..model import FileRecord, Plan
-from ..reconcile import CatalogView, WalkScope
+from ..model import CatalogView, WalkScope
 from . import scans
 from .connection import WriterLock, open_database
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records

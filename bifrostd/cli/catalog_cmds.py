@@ -51,8 +51,8 @@ def scan(obj, roots: tuple[str, ...], prune: bool, full: bool, rehashing: bool, 
     trusts (edits that keep size and mtime). Per-file problems are reported
     as findings and never stop the scan.
     """
-    from ..indexer import ScanOptions
-    from ..indexer import scan as run_scan
+    from ..reconcile.scan import ScanOptions
+    from ..reconcile.scan import scan as run_scan
 
     if target is not None and not rehashing:
         raise click.UsageError("PATH|REF names what --rehash reads again: scan --rehash PATH|REF")
@@ -79,7 +79,7 @@ def scan(obj, roots: tuple[str, ...], prune: bool, full: bool, rehashing: bool, 
 
 
 def _rehash_scope(catalog, template_set, target: str):
-    from ..targets import rehash_scope
+    from ..reconcile.targets import rehash_scope
     from ..templates import is_reference
 
     if catalog is None and is_reference(target):
@@ -216,7 +216,7 @@ def drift(obj, limit: int, as_json: bool) -> int:
     Exit code 1 when there is any drift.
     """
     from ..catalog import queries
-    from ..reconcile import plan_template_change
+    from ..reconcile.plan import plan_template_change
 
     template_set = obj.templates()
     with open_catalog(obj) as catalog:
@@ -292,7 +292,7 @@ def forget(obj, targets: tuple[str, ...], everything: bool, dry_run: bool, as_js
     'forgotten' event in the log; files on disk are never touched. When
     bifrostd holds the catalog, it does the forgetting.
     """
-    from ..forget import SCHEMA, ForgetReport, plan_forget
+    from ..reconcile.forget import SCHEMA, ForgetReport, plan_forget
 
     if not targets and not everything:
         raise click.UsageError("name what to forget (a path or a bifrost:/// reference), or use --all")
@@ -313,7 +313,7 @@ def forget(obj, targets: tuple[str, ...], everything: bool, dry_run: bool, as_js
 def _forget(obj, template_set, targets: tuple[str, ...], everything: bool) -> dict[str, Any]:
     """Forget through our own writer connection, or through the daemon when it holds the catalog."""
     from ..errors import CatalogBusy, CatalogError, DaemonUnreachable
-    from ..forget import execute_forget, plan_forget
+    from ..reconcile.forget import execute_forget, plan_forget
     from ..templates import is_reference
     from .daemon_cmds import daemon_client
 

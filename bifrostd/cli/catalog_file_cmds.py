@@ -1,7 +1,7 @@
 """``bifrostctl catalog check|rebuild``: the catalog file itself, checked for damage and rebuilt from the tree.
 
 Thin: ``check`` asks ``catalog.integrity`` and renders its findings;
-``rebuild`` plans with ``bifrostd.rebuild``, moves the old file aside and
+``rebuild`` plans with ``bifrostd.reconcile.rebuild``, moves the old file aside and
 runs the scan into a new catalog.
 """
 
@@ -64,7 +64,7 @@ def rebuild(obj, dry_run: bool, force: bool, as_json: bool) -> int:
     tree; the activity log and the mirror's record of each bucket start
     afresh. Refused while bifrostd runs on the state folder.
     """
-    from .. import rebuild as rebuilding
+    from ..reconcile import rebuild as rebuilding
     from ..catalog.integrity import check_file
 
     config, template_set = obj.config(), obj.templates()
@@ -93,7 +93,7 @@ def rebuild(obj, dry_run: bool, force: bool, as_json: bool) -> int:
 
 def _scan_into_new(obj, config, template_set, writer, *, as_json: bool):
     from ..catalog import Catalog
-    from ..indexer import ScanOptions, scan
+    from ..reconcile.scan import ScanOptions, scan
 
     options = ScanOptions(full=True, hash_files=config.scan.hash, workers=config.scan.workers)
     progress = obj.progress(as_json=as_json)

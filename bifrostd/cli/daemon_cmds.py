@@ -24,7 +24,7 @@ TIMEOUT = 5.0
 
 
 def daemon_client(obj, timeout: float = TIMEOUT):
-    from ..control import ControlClient, client_path
+    from ..daemon.control import ControlClient, client_path
 
     return ControlClient(client_path(state_dir(obj)), timeout=timeout)
 
@@ -51,7 +51,7 @@ def live_state(obj) -> dict[str, Any] | None:
 
 
 def describe_daemon(document: dict[str, Any]) -> str:
-    from ..daemon_status import describe
+    from ..daemon.status import describe
 
     return describe(document)
 
@@ -93,7 +93,7 @@ def reload(obj) -> int:
 def stop(obj, no_wait: bool, timeout: float) -> int:
     """Stop the daemon: it finishes the current batch and exits 0 (like SIGTERM)."""
     from ..errors import DaemonError
-    from ..lock import holder_pid
+    from ..catalog.state_lock import holder_pid
 
     state = state_dir(obj)
     pid = daemon_client(obj).call("stop").get("pid")

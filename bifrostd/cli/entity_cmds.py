@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..errors import ResolveError
-from ..targets import entity_of_reference, find_entity, split_folder
+from ..reconcile.targets import entity_of_reference, find_entity, split_folder
 from .catalog_cmds import open_catalog
 from .output import emit_json, json_option, printable, table
 
@@ -187,7 +187,7 @@ def templates_plan(obj, limit: int, as_json: bool) -> int:
     Exit code 1 when anything would change.
     """
     from ..catalog import queries
-    from ..reconcile import plan_template_change
+    from ..reconcile.plan import plan_template_change
 
     template_set = obj.templates()
     with open_catalog(obj) as catalog:

@@ -23,7 +23,7 @@ EXIT_FINDINGS = 1
 
 
 def _targets(obj, name: str | None = None, *, required: bool = True) -> list:
-    from ..studio_config import mirror_targets
+    from ..daemon.studio_config import mirror_targets
     from ..templates.source import did_you_mean
 
     targets = mirror_targets(obj.config())
@@ -432,7 +432,7 @@ def _destination(obj, to_dir: str | None):
     from pathlib import Path
 
     from ..mirror.plan import split_key
-    from ..safe_paths import RootedPath
+    from ..observe.safe_paths import RootedPath
 
     if to_dir is not None:
         base = Path(to_dir).resolve()
@@ -454,8 +454,8 @@ def _destination(obj, to_dir: str | None):
 def _register(obj, items) -> dict[str, Any]:
     """Scan the roots restored into, so the catalog holds the restored files (the walk is the truth)."""
     from ..errors import CatalogBusy
-    from ..indexer import ScanOptions
-    from ..indexer import scan as run_scan
+    from ..reconcile.scan import ScanOptions
+    from ..reconcile.scan import scan as run_scan
     from ..mirror.plan import split_key
 
     roots = tuple(sorted({split_key(i.key)[0] for i in items}))

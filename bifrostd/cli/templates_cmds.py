@@ -20,7 +20,7 @@ def match_document(template_set, path: str) -> dict[str, Any]:
         absolute = "/" + absolute.lstrip("/")  # POSIX leaves a leading '//' alone; Linux and macOS read it as '/'
     found = template_set.match(absolute)
     if found is None:
-        from ..targets import split_folder
+        from ..reconcile.targets import split_folder
 
         try:
             split: tuple[str, str] | None = split_folder(template_set, absolute)
@@ -166,7 +166,7 @@ def check(obj, as_json: bool) -> int:
 
     Exit code 1 if there is any problem.
     """
-    from ..studio_config import section_problems
+    from ..daemon.studio_config import section_problems
     from ..templates.check import check_template_set
 
     config = obj.config()

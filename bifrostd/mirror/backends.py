@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bifrostd import packages
-from bifrostd.safe_paths import TEMP_PREFIX
+from bifrostd.observe.safe_paths import TEMP_PREFIX
 
 from .targets import Target
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from bifrostd.catalog.mirror_state import RecordedObject
 from bifrostd.progress import InFlight, Progress, Reporter
-from bifrostd.safe_paths import RootedPath
+from bifrostd.observe.safe_paths import RootedPath
 
 from .backends import RemoteObject, is_temp_key
 from .plan import key_problem, split_key

@@ -9,7 +9,7 @@ what an artist saved since the last mirror run.
 Nor do they write through a symlink below the root (or below ``--to DIR``):
 a restore often runs as root, and anyone who can write in a root could
 otherwise point a folder at ``/etc``. Destinations are ``RootedPath`` values
-and every file is written through ``bifrostd.safe_paths``; a symlink or a file
+and every file is written through ``bifrostd.observe.safe_paths``; a symlink or a file
 where a folder should be makes that object REFUSED, naming the path, and the
 restore goes on with the others. ``--force`` never overrides that.
 """
@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import xxhash
 
-from bifrostd.hashing import hash_file
-from bifrostd.safe_paths import AtomicFile, RootedPath, UnsafePath, lstat, open_folder
+from bifrostd.observe.hashing import hash_file
+from bifrostd.observe.safe_paths import AtomicFile, RootedPath, UnsafePath, lstat, open_folder
 
 from .backends import RemoteObject, read_object
 

@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 
 import xxhash
 
-from bifrostd.safe_paths import RootedPath, UnsafePath
-from bifrostd.safe_paths import lstat as safe_lstat
+from bifrostd.observe.safe_paths import RootedPath, UnsafePath
+from bifrostd.observe.safe_paths import lstat as safe_lstat
 
 from . import backends
 from .backends import RemoteObject, head, is_transient, open_writer, remove, server_copy

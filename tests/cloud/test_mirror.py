@@ -22,7 +22,7 @@ import pytest
 
 from bifrostd.catalog import Catalog
 from bifrostd.catalog.mirror_state import MirrorState
-from bifrostd.hashing import hash_file
+from bifrostd.observe.hashing import hash_file
 from bifrostd.mirror import Transfer, open_filesystem, parse_targets
 from bifrostd.mirror.backends import head, remove
 from bifrostd.mirror.plan import DAY_NS

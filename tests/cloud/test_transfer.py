@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrostd.hashing import hash_file
+from bifrostd.observe.hashing import hash_file
 from bifrostd.mirror import CopyItem, Expected, Outcome, Transfer, UploadItem, verify
 from bifrostd.mirror.backends import head
 

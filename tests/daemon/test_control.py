@@ -16,10 +16,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from bifrostd.control import (
+from bifrostd.daemon.control import (
     MAX_LINE, PROTOCOL_VERSION, ControlClient, ControlServer, check_folder, client_path, socket_place,
 )
-from bifrostd.control_limits import FD_RESERVE, Limits, Slots, limits_for
+from bifrostd.daemon.control_limits import FD_RESERVE, Limits, Slots, limits_for
 from bifrostd.errors import DaemonError, DaemonRunning, DaemonUnreachable
 
 from .conftest import installed, wait_until

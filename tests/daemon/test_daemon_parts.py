@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from bifrostd.config import Config, ScanSettings
-from bifrostd.daemon_config import DaemonSettings, daemon_settings
-from bifrostd.daemon_log import redact, setup_logging
-from bifrostd.dirty import collapse
+from bifrostd.daemon.settings import DaemonSettings, daemon_settings
+from bifrostd.daemon.log import redact, setup_logging
+from bifrostd.reconcile.dirty import collapse
 from bifrostd.errors import ConfigError
-from bifrostd.schedule import Rescan, Schedule
-from bifrostd.settle import Dirty
+from bifrostd.daemon.timers import Rescan, Schedule
+from bifrostd.observe.settle import Dirty
 
 
 def config(daemon) -> Config:
@@ -90,7 +90,7 @@ def test_rescans_cut_short_are_put_back_as_they_were_asked_for():
 
 
 def test_a_step_grows_to_fill_its_budget_and_shrinks_at_once_when_slow():
-    from bifrostd.schedule import StepSizer
+    from bifrostd.daemon.timers import StepSizer
 
     sizer = StepSizer(budget=0.5, least=200, most=20000)
     assert sizer.size == 200
@@ -156,7 +156,7 @@ def test_control_requests_run_on_the_loop_and_are_withdrawn_when_it_is_busy(stud
     import threading
     import time
 
-    from bifrostd.daemon import Daemon
+    from bifrostd.daemon.loop import Daemon
     from bifrostd.errors import DaemonError
 
     daemon = Daemon(studio / "bifrost.yaml", environ={})
@@ -198,7 +198,7 @@ def test_a_file_is_young_while_written_but_a_future_mtime_does_not_hold_it_back(
     import os
     import time
 
-    from bifrostd.dirty import observe
+    from bifrostd.reconcile.dirty import observe
 
     now = time.time_ns()
     for name, mtime in (("fresh.ma", now), ("old.ma", now - 60 * 10**9), ("skewed.ma", now + 2 * 3600 * 10**9)):
@@ -211,8 +211,8 @@ def test_a_file_is_young_while_written_but_a_future_mtime_does_not_hold_it_back(
 
 
 def test_memory_is_handed_back_after_a_quiet_spell_and_waiting_paths_never_make_the_loop_spin(studio):
-    from bifrostd.daemon import TRIM_QUIET, Daemon
-    from bifrostd.settle import Dirty
+    from bifrostd.daemon.loop import TRIM_QUIET, Daemon
+    from bifrostd.observe.settle import Dirty
 
     now = [1000.0]
     daemon = Daemon(studio / "bifrost.yaml", environ={}, clock=lambda: now[0])

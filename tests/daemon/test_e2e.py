@@ -234,7 +234,7 @@ def test_forget_goes_through_the_daemon_that_holds_the_catalog(studio, daemon_fa
         f"{SHOT}/fx/work/houdini/sh0100_fx_v00{i}.hip" for i in range(3)}
     refused = d.ctl("forget", "/etc", check=False)
     assert refused.returncode == 6 and "under no root" in refused.stderr
-    from bifrostd.control import ControlClient
+    from bifrostd.daemon.control import ControlClient
 
     client = ControlClient(studio / ".bifrost" / "bifrostd.sock")
     for malformed in ({"targets": "demo"}, {"targets": ["demo/sequences"]}, {}, {"targets": [], "all": "yes"}):

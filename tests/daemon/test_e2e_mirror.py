@@ -171,7 +171,7 @@ def test_a_target_whose_backend_package_is_missing_fails_each_run_while_the_daem
     config.write_text(config.read_text().rstrip("\n") + "\nmirror:\n  targets:\n    offsite: "
                       + json.dumps({"url": "s3://studio-backup/bifrost", "schedule": "1h"}) + "\n")
     # An honest ImportError: the interpreter is told s3fs can't be imported, as when it is not installed.
-    without_s3fs = [sys.executable, "-c", "import sys; sys.modules['s3fs'] = None; from bifrostd.daemon import main; main()"]
+    without_s3fs = [sys.executable, "-c", "import sys; sys.modules['s3fs'] = None; from bifrostd.daemon.loop import main; main()"]
     d = daemon_factory(config, command=without_s3fs)
     wait_until(lambda: "offsite" in d.status()["mirror"]["last"], timeout=60, what="the first, scheduled run")
     last = d.status()["mirror"]["last"]["offsite"]

@@ -38,7 +38,7 @@ while time.monotonic() - started < 60:  # a bound, should the daemon never answe
 def call(socket: Path, op: str) -> dict:
     """Straight to the control socket, as bifrostctl does: starting a bifrostctl process on a loaded machine
     takes up to a second or two, which would blur the daemon's figures."""
-    from bifrostd.control import ControlClient
+    from bifrostd.daemon.control import ControlClient
 
     return ControlClient(socket, timeout=10).call(op)
 

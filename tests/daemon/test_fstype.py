@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bifrostd.catalog.location import Mount, parse_mountinfo
-from bifrostd.watch import Mode, plan_root, plan_roots
+from bifrostd.observe.watch import Mode, plan_root, plan_roots
 
 MOUNTINFO = """\
 22 27 0:21 / /proc rw,relatime - proc proc rw

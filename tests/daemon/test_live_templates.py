@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bifrostd.live_templates import CheckWorker, Verdict, vouched_set
+from bifrostd.daemon.live_templates import CheckWorker, Verdict, vouched_set
 
 from .conftest import wait_until
 
@@ -93,7 +93,7 @@ def test_a_verdict_vouches_only_for_the_files_it_read(studio):
 
 def test_a_reload_cuts_a_walk_short_and_the_walk_is_put_back(studio):
     from bifrostd.catalog import Catalog
-    from bifrostd.daemon import Daemon
+    from bifrostd.daemon.loop import Daemon
 
     now = [1000.0]
     daemon = Daemon(studio / "bifrost.yaml", environ={}, clock=lambda: now[0])
@@ -132,7 +132,7 @@ def test_a_reload_cuts_a_walk_short_and_the_walk_is_put_back(studio):
 
 
 def test_the_daemon_stops_its_checker(studio):
-    from bifrostd.daemon import Daemon
+    from bifrostd.daemon.loop import Daemon
 
     daemon = Daemon(studio / "bifrost.yaml", environ={})
     daemon.start()

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from bifrostd.errors import DaemonRunning
-from bifrostd.lock import StateLock, holder_pid
+from bifrostd.catalog.state_lock import StateLock, holder_pid
 
 
 def test_second_lock_is_refused_naming_the_pid(tmp_path):
@@ -25,7 +25,7 @@ def test_second_lock_is_refused_naming_the_pid(tmp_path):
 
 
 def test_a_killed_holder_leaves_a_file_but_no_lock(tmp_path):
-    code = ("import sys, os, time; from bifrostd.lock import StateLock; StateLock(sys.argv[1]).acquire(); "
+    code = ("import sys, os, time; from bifrostd.catalog.state_lock import StateLock; StateLock(sys.argv[1]).acquire(); "
             "print(os.getpid(), flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from bifrostd.sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
+from bifrostd.daemon.sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
 
 
 @pytest.fixture

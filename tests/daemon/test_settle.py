@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bifrostd.settle import Dirty, Settler
+from bifrostd.observe.settle import Dirty, Settler
 
 A = Dirty("projects", "a.ma")
 B = Dirty("projects", "b.ma")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bifrostd.settle import Dirty
-from bifrostd.watch import Mode, OverflowSignal, RootPlan, Watcher, inotify_fds
+from bifrostd.observe.settle import Dirty
+from bifrostd.observe.watch import Mode, OverflowSignal, RootPlan, Watcher, inotify_fds
 
 QUEUE_SYSCTL = Path("/proc/sys/fs/inotify/max_queued_events")
 
@@ -257,7 +257,7 @@ def test_a_root_with_more_folders_than_the_queue_stops_overflowing_once_renewed(
 
 WATCH_LIMIT_SCRIPT = """
 import json, sys
-from bifrostd.watch import Mode, RootPlan, Watcher
+from bifrostd.observe.watch import Mode, RootPlan, Watcher
 with open("/proc/sys/user/max_inotify_watches", "w") as f:
     f.write(sys.argv[2])
 plan = RootPlan("projects", sys.argv[1], "ext4", Mode.WATCH, "test")

@@ -108,7 +108,7 @@ class NotRegularFile(OSError):
 def hash_file(path: PathLike, *, buffer: bytearray | None = None, dir_fd: int | None = None) -> str:
     """The xxh3-128 hex digest of a regular file's content. Raises OSError (NotRegularFile for specials).
 
-    ``dir_fd``: ``path`` is a name in that open folder (``bifrostd.safe_paths``).
+    ``dir_fd``: ``path`` is a name in that open folder (``bifrostd.observe.safe_paths``).
     """
     fd, st = _open_regular(path, dir_fd)
     try:

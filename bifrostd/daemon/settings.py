@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .config import Config, invalid_config, parse_duration, parse_size
-from .templates.source import Problem, Where, did_you_mean
+from ..config import Config, invalid_config, parse_duration, parse_size
+from ..templates.source import Problem, Where, did_you_mean
 
 ROOT_OPTIONS = ("mode",)
 MODES = ("watch", "poll")

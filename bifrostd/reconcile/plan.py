@@ -24,75 +24,12 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
-from .errors import FieldValueError
-from .model import (
-    UNMANAGED, Action, Add, Classification, DirState, FileRecord, FileState, FileStatus, Finding, FindingKind,
-    Move, Plan, Rematch, Update, Vanish,
+from ..errors import FieldValueError
+from ..model import (
+    UNMANAGED, Action, Add, CatalogView, Classification, DirState, FileRecord, FileState, FileStatus, Finding,
+    FindingKind, Move, Observations, Plan, Rematch, RootDir, Update, Vanish, WalkScope, parent_dir,
 )
-from .templates.templateset import gc_paused
-
-RootDir = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class WalkScope:
-    """Which folders a walk saw. ``roots`` are the roots walked from the top.
-
-    ``listed`` folders were listed completely; ``skipped`` ones were not listed
-    because their mtime was unchanged; ``failed`` ones could not be read.
-    """
-
-    roots: frozenset[str]
-    listed: frozenset[RootDir] = frozenset()
-    skipped: frozenset[RootDir] = frozenset()
-    failed: frozenset[RootDir] = frozenset()
-
-    def absence_proves_gone(self, root: str, folder: str) -> bool:
-        """True when a file of ``folder`` that was not observed is truly gone."""
-        if root not in self.roots:
-            return False
-        key = (root, folder)
-        if key in self.listed:
-            return True
-        while True:
-            if key in self.skipped or key in self.failed:
-                return False
-            if key in self.listed:
-                return True
-            if not key[1]:
-                return False
-            key = (root, parent_dir(key[1]))
-
-    @property
-    def visited(self) -> frozenset[RootDir]:
-        return self.listed | self.skipped | self.failed
-
-
-@dataclass(frozen=True, slots=True)
-class Observations:
-    """What a walk (or a watcher's re-stat of dirty paths) saw."""
-
-    files: tuple[FileState, ...]
-    scope: WalkScope
-    dirs: tuple[DirState, ...] = ()
-    findings: tuple[Finding, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogView:
-    """The records a plan may touch, and the folders the catalog remembers (with mtimes).
-
-    For a pruned walk the catalog loads only the records of listed folders,
-    of folders that are gone, and the missing records (move candidates).
-    """
-
-    records: tuple[FileRecord, ...] = ()
-    dirs: Mapping[RootDir, int] = field(default_factory=dict)
-
-
-def parent_dir(relative: str) -> str:
-    return relative.rpartition("/")[0]
-
+from ..templates.templateset import gc_paused
 
 def canonical_json(values: dict[str, Any]) -> str:
     """The stored form of typed fields: sorted keys, compact, stable across runs."""
@@ -183,7 +120,7 @@ class Classifier:
         return row
 
     def _new_row(self, entity: Any):
-        from .model import EntityRow
+        from ..model import EntityRow
 
         parent = entity.parent()
         own = dict(entity.chain[-1][1])

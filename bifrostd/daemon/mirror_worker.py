@@ -114,9 +114,9 @@ class MirrorWorker:
             return RETRY_AFTER_ERROR, catalog
 
     def _run_due(self, config: Any, template_set: Any, catalog: Any) -> float | None:
-        from .catalog.mirror_state import MirrorState
-        from .mirror import parse_targets
-        from .mirror.runner import next_due, run_due_targets
+        from ..catalog.mirror_state import MirrorState
+        from ..mirror import parse_targets
+        from ..mirror.runner import next_due, run_due_targets
 
         with self._lock:
             asked, self._asked = sorted(self._asked), set()

@@ -14,7 +14,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import DaemonError, DaemonRunning
+from ..errors import DaemonError, DaemonRunning
 from .state_folder import make_folder, open_private
 
 LOCK_NAME = "bifrostd.pid"

@@ -1,4 +1,4 @@
-"""The daemon's rolling passes (``bifrostd.sweep``): a slice of the sweep and of the scrub per loop step.
+"""The daemon's rolling passes (``bifrostd.daemon.passes``): a slice of the sweep and of the scrub per loop step.
 
 The sweep stats every catalogued file of each polled root once per
 ``daemon.sweep_every``, at most ``daemon.sweep_rate`` files a second; the
@@ -16,10 +16,10 @@ import time
 from collections import deque
 from typing import Any
 
-from .errors import BifrostError, CatalogCorrupt
-from .model import FindingKind
-from .settle import Dirty
-from .sweep import Passes, slice_files
+from ..errors import BifrostError, CatalogCorrupt
+from ..model import FindingKind
+from ..observe.settle import Dirty
+from .passes import Passes, slice_files
 
 log = logging.getLogger("bifrostd")
 SCRUB_ROWS = 2000  # records read per scrub slice (the byte allowance then cuts it)

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .control_limits import Limits, Slot, Slots, free_descriptors, limits_for
-from .errors import BifrostError, DaemonError, DaemonUnreachable
+from ..errors import BifrostError, DaemonError, DaemonUnreachable
 
 PROTOCOL_VERSION = 1
 SOCKET_NAME = "bifrostd.sock"
@@ -50,7 +50,7 @@ MAX_LINE = 1 << 20
 #: The longest path ``bind`` accepts (``sun_path`` is 108 bytes, NUL included).
 MAX_SOCKET_PATH = 107
 
-log = logging.getLogger("bifrostd.control")
+log = logging.getLogger("bifrostd.daemon.control")
 
 Handler = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 

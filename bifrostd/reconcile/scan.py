@@ -2,12 +2,12 @@
 
 The steps, each owned elsewhere and glued here:
 
-1. walk each root with the catalog's remembered folder mtimes (``bifrostd.scan``);
+1. walk each root with the catalog's remembered folder mtimes (``bifrostd.observe.walk``);
 2. load the catalog's view of what that walk may change (``bifrostd.catalog``);
 3. hash only what needs it: new files, changed files, files never hashed
-   (``bifrostd.hashing``); a file that changed while being read gets no hash
+   (``bifrostd.observe.hashing``); a file that changed while being read gets no hash
    and its folder is remembered as unsettled, so the next scan retries it;
-4. plan (``bifrostd.reconcile``, pure) and, unless dry-running, apply the plan
+4. plan (``bifrostd.reconcile.plan``, pure) and, unless dry-running, apply the plan
    in batched transactions and record the scan.
 
 Interrupting this at any point is safe: the catalog only ever holds whole
@@ -25,11 +25,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-from .model import DirState, FileState, Finding, FindingKind, Plan, RehashScope
-from .progress import INTERVAL, Progress, Reporter
-from .reconcile import (
-    CatalogView, Classifier, Observations, WalkScope, needs_hash, plan, split_unchanged, summary,
-)
+from ..model import DirState, FileState, Finding, FindingKind, Plan, RehashScope
+from ..progress import INTERVAL, Progress, Reporter
+from .plan import Classifier, needs_hash, plan, split_unchanged, summary
+from ..model import CatalogView, Observations, WalkScope
 
 #: Files hashed between progress updates.
 HASH_CHUNK = 5000
@@ -96,7 +95,7 @@ def observe(template_set: Any, roots: Sequence[str], prior: dict[tuple[str, str]
     ``scan.walk``), so the files and bytes found so far show while it walks.
     """
     if walker is None:
-        from .scan import walk as walker
+        from ..observe.walk import walk as walker
     files: list[FileState] = []
     dirs: list[DirState] = []
     findings: list[Finding] = []
@@ -149,7 +148,7 @@ class _WalkTally:
 def default_hasher(items: list[tuple[str, FileState]], *, workers: int,
                    progress: Callable[[int, int], None] | None = None) -> list[Any]:
     """``hashing.hash_many``: stable xxh3-128 digests, big files on threads."""
-    from .hashing import hash_many
+    from ..observe.hashing import hash_many
 
     return hash_many(items, workers=workers, progress=progress)
 

@@ -5,14 +5,14 @@ writer, start watching, reconcile every root in full (crash recovery: what
 changed while we were down), tell systemd we are ready, then loop:
 
 - dirty paths from the watcher, once settled, are re-observed and applied
-  in batches (``bifrostd.dirty``);
+  in batches (``bifrostd.reconcile.dirty``);
 - roots the watcher lost events for (queue overflow) are walked again once
   quiet; polled roots (network filesystems, or too few inotify watches)
   get fast pruned rescans; every root gets a full reconcile every
   ``full_every``;
 - the template files are looked at every second; a changed set is checked
   in a child process and, once proven valid, used at once, the catalog's
-  records being re-derived with it a step at a time (``bifrostd.live_templates``);
+  records being re-derived with it a step at a time (``bifrostd.daemon.live_templates``);
 - the control socket answers status, reload, stop and ping; a catalog write
   asked for over it (``forget``) is queued and run by the loop.
 
@@ -26,7 +26,7 @@ is the truth: interrupted work is never dropped). Only the startup
 reconcile is finished before a reload is taken, since it is what makes the
 daemon ready.
 
-Mirror runs happen on their own thread (``bifrostd.daemon_mirror``), so a long
+Mirror runs happen on their own thread (``bifrostd.daemon.mirror_worker``), so a long
 first run never holds up indexing or the watchdog heartbeat.
 
 Threads: the main thread runs the loop and is the only one that touches the
@@ -56,18 +56,18 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from . import __version__ as VERSION
+from .. import __version__ as VERSION
 from .control import ControlServer, socket_place, usage_error
 from .control_limits import raise_nofile_limit
-from .daemon_config import DaemonSettings
-from .daemon_sweep import RollingPasses
-from .errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
-from .lock import StateLock
-from .model import FindingKind
+from .settings import DaemonSettings
+from .rolling import RollingPasses
+from ..errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
+from ..catalog.state_lock import StateLock
+from ..model import FindingKind
 from .retry import Retries
-from .schedule import Rescan, StepSizer
+from .timers import Rescan, StepSizer
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
-from .settle import Dirty, Settler
+from ..observe.settle import Dirty, Settler
 
 log = logging.getLogger("bifrostd")
 STATUS_SCHEMA = "bifrost.daemon-status.1"
@@ -130,7 +130,7 @@ class Daemon:
         self._roots_checked = 0.0
         self._watched_signature: tuple = ()  # the roots (paths, modes) the watcher was started with
         self._worked: float | None = None  # when the last big batch or rescan ended, until its memory is trimmed
-        from .daemon_mirror import MirrorWorker
+        from .mirror_worker import MirrorWorker
 
         self.mirror = MirrorWorker(lambda: self.catalog.sibling())
         self.rolling = RollingPasses(self.settings)  # the sweep of polled roots, the scrub
@@ -164,10 +164,10 @@ class Daemon:
 
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
-        from .catalog import Catalog
+        from ..catalog import Catalog
         from .live_templates import LiveTemplates
-        from .reconcile import Classifier
-        from .schedule import Schedule
+        from ..reconcile.plan import Classifier
+        from .timers import Schedule
 
         raise_nofile_limit()  # before anything is opened; the control socket keeps a reserve of the rest
         self.lock = StateLock(self.config.state_dir).acquire()
@@ -200,7 +200,7 @@ class Daemon:
             self.pinger = WatchdogPinger(self.notifier, self.heartbeat, interval).start()
 
     def start_watching(self) -> None:
-        from .watch import Watcher, plan_roots
+        from ..observe.watch import Watcher, plan_roots
 
         paths = {name: self.template_set.root_path(name) for name in self.template_set.roots}
         kwargs = {"mounts": self.mounts} if self.mounts else {}
@@ -265,7 +265,7 @@ class Daemon:
         except BifrostError as exc:
             self.error(str(exc))
         except Exception as exc:  # a bug or an I/O error (disk full): log, count, keep serving
-            from .catalog.integrity import translated
+            from ..catalog.integrity import translated
 
             damage = translated(exc, self.config.catalog_path)  # met outside the catalog's methods
             if isinstance(damage, CatalogCorrupt):
@@ -379,7 +379,7 @@ class Daemon:
     def apply_paths(self, root: str, paths: list[Dirty], *, rehash: bool = False) -> Any:
         """Bring the catalog up to date for these paths of one root (``rehash``: read every file again); raises
         when the catalog can't be written, having recorded nothing."""
-        from .dirty import apply_dirty
+        from ..reconcile.dirty import apply_dirty
 
         started = time.perf_counter()
         report = apply_dirty(self.catalog, self.template_set, root, paths, settle_ns=int(self.settings.settle * 1e9),
@@ -504,9 +504,9 @@ class Daemon:
         walk is then requested again (as asked for ``since``), a fast one
         stays due; either way it runs again, with whatever set is then in use.
         """
-        from .catalog.scans import mark_interrupted
-        from .indexer import ScanOptions, scan
-        from .scan import walk
+        from ..catalog.scans import mark_interrupted
+        from ..reconcile.scan import ScanOptions, scan
+        from ..observe.walk import walk
 
         options = ScanOptions(roots=(root,), full=full, hash_files=self.config.scan.hash,
                               workers=self.config.scan.workers)
@@ -606,7 +606,7 @@ class Daemon:
 
     def _use(self, new_set: Any, why: str) -> None:
         """Match with ``new_set`` from now on; a new fingerprint starts re-deriving the catalog's records."""
-        from .reconcile import Classifier
+        from ..reconcile.plan import Classifier
 
         old, self.template_set, self.classifier = self.template_set, new_set, Classifier(new_set)
         self.mirror.configure(self.config, new_set)
@@ -658,7 +658,7 @@ class Daemon:
         """Have the files checked again (off the loop; a valid new set is used once proven). Files that are
         those of the set in use (same fingerprint) were accepted already: the config's root paths, which may
         have moved, apply to them at once."""
-        from .templates import build_template_set
+        from ..templates import build_template_set
 
         self.live.reloaded(self.config)
         on_disk, _ = build_template_set(self.config.templates)
@@ -704,8 +704,8 @@ class Daemon:
         return {"reloading": True}
 
     def _request_forget(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        from .forget import ForgetReport, execute_forget, plan_forget
-        from .templates import is_reference
+        from ..reconcile.forget import ForgetReport, execute_forget, plan_forget
+        from ..templates import is_reference
 
         targets = request.get("targets", [])
         everything, dry_run = request.get("all", False), request.get("dry_run", False)
@@ -731,7 +731,7 @@ class Daemon:
 
     def _request_mirror_run(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Ask the mirror worker to run targets now (all configured ones when none are named)."""
-        from .mirror import parse_targets
+        from ..mirror import parse_targets
 
         names = request.get("targets", [])
         if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
@@ -761,12 +761,12 @@ class Daemon:
         self.wake()
 
     def status(self) -> dict[str, Any]:
-        from .daemon_status import status_document
+        from .status import status_document
 
         return status_document(self)
 
     def status_line(self) -> str:
-        from .daemon_status import status_line
+        from .status import status_line
 
         return status_line(self)
 
@@ -875,8 +875,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     """Run the daemon until stopped; the one error boundary maps BifrostError to its exit code."""
-    from .config import find_config
-    from .daemon_log import setup_logging
+    from ..config import find_config
+    from .log import setup_logging
 
     args = parse_args(argv)
     environ = os.environ if environ is None else environ

@@ -20,8 +20,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .errors import ResolveError
-from .model import FileRecord
+from ..errors import ResolveError
+from ..model import FileRecord
 from .targets import find_entity, split_folder
 
 SCHEMA = "bifrost.forget.1"
@@ -59,7 +59,7 @@ def plan_forget(catalog: Any, template_set: Any, targets: Sequence[str], *, ever
     ``everything`` selects every missing record; a target that names no root
     or no catalogued entity raises ResolveError before anything is selected.
     """
-    from .templates import is_reference
+    from ..templates import is_reference
 
     if not targets and not everything:
         raise ResolveError("name what to forget (a path or a bifrost:/// reference), or use --all")

@@ -2,7 +2,7 @@
 
 This module owns the observation of storage by walking and stat-ing. It never
 opens a file (so a FIFO can never block it) and never follows a symlink: links
-are classified, not traversed. Hashing lives in ``bifrostd.hashing``.
+are classified, not traversed. Hashing lives in ``bifrostd.observe.hashing``.
 
 Fast rescans. Creating, deleting or renaming an entry changes its *parent's*
 mtime, so a directory whose mtime_ns equals the catalog's prior view still has

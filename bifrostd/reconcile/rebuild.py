@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .catalog.connection import WriterLock
-from .catalog.integrity import CheckReport
-from .errors import BifrostError, CatalogBusy, DaemonRunning
-from .lock import StateLock, holder_pid
+from ..catalog.connection import WriterLock
+from ..catalog.integrity import CheckReport
+from ..errors import BifrostError, CatalogBusy, DaemonRunning
+from ..catalog.state_lock import StateLock, holder_pid
 
 SCHEMA = "bifrost.catalog-rebuild.1"
 #: SQLite's companions of a database file, moved with it (the WAL holds committed changes not yet in the file).

@@ -2,7 +2,7 @@
 
 This module owns the change feed. It never touches the catalog: watchdog's
 emitter thread only queues events, our handler turns each into
-:class:`~bifrostd.settle.Dirty` paths (root + relative) and returns, and the
+:class:`~bifrostd.observe.settle.Dirty` paths (root + relative) and returns, and the
 daemon re-observes those paths once they settle. Walks are the truth.
 
 What watchdog 7.1 (7.1.0 and 7.1.1) does that shapes this module (read in its source,
@@ -58,10 +58,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .catalog.location import Mount, MountTable, filesystem_of, is_network, system_mounts
+from ..catalog.location import Mount, MountTable, filesystem_of, is_network, system_mounts
 from .settle import Dirty
 
-log = logging.getLogger("bifrostd.watch")
+log = logging.getLogger("bifrostd.observe.watch")
 
 #: The logger on which each of watchdog's recursive watches reports an inotify queue overflow.
 OVERFLOW_LOGGER = "watchdog.observers.inotify"

@@ -37,8 +37,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
-from .dirty import template_migration
-from .reconcile import Classifier, summary
+from ..reconcile.dirty import template_migration
+from ..reconcile.plan import Classifier, summary
 
 log = logging.getLogger("bifrostd.templates")
 
@@ -104,7 +104,7 @@ class Verdict:
 
 def check_files(location: Path, proofs: Any = None) -> Verdict:
     """Check the template files at ``location`` in full (warnings dropped); ``proofs`` carry over between calls."""
-    from .templates.check import check_template_set
+    from ..templates.check import check_template_set
 
     template_set, problems = check_template_set(location, proofs=proofs)
     errors = [p for p in problems if getattr(p, "code", "invalid") not in WARNING_CODES]
@@ -120,7 +120,7 @@ def vouched_set(verdict: Verdict, config: Any) -> tuple[Any | None, list[Any]]:
     longer have the fingerprint that was checked (they changed meanwhile:
     check them again).
     """
-    from .templates import build_template_set
+    from ..templates import build_template_set
 
     if not verdict.valid:
         return None, list(verdict.problems)
@@ -251,7 +251,7 @@ class CheckWorker:
 
 def serve(requests: IO[str], answers: IO[str]) -> None:
     """The child's side: one JSON request per line in, one verdict per line out, proofs kept throughout."""
-    from .templates.check import ProofCache
+    from ..templates.check import ProofCache
 
     proofs = ProofCache()
     for line in requests:
@@ -279,7 +279,7 @@ class LiveTemplates:
 
     def __init__(self, config: Any, template_set: Any, *, worker: CheckWorker | None = None,
                  budget: float = 0.5) -> None:
-        from .schedule import StepSizer
+        from .timers import StepSizer
 
         self.status = TemplateStatus(str(config.templates), template_set.fingerprint)
         self.signature = files_signature(config.templates)
@@ -391,7 +391,7 @@ def same_set(a: Any, b: Any) -> bool:
 # -- migrating ------------------------------------------------------------------------------
 def migrate_step(catalog: Any, template_set: Any, classifier: Classifier, *, limit: int) -> tuple[int, int]:
     """Rematch up to ``limit`` present records made with another set; (records, rematched), (0, 0) when done."""
-    from .catalog import queries
+    from ..catalog import queries
 
     pending = queries.present_records(catalog.conn, other_than=template_set.fingerprint)
     try:  # read a chunk, then finish the statement before writing

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import ResolveError
-from .model import RehashScope
+from ..errors import ResolveError
+from ..model import RehashScope
 
 
 def split_folder(template_set: Any, path: str) -> tuple[str, str]:
@@ -28,7 +28,7 @@ def split_folder(template_set: Any, path: str) -> tuple[str, str]:
 
 def entity_of_reference(template_set: Any, uri: str) -> tuple[str, dict[str, str]]:
     """(canonical entity URI, query) for a reference, ignoring its query."""
-    from .templates.entities import derive_entity, parse_reference
+    from ..templates.entities import derive_entity, parse_reference
 
     reference = parse_reference(uri, template_set.entities)
     fields = template_set.convert_fields(reference.fields)
@@ -40,7 +40,7 @@ def entity_of_reference(template_set: Any, uri: str) -> tuple[str, dict[str, str
 
 def find_entity(conn: Any, template_set: Any, uri: str) -> Any:
     """The catalogued entity a reference names; ResolveError when the catalog has none."""
-    from .catalog import queries
+    from ..catalog import queries
 
     canonical, query = entity_of_reference(template_set, uri)
     if query:
@@ -55,8 +55,8 @@ def find_entity(conn: Any, template_set: Any, uri: str) -> Any:
 def rehash_scope(conn: Any, template_set: Any, target: str | None) -> RehashScope:
     """What ``scan --rehash [TARGET]`` reads again: every root (no target), a folder or file under a root, or
     every catalogued file of an entity and those below it (a reference)."""
-    from .catalog import queries
-    from .templates import is_reference
+    from ..catalog import queries
+    from ..templates import is_reference
 
     if not target:
         return RehashScope(folders=frozenset((root, "") for root in template_set.roots))

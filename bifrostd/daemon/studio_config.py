@@ -20,13 +20,13 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
-from .config import Config, invalid_config, read_config
-from .daemon_config import DaemonSettings, read_daemon_settings
-from .errors import ConfigError, MirrorTargetError
-from .templates.source import Problem
+from ..config import Config, invalid_config, read_config
+from .settings import DaemonSettings, read_daemon_settings
+from ..errors import ConfigError, MirrorTargetError
+from ..templates.source import Problem
 
 if TYPE_CHECKING:
-    from .mirror.targets import Target
+    from ..mirror.targets import Target
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ def invalid_studio_config(problems: list[Problem]) -> ConfigError | MirrorTarget
 def _targets(config: Config) -> tuple[dict[str, Target], list[Problem]]:
     if not config.mirror:
         return {}, []
-    from .mirror.targets import read_targets
+    from ..mirror.targets import read_targets
 
     return read_targets(config.mirror, config.located("mirror"))
 

@@ -9,7 +9,7 @@ queue is walked once, after it ends, not again and again during it; a
 root that never goes quiet is rescanned after ``max_wait`` anyway. A
 rescan cut short (a reload arrived mid-walk) is put back as it was asked
 for, so it is never lost and keeps its place; one that failed (the state
-disk full) is retried after its backoff (``bifrostd.retry``), never dropped.
+disk full) is retried after its backoff (``bifrostd.daemon.retry``), never dropped.
 
 :class:`StepSizer` says how much of a big job (settled paths, records to
 re-derive) one step of the loop takes on, so that no step holds the loop

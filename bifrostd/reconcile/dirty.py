@@ -26,10 +26,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Sequence
 
-from .errors import ScanError
-from .model import DirState, FileState, Finding, Plan, Rematch
-from .reconcile import CatalogView, Classifier, Observations, WalkScope, needs_hash, parent_dir, plan
-from .settle import Dirty
+from ..errors import ScanError
+from ..model import DirState, FileState, Finding, Plan, Rematch
+from .plan import Classifier, needs_hash, plan
+from ..model import CatalogView, Observations, WalkScope, parent_dir
+from ..observe.settle import Dirty
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ def _under_any(path: str, folders: Sequence[str]) -> bool:
 def observe(root: str, root_path: str, dirty: Iterable[Dirty], *, settle_ns: int,
             now_ns: Callable[[], int] = time.time_ns) -> DirtyBatch:
     """Stat the dirty files and walk the dirty folders of one root."""
-    from .scan import stat_paths
+    from ..observe.walk import stat_paths
 
     files, folders = collapse(dirty)
     found = stat_paths(root, root_path, files)
@@ -105,7 +106,7 @@ def observe(root: str, root_path: str, dirty: Iterable[Dirty], *, settle_ns: int
 def _walk_folder(root: str, root_path: str, folder: str, states: list[FileState], findings: list[Finding],
                  listed: set[str], failed: set[str], dirs: list[DirState]) -> None:
     """Walk a dirty folder in full; a folder that is gone is 'listed' empty, so its records go."""
-    from .scan import walk
+    from ..observe.walk import walk
 
     absolute = os.path.join(root_path, folder)
     if not os.path.isdir(absolute) or os.path.islink(absolute):
@@ -135,7 +136,7 @@ def _settled_dirs(dirs: Iterable[DirState], unsettled: set[str]) -> tuple[DirSta
 
 def load_view(catalog: Any, batch: DirtyBatch) -> CatalogView:
     """The catalog's records this batch may judge, plus missing records that could have moved here."""
-    from .catalog.dirty_view import dirty_view
+    from ..catalog.dirty_view import dirty_view
 
     inodes = [(s.device, s.inode) for s in batch.observations.files]
     return dirty_view(catalog.conn, batch.root, batch.files, batch.folders, inodes)
@@ -184,8 +185,8 @@ def apply_dirty(catalog: Any, template_set: Any, root: str, dirty: Sequence[Dirt
     ``rehash`` (a scrub) reads every file again whatever its size and mtime
     say, and reports content that changed behind an unchanged signature.
     """
-    from .indexer import changed_under_same_mtime, default_hasher
-    from .reconcile import summary
+    from .scan import changed_under_same_mtime, default_hasher
+    from .plan import summary
 
     root_path = template_set.root_path(root)
     batch = observe(root, root_path, dirty, settle_ns=settle_ns, now_ns=now_ns)

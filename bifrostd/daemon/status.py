@@ -16,7 +16,7 @@ SCHEMA = "bifrost.daemon-status.1"
 
 
 def status_document(daemon: Any) -> dict[str, Any]:
-    from . import __version__
+    from .. import __version__
 
     roots = daemon.watcher.status() if daemon.watcher else []
     for root in roots:

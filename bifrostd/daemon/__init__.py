@@ -1,0 +1,1 @@
+"""bifrostd, the long-running process: its loop, settings, timers, control socket, status, logs, the mirror worker and the rolling passes."""
