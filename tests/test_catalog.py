@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bifrostd.catalog import Catalog, Mount, check_local, parse_mountinfo
+from bifrostd.catalog import Catalog, check_local
+from bifrostd.observe.mounts import Mount, parse_mountinfo
 from bifrostd.catalog.migrations import CATALOG
 from bifrostd.catalog.paths import from_columns, to_columns
 from bifrostd.errors import CatalogBusy, CatalogError, CatalogLocationError

@@ -3,7 +3,7 @@
 SQLite on local disk (WAL, ``synchronous=NORMAL``), written by one process,
 read by any without blocking it. Modules, by concept:
 
-- ``location``: refuse network filesystems (mount table injected for tests)
+- ``location``: refuse network filesystems (the mount table, from ``observe.mounts``, injected for tests)
 - ``connection``: pragmas, the writer lock, transactions
 - ``migrations``: the schema as named, recorded migrations
 - ``paths``: lossless storage of non-UTF-8 names
@@ -17,7 +17,7 @@ read by any without blocking it. Modules, by concept:
 
 from __future__ import annotations
 
-from .location import NETWORK_FILESYSTEMS, Mount, check_local, parse_mountinfo
+from .location import check_local
 from .store import Catalog
 
-__all__ = ["NETWORK_FILESYSTEMS", "Catalog", "Mount", "check_local", "parse_mountinfo"]
+__all__ = ["Catalog", "check_local"]

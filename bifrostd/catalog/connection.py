@@ -21,7 +21,8 @@ from sqlite_utils import Database
 from ..errors import CatalogBusy, CatalogError
 from .state_folder import make_folder, open_private
 from .integrity import require_sound, translated
-from .location import MountTable, check_local, system_mounts
+from ..observe.mounts import MountTable, system_mounts
+from .location import check_local
 from .migrations import apply_migrations
 
 PRAGMAS = (

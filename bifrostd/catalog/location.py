@@ -3,76 +3,19 @@
 SQLite's locking and WAL need every process on one host with working POSIX
 locks; over NFS, SMB and friends a catalog can corrupt silently. So the
 catalog refuses to open there. The filesystem type of the catalog's folder is
-read from the mount table (``/proc/self/mountinfo``); the table is a
+read from the mount table (``bifrostd.observe.mounts``); the table is a
 parameter, so tests hand in a fake one instead of needing a real NFS mount.
 Where no mount table exists (macOS, Windows) the check is skipped.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ..errors import CatalogLocationError
+from ..observe.mounts import MountTable, filesystem_of, is_network, system_mounts
 
-MOUNTINFO = Path("/proc/self/mountinfo")
-
-#: Filesystem types on which SQLite's locking can't be trusted.
-NETWORK_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "fuse.sshfs", "sshfs", "9p", "ceph", "fuse.ceph",
-    "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "afs", "ncpfs", "davfs", "fuse.davfs2", "fuse.s3fs",
-    "fuse.rclone", "fuse.gcsfuse", "fuse.juicefs", "beegfs", "ocfs2", "gfs2",
-})
-
-
-@dataclass(frozen=True, slots=True)
-class Mount:
-    point: str
-    fstype: str
-
-
-MountTable = Callable[[], Iterable[Mount]]
-
-
-def parse_mountinfo(text: str) -> list[Mount]:
-    """Mount points and filesystem types from ``/proc/self/mountinfo`` text."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split(" ")
-        if "-" not in fields or len(fields) < 5:
-            continue
-        after = fields[fields.index("-") + 1:]
-        if after:
-            mounts.append(Mount(_unescape(fields[4]), after[0]))
-    return mounts
-
-
-def _unescape(text: str) -> str:
-    """Mount points escape space, tab, newline and backslash as octal (``\\040``)."""
-    if "\\" not in text:
-        return text
-    return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
-
-
-def system_mounts() -> list[Mount]:
-    try:
-        return parse_mountinfo(MOUNTINFO.read_text(errors="surrogateescape"))
-    except OSError:
-        return []
-
-
-def filesystem_of(path: Path, mounts: Iterable[Mount]) -> Mount | None:
-    """The mount holding ``path``: the longest mount point that is a prefix of it."""
-    target = os.path.realpath(path)
-    best: Mount | None = None
-    for mount in mounts:
-        point = mount.point.rstrip("/") or "/"
-        inside = target == point or target.startswith(point + "/") or point == "/"
-        if inside and (best is None or len(point) >= len(best.point.rstrip("/") or "/")):
-            best = mount
-    return best
+__all__ = ["MountTable", "check_local", "system_mounts"]
 
 
 def check_local(catalog_path: Path, *, mounts: MountTable = system_mounts) -> None:
@@ -83,7 +26,3 @@ def check_local(catalog_path: Path, *, mounts: MountTable = system_mounts) -> No
     mount = filesystem_of(folder, mounts())
     if mount is not None and is_network(mount.fstype):
         raise CatalogLocationError(str(catalog_path), mount.fstype)
-
-
-def is_network(fstype: str) -> bool:
-    return fstype in NETWORK_FILESYSTEMS or fstype.split(".")[-1] in NETWORK_FILESYSTEMS

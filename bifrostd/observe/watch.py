@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from ..catalog.location import Mount, MountTable, filesystem_of, is_network, system_mounts
+from .mounts import Mount, MountTable, filesystem_of, is_network, system_mounts
 from .settle import Dirty
 
 log = logging.getLogger("bifrostd.observe.watch")

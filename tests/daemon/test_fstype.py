@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bifrostd.catalog.location import Mount, parse_mountinfo
+from bifrostd.observe.mounts import Mount, parse_mountinfo
 from bifrostd.observe.watch import Mode, plan_root, plan_roots
 
 MOUNTINFO = """\
