@@ -3,9 +3,10 @@
 This package owns the transport and integrity layer: typed targets
 (``targets``), the per-backend details behind fsspec (``backends``), per-file
 transfers with retries, bandwidth cap and atomic commits (``transfer``),
-restores (``restore``), read-only bucket audits (``verify``) and the
-leftovers of interrupted writes (``leftovers``). What to send
-is decided elsewhere (the planner, from the catalog); this layer is told.
+restores (``restore``), the outcome each file reports (``outcomes``),
+read-only bucket audits (``verify``) and the leftovers of interrupted writes
+(``leftovers``). What to send is decided elsewhere (the planner, from the
+catalog); this layer is told.
 
 Importing it is cheap: fsspec, s3fs, gcsfs and adlfs load only when a
 filesystem is opened (``open_filesystem``), with an install hint if missing.
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 from .backends import RemoteObject, open_filesystem
 from .targets import DeletePolicy, Include, Schedule, Target, parse_target, parse_targets, redact
-from .transfer import CopyItem, FileResult, Outcome, RunSummary, Transfer, UploadItem
+from .outcomes import Outcome
+from .transfer import CopyItem, FileResult, RunSummary, Transfer, UploadItem
 from .verify import Expected, Problem, VerifyReport, verify
 
 __all__ = [

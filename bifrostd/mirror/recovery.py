@@ -29,7 +29,8 @@ from bifrostd.observe.safe_paths import RootedPath
 
 from .backends import RemoteObject, is_temp_key
 from .plan import key_problem, split_key
-from .transfer import FileResult, Outcome, Transfer
+from .outcomes import Outcome
+from .transfer import FileResult, Transfer
 
 __all__ = ["RestoreItem", "RestoreReport", "key_prefix", "restore", "select"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 import xxhash
 
@@ -27,9 +27,9 @@ from bifrostd.observe.hashing import hash_file
 from bifrostd.observe.safe_paths import AtomicFile, RootedPath, UnsafePath, lstat, open_folder
 
 from .backends import RemoteObject, read_object
-
-if TYPE_CHECKING:
-    from .transfer import Outcome, Transfer
+from .outcomes import Mismatch, Outcome
+from .pacing import RateLimiter
+from .targets import Target
 
 BUFFER_SIZE = 1 << 20
 FILE_MODE = 0o644  # less the umask, as before: readable by the studio
@@ -42,8 +42,6 @@ class ObjectGone(FileNotFoundError):
 def local_verdict(dest: RootedPath, remote: RemoteObject, expected: str | None, *,
                   force: bool) -> tuple[Outcome, str] | None:
     """Why ``dest`` must not be written (SKIPPED / REFUSED with a reason), or None to go ahead."""
-    from .transfer import Outcome
-
     try:
         st = lstat(dest)
     except UnsafePath as error:
@@ -53,8 +51,6 @@ def local_verdict(dest: RootedPath, remote: RemoteObject, expected: str | None, 
 
 def _judge(dest: RootedPath, st: os.stat_result | None, remote: RemoteObject, expected: str | None, *,
            force: bool) -> tuple[Outcome, str] | None:
-    from .transfer import Outcome
-
     if st is None:
         return None
     if stat.S_ISDIR(st.st_mode):
@@ -82,26 +78,25 @@ def _mirrored_mtime(remote: RemoteObject) -> int:
 
 
 def download_once(
-    transfer: Transfer, key: str, dest: RootedPath, listed: RemoteObject, expected: str | None, *, force: bool,
-    progress: Callable[[int], None] | None = None,
+    fs: Any, target: Target, limiter: RateLimiter, key: str, dest: RootedPath, listed: RemoteObject,
+    expected: str | None, *, force: bool, progress: Callable[[int], None] | None = None,
 ) -> int | tuple[Outcome, str]:
     """One attempt: stream to a temp file, verify, rename. Returns the bytes received.
 
-    ``listed`` is what the listing (or a HEAD) said; the size, metadata and
-    mtime checked are those the download's own responses carry. ``progress``
-    is told each chunk's bytes as it is written. Raises ``UnsafePath`` when a
-    folder on the way is a symlink or not a folder.
+    ``fs`` and ``target`` say where the object is; ``limiter`` is the
+    target's bandwidth cap. ``listed`` is what the listing (or a HEAD) said;
+    the size, metadata and mtime checked are those the download's own
+    responses carry. ``progress`` is told each chunk's bytes as it is written.
+    Raises ``UnsafePath`` when a folder on the way is a symlink or not a folder.
     """
-    from .transfer import _Mismatch
-
     with AtomicFile(dest, mode=FILE_MODE) as out:
-        remote, received, digest = _stream(transfer, key, out, listed.size, progress)
+        remote, received, digest = _stream(fs, target, limiter, key, out, listed.size, progress)
         if remote is None:
             raise ObjectGone(f"{key}: not in the bucket")
         expected = expected or remote.xxh3
         if received != remote.size or (expected and digest != expected):
-            raise _Mismatch(f"{key}: received {received} bytes hashing to {digest}, "
-                            f"expected {remote.size} bytes hashing to {expected}")
+            raise Mismatch(f"{key}: received {received} bytes hashing to {digest}, "
+                           f"expected {remote.size} bytes hashing to {expected}")
         verdict = _judge(dest, out.existing(), remote, None, force=force)  # the local file may have moved on
         if verdict is not None:
             out.abandon()
@@ -110,19 +105,19 @@ def download_once(
         return received
 
 
-def _stream(transfer: Transfer, key: str, out: AtomicFile, size_hint: int,
+def _stream(fs: Any, target: Target, limiter: RateLimiter, key: str, out: AtomicFile, size_hint: int,
             progress: Callable[[int], None] | None) -> tuple[RemoteObject | None, int, str]:
     hasher = xxhash.xxh3_128()
     received = 0
 
     def sink(chunk: bytes) -> None:
         nonlocal received
-        transfer.limiter.acquire(len(chunk))
+        limiter.acquire(len(chunk))
         hasher.update(chunk)
         out.write(chunk)
         received += len(chunk)
         if progress is not None:
             progress(len(chunk))
 
-    remote = read_object(transfer.fs, transfer.target, key, sink, size_hint=size_hint)
+    remote = read_object(fs, target, key, sink, size_hint=size_hint)
     return remote, received, hasher.hexdigest()

@@ -30,7 +30,8 @@ from bifrostd.progress import InFlight, Progress, Reporter
 from .leftovers import Sweep, may_remain, sweep
 from .plan import Copy, Delete, MirrorPlan, Upload, due_before, plan, split_key
 from .targets import Target, redact_text
-from .transfer import CopyItem, FileResult, Outcome, Transfer, UploadItem
+from .outcomes import Outcome
+from .transfer import CopyItem, FileResult, Transfer, UploadItem
 
 __all__ = ["RunReport", "due_targets", "execute", "locator", "next_due", "plan_target", "run_due_targets", "run_target"]
 

@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +40,7 @@ from bifrostd.observe.safe_paths import lstat as safe_lstat
 
 from . import backends
 from .backends import RemoteObject, head, is_transient, open_writer, remove, server_copy
+from .outcomes import Mismatch, Outcome
 from .pacing import Backoff, RateLimiter
 from .targets import Target, redact_text
 
@@ -59,17 +59,6 @@ BUFFER_SIZE = 1 << 20
 MAX_KEY_BYTES = 1024  # S3's limit; emulators do not all enforce it
 TICK = 0.1  # seconds between run_many's ticks
 T = TypeVar("T")
-
-
-class Outcome(str, Enum):
-    UPLOADED = "uploaded"
-    COPIED = "copied"
-    DELETED = "deleted"
-    DOWNLOADED = "downloaded"
-    SKIPPED = "skipped"  # the destination already holds this content
-    CHANGED = "changed"  # the source changed during the transfer: not mirrored, try again later
-    REFUSED = "refused"  # a restore would overwrite a newer local file (use force), or write through a symlink
-    FAILED = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +125,6 @@ class _Changed(Exception):
     """The local file is not (or no longer) the one the caller hashed."""
 
 
-class _Mismatch(Exception):
-    """What arrived differs from what was expected; retrying may help."""
-
-
 def check_key(key: str, target: Target) -> str | None:
     """Why ``key`` can't be used on ``target``, or None. Keys are relative POSIX paths."""
     if not key or key.startswith("/") or key.endswith("/") or "\x00" in key or "\\" in key:
@@ -189,7 +174,7 @@ class Transfer:
             except (_Changed, KeyboardInterrupt):
                 raise
             except Exception as error:
-                if attempt >= self.target.retries or not (isinstance(error, _Mismatch) or is_transient(error)):
+                if attempt >= self.target.retries or not (isinstance(error, Mismatch) or is_transient(error)):
                     _note_attempts(error, attempt + 1)
                     raise
                 self._sleep(self.backoff.delay(attempt, self._rng))
@@ -273,13 +258,13 @@ class Transfer:
         """HEAD the committed object: the key must now report our size and hash."""
         remote = head(self.fs, self.target, key)
         if remote is None:
-            raise _Mismatch(f"{key}: not found after upload")
+            raise Mismatch(f"{key}: not found after upload")
         if remote.size != size:
-            raise _Mismatch(f"{key}: size {remote.size} after upload, expected {size}")
+            raise Mismatch(f"{key}: size {remote.size} after upload, expected {size}")
         if remote.xxh3 is not None and remote.xxh3 != xxh3:
-            raise _Mismatch(f"{key}: bifrost-xxh3 {remote.xxh3} after upload, expected {xxh3}")
+            raise Mismatch(f"{key}: bifrost-xxh3 {remote.xxh3} after upload, expected {xxh3}")
         if remote.xxh3 is None and self.target.protocol != "file":
-            raise _Mismatch(f"{key}: no bifrost-xxh3 metadata after upload")
+            raise Mismatch(f"{key}: no bifrost-xxh3 metadata after upload")
         return remote
 
     def upload_many(
@@ -348,7 +333,7 @@ class Transfer:
         tells whether the local file may be replaced. ``progress`` is called
         with each chunk's byte count as it arrives.
         """
-        from .restore import ObjectGone, download_once
+        from .restore import ObjectGone, download_once  # with the hasher: only restores need it
 
         started = self._clock()
         dest = RootedPath.of(dest)
@@ -358,7 +343,8 @@ class Transfer:
                 return replace(early, seconds=self._clock() - started)
             remote = early
             received, attempts = self._retrying(
-                lambda: download_once(self, key, dest, remote, expected_xxh3, force=force, progress=progress))
+                lambda: download_once(self.fs, self.target, self.limiter, key, dest, remote, expected_xxh3,
+                                      force=force, progress=progress))
         except ObjectGone:
             return FileResult(key, Outcome.FAILED, error="not in the bucket", seconds=self._clock() - started)
         except UnsafePath as error:  # a folder became a symlink since the first check
