@@ -163,9 +163,10 @@ class Key:
             raise self._fail(value, "must be lower case")
         if self.case == "upper" and value != value.upper():
             raise self._fail(value, "must be upper case")
-        if self.choices and value not in self.choices:
-            raise self._fail(value, f"must be one of {', '.join(self.choices)}")
-        if not re.fullmatch(self.regex(), value, re.ASCII):
+        if self.choices:  # a choice matches the key's regex (the choices, escaped) by construction
+            if value not in self.choices:
+                raise self._fail(value, f"must be one of {', '.join(self.choices)}")
+        elif not re.fullmatch(self.regex(), value, re.ASCII):
             raise self._fail(value, f"does not match the pattern {self.pattern or DEFAULT_STR_PATTERN!r}")
         return value
 
