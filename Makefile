@@ -14,7 +14,7 @@ DEPS ?= newest
 PYTEST_ARGS ?=
 CONSTRAINTS := $(if $(filter lowest,$(DEPS)),-c $(VENV)/lowest.txt,)
 
-.PHONY: setup setup-demo test test-fast demo bench clean
+.PHONY: setup setup-demo lint test test-fast demo bench clean
 
 setup: $(VENV)/.installed-test
 setup-demo: $(VENV)/.installed
@@ -43,10 +43,16 @@ $(VENV)/.installed-test: $(VENV)/.installed package.json package-lock.json .ci/e
 	@$(BIN)/pip list 2>/dev/null | grep -iE '^(watchdog|click|sqlite-utils|pyyaml|xxhash|interegular|fsspec|s3fs|gcsfs|adlfs|moto|pytest) ' | tr -s ' ' | paste -sd, - | sed 's/^/== versions: /'
 	touch $@
 
-test: setup
+# The house rules as checks: ruff (mistakes), lint-imports (the layers, the pure core, the catalog as the
+# only door to SQLite, no cycles; contracts in pyproject.toml). make test runs it first.
+lint: setup
+	$(BIN)/ruff check bifrostd tests bench scripts
+	$(BIN)/lint-imports --no-cache
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 demo: setup-demo
@@ -56,4 +62,4 @@ bench: setup
 	$(BIN)/python bench/templates.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache .mypy_cache

@@ -202,11 +202,11 @@ def noop_planning(folder: Path, count: int) -> float:
              1000 + i % 7, now, i, 1, 0, f"{i:032x}", "frame_file", "fp", now, now) for i in range(count)]
     target = parse_target("plan", {"url": "s3://bench/plan"})
     with Catalog.open(folder / "catalog.db", write=True) as catalog:
-        catalog.conn.execute("BEGIN")
-        catalog.conn.executemany(
+        catalog._conn.execute("BEGIN")
+        catalog._conn.executemany(
             "INSERT INTO files (root, path, dir, size, mtime_ns, inode, device, uid, hash, template, fingerprint, "
             "first_seen_ns, last_seen_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        catalog.conn.execute("COMMIT")
+        catalog._conn.execute("COMMIT")
         state = MirrorState.of(catalog)
         first = plan_target(state, target, lambda r, p: folder / r / p, now_ns=now)
         state.record("plan", [(u.root, u.path, u.hash, u.size, u.mtime_ns, None) for u in first.uploads], None)

@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests run on real files in tmp_path; the environment is cleaned of BIFROST_*."""
+"""Shared fixtures. Tests run on real files in tmp_path; the environment is cleaned of BIFROST_*;
+a test that leaves a thread or a child process running fails (see leaks.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,31 @@ from pathlib import Path
 
 import pytest
 
+import leaks
+
 DATA = Path(__file__).resolve().parent.parent / "fixtures" / "templates"
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(leaks.FixtureOwnership(), "bifrost-fixture-ownership")
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(pytestconfig):
+    """Fail a test that leaves a thread or a child process running (or a child exited but never reaped).
+
+    Only what the test started counts: whatever ran before it, and whatever a
+    session or module fixture started, is excluded. Stragglers get
+    ``leaks.GRACE`` seconds to end.
+    """
+    before = leaks.snapshot()
+    yield
+    fixtures = pytestconfig.pluginmanager.get_plugin("bifrost-fixture-ownership")
+    threads, kids = leaks.wait_for_leaks(before | fixtures.owned)
+    if threads or kids:
+        pytest.fail(leaks.report(threads, kids), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -23,9 +23,9 @@ def test_migrations_are_named_recorded_and_applied_once(tmp_path):
     assert names == [m.name for m in CATALOG._migrations]
     with Catalog.open(path, write=True) as catalog:
         assert catalog.migrations() == names
-        rows = catalog.conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'bifrost.catalog'")
+        rows = catalog._conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = 'bifrost.catalog'")
         assert [r[0] for r in rows] == names
-        assert catalog.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert catalog._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_reading_a_catalog_that_does_not_exist_says_to_scan(tmp_path):
@@ -73,7 +73,7 @@ def test_local_filesystems_pass_and_the_longest_mount_wins(tmp_path):
 
 def test_the_activity_log_is_append_only(tmp_path):
     with Catalog.open(tmp_path / "catalog.db", write=True) as catalog:
-        conn = catalog.conn
+        conn = catalog._conn
         conn.execute("INSERT INTO events (at_ns, kind, source, root, path) VALUES (1, 'appeared', 'scan', 'r', 'p')")
         for statement in ("UPDATE events SET kind = 'x'", "DELETE FROM events"):
             with pytest.raises(sqlite3.IntegrityError, match="append-only"):

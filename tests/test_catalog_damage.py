@@ -188,7 +188,7 @@ def test_damage_met_inside_a_with_block_is_translated(studio):
     damage(db)
     with pytest.raises(CatalogCorrupt) as caught:
         with Catalog.open(db) as catalog:
-            catalog.conn.execute("SELECT count(*), sum(size) FROM files").fetchall()
+            catalog._conn.execute("SELECT count(*), sum(size) FROM files").fetchall()
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
     assert caught.value.exit_code == CORRUPT and str(db) in str(caught.value)
 

@@ -219,7 +219,7 @@ def test_rehash_finds_content_changed_behind_the_same_size_and_mtime(bifrostctl_
     with Catalog.open(config.parent / "state" / "catalog.db") as catalog:
         from bifrostd.observe.hashing import hash_file
 
-        row = catalog.conn.execute("SELECT hash FROM files WHERE path = ?",
+        row = catalog._conn.execute("SELECT hash FROM files WHERE path = ?",
                                    (target.relative_to(tree).as_posix(),)).fetchone()
         assert row[0] == hash_file(str(target))
 

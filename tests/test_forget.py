@@ -137,7 +137,7 @@ def test_a_forgotten_file_that_comes_back_is_new_and_its_sequence_is_recounted(s
         (tree / frame).unlink()
         scan(catalog, template_set, ScanOptions(full=True))
         execute_forget(catalog, template_set, plan_forget(catalog, template_set, [], everything=True))
-        count = catalog.conn.execute("SELECT count FROM sequences WHERE root = 'projects' AND pattern LIKE ?",
+        count = catalog._conn.execute("SELECT count FROM sequences WHERE root = 'projects' AND pattern LIKE ?",
                                      (f"{V1}/%",)).fetchone()[0]
         assert count == 2
         write(tree / frame, data)

@@ -8,7 +8,6 @@ import shutil
 import pytest
 
 from bifrostd.catalog import Catalog
-from bifrostd.catalog import queries
 from bifrostd.observe.hashing import HashOutcome, HashStatus, hash_many
 
 from studio_tree import age_tree, load, make_tree, scan, write, write_config
@@ -32,11 +31,11 @@ def test_first_scan_indexes_every_file_entity_and_sequence(studio):
     assert report.counts["added"] == len(made)
     assert report.counts["hashed"] == len(made)
     with reader(config) as catalog:
-        found = queries.status(catalog.conn)
+        found = catalog.status()
         assert found.files == {"present": len(made)}
         assert found.entities == {"project": 1, "sequence": 1, "shot": 3, "task": 6, "version": 12}
         assert found.unmanaged == 2
-        gaps = queries.gaps(catalog.conn)
+        gaps = catalog.gaps()
         assert len(gaps) == 6 and {g.missing for g in gaps} == {"1005"}
         assert {(g.first, g.last, g.count) for g in gaps} == {(1001, 1010, 9)}
         assert catalog.integrity() == "ok"
@@ -79,12 +78,12 @@ def test_a_torn_read_records_no_hash_and_is_retried_by_the_next_scan(studio):
     assert report.counts["hash_retries"] == len(made)
     assert any(f.kind.value == "changed-while-reading" for f in report.plan.findings)
     with reader(config) as catalog:
-        assert catalog.conn.execute("SELECT count(*) FROM files WHERE hash IS NOT NULL").fetchone()[0] == 0
-        assert catalog.conn.execute("SELECT count(*) FROM dirs WHERE mtime_ns != -1").fetchone()[0] > 0
+        assert catalog._conn.execute("SELECT count(*) FROM files WHERE hash IS NOT NULL").fetchone()[0] == 0
+        assert catalog._conn.execute("SELECT count(*) FROM dirs WHERE mtime_ns != -1").fetchone()[0] > 0
     report = scan(config)  # not --full: the folders of torn files are listed again
     assert report.counts["hashed"] == len(made)
     with reader(config) as catalog:
-        assert catalog.conn.execute("SELECT count(*) FROM files WHERE hash IS NULL").fetchone()[0] == 0
+        assert catalog._conn.execute("SELECT count(*) FROM files WHERE hash IS NULL").fetchone()[0] == 0
 
 
 def test_files_that_vanish_between_the_walk_and_hashing_are_not_recorded_as_present(studio):
@@ -104,7 +103,7 @@ def test_files_that_vanish_between_the_walk_and_hashing_are_not_recorded_as_pres
     assert sorted(f.relative for f in report.plan.findings if f.kind.value == "vanished") == sorted(
         [made[0], "demo/sequences/sq010/new_notes.txt"])
     with reader(config) as catalog:
-        states = dict(catalog.conn.execute("SELECT path, state FROM files"))
+        states = dict(catalog._conn.execute("SELECT path, state FROM files"))
         assert states[made[0]] == "missing" and "demo/sequences/sq010/new_notes.txt" not in states
         assert states[made[1]] == "present" and fresh.exists()
     assert scan(config, full=True).plan.empty
@@ -116,12 +115,12 @@ def test_a_rename_is_a_move_that_keeps_the_record_and_its_history(studio):
     old = "demo/sequences/sq010/notes.txt"
     new = "demo/sequences/notes-moved.txt"
     with reader(config) as catalog:
-        file_id = catalog.conn.execute("SELECT id FROM files WHERE path = ?", (old,)).fetchone()[0]
+        file_id = catalog._conn.execute("SELECT id FROM files WHERE path = ?", (old,)).fetchone()[0]
     os.rename(tree / old, tree / new)
     report = scan(config)
     assert report.counts["moved"] == 1 and report.counts["added"] == 0 and report.counts["vanished"] == 0
     with reader(config) as catalog:
-        conn = catalog.conn
+        conn = catalog._conn
         assert conn.execute("SELECT id FROM files WHERE path = ?", (new,)).fetchone()[0] == file_id
         kinds = [k for (k,) in conn.execute("SELECT kind FROM events WHERE file_id = ? ORDER BY id", (file_id,))]
         assert kinds == ["appeared", "moved"]
@@ -148,9 +147,9 @@ def test_moving_a_version_folder_moves_its_files_to_the_new_entity(studio):
     report = scan(config)
     assert report.counts["moved"] == 9 and report.counts["vanished"] == 0
     with reader(config) as catalog:
-        version = queries.entity_by_uri(catalog.conn, "bifrost:///version/shot/demo/sq010/sh0010/comp/9")
+        version = catalog.entity_by_uri("bifrost:///version/shot/demo/sq010/sh0010/comp/9")
         assert version is not None and version.files == 9
-        old = queries.entity_by_uri(catalog.conn, "bifrost:///version/shot/demo/sq010/sh0010/comp/2")
+        old = catalog.entity_by_uri("bifrost:///version/shot/demo/sq010/sh0010/comp/2")
         assert old.files == 0  # kept, with its history, but empty
 
 
@@ -161,14 +160,14 @@ def test_deleted_files_and_folders_vanish_and_come_back(studio):
     report = scan(config)
     assert report.counts["vanished"] == 2 * (1 + 9)
     with reader(config) as catalog:
-        assert queries.count_missing(catalog.conn) == 20
-        assert catalog.conn.execute("SELECT count(*) FROM dirs WHERE path LIKE '%sh0020%'").fetchone()[0] == 0
+        assert catalog.count_missing() == 20
+        assert catalog._conn.execute("SELECT count(*) FROM dirs WHERE path LIKE '%sh0020%'").fetchone()[0] == 0
     make_tree(tree, shots=3, versions=2, frames=10, gap=1005)
     report = scan(config)
     reappeared = [a for a in report.plan.actions if getattr(a, "reappeared", False)]
     assert len(reappeared) == 20  # the records come back with their ids
     with reader(config) as catalog:
-        assert queries.count_missing(catalog.conn) == 0
+        assert catalog.count_missing() == 0
 
 
 def test_files_in_unlisted_folders_are_not_marked_vanished(studio):
@@ -189,9 +188,9 @@ def test_non_utf8_names_round_trip_through_the_catalog(studio):
     assert report.counts["added"] == len(made) + 1
     relative = os.fsdecode(raw_name)
     with reader(config) as catalog:
-        records = {r.relative: r for r in queries.present_records(catalog.conn)}
+        records = {r.relative: r for r in catalog.present_records()}
         assert relative in records and records[relative].hash is not None
-        path, raw = catalog.conn.execute("SELECT path, raw FROM files WHERE raw != x''").fetchone()
+        path, raw = catalog._conn.execute("SELECT path, raw FROM files WHERE raw != x''").fetchone()
         assert raw == raw_name and path == "demo/sequences/sq010/caf\\xe9_\\xff.txt"
     assert scan(config, full=True).plan.empty
     os.unlink(os.fsencode(tree) + b"/" + raw_name)
@@ -208,7 +207,7 @@ def test_a_template_change_is_planned_then_applied_as_rematches(studio, tmp_path
 
     _, template_set = load(config)
     with reader(config) as catalog:
-        change = plan_template_change(queries.present_records(catalog.conn), template_set)
+        change = plan_template_change(catalog.present_records(), template_set)
     assert [a.record.relative for a in change.newly_managed] == ["demo/sequences/sq010/notes.txt"]
     assert change.refresh == len(made) - 1
     report = scan(config, full=True)
@@ -227,7 +226,7 @@ def test_an_empty_root_is_taken_for_an_absent_mount_not_for_every_file_deleted(s
     assert report.counts["vanished"] == 0 and report.plan.empty
     assert [(f.kind.value, f.relative) for f in report.plan.findings] == [("root-empty", ".")]
     with reader(config) as catalog:
-        assert queries.status(catalog.conn).files == {"present": len(made)}
+        assert catalog.status().files == {"present": len(made)}
     shutil.rmtree(tree)
     os.rename(tmp_path / "away", tree)  # mounted again: nothing to do
     assert scan(config, full=True).plan.empty

@@ -183,18 +183,18 @@ def test_a_run_with_nothing_to_do_reads_no_file_rows_and_opens_no_bucket(catalog
     rows, ``mirror_objects`` is looked up by its primary key (no scan per file),
     and an empty plan opens no filesystem at all.
     """
-    fill(catalog.conn, 100_000)
+    fill(catalog._conn, 100_000)
     state = MirrorState.of(catalog)
     t = target()
     first = plan_target(state, t, locate, now_ns=NOW)
     assert len(first.uploads) == 100_000
     state.record("t", [(u.root, u.path, u.hash, u.size, u.mtime_ns, None) for u in first.uploads], None)
     rows_read = []
-    catalog.conn.row_factory = lambda cursor, row: rows_read.append(row) or row
+    catalog._conn.row_factory = lambda cursor, row: rows_read.append(row) or row
     try:
         again = plan_target(state, t, locate, now_ns=NOW)
     finally:
-        catalog.conn.row_factory = None
+        catalog._conn.row_factory = None
     assert again.empty and rows_read == []
     details = state.diff_query_plan("t", IncludeFilter())
     assert any(d.startswith("SEARCH m USING PRIMARY KEY (target=? AND root=? AND path=?)") for d in details)
@@ -209,13 +209,13 @@ class _Untouchable:
 
 
 def test_include_filters_roots_templates_and_entity_kinds(catalog):
-    fill(catalog.conn, 10, template="render")
-    fill(catalog.conn, 5, template="work", start=10)
-    fill(catalog.conn, 3, root="library", start=20)
+    fill(catalog._conn, 10, template="render")
+    fill(catalog._conn, 5, template="work", start=10)
+    fill(catalog._conn, 3, root="library", start=20)
     state = MirrorState.of(catalog)
     assert len(plan_target(state, target(include={"templates": "work"}), locate, now_ns=NOW).uploads) == 5
     assert len(plan_target(state, target(include={"roots": ["library"]}), locate, now_ns=NOW).uploads) == 3
-    conn = catalog.conn
+    conn = catalog._conn
     conn.execute("INSERT INTO entities (id, kind, uri, name, keys, created_ns, updated_ns) "
                  "VALUES (1, 'shot', 's', 's', '{}', 0, 0), (2, 'version', 'v', 'v', '{}', 0, 0)")
     conn.execute("UPDATE entities SET parent_id = 1 WHERE id = 2")
@@ -224,7 +224,7 @@ def test_include_filters_roots_templates_and_entity_kinds(catalog):
 
 
 def test_in_flight_keys_stay_unknown_until_recorded(catalog):
-    fill(catalog.conn, 3)
+    fill(catalog._conn, 3)
     state = MirrorState.of(catalog)
     p = plan_target(state, target(), locate, now_ns=NOW)
     state.mark_in_flight("t", [(u.root, u.path, u.size) for u in p.uploads], None)

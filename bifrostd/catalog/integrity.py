@@ -10,10 +10,10 @@ Bifrost errors that say what to do; any other SQLite error is left as it is:
 it is a bug, and shows its traceback.
 
 Where the translation happens (``store.Catalog``): opening, every method,
-and the end of a ``with Catalog.open(...)`` block, which covers the
-queries a command runs on ``catalog.conn`` inside it. Rows are not wrapped
-one by one: that would tax every query for an error that almost never
-happens.
+the iterators methods return, and the end of a ``with Catalog.open(...)``
+block, which covers what the mirror's ``MirrorState`` reads inside it. Rows
+are not wrapped one by one: that would tax every query for an error that
+almost never happens.
 
 A writer runs ``PRAGMA quick_check`` before it writes anything (before
 migrations too): SQLite refuses to write into a page it knows is bad, but a

@@ -155,13 +155,13 @@ class MirrorState:
     """The mirror tables of one catalog connection. Writes need the writer's connection."""
 
     def __init__(self, conn: sqlite3.Connection, *, clock: Callable[[], int] = time.time_ns) -> None:
-        self.conn = conn
+        self._conn = conn
         self.clock = clock
 
     @classmethod
     def of(cls, catalog: Any) -> MirrorState:
         """The mirror tables of an open :class:`~bifrostd.catalog.Catalog` (and its clock)."""
-        return cls(catalog.conn, clock=catalog.clock)
+        return cls(catalog._conn, clock=catalog.clock)  # the catalog's connection: this subpackage's own
 
     # -- the planner's input -------------------------------------------------------------
     def diff(self, target: str, include: IncludeFilter, *, due_before_ns: int) -> MirrorDiff:
@@ -172,9 +172,9 @@ class MirrorState:
         """
         included, params = _included(include)
         changed = tuple(WantedFile(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], r[7], bool(r[8]), r[9], r[10])
-                        for r in self.conn.execute(CHANGED.format(included=included), (target, *params)))
+                        for r in self._conn.execute(CHANGED.format(included=included), (target, *params)))
         unwanted = tuple(RecordedObject(*r) for r in
-                         self.conn.execute(UNWANTED.format(included=included), (target, due_before_ns, *params)))
+                         self._conn.execute(UNWANTED.format(included=included), (target, due_before_ns, *params)))
         return MirrorDiff(changed, unwanted)
 
     def diff_query_plan(self, target: str, include: IncludeFilter) -> list[str]:
@@ -187,7 +187,7 @@ class MirrorState:
         included, params = _included(include)
         details = []
         for sql, args in ((CHANGED, (target, *params)), (UNWANTED, (target, 0, *params))):
-            details += [row[3] for row in self.conn.execute("EXPLAIN QUERY PLAN " + sql.format(included=included), args)]
+            details += [row[3] for row in self._conn.execute("EXPLAIN QUERY PLAN " + sql.format(included=included), args)]
         return details
 
     def sources(self, target: str, hashes: Iterable[str]) -> dict[str, list[RecordedObject]]:
@@ -196,7 +196,7 @@ class MirrorState:
         wanted = sorted(set(hashes))
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 "SELECT root, path, hash, size, gone_ns, mtime_ns FROM mirror_objects "
                 f"WHERE target = ? AND hash IN ({','.join('?' * len(chunk))}) ORDER BY gone_ns IS NOT NULL, root, path",
                 (target, *chunk))
@@ -216,7 +216,7 @@ class MirrorState:
         found: set[str] = set()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            held = self.conn.execute(
+            held = self._conn.execute(
                 "SELECT root, path, hash FROM mirror_objects WHERE target = ? AND gone_ns IS NULL "
                 f"AND hash IN ({','.join('?' * len(chunk))})", (target, *chunk))
             found.update(digest for root, path, digest in held if (root, path) not in leaving)
@@ -225,21 +225,21 @@ class MirrorState:
     def unsettled(self, include: IncludeFilter) -> tuple[int, int, int | None]:
         """(files, bytes, oldest change) of included present files not hashed yet: not mirrorable yet."""
         included, params = _included(include)
-        count, size, oldest = self.conn.execute(UNSETTLED.format(included=included), params).fetchone()
+        count, size, oldest = self._conn.execute(UNSETTLED.format(included=included), params).fetchone()
         return count, size, oldest
 
     def objects(self, target: str) -> Iterator[RecordedObject]:
-        rows = self.conn.execute("SELECT root, path, hash, size, gone_ns, mtime_ns FROM mirror_objects "
+        rows = self._conn.execute("SELECT root, path, hash, size, gone_ns, mtime_ns FROM mirror_objects "
                                  "WHERE target = ? ORDER BY root, path", (target,))
         return (RecordedObject(*row) for row in rows)
 
     def object_count(self, target: str) -> int:
         """How many objects Bifrost holds at ``target`` (live, kept and retained)."""
-        return self.conn.execute("SELECT count(*) FROM mirror_objects WHERE target = ?", (target,)).fetchone()[0]
+        return self._conn.execute("SELECT count(*) FROM mirror_objects WHERE target = ?", (target,)).fetchone()[0]
 
     def totals(self, target: str) -> dict[str, int]:
         """Objects and bytes Bifrost holds at the target, split by live and gone (kept or retained)."""
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(gone_ns IS NOT NULL), 0), "
             "coalesce(sum(CASE WHEN gone_ns IS NOT NULL THEN size ELSE 0 END), 0), coalesce(sum(hash IS NULL), 0) "
             "FROM mirror_objects WHERE target = ?", (target,)).fetchone()
@@ -247,54 +247,54 @@ class MirrorState:
 
     def targets(self) -> list[str]:
         """Targets with any bookkeeping (including ones since removed from the config)."""
-        rows = self.conn.execute("SELECT DISTINCT target FROM mirror_runs UNION SELECT DISTINCT target FROM mirror_objects")
+        rows = self._conn.execute("SELECT DISTINCT target FROM mirror_runs UNION SELECT DISTINCT target FROM mirror_objects")
         return sorted(r[0] for r in rows)
 
     # -- recording (writer only) ------------------------------------------------------------
     def mark_in_flight(self, target: str, rows: Sequence[tuple[str, str, int]], run_id: int | None) -> None:
         """Keys (root, path, size) about to be written: content unknown until recorded. Committed at once."""
         now = self.clock()
-        with transaction(self.conn):
-            self.conn.executemany(IN_FLIGHT, ((target, root, path, size, now, run_id) for root, path, size in rows))
+        with transaction(self._conn):
+            self._conn.executemany(IN_FLIGHT, ((target, root, path, size, now, run_id) for root, path, size in rows))
 
     def record(self, target: str, rows: Sequence[tuple[str, str, str | None, int, int | None, str | None]],
                run_id: int | None) -> None:
         """Objects now at keys: (root, path, hash or None if unknown, size, mtime_ns, etag)."""
         now = self.clock()
-        with transaction(self.conn):
-            self.conn.executemany(RECORD, ((target, root, path, digest, size, mtime, etag, now, run_id)
+        with transaction(self._conn):
+            self._conn.executemany(RECORD, ((target, root, path, digest, size, mtime, etag, now, run_id)
                                            for root, path, digest, size, mtime, etag in rows))
 
     def forget(self, target: str, keys: Sequence[tuple[str, str]]) -> None:
         """Objects no longer at their keys (deleted), or rows not to be trusted (verify --repair)."""
-        with transaction(self.conn):
-            self.conn.executemany("DELETE FROM mirror_objects WHERE target = ? AND root = ? AND path = ?",
+        with transaction(self._conn):
+            self._conn.executemany("DELETE FROM mirror_objects WHERE target = ? AND root = ? AND path = ?",
                                   ((target, root, path) for root, path in keys))
 
     def mark_gone(self, target: str, keys: Sequence[tuple[str, str]], *, now_ns: int) -> None:
-        with transaction(self.conn):
-            self.conn.executemany("UPDATE mirror_objects SET gone_ns = ? WHERE target = ? AND root = ? AND path = ? "
+        with transaction(self._conn):
+            self._conn.executemany("UPDATE mirror_objects SET gone_ns = ? WHERE target = ? AND root = ? AND path = ? "
                                   "AND gone_ns IS NULL", ((now_ns, target, root, path) for root, path in keys))
 
     def revive(self, target: str, keys: Sequence[tuple[str, str]]) -> None:
-        with transaction(self.conn):
-            self.conn.executemany("UPDATE mirror_objects SET gone_ns = NULL WHERE target = ? AND root = ? AND path = ?",
+        with transaction(self._conn):
+            self._conn.executemany("UPDATE mirror_objects SET gone_ns = NULL WHERE target = ? AND root = ? AND path = ?",
                                   ((target, root, path) for root, path in keys))
 
     # -- runs ---------------------------------------------------------------------------------
     def begin_run(self, target: str, *, source: str, planned: dict[str, int]) -> int:
         """A new run; any run of this target still marked running was cut short (one writer)."""
         now = self.clock()
-        with transaction(self.conn):
-            self.conn.execute("UPDATE mirror_runs SET status = 'interrupted' WHERE target = ? AND status = 'running'",
+        with transaction(self._conn):
+            self._conn.execute("UPDATE mirror_runs SET status = 'interrupted' WHERE target = ? AND status = 'running'",
                               (target,))
-            cursor = self.conn.execute("INSERT INTO mirror_runs (target, source, started_ns, planned) VALUES (?,?,?,?)",
+            cursor = self._conn.execute("INSERT INTO mirror_runs (target, source, started_ns, planned) VALUES (?,?,?,?)",
                                        (target, source, now, json.dumps(planned)))
         return int(cursor.lastrowid)
 
     def finish_run(self, run_id: int, *, status: str, counts: dict[str, int], bytes: int, error: str | None) -> None:
-        with transaction(self.conn):
-            self.conn.execute("UPDATE mirror_runs SET finished_ns = ?, status = ?, counts = ?, bytes = ?, error = ? "
+        with transaction(self._conn):
+            self._conn.execute("UPDATE mirror_runs SET finished_ns = ?, status = ?, counts = ?, bytes = ?, error = ? "
                               "WHERE id = ?", (self.clock(), status, json.dumps(counts), bytes, error, run_id))
 
     def last_run(self, target: str, *, status: str | None = None) -> RunRecord | None:
@@ -303,11 +303,11 @@ class MirrorState:
         if status is not None:
             sql += " AND status = ?"
             params += (status,)
-        row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+        row = self._conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
         return _run_record(row) if row else None
 
     def last_error(self, target: str) -> RunRecord | None:
-        row = self.conn.execute(f"SELECT {RUN_COLUMNS} FROM mirror_runs WHERE target = ? AND error IS NOT NULL "
+        row = self._conn.execute(f"SELECT {RUN_COLUMNS} FROM mirror_runs WHERE target = ? AND error IS NOT NULL "
                                 "ORDER BY id DESC LIMIT 1", (target,)).fetchone()
         return _run_record(row) if row else None
 

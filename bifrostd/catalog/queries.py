@@ -181,6 +181,12 @@ def _natural(name: str) -> tuple[int, int, str]:
     return (0, int(name), "") if name.isascii() and name.isdigit() else (1, 0, name)
 
 
+def entities_of_kind(conn: sqlite3.Connection, kind: str | None) -> list[EntityInfo]:
+    """Every entity of ``kind`` (every entity, for None), in URI order."""
+    where, params = ("WHERE e.kind = ?", (kind,)) if kind is not None else ("", ())
+    return [_entity(r) for r in conn.execute(ENTITY_COLUMNS + f" {where} ORDER BY e.uri", params)]
+
+
 def descendants(conn: sqlite3.Connection, entity_id: int, kind: str) -> list[EntityInfo]:
     """Entities of ``kind`` at or below ``entity_id``."""
     sql = f"""WITH RECURSIVE below(id) AS (SELECT ? UNION ALL SELECT c.id FROM entities c JOIN below b ON c.parent_id = b.id)
@@ -229,6 +235,17 @@ def entity_files(conn: sqlite3.Connection, entity_id: int) -> tuple[list[FileRow
                                   (SELECT coalesce(sum(size), 0) FROM files f WHERE f.sequence_id = s.id AND f.state = 'present')
                            FROM sequences s WHERE s.entity_id = ? AND s.count > 0 ORDER BY s.pattern""", (entity_id,))
     return singles, [SequenceInfo(*r) for r in seqs]
+
+
+def files_below(conn: sqlite3.Connection, entity_id: int) -> list[FileRow]:
+    """The present files of an entity and of the entities below it, in (root, path) order."""
+    rows = conn.execute("""WITH RECURSIVE below(id) AS (SELECT ? UNION ALL
+                             SELECT c.id FROM entities c JOIN below b ON c.parent_id = b.id)
+                           SELECT f.root, f.path, f.raw, f.size, f.state, f.template, f.hash, f.frame, s.pattern
+                           FROM files f LEFT JOIN sequences s ON s.id = f.sequence_id
+                           WHERE f.state = 'present' AND f.entity_id IN below ORDER BY f.root, f.path""",
+                        (entity_id,))
+    return [FileRow(r[0], from_columns(r[1], r[2]), r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
 
 
 def files_under(conn: sqlite3.Connection, root: str, folder: str, *, limit: int = 5000) -> list[FileRow]:

@@ -1,11 +1,14 @@
 """The catalog object: one SQLite database, opened for writing (one process) or reading (any).
 
 This is the seam every other module uses; nothing outside this subpackage
-speaks SQL, so a PostgreSQL catalog for multi-server studios replaces what is
-behind these methods and nothing in front of them. No ``sqlite3`` error a
-user can act on leaves it as such: its methods, and the end of a ``with``
-block around queries on :attr:`Catalog.conn`, raise the Bifrost error it
-stands for (``integrity``).
+speaks SQL or holds the connection (``tests/test_layers.py`` checks), so a
+PostgreSQL catalog for multi-server studios replaces what is behind these
+methods and nothing in front of them. Methods take and return model values
+(``bifrostd.model``) or the catalog's own frozen record types (``queries``,
+``events``, ``scans``), never rows or cursors. No ``sqlite3`` error a user
+can act on leaves it as such: its methods, the iterators they return, and
+the end of a ``with`` block raise the Bifrost error it stands for
+(``integrity``).
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from sqlite_utils import Database
 
 from ..errors import CatalogError
 from ..model import FileRecord, Plan
 from ..model import CatalogView, WalkScope
-from . import scans
+from . import queries, scans
 from .connection import WriterLock, open_database
+from .dirty_view import dirty_view
+from .events import Event, read_log
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
 from .integrity import guard, translated
 from .location import MountTable, system_mounts
@@ -47,7 +52,7 @@ class Catalog:
     def __init__(self, path: Path, db: Database, *, writable: bool, lock: WriterLock | None = None,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.path = path
-        self.db = db
+        self._db = db
         self.writable = writable
         self.clock = clock
         self._lock = lock
@@ -80,8 +85,8 @@ class Catalog:
     @_guarded
     def mark_interrupted(self) -> None:
         """Record scans and mirror runs that a dead writer left running as interrupted."""
-        scans.mark_interrupted(self.conn)
-        mark_interrupted_runs(self.conn)
+        scans.mark_interrupted(self._conn)
+        mark_interrupted_runs(self._conn)
 
     def sibling(self) -> Catalog:
         """A second writing connection for another thread of this process (the daemon's mirror worker).
@@ -95,7 +100,7 @@ class Catalog:
         return type(self)(self.path, open_database(self.path, write=False), writable=True, clock=self.clock)
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
         if self._lock:
             self._lock.release()
 
@@ -109,42 +114,43 @@ class Catalog:
             raise found from error
 
     @property
-    def conn(self):
-        return self.db.conn
+    def _conn(self) -> Any:
+        """The SQLite connection: for this subpackage only (``MirrorState.of``, tests of its internals)."""
+        return self._db.conn
 
     @_guarded
     def migrations(self) -> list[str]:
-        return applied_migrations(self.db)
+        return applied_migrations(self._db)
 
     # -- reconcile -------------------------------------------------------------------
     @_guarded
     def view(self, scope: WalkScope, *, whole: bool = False) -> CatalogView:
-        return load_view(self.conn, scope, whole=whole)
+        return load_view(self._conn, scope, whole=whole)
 
     @_guarded
     def signatures(self, roots, fingerprint: str, *, hashed: bool) -> dict[str, dict[str, tuple]]:
         """Every record of ``roots`` as a compact signature (see ``files.load_signatures``)."""
-        return load_signatures(self.conn, roots, fingerprint, hashed=hashed)
+        return load_signatures(self._conn, roots, fingerprint, hashed=hashed)
 
     @_guarded
     def records(self, roots, ids) -> CatalogView:
         """A view holding the records with ``ids``, and the remembered folders of ``roots``."""
-        return load_records(self.conn, roots, ids)
+        return load_records(self._conn, roots, ids)
 
     @_guarded
     def dirs(self, roots) -> dict[tuple[str, str], int]:
         """The remembered folder mtimes of ``roots``: the walker's prior view for pruning."""
-        return load_dirs(self.conn, roots)
+        return load_dirs(self._conn, roots)
 
     @_guarded
     def dir_count(self, root: str) -> int:
         """How many folders of ``root`` the last walks remembered (the root folder included)."""
-        return self.conn.execute("SELECT count(*) FROM dirs WHERE root = ?", (root,)).fetchone()[0]
+        return self._conn.execute("SELECT count(*) FROM dirs WHERE root = ?", (root,)).fetchone()[0]
 
     @_guarded
     def file_totals(self, root: str) -> tuple[int, int]:
         """(files, bytes) of the present records of ``root`` a rolling pass can name by path (UTF-8 names)."""
-        row = self.conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM files "
+        row = self._conn.execute("SELECT count(*), coalesce(sum(size), 0) FROM files "
                                 "WHERE root = ? AND state = 'present' AND raw = x''", (root,)).fetchone()
         return int(row[0]), int(row[1])
 
@@ -155,54 +161,170 @@ class Catalog:
         Names that are not UTF-8 are left out: a path can't name them, and a
         full walk lists them anyway.
         """
-        return [(path, size) for path, size in self.conn.execute(
+        return [(path, size) for path, size in self._conn.execute(
             "SELECT path, size FROM files WHERE root = ? AND path > ? AND state = 'present' AND raw = x'' "
             "ORDER BY path LIMIT ?", (root, after, limit))]
+
+    @_guarded
+    def dirty_view(self, root: str, files: Iterable[str], folders: Iterable[str],
+                   inodes: Iterable[tuple[int, int]]) -> CatalogView:
+        """The planner's view for a batch of the watcher's dirty paths of ``root``: the records at ``files``,
+        the records and remembered folders under ``folders``, and the missing records with one of ``inodes``
+        ((device, inode) pairs: sources of a move). Costs in proportion to the batch, not the catalog."""
+        return dirty_view(self._conn, root, files, folders, inodes)
 
     @_guarded
     def apply(self, plan: Plan, *, source: str = "scan", scan_id: int | None = None, batch_size: int = 20000,
               progress: Callable[[int], None] | None = None) -> int:
         self._require_writer()
-        applier = Applier(self.conn, source=source, scan_id=scan_id, clock=self.clock)
+        applier = Applier(self._conn, source=source, scan_id=scan_id, clock=self.clock)
         return applier.apply(plan, batch_size=batch_size, progress=progress)
 
     # -- forgetting ---------------------------------------------------------------
     @_guarded
     def missing(self, *, root: str | None = None, folder: str = "", entity_id: int | None = None) -> list[FileRecord]:
         """Missing records: every one, those at or below ``folder`` of ``root``, or those of an entity's subtree."""
-        return missing_records(self.conn, root=root, folder=folder, entity_id=entity_id)
+        return missing_records(self._conn, root=root, folder=folder, entity_id=entity_id)
 
     @_guarded
     def forget(self, ids: Sequence[int], *, source: str = "command") -> list[int]:
         """Delete the records with ``ids`` that are still missing (logging each); returns the ids deleted."""
         self._require_writer()
-        return forget_records(self.conn, ids, source=source, now_ns=self.clock())
+        return forget_records(self._conn, ids, source=source, now_ns=self.clock())
 
     # -- scans -----------------------------------------------------------------------
     @_guarded
     def begin_scan(self, *, root: str | None, full: bool, fingerprint: str, source: str = "scan") -> int:
         self._require_writer()
-        return scans.begin_scan(self.conn, root=root, full=full, fingerprint=fingerprint, source=source,
+        return scans.begin_scan(self._conn, root=root, full=full, fingerprint=fingerprint, source=source,
                                 now_ns=self.clock())
 
     @_guarded
     def finish_scan(self, scan_id: int, *, counts: dict[str, int], findings, duration_s: float) -> None:
         self._require_writer()
-        scans.finish_scan(self.conn, scan_id, counts=counts, findings=findings, duration_s=duration_s,
+        scans.finish_scan(self._conn, scan_id, counts=counts, findings=findings, duration_s=duration_s,
                           now_ns=self.clock())
 
     @_guarded
     def last_scan(self) -> scans.ScanRecord | None:
-        return scans.last_scan(self.conn)
+        return scans.last_scan(self._conn)
+
+    @_guarded
+    def mark_scans_interrupted(self) -> int:
+        """Record the scans left running (one cut short at a batch boundary) as interrupted; returns how many.
+
+        Unlike :meth:`mark_interrupted`, mirror runs are left alone: the
+        daemon's mirror worker may be running one on its sibling connection.
+        """
+        self._require_writer()
+        return scans.mark_interrupted(self._conn)
+
+    # -- read models for commands: status, drift, log, targets ------------------------------
+    @_guarded
+    def status(self) -> queries.Status:
+        """Counts per entity kind and file state, drift in brief, the last scan."""
+        return queries.status(self._conn)
+
+    @_guarded
+    def count_missing(self) -> int:
+        """How many records are not present on disk."""
+        return queries.count_missing(self._conn)
+
+    @_guarded
+    def unmanaged_by_folder(self, *, examples: int = 3, limit: int = 200) -> list[queries.FolderGroup]:
+        """Present files no template matches, grouped by folder, biggest groups first."""
+        return queries.unmanaged_by_folder(self._conn, examples=examples, limit=limit)
+
+    @_guarded
+    def missing_files(self, *, limit: int = 1000) -> list[FileRecord]:
+        """The first ``limit`` missing records in (root, path) order: drift's listing (see :meth:`missing`)."""
+        return queries.missing_files(self._conn, limit=limit)
+
+    @_guarded
+    def gaps(self, *, limit: int = 1000) -> list[queries.Gap]:
+        """Frame sequences with frames missing between their first and last."""
+        return queries.gaps(self._conn, limit=limit)
+
+    def present_records(self, *, other_than: str | None = None) -> Iterator[FileRecord]:
+        """Present records, streamed; with ``other_than``, only those matched by another template set.
+
+        A writer finishes or closes the iterator before it writes (SQLite
+        would otherwise hold the read open across the write). Damage met while
+        iterating raises the Bifrost error, like a method.
+        """
+        with guard(self.path):
+            yield from queries.present_records(self._conn, other_than=other_than)
+
+    @_guarded
+    def entity_by_uri(self, uri: str) -> queries.EntityInfo | None:
+        """The catalogued entity with the canonical ``uri`` (``bifrost:///kind/...``), or None."""
+        return queries.entity_by_uri(self._conn, uri)
+
+    @_guarded
+    def entity_file_paths(self, entity_id: int) -> list[tuple[str, str]]:
+        """(root, relative path) of every present file of an entity and the entities below it."""
+        return queries.entity_file_paths(self._conn, entity_id)
+
+    @_guarded
+    def events(self, *, since_ns: int = 0, limit: int = 100, kind: str | None = None,
+               entity_uri: str | None = None) -> list[Event]:
+        """The activity log, newest first: at most ``limit`` events at or after ``since_ns``."""
+        return list(read_log(self._conn, since_ns=since_ns, limit=limit, kind=kind, entity_uri=entity_uri))
+
+    # -- read models for ls, versions, version=latest and the Python API ----------------------
+    @_guarded
+    def entities(self, kind: str | None = None) -> list[queries.EntityInfo]:
+        """Every entity of ``kind`` (of every kind, for None), in URI order."""
+        return queries.entities_of_kind(self._conn, kind)
+
+    @_guarded
+    def children(self, entity_id: int | None) -> list[queries.EntityInfo]:
+        """The entities right below an entity (the top-level ones, for None), in natural name order."""
+        return queries.children(self._conn, entity_id)
+
+    @_guarded
+    def entity_files(self, entity_id: int) -> tuple[list[queries.FileRow], list[queries.SequenceInfo]]:
+        """An entity's own files, every state: single files, and frames collapsed into sequences."""
+        return queries.entity_files(self._conn, entity_id)
+
+    @_guarded
+    def files_below(self, entity_id: int) -> list[queries.FileRow]:
+        """The present files of an entity and of the entities below it, in (root, path) order."""
+        return queries.files_below(self._conn, entity_id)
+
+    @_guarded
+    def files_under(self, root: str, folder: str, *, limit: int = 5000) -> list[queries.FileRow]:
+        """The files at or below a root-relative folder ("" for the whole root), every state."""
+        return queries.files_under(self._conn, root, folder, limit=limit)
+
+    @_guarded
+    def versions(self, entity_id: int, version_field: str) -> list[queries.VersionInfo]:
+        """The versions at or below an entity with their files, by task then number."""
+        return queries.versions(self._conn, entity_id, version_field)
+
+    @_guarded
+    def versions_newest_first(self, entity_id: int, version_field: str) -> list[queries.EntityInfo]:
+        """The versions at or below an entity that still have files on disk, the highest number first."""
+        return queries.versions_newest_first(self._conn, entity_id, version_field)
+
+    @_guarded
+    def has_present_files(self, root: str, relative: str) -> bool:
+        """Whether a present file is catalogued at ``relative`` of ``root``, or below it as a folder."""
+        return queries.has_present_files(self._conn, root, relative)
+
+    @_guarded
+    def sequence_has_frames(self, root: str, pattern: str) -> bool:
+        """Whether the frame sequence ``pattern`` (``####`` for the frame) of ``root`` has present frames."""
+        return queries.sequence_has_frames(self._conn, root, pattern)
 
     @_guarded
     def release_memory(self) -> None:
         """Drop the page cache built up by a big walk; an idle daemon needs little of it."""
-        self.conn.execute("PRAGMA shrink_memory")
+        self._conn.execute("PRAGMA shrink_memory")
 
     @_guarded
     def integrity(self) -> str:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0]
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
 
     def _require_writer(self) -> None:
         if not self.writable:

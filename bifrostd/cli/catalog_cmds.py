@@ -84,7 +84,7 @@ def _rehash_scope(catalog, template_set, target: str):
 
     if catalog is None and is_reference(target):
         raise click.UsageError("a reference names catalogued files: scan once before --rehash REF")
-    return rehash_scope(catalog.conn if catalog is not None else None, template_set, target)
+    return rehash_scope(catalog, template_set, target)
 
 
 def _check_roots(template_set, roots: tuple[str, ...]) -> None:
@@ -142,12 +142,10 @@ def _scan_summary(report, dry_run: bool, *, findings: bool = False) -> str:
 @click.pass_obj
 def status(obj, as_json: bool) -> int:
     """Counts per entity kind, files and bytes, the last scan, drift in brief, templates in use."""
-    from ..catalog import queries
-
     template_set = obj.templates()
     with open_catalog(obj) as catalog:
-        found = queries.status(catalog.conn)
-        missing = queries.count_missing(catalog.conn)
+        found = catalog.status()
+        missing = catalog.count_missing()
     stale = sum(n for fp, n in found.fingerprints.items() if fp != template_set.fingerprint)
     document = {**found.to_json(), "catalog": str(obj.config().catalog_path),
                 "templates": {"location": str(obj.config().templates), "fingerprint": template_set.fingerprint,
@@ -215,16 +213,14 @@ def drift(obj, limit: int, as_json: bool) -> int:
 
     Exit code 1 when there is any drift.
     """
-    from ..catalog import queries
     from ..reconcile.plan import plan_template_change
 
     template_set = obj.templates()
     with open_catalog(obj) as catalog:
-        conn = catalog.conn
-        unmanaged = queries.unmanaged_by_folder(conn)
-        missing = queries.missing_files(conn)
-        gaps = queries.gaps(conn)
-        stale = plan_template_change(queries.present_records(conn, other_than=template_set.fingerprint), template_set)
+        unmanaged = catalog.unmanaged_by_folder()
+        missing = catalog.missing_files()
+        gaps = catalog.gaps()
+        stale = plan_template_change(catalog.present_records(other_than=template_set.fingerprint), template_set)
     document = {"unmanaged": [g.to_json() for g in unmanaged], "missing": [_record_json(r) for r in missing],
                 "gaps": [g.to_json() for g in gaps],
                 "template_mismatch": [_rematch_json(a) for a in stale.actions()],
@@ -358,11 +354,9 @@ def _forget_text(doc: dict[str, Any]) -> str:
 @click.pass_obj
 def log_command(obj, since: str | None, kind: str | None, limit: int, as_json: bool) -> int:
     """The activity log, newest first: what appeared, changed, moved or vanished, and who owns it."""
-    from ..catalog.events import read_log
-
     since_ns = parse_since(since, now=time.time()) if since else 0
     with open_catalog(obj) as catalog:
-        events = list(read_log(catalog.conn, since_ns=since_ns, limit=limit, kind=kind))
+        events = catalog.events(since_ns=since_ns, limit=limit, kind=kind)
     if as_json:
         emit_json("bifrost.log.1", {"since_ns": since_ns, "events": [e.to_json() for e in events]})
         return 0

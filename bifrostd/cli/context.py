@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..catalog import Catalog
     from ..config import Config
     from ..templates import TemplateSet
     from .progress import TerminalProgress
@@ -58,8 +59,8 @@ class CliContext:
 
         return live_state(self)
 
-    def resolve_reference(self, template_set: TemplateSet, uri: str, os_name: str | None) -> dict[str, Any]:
-        """Resolve a reference, answering ``?version=latest`` from the catalog."""
-        from .entity_cmds import resolve_from_catalog
+    def catalog(self) -> Catalog:
+        """The studio's catalog opened for reading, to use as a context manager (``with obj.catalog() as c``)."""
+        from ..catalog import Catalog
 
-        return resolve_from_catalog(self, template_set, uri, os_name)
+        return Catalog.open(self.config().catalog_path)

@@ -1,46 +1,35 @@
-"""Commands over the template set alone: ``resolve``, ``path`` and ``templates check``."""
+"""Commands over the template set: ``resolve``, ``path``, ``templates check``, and ``templates plan``
+(the set against the catalog). They parse and render; the answers come from ``templates.resolution``,
+``templates.references`` and, for ``?version=latest``, ``bifrostd.resolver``."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from ..errors import FieldValueError, ResolveError
-from .output import emit_json, emit_json_line, json_option, printable
+from .output import emit_json, emit_json_line, json_option, printable, table
 
 OS_CHOICE = click.Choice(["linux", "windows", "mac"])
 
 
-def match_document(template_set, path: str) -> dict[str, Any]:
+def _path_json(template_set, answer) -> dict[str, Any]:
     """The JSON result of resolving one path."""
-    absolute = os.path.abspath(path)
-    if absolute.startswith("//") and template_set.os_name != "windows":
-        absolute = "/" + absolute.lstrip("/")  # POSIX leaves a leading '//' alone; Linux and macOS read it as '/'
-    found = template_set.match(absolute)
+    found = answer.match
     if found is None:
-        from ..reconcile.targets import split_folder
-
-        try:
-            split: tuple[str, str] | None = split_folder(template_set, absolute)
-        except ResolveError:
-            split = None
-        reason = "matches no template" if split else "is under no root"
-        return {"input": path, "matched": False, "reason": reason, "root": split[0] if split else None}
-    document: dict[str, Any] = {"input": path, "root": found.root, "relative": found.relative, "fields": found.fields}
+        return {"input": answer.input, "matched": False, "reason": answer.reason, "root": answer.root}
+    document: dict[str, Any] = {"input": answer.input, "root": found.root, "relative": found.relative,
+                                "fields": found.fields}
     if found.ambiguous:
-        return {**document, "matched": False, "reason": "matches several templates of equal priority",
-                "candidates": list(found.candidates)}
+        return {**document, "matched": False, "reason": answer.reason, "candidates": list(found.candidates)}
     entity = found.entity.to_json(template_set.entities) if found.entity else None
     return {**document, "matched": True, "template": found.template.name, "entity": entity}
 
 
-def reference_document(template_set, uri: str, os_name: str | None) -> dict[str, Any]:
-    from ..templates.references import resolve_reference
-
-    resolved = resolve_reference(template_set, uri, os_name=os_name)
-    return {"input": uri, "matched": True, "path": resolved.path, "template": resolved.template.name,
+def _reference_json(template_set, resolved, os_name: str | None) -> dict[str, Any]:
+    """The JSON result of resolving one reference to a path."""
+    return {"input": resolved.uri, "matched": True, "path": resolved.path, "template": resolved.template.name,
             "fields": resolved.fields, "entity": resolved.entity.to_json(template_set.entities),
             "os": os_name or template_set.os_name}
 
@@ -48,12 +37,21 @@ def reference_document(template_set, uri: str, os_name: str | None) -> dict[str,
 def _resolve_one(obj, template_set, item: str, os_name: str | None) -> dict[str, Any]:
     from ..templates import is_reference
 
-    if is_reference(item):
-        resolver = getattr(obj, "resolve_reference", None)
-        if resolver is not None:
-            return resolver(template_set, item, os_name)
-        return reference_document(template_set, item, os_name)
-    return match_document(template_set, item)
+    if not is_reference(item):
+        from ..templates.resolution import resolve_path
+
+        return _path_json(template_set, resolve_path(template_set, item))
+    from ..resolver import find_latest, latest_query
+    from ..templates.references import resolve_reference
+
+    query = latest_query(template_set, item)
+    if query is None:
+        return _reference_json(template_set, resolve_reference(template_set, item, os_name=os_name), os_name)
+    with obj.catalog() as catalog:  # only version=latest needs the catalog
+        latest = find_latest(catalog, template_set, query, os_name=os_name)
+    if latest.version is None:
+        raise ResolveError(latest.reason)
+    return {**_reference_json(template_set, latest.resolved, os_name), "input": item, "latest": latest.version.to_json()}
 
 
 def _human(document: dict[str, Any]) -> str:
@@ -138,16 +136,16 @@ def _parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
 @click.pass_obj
 def path_command(obj, template: str, assignments: tuple[str, ...], os_name: str | None, as_json: bool) -> int:
     """Format the path of TEMPLATE from key=value fields."""
+    from ..templates.resolution import format_path
+
     template_set = obj.templates()
-    chosen = template_set.template(template)
-    given = _parse_assignments(assignments)
-    chosen.reject_unknown(given)
-    fields = template_set.convert_fields(given, chosen)
-    path = template_set.format(template, fields, os_name=os_name)
+    template_set.template(template)  # an unknown template is reported before a malformed key=value
+    formatted = format_path(template_set, template, _parse_assignments(assignments), os_name=os_name)
     if as_json:
-        emit_json("bifrost.path.1", {"template": template, "fields": fields, "os": os_name or template_set.os_name, "path": path})
+        emit_json("bifrost.path.1", {"template": template, "fields": formatted.fields, "os": formatted.os_name,
+                                     "path": formatted.path})
     else:
-        click.echo(path)
+        click.echo(formatted.path)
     return 0
 
 
@@ -186,11 +184,48 @@ def check(obj, as_json: bool) -> int:
     return 1 if problems else 0
 
 
-def _register_plan() -> None:
-    """``templates plan`` lives with the catalog commands; imported here only when the group loads."""
-    from .entity_cmds import templates_plan
+@templates.command("plan")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Rows per category in the table.")
+@json_option
+@click.pass_obj
+def templates_plan(obj, limit: int, as_json: bool) -> int:
+    """Plan the current template set against the catalog: which records would change entity,
+    become unmanaged or newly managed. Nothing is applied (the next scan applies it).
 
-    templates.add_command(templates_plan)
+    Exit code 1 when anything would change.
+    """
+    from ..reconcile.plan import plan_template_change
+
+    template_set = obj.templates()
+    with obj.catalog() as catalog:
+        change = plan_template_change(catalog.present_records(), template_set)
+    categories = {"changed_entity": change.changed_entity, "became_unmanaged": change.became_unmanaged,
+                  "newly_managed": change.newly_managed, "changed_fields": change.changed_fields}
+    if as_json:
+        emit_json("bifrost.templates-plan.1", {
+            "fingerprint": change.fingerprint, "unchanged_records_to_refresh": change.refresh,
+            "counts": {k: len(v) for k, v in categories.items()},
+            **{k: [_rematch_json(a) for a in v] for k, v in categories.items()}})
+    else:
+        click.echo(_plan_text(categories, change.refresh, limit))
+    return 1 if change.changes else 0
 
 
-_register_plan()
+def _rematch_json(action) -> dict[str, Any]:
+    before, after = action.record.classification, action.classification
+    return {"root": action.record.root, "path": action.record.relative, "template": [before.template, after.template],
+            "entity": [before.entity_uri, after.entity_uri]}
+
+
+def _plan_text(categories: dict[str, tuple], refresh: int, limit: int) -> str:
+    parts = []
+    for name, actions in categories.items():
+        if not actions:
+            continue
+        rows = [(printable(a.record.relative), f"{a.record.classification.template} -> {a.classification.template}",
+                 f"{a.record.classification.entity_uri or '-'} -> {a.classification.entity_uri or '-'}")
+                for a in actions[:limit]]
+        parts.append(f"{name.replace('_', ' ')}: {len(actions):,}\n" + table(["path", "template", "entity"], rows))
+    parts.append(f"{refresh:,} records keep their template and entity (re-derived with the new set on the next scan)")
+    return "\n\n".join(parts)

@@ -391,9 +391,7 @@ def same_set(a: Any, b: Any) -> bool:
 # -- migrating ------------------------------------------------------------------------------
 def migrate_step(catalog: Any, template_set: Any, classifier: Classifier, *, limit: int) -> tuple[int, int]:
     """Rematch up to ``limit`` present records made with another set; (records, rematched), (0, 0) when done."""
-    from ..catalog import queries
-
-    pending = queries.present_records(catalog.conn, other_than=template_set.fingerprint)
+    pending = catalog.present_records(other_than=template_set.fingerprint)
     try:  # read a chunk, then finish the statement before writing
         records = list(islice(pending, limit))
     finally:

@@ -504,7 +504,6 @@ class Daemon:
         walk is then requested again (as asked for ``since``), a fast one
         stays due; either way it runs again, with whatever set is then in use.
         """
-        from ..catalog.scans import mark_interrupted
         from ..reconcile.scan import ScanOptions, scan
         from ..observe.walk import walk
 
@@ -514,7 +513,7 @@ class Daemon:
         try:
             report = scan(self.catalog, self.template_set, options, walker=walker, progress=self._progress)
         except Interrupted as exc:
-            mark_interrupted(self.catalog.conn)  # the scan's record, left running
+            self.catalog.mark_scans_interrupted()  # the scan's record, left running
             if self.stopping:
                 raise
             if full:

@@ -136,10 +136,8 @@ def _settled_dirs(dirs: Iterable[DirState], unsettled: set[str]) -> tuple[DirSta
 
 def load_view(catalog: Any, batch: DirtyBatch) -> CatalogView:
     """The catalog's records this batch may judge, plus missing records that could have moved here."""
-    from ..catalog.dirty_view import dirty_view
-
     inodes = [(s.device, s.inode) for s in batch.observations.files]
-    return dirty_view(catalog.conn, batch.root, batch.files, batch.folders, inodes)
+    return catalog.dirty_view(batch.root, batch.files, batch.folders, inodes)
 
 
 def hash_changed(batch: DirtyBatch, view: CatalogView, root_path: str, *, hasher: Callable[..., list[Any]],

@@ -66,7 +66,7 @@ def plan_forget(catalog: Any, template_set: Any, targets: Sequence[str], *, ever
     selections: list[dict[str, Any]] = [{}] if everything else []
     for target in targets:
         if is_reference(target):
-            selections.append({"entity_id": find_entity(catalog.conn, template_set, target).id})
+            selections.append({"entity_id": find_entity(catalog, template_set, target).id})
         else:
             root, relative = split_folder(template_set, target)
             selections.append({"root": root, "folder": relative})

@@ -8,10 +8,14 @@ way everywhere.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ResolveError
 from ..model import RehashScope
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..catalog.queries import EntityInfo
 
 
 def split_folder(template_set: Any, path: str) -> tuple[str, str]:
@@ -38,29 +42,29 @@ def entity_of_reference(template_set: Any, uri: str) -> tuple[str, dict[str, str
     return entity.uri(template_set.entities), reference.query
 
 
-def find_entity(conn: Any, template_set: Any, uri: str) -> Any:
+def find_entity(catalog: Catalog, template_set: Any, uri: str) -> EntityInfo:
     """The catalogued entity a reference names; ResolveError when the catalog has none."""
-    from ..catalog import queries
-
     canonical, query = entity_of_reference(template_set, uri)
     if query:
         raise ResolveError(f"{uri!r}: a query (?{'&'.join(query)}) does not select entities here; "
                            "name the entity itself")
-    found = queries.entity_by_uri(conn, canonical)
+    found = catalog.entity_by_uri(canonical)
     if found is None:
         raise ResolveError(f"{canonical} is not in the catalog; check the reference or run 'bifrostctl scan'")
     return found
 
 
-def rehash_scope(conn: Any, template_set: Any, target: str | None) -> RehashScope:
+def rehash_scope(catalog: Catalog | None, template_set: Any, target: str | None) -> RehashScope:
     """What ``scan --rehash [TARGET]`` reads again: every root (no target), a folder or file under a root, or
-    every catalogued file of an entity and those below it (a reference)."""
-    from ..catalog import queries
+    every catalogued file of an entity and those below it (a reference, which needs ``catalog``)."""
     from ..templates import is_reference
 
     if not target:
         return RehashScope(folders=frozenset((root, "") for root in template_set.roots))
     if is_reference(target):
-        entity = find_entity(conn, template_set, target)
-        return RehashScope(files=frozenset(queries.entity_file_paths(conn, entity.id)))
+        if catalog is None:
+            raise ResolveError(f"{target}: a reference names catalogued files, and there is no catalog yet; "
+                               "run 'bifrostctl scan' first")
+        entity = find_entity(catalog, template_set, target)
+        return RehashScope(files=frozenset(catalog.entity_file_paths(entity.id)))
     return RehashScope(folders=frozenset([split_folder(template_set, target)]))

@@ -39,8 +39,7 @@ class FaultProxy:
         self.rules: list[Rule] = []
         self.log: list[tuple[str, str, int]] = []  # (method, path, status); status 0 = dropped
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), _handler(self))
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, name="faultproxy", daemon=True)
 
@@ -54,7 +53,8 @@ class FaultProxy:
 
     def stop(self) -> None:
         self.server.shutdown()
-        self.server.server_close()
+        self.server.close_connections()
+        self.server.server_close()  # joins every connection's thread
         self.thread.join(5)
 
     def add(self, rule: Rule) -> Rule:
@@ -78,6 +78,40 @@ class FaultProxy:
     def record(self, method: str, target: str, status: int) -> None:
         with self._lock:
             self.log.append((method, target, status))
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per client connection, each ended and joined on stop.
+
+    A client keeps its connection open between requests (keep-alive), so
+    the connection's thread waits in a read until the client goes: stop
+    shuts the open connections down first, then ``server_close`` joins.
+    """
+
+    daemon_threads = False  # so that ThreadingMixIn keeps the threads, and server_close joins them
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            for connection in self._open:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)  # the thread's read returns: the client left
+                except OSError:
+                    pass
 
 
 def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:

@@ -176,4 +176,4 @@ def catalogued(studio: Path, root: str, folder: str = "") -> dict[str, Any]:
     from bifrostd.catalog.queries import files_under
 
     with Catalog.open(studio / ".bifrost" / "catalog.db") as catalog:
-        return {row.relative: row for row in files_under(catalog.conn, root, folder, limit=10**7)}
+        return {row.relative: row for row in files_under(catalog._conn, root, folder, limit=10**7)}

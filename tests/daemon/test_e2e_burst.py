@@ -44,10 +44,9 @@ def disk_files(studio: Path) -> set[tuple[str, str]]:
 
 def catalog_files(studio: Path) -> tuple[set[tuple[str, str]], str]:
     from bifrostd.catalog import Catalog
-    from bifrostd.catalog.queries import present_records
 
     with Catalog.open(studio / ".bifrost" / "catalog.db") as catalog:
-        present = {(r.root, r.relative) for r in present_records(catalog.conn)}
+        present = {(r.root, r.relative) for r in catalog.present_records()}
         return present, catalog.integrity()
 
 
@@ -56,7 +55,7 @@ def present_count(studio: Path, root: str, folder: str) -> int:
     from bifrostd.catalog.queries import files_under
 
     with Catalog.open(studio / ".bifrost" / "catalog.db") as catalog:
-        return sum(r.state == "present" for r in files_under(catalog.conn, root, folder, limit=10**7))
+        return sum(r.state == "present" for r in files_under(catalog._conn, root, folder, limit=10**7))
 
 
 @pytest.mark.slow

@@ -66,7 +66,7 @@ def present_under(studio: Path, root: str, folder: str) -> int:
     from bifrostd.catalog.queries import files_under
 
     with Catalog.open(studio / ".bifrost" / "catalog.db") as catalog:
-        return sum(r.state == "present" for r in files_under(catalog.conn, root, folder, limit=10**7))
+        return sum(r.state == "present" for r in files_under(catalog._conn, root, folder, limit=10**7))
 
 
 @pytest.mark.slow

@@ -113,7 +113,7 @@ def test_a_reload_cuts_a_walk_short_and_the_walk_is_put_back(studio):
         daemon._maybe_rescans()  # no event since: both roots are quiet, so both are walked now
         assert daemon.schedule.requested() == {} and daemon.counts["rescans"] == 2
         with Catalog.open(studio / ".bifrost" / "catalog.db") as catalog:
-            statuses = [row[0] for row in catalog.conn.execute("SELECT status FROM scans ORDER BY id")]
+            statuses = [row[0] for row in catalog._conn.execute("SELECT status FROM scans ORDER BY id")]
         assert statuses[-3:] == ["interrupted", "done", "done"]
 
         beating = daemon._beating_scandir

@@ -1,0 +1,378 @@
+"""The Python API for pipeline code: ``from bifrostd import Studio``.
+
+Scripts in Maya, Houdini, Nuke, Blender and on the farm ask where things are
+thousands of times; this answers in-process, in microseconds, what
+``bifrostctl resolve``, ``path``, ``versions`` and ``ls`` answer (the same
+library functions, so the answers can't drift)::
+
+    studio = Studio.open()                      # the config bifrostctl would use
+    match = studio.resolve(path)                # template, typed fields, entity; None if unmanaged
+    studio.path("shot_work_maya", {**match.fields, "version": 4})
+    studio.latest("bifrost:///task/shot/demo/sq010/sh0100/anim", template="shot_work_maya")
+
+It reads the catalog directly and read-only, never blocking the daemon that
+writes it. Importing it loads neither the daemon, the cloud backends
+(fsspec), pxr, watchdog nor click; the catalog's modules load on the first
+question that needs the catalog.
+
+The public API is the names in ``__all__``; every other module and name in
+``bifrostd`` is private and may change in any release. The API follows
+semantic versioning with the package version (``bifrostd.__version__``):
+a minor release may add names, parameters and fields; only a major release
+removes or changes one. Errors are :class:`BifrostError` subclasses, and
+their families are exported here for ``except`` clauses.
+"""
+
+from __future__ import annotations
+
+import os as _os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from urllib.parse import urlencode
+
+from .errors import BifrostError, CatalogError, ConfigError, FieldValueError, ResolveError, TemplateError
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .catalog.queries import EntityInfo, FileRow, SequenceInfo
+    from .config import Config
+    from .templates import TemplateSet
+    from .templates import Entity as TemplateEntity
+    from .templates.references import ResolvedReference
+
+__all__ = [
+    "BifrostError",
+    "CatalogError",
+    "ConfigError",
+    "Entity",
+    "FieldValueError",
+    "Fields",
+    "File",
+    "FrameSequence",
+    "Match",
+    "ResolveError",
+    "Studio",
+    "TemplateError",
+    "Version",
+]
+
+
+class Fields(Mapping[str, Any]):
+    """Typed field values by name, read-only: ``{**fields, "version": 4}`` makes a new set to format.
+
+    Hashable and picklable (a farm script may pass a :class:`Match` between processes).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self._values = dict(values or {})
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._values.items()))
+
+    def __repr__(self) -> str:
+        return f"Fields({self._values!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self._values
+
+    def __setstate__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A production entity: ``kind`` (project, sequence, shot, asset, task, version...), its ``bifrost:///``
+    reference, its own ``name``, and the fields that identify it from the top (project, sequence, shot...)."""
+
+    kind: str
+    uri: str
+    name: str
+    fields: Fields
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What a path is, or which path a reference names.
+
+    ``path`` is absolute on the OS asked for (this machine's by default);
+    ``root`` and ``relative`` are the rootless form the catalog stores, the
+    same on every OS. ``fields`` are typed: a version or a frame is an int.
+    """
+
+    path: str
+    root: str
+    relative: str
+    template: str
+    fields: Fields
+    entity: Entity | None
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """A catalogued file. ``state`` is ``present``, or ``missing`` when the catalog expects it and the
+    disk no longer has it; ``template`` is None for an unmanaged file."""
+
+    path: str
+    root: str
+    relative: str
+    size: int
+    state: str
+    template: str | None
+    hash: str | None
+    frame: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameSequence:
+    """The frames of one version as one unit: ``path`` holds ``####`` for the frame; ``missing`` lists the
+    frames absent between ``first`` and ``last`` as ranges (``"1003,1010-1012"``, empty when none)."""
+
+    path: str
+    root: str
+    relative: str
+    first: int | None
+    last: int | None
+    count: int
+    missing: str
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A catalogued version: its entity, its number (the version field's value), its single files and its
+    frame sequences."""
+
+    entity: Entity
+    number: int | str
+    files: tuple[File, ...]
+    sequences: tuple[FrameSequence, ...]
+
+
+class Studio:
+    """One studio: its config, compiled template set and catalog. Make one with :meth:`open`.
+
+    The template set is read once, when the studio is opened: open a new
+    Studio to see edited templates. The catalog is opened read-only on the
+    first question that needs it and kept open until :meth:`close` (or the
+    end of a ``with`` block); each question sees the catalog as the daemon
+    last committed it. A Studio may be shared by threads, and survives a fork
+    (the child opens its own connection).
+    """
+
+    def __init__(self, config: Config, template_set: TemplateSet) -> None:
+        self._config = config
+        self._set = template_set
+        self._catalog: Catalog | None = None
+        self._catalog_pid = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, config: str | _os.PathLike[str] | None = None) -> Studio:
+        """Open the studio of ``config`` (a ``bifrost.yaml`` or the folder holding one), or the one
+        ``bifrostctl`` would find: ``$BIFROST_CONFIG``, ``./bifrost.yaml``, ``/etc/bifrost/bifrost.yaml``.
+
+        Raises ConfigError naming file, line and key when the config is
+        invalid, TemplateError when the template set is.
+        """
+        from .config import find_config
+        from .daemon.studio_config import load_for_commands
+
+        loaded = load_for_commands(find_config(config))
+        return cls(loaded, loaded.load_templates())
+
+    @property
+    def config_path(self) -> Path | None:
+        """The config file this studio was opened from."""
+        return self._config.path
+
+    @property
+    def os_name(self) -> str:
+        """This machine's OS as templates name it: ``linux``, ``windows`` or ``mac``."""
+        return self._set.os_name
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """The names of the studio's templates."""
+        return tuple(self._set.templates)
+
+    # -- the template set alone ---------------------------------------------------------
+    def resolve(self, target: str | _os.PathLike[str], *, os: str | None = None, strict: bool = False) -> Match | None:
+        """What a path is, or which path a ``bifrost:///`` reference names.
+
+        A path (absolute, or relative to the current folder) gives its
+        template, typed fields and entity, with ``path`` given for ``os``;
+        None when it is under no root or matches no template (with
+        ``strict``, a ResolveError saying which). A reference gives its path
+        on ``os``, answering ``?version=latest`` from the catalog, or raises
+        ResolveError. A path that several templates match raises ResolveError
+        (``bifrostctl templates check`` proves a template set has none).
+        """
+        from .templates import is_reference
+
+        text = _os.fspath(target)
+        if is_reference(text):
+            return self._match_of_reference(self._reference(text, os))
+        from .templates.resolution import resolve_path
+
+        answer = resolve_path(self._set, text)
+        if answer.matched:
+            assert answer.match is not None
+            found = answer.match
+            path = answer.path if os is None else self._absolute(found.root, found.relative, os)
+            return Match(path, found.root, found.relative, found.template.name, Fields(found.fields),
+                         self._entity_of(found.entity))
+        if answer.match is None and not strict:
+            return None
+        candidates = f" ({', '.join(answer.match.candidates)})" if answer.match is not None else ""
+        raise ResolveError(f"{text}: {answer.reason}{candidates}")
+
+    def path(self, template: str, fields: Mapping[str, Any] | None = None, *, os: str | None = None) -> str:
+        """The absolute path of ``template`` for ``fields`` on ``os`` (this machine's by default).
+
+        Values may be typed (``version=4``) or text (``"004"``). Fields the
+        template does not use are ignored, so the fields of a work file's
+        match can format its publish; a missing or invalid value raises
+        FieldValueError naming it, an unknown template ResolveError.
+        """
+        from .templates.resolution import format_path
+
+        return format_path(self._set, template, fields or {}, os_name=os, ignore_unknown=True).path
+
+    # -- the catalog ------------------------------------------------------------------------
+    def latest(self, reference: str, *, template: str | None = None, os: str | None = None,
+               **fields: Any) -> Match | None:
+        """The newest catalogued version at or below a task (or beside a version) whose path at
+        ``template`` holds present files; None when there is none yet.
+
+        Further ``fields`` fill keys the reference does not (``ext="ma"``),
+        as the query of ``bifrost:///...?version=latest&ext=ma`` does.
+        Raises ResolveError for a malformed reference, or one naming an
+        entity that holds the versions of several tasks (a shot).
+        """
+        from .resolver import find_latest, latest_query
+
+        query = {"version": "latest", **({"template": template} if template else {}), **fields}
+        uri = f"{reference}{'&' if '?' in reference else '?'}{urlencode(query)}"
+        asked = latest_query(self._set, uri)
+        assert asked is not None
+        with self._reading() as catalog:
+            found = find_latest(catalog, self._set, asked, os_name=os)
+        return self._match_of_reference(found.resolved) if found.resolved is not None else None
+
+    def versions(self, reference: str, *, os: str | None = None) -> tuple[Version, ...]:
+        """The catalogued versions at or below an entity (a task, shot or asset), by task then number, with
+        their files (present and missing) and frame sequences, paths on ``os``."""
+        from .resolver import version_field, versions
+
+        with self._reading() as catalog:
+            _, found = versions(catalog, self._set, reference)
+        field = version_field(self._set)
+        return tuple(Version(self._catalogued(info.entity), info.entity.keys.get(field, info.entity.name),
+                             tuple(self._file(row, os) for row in info.files),
+                             tuple(self._sequence(seq, os) for seq in info.sequences)) for info in found)
+
+    def files(self, reference: str, *, os: str | None = None) -> tuple[File, ...]:
+        """The present files of an entity and of every entity below it, in (root, path) order."""
+        from .resolver import files
+
+        with self._reading() as catalog:
+            rows = files(catalog, self._set, reference)
+        return tuple(self._file(row, os) for row in rows)
+
+    def entities(self, kind: str | None = None, **fields: Any) -> tuple[Entity, ...]:
+        """The catalogued entities of ``kind`` (every kind for None) whose identifying fields hold
+        ``fields``, in reference order: ``studio.entities("shot", project="demo", sequence="sq010")``."""
+        from .resolver import entities
+
+        with self._reading() as catalog:
+            found = entities(catalog, self._set, kind, fields)
+        return tuple(Entity(info.kind, info.uri, info.name, Fields(own)) for info, own in found)
+
+    def close(self) -> None:
+        """Close the catalog connection (the next question that needs it opens it again)."""
+        with self._lock:
+            if self._catalog is not None:
+                catalog, self._catalog = self._catalog, None
+                if self._catalog_pid == _os.getpid():
+                    catalog.close()
+
+    def __enter__(self) -> Studio:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Studio({str(self.config_path)!r})"
+
+    # -- private ------------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[Catalog]:
+        """The catalog, for one question at a time: threads share the one connection."""
+        with self._lock:
+            yield self._open_catalog()
+
+    def _open_catalog(self) -> Catalog:
+        """The read connection, opened on first use, and again in a forked child (SQLite connections
+        must not cross a fork)."""
+        if self._catalog is None or self._catalog_pid != _os.getpid():
+            from .catalog import Catalog
+
+            self._catalog = Catalog.open(self._config.catalog_path)
+            self._catalog_pid = _os.getpid()
+        return self._catalog
+
+    def _reference(self, uri: str, os_name: str | None) -> ResolvedReference:
+        from .resolver import find_latest, latest_query
+        from .templates.references import resolve_reference
+
+        query = latest_query(self._set, uri)
+        if query is None:
+            return resolve_reference(self._set, uri, os_name=os_name)
+        with self._reading() as catalog:
+            found = find_latest(catalog, self._set, query, os_name=os_name)
+        if found.resolved is None:
+            raise ResolveError(found.reason)
+        return found.resolved
+
+    def _match_of_reference(self, resolved: ResolvedReference) -> Match:
+        template = resolved.template
+        return Match(resolved.path, template.root, template.format(resolved.fields), template.name,
+                     Fields(resolved.fields), self._entity_of(resolved.entity))
+
+    def _entity_of(self, entity: TemplateEntity | None) -> Entity | None:
+        if entity is None:
+            return None
+        return Entity(entity.kind, entity.uri(self._set.entities), entity.name, Fields(entity.fields))
+
+    def _catalogued(self, info: EntityInfo) -> Entity:
+        from .resolver import entity_fields
+
+        return Entity(info.kind, info.uri, info.name, Fields(entity_fields(self._set, info.uri)))
+
+    def _absolute(self, root: str, relative: str, os_name: str | None) -> str:
+        from .templates.templateset import join_root
+
+        os_name = os_name or self._set.os_name
+        return join_root(self._set.root_path(root, os_name), relative, os_name)
+
+    def _file(self, row: FileRow, os_name: str | None) -> File:
+        return File(self._absolute(row.root, row.relative, os_name), row.root, row.relative, row.size, row.state,
+                    row.template, row.hash, row.frame)
+
+    def _sequence(self, seq: SequenceInfo, os_name: str | None) -> FrameSequence:
+        return FrameSequence(self._absolute(seq.root, seq.pattern, os_name), seq.root, seq.pattern, seq.first,
+                             seq.last, seq.count, seq.missing)

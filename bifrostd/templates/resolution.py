@@ -1,0 +1,99 @@
+"""What a path is, and which path fields name: the template set's answers, without the catalog.
+
+:func:`resolve_path` tells a path's root, template, typed fields and entity,
+or why it has none; :func:`format_path` writes the path of a template from
+fields. ``bifrostctl resolve`` and ``path`` render these answers and
+:class:`bifrostd.api.Studio` returns them as its own values, so the two can't
+drift. A reference's path is :func:`.references.resolve_reference`; its
+``version=latest`` needs the catalog (``bifrostd.resolver``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..errors import ResolveError
+from .compiled import CompiledTemplate
+from .templateset import Match, TemplateSet
+
+NO_ROOT = "is under no root"
+NO_TEMPLATE = "matches no template"
+AMBIGUOUS = "matches several templates of equal priority"
+
+
+@dataclass(frozen=True, slots=True)
+class PathResolution:
+    """A path as the template set reads it. ``match`` is None when no template matches; a match whose
+    ``ambiguous`` is true names the tied templates in ``candidates`` (``templates check`` rules it out)."""
+
+    input: str
+    #: The absolute path matched (a relative input is taken from the current folder).
+    path: str
+    #: The root the path is under (or is), None when under none.
+    root: str | None
+    match: Match | None
+
+    @property
+    def matched(self) -> bool:
+        return self.match is not None and not self.match.ambiguous
+
+    @property
+    def reason(self) -> str | None:
+        """Why the path names no template: under no root, matching none, or matching several; None if matched."""
+        if self.match is not None:
+            return AMBIGUOUS if self.match.ambiguous else None
+        return NO_TEMPLATE if self.root is not None else NO_ROOT
+
+
+def resolve_path(template_set: TemplateSet, path: str) -> PathResolution:
+    """Match ``path`` (absolute, or relative to the current folder) on this machine."""
+    absolute = os.path.abspath(path)
+    if absolute.startswith("//") and template_set.os_name != "windows":
+        absolute = "/" + absolute.lstrip("/")  # POSIX leaves a leading '//' alone; Linux and macOS read it as '/'
+    found = template_set.match(absolute)
+    if found is not None:
+        return PathResolution(path, absolute, found.root, found)
+    return PathResolution(path, absolute, _root_of(template_set, absolute), None)
+
+
+def _root_of(template_set: TemplateSet, absolute: str) -> str | None:
+    """The root ``absolute`` is under or is; None when none (or when a root has no path on this OS),
+    as ``reconcile.targets.split_folder`` decides it for folder arguments."""
+    split = template_set.split_path(absolute)
+    if split is not None:
+        return split[0]
+    try:
+        return next((name for name in template_set.roots if template_set.root_path(name) == absolute), None)
+    except ResolveError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FormattedPath:
+    """The path of a template for typed fields, on one OS."""
+
+    template: CompiledTemplate
+    fields: dict[str, Any]
+    os_name: str
+    path: str
+
+
+def format_path(template_set: TemplateSet, name: str, fields: Mapping[str, Any], *, os_name: str | None = None,
+                ignore_unknown: bool = False) -> FormattedPath:
+    """The absolute path of template ``name`` from ``fields`` (text or typed values) on ``os_name``.
+
+    A field the template does not use raises FieldValueError naming it (a
+    typo would else be dropped unseen), unless ``ignore_unknown``: then it is
+    left out, so the fields of one template's match can format another, and
+    a None value means no value. Missing and invalid values raise FieldValueError.
+    """
+    template = template_set.template(name)
+    if ignore_unknown:
+        fields = {k: v for k, v in fields.items() if k in template.fields and v is not None}
+    else:
+        template.reject_unknown(fields)
+    typed = template_set.convert_fields(dict(fields), template)
+    return FormattedPath(template, typed, os_name or template_set.os_name,
+                         template_set.format(name, typed, os_name=os_name))
