@@ -133,7 +133,7 @@ class RegexLoop:
             self.templates.append((template.name, template.root, template.regex, names, ints))
 
     def match(self, path: str) -> tuple[str, dict[str, Any]] | None:
-        for root, base in self.roots:
+        for root, base in self.roots:  # noqa: B007 (root is read after the break)
             if path.startswith(base + "/"):
                 relative = path[len(base) + 1:]
                 break
@@ -206,7 +206,7 @@ def time_matcher(match, paths: list[str], runs: int) -> tuple[float, list[Any]]:
 
 def mismatches_bifrost(results, cases) -> int:
     bad = 0
-    for found, (path, expected) in zip(results, cases):
+    for found, (_path, expected) in zip(results, cases):
         name = found.template.name if found is not None and found.template is not None else None
         bad += name != expected
     return bad

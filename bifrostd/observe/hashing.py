@@ -273,8 +273,8 @@ def _count_when_done(meter: Meter, items: list[tuple[str, tuple[int, int, int, i
     for _, future in big:
         future.add_done_callback(lambda _f: meter.add(0, 1))
     for share, future in remote:
-        size = sum(items[i][1][0] for i in share)
-        future.add_done_callback(lambda _f, size=size, files=len(share): meter.add(size, files))
+        size, files = sum(items[i][1][0] for i in share), len(share)
+        future.add_done_callback(lambda _f, size=size, files=files: meter.add(size, files))
 
 
 def _wait_reporting(meter: Meter, futures: list[Future]) -> None:

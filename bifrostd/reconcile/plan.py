@@ -21,7 +21,7 @@ Invariants a reader could break:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from ..errors import FieldValueError

@@ -194,7 +194,7 @@ def _harmonise(template: CompiledTemplate, example: str, a: CompiledTemplate, b:
     for index, field in enumerate(template.occurrence_fields):
         if found.group(f"o{index}") is not None:
             spans.setdefault(field, []).append(index)
-    for field, indexes in spans.items():
+    for indexes in spans.values():
         if len(indexes) < 2:
             continue
         for source in indexes:

@@ -8,7 +8,6 @@ mtime is found by the scrub alone, which reads the files again."""
 from __future__ import annotations
 
 import os
-import time
 
 from .conftest import wait_until, write_config
 
