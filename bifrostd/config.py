@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping
 from .errors import ConfigError
 from .templates.loader import root_paths
 from .templates.source import MAX_BYTES as MAX_CONFIG_BYTES
-from .templates.source import Located, Problem, Where, did_you_mean, read_yaml
+from .templates.source import Located, SourceProblem, Where, did_you_mean, read_yaml
 
 SCHEMA_ID = "bifrost.config.1"
 CONFIG_NAME = "bifrost.yaml"
@@ -145,13 +145,13 @@ class Config:
         from .templates.spec import Root
 
         roots = dict(template_set.roots)
-        problems: list[Problem] = []
+        problems: list[SourceProblem] = []
         for name, paths in self.root_overrides.items():
             base = roots.get(name)
             if base is None:
                 where = self.root_wheres.get(name) or Where(str(self.path), 1, 1)
                 hint = did_you_mean(name, roots) or f"roots: {', '.join(roots)}"
-                problems.append(Problem(where, f"roots.{name}", "no template file defines this root", hint,
+                problems.append(SourceProblem(where, f"roots.{name}", "no template file defines this root", hint,
                                         code="undefined-root"))
                 continue
             roots[name] = Root(name, {**base.paths, **paths}, base.where)
@@ -235,11 +235,11 @@ class _Reader:
         self.path = path
         self.base = path.parent
         self.cpus = cpus
-        self.problems: list[Problem] = []
+        self.problems: list[SourceProblem] = []
         self.root_wheres: dict[str, Where] = {}
 
     def problem(self, where: Where, key: str, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(where, key, message, hint))
+        self.problems.append(SourceProblem(where, key, message, hint))
 
     def path_value(self, node: Located, key: str) -> Path | None:
         if not isinstance(node.value, str) or not node.value:
@@ -295,7 +295,7 @@ class _Reader:
         return ScanSettings(**values)
 
 
-def invalid_config(problems: Iterable[Problem]) -> ConfigError:
+def invalid_config(problems: Iterable[SourceProblem]) -> ConfigError:
     """The error listing ``problems`` in file order (stable: a tag before its effect)."""
     ordered = sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
     return ConfigError("invalid config:\n" + "\n".join(str(p) for p in ordered))
@@ -314,7 +314,7 @@ def load_config(path: Path, *, cpus: int | None = None) -> Config:
     return config
 
 
-def read_config(path: Path, *, cpus: int | None = None) -> tuple[Config, list[Problem]]:
+def read_config(path: Path, *, cpus: int | None = None) -> tuple[Config, list[SourceProblem]]:
     """(the config, the problems of its top sections) without raising.
 
     With problems, the config holds a default in place of each invalid

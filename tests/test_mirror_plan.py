@@ -10,10 +10,10 @@ import pytest
 from bifrostd.catalog import Catalog
 from bifrostd.catalog.mirror_state import IncludeFilter, MirrorDiff, MirrorState, RecordedObject, WantedFile
 from bifrostd.mirror import parse_target
-from bifrostd.mirror.plan import DAY_NS, plan
+from bifrostd.mirror.plan import DAY_NS, plan_mirror_run
 from bifrostd.mirror.runner import execute, plan_target
 from bifrostd.mirror.schedule import next_run, parse_cron
-from bifrostd.mirror.targets import Schedule
+from bifrostd.mirror.targets import TargetSchedule
 
 NOW = 1_800_000_000 * 10**9
 
@@ -32,7 +32,7 @@ def locate(root, path):
 
 
 def make_plan(changed=(), unwanted=(), sources=None, **settings):
-    return plan(target(**settings), MirrorDiff(tuple(changed), tuple(unwanted)), sources or {}, locate=locate,
+    return plan_mirror_run(target(**settings), MirrorDiff(tuple(changed), tuple(unwanted)), sources or {}, locate=locate,
                 now_ns=NOW)
 
 
@@ -104,7 +104,7 @@ def gone_objects(count: int) -> list[RecordedObject]:
 ])
 def test_a_run_deleting_more_than_max_delete_holds_back_every_deletion(max_delete, objects, deletions, held):
     settings = {"delete": "mirror", **({} if max_delete is None else {"max_delete": max_delete})}
-    p = plan(target(**settings), MirrorDiff((wanted("new.exr"),), tuple(gone_objects(deletions))), {},
+    p = plan_mirror_run(target(**settings), MirrorDiff((wanted("new.exr"),), tuple(gone_objects(deletions))), {},
              locate=locate, now_ns=NOW, objects=objects)
     assert len(p.uploads) == 1  # the rest of the run goes ahead
     assert (len(p.held), len(p.deletes)) == ((deletions, 0) if held else (0, deletions))
@@ -112,7 +112,7 @@ def test_a_run_deleting_more_than_max_delete_holds_back_every_deletion(max_delet
     if held:
         assert f"{deletions:,} deletions held back" in p.held_reason and "--allow-deletions" in p.held_reason
         assert p.counts()["held"] == deletions and not p.empty
-        allowed = plan(target(**settings), MirrorDiff((), tuple(gone_objects(deletions))), {}, locate=locate,
+        allowed = plan_mirror_run(target(**settings), MirrorDiff((), tuple(gone_objects(deletions))), {}, locate=locate,
                        now_ns=NOW, objects=objects, allow_deletions=True)
         assert len(allowed.deletes) == deletions and not allowed.held and allowed.held_reason is None
 
@@ -121,10 +121,10 @@ def test_the_old_keys_of_moved_files_are_neither_counted_nor_held():
     olds = [RecordedObject("projects", f"old/f{i:04d}.exr", f"h{i}", 10) for i in range(500)]
     moved = [wanted(f"new/f{i:04d}.exr", f"h{i}") for i in range(500)]
     gone = gone_objects(3)
-    p = plan(target(delete="mirror", max_delete=5), MirrorDiff(tuple(moved), tuple(olds + gone)),
+    p = plan_mirror_run(target(delete="mirror", max_delete=5), MirrorDiff(tuple(moved), tuple(olds + gone)),
              {o.hash: [o] for o in olds}, locate=locate, now_ns=NOW, objects=1000)
     assert len(p.copies) == 500 and len(p.deletes) == 503 and not p.held  # a folder renamed: nothing is lost
-    p = plan(target(delete="mirror", max_delete=2), MirrorDiff(tuple(moved), tuple(olds + gone)),
+    p = plan_mirror_run(target(delete="mirror", max_delete=2), MirrorDiff(tuple(moved), tuple(olds + gone)),
              {o.hash: [o] for o in olds}, locate=locate, now_ns=NOW, objects=1000)
     assert {d.key for d in p.held} == {d.key for d in gone} and len(p.deletes) == 500
     assert p.held_reason.startswith("3 deletions held back")
@@ -134,9 +134,9 @@ def test_deleting_content_that_another_mirrored_key_still_holds_never_counts():
     olds = [RecordedObject("projects", f"old/f{i:04d}.exr", "same", 10) for i in range(300)]  # identical frames
     gone = gone_objects(3)
     settings = {"delete": "mirror", "max_delete": 2}
-    first = plan(target(**settings), MirrorDiff((), tuple(olds + gone)), {}, locate=locate, now_ns=NOW, objects=1000)
+    first = plan_mirror_run(target(**settings), MirrorDiff((), tuple(olds + gone)), {}, locate=locate, now_ns=NOW, objects=1000)
     assert len(first.held) == 303  # nothing else holds their content yet: all or nothing
-    later = plan(target(**settings), MirrorDiff((), tuple(olds + gone)), {}, locate=locate, now_ns=NOW, objects=1000,
+    later = plan_mirror_run(target(**settings), MirrorDiff((), tuple(olds + gone)), {}, locate=locate, now_ns=NOW, objects=1000,
                  held_elsewhere={"same"})  # once the renamed keys are mirrored, the old ones lose nothing
     assert {d.key for d in later.held} == {d.key for d in gone} and len(later.deletes) == 300
 
@@ -262,6 +262,6 @@ def test_bad_or_impossible_cron_expressions(bad):
 
 
 def test_next_run_for_intervals_and_cron():
-    assert next_run(Schedule(interval=300), None, 1000.0) == 1000.0  # never ran: due at once
-    assert next_run(Schedule(interval=300), 1000.0, 1100.0) == 1300.0
-    assert next_run(Schedule(cron="0 * * * *"), local("2026-03-01 10:20:00"), 0) == local("2026-03-01 11:00:00")
+    assert next_run(TargetSchedule(interval=300), None, 1000.0) == 1000.0  # never ran: due at once
+    assert next_run(TargetSchedule(interval=300), 1000.0, 1100.0) == 1300.0
+    assert next_run(TargetSchedule(cron="0 * * * *"), local("2026-03-01 10:20:00"), 0) == local("2026-03-01 11:00:00")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bifrostd.catalog import Catalog
 from bifrostd.model import Add, DirState, FileState, FileStatus, Move, Vanish
-from bifrostd.reconcile.plan import Observations, WalkScope, parent_dir, plan, split_unchanged
+from bifrostd.reconcile.plan import Observations, WalkScope, parent_dir, plan_catalog_changes, split_unchanged
 from bifrostd.templates import load_template_set
 
 DATA = Path(__file__).resolve().parent.parent / "fixtures" / "templates" / "catalog"
@@ -62,7 +62,7 @@ def observe(files, *, skipped=frozenset()) -> Observations:
 
 
 def plan_and_apply(catalog: Catalog, observations: Observations):
-    the_plan = plan(catalog.view(observations.scope), observations, TEMPLATES)
+    the_plan = plan_catalog_changes(catalog.view(observations.scope), observations, TEMPLATES)
     catalog.apply(the_plan)
     return the_plan
 
@@ -78,10 +78,10 @@ def test_leaving_unchanged_files_out_of_a_full_walk_plans_the_same(first, second
     with tempfile.TemporaryDirectory() as folder, Catalog.open(Path(folder) / "c.db", write=True) as catalog:
         plan_and_apply(catalog, observe(first))
         walked = observe(second)
-        whole = plan(catalog.view(walked.scope, whole=True), walked, TEMPLATES)
+        whole = plan_catalog_changes(catalog.view(walked.scope, whole=True), walked, TEMPLATES)
         signatures = catalog.signatures(["projects"], TEMPLATES.fingerprint, hashed=hashed)
         rest, ids = split_unchanged(walked, signatures)
-        split = plan(catalog.records(["projects"], ids), rest, TEMPLATES)
+        split = plan_catalog_changes(catalog.records(["projects"], ids), rest, TEMPLATES)
         assert sorted(map(repr, split.actions)) == sorted(map(repr, whole.actions))
         assert (split.dirs, split.dirs_gone, split.findings) == (whole.dirs, whole.dirs_gone, whole.findings)
         if not hashed and second == [replace(s, hash=None) for s in first]:
@@ -94,7 +94,7 @@ def test_applying_a_plan_then_planning_again_is_empty(first, second):
     with tempfile.TemporaryDirectory() as folder, Catalog.open(Path(folder) / "c.db", write=True) as catalog:
         plan_and_apply(catalog, observe(first))
         plan_and_apply(catalog, observe(second))
-        again = plan(catalog.view(observe(second).scope), observe(second), TEMPLATES)
+        again = plan_catalog_changes(catalog.view(observe(second).scope), observe(second), TEMPLATES)
         assert again.actions == ()
         present = {r.relative: r for r in catalog.view(observe(second).scope, whole=True).records
                    if r.status is FileStatus.PRESENT}
@@ -112,13 +112,13 @@ skipped_dirs = st.sets(st.sampled_from([d for d in ALL_DIRS if d]), max_size=3)
 def test_a_pruned_walk_never_vanishes_files_in_folders_it_skipped(first, second, skipped):
     with tempfile.TemporaryDirectory() as folder, Catalog.open(Path(folder) / "c.db", write=True) as catalog:
         plan_and_apply(catalog, observe(first))
-        pruned = plan(catalog.view(observe(second, skipped=skipped).scope), observe(second, skipped=skipped),
+        pruned = plan_catalog_changes(catalog.view(observe(second, skipped=skipped).scope), observe(second, skipped=skipped),
                       TEMPLATES)
         for action in pruned.actions:
             if isinstance(action, (Vanish, Move)):
                 assert parent_dir(action.record.relative) not in skipped
         catalog.apply(pruned)
-        again = plan(catalog.view(observe(second, skipped=skipped).scope), observe(second, skipped=skipped),
+        again = plan_catalog_changes(catalog.view(observe(second, skipped=skipped).scope), observe(second, skipped=skipped),
                      TEMPLATES)
         assert again.actions == ()
 
@@ -136,7 +136,7 @@ def state(path: str, inode: int, digest: str | None = None, size: int = 5) -> Fi
 def test_moves_are_recognised_by_inode_or_by_content(tmp_path, before, after, kinds):
     with Catalog.open(tmp_path / "c.db", write=True) as catalog:
         plan_and_apply(catalog, observe([before]))
-        found = plan(catalog.view(observe([after]).scope), observe([after]), TEMPLATES)
+        found = plan_catalog_changes(catalog.view(observe([after]).scope), observe([after]), TEMPLATES)
         assert sorted(type(a).__name__ for a in found.actions) == sorted(k.__name__ for k in kinds)
 
 
@@ -147,5 +147,5 @@ def test_a_folder_that_could_not_be_read_keeps_its_records(tmp_path):
         plan_and_apply(catalog, observe(files))
         scope = WalkScope(frozenset({"projects"}), frozenset(("projects", d) for d in ALL_DIRS if d != unreadable),
                           failed=frozenset({("projects", unreadable)}))
-        found = plan(catalog.view(scope), Observations((files[1],), scope), TEMPLATES)
+        found = plan_catalog_changes(catalog.view(scope), Observations((files[1],), scope), TEMPLATES)
         assert found.actions == ()

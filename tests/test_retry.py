@@ -44,9 +44,9 @@ def test_a_retry_is_never_sooner_than_first_nor_later_than_the_cap(gaps, first, 
 
 
 def test_a_failed_full_rescan_waits_out_its_backoff_and_keeps_its_request():
-    from bifrostd.daemon.timers import Rescan, Schedule
+    from bifrostd.daemon.timers import DaemonTimers, Rescan
 
-    schedule = Schedule(full_every=3600, poll_every=30, settle=1.0, now=0.0, template_every=3600)
+    schedule = DaemonTimers(full_every=3600, poll_every=30, settle=1.0, now=0.0, template_every=3600)
     schedule.retry(Rescan("projects", True, "startup", 5.0), at=20.0)
     assert schedule.requested() == {"projects": "startup"}
     assert schedule.due_rescans(19.9, {}) == [] and schedule.next_wake(10.0) == 20.0  # no busy wake meanwhile
@@ -55,9 +55,9 @@ def test_a_failed_full_rescan_waits_out_its_backoff_and_keeps_its_request():
 
 
 def test_a_failed_poll_is_polled_again_after_its_backoff():
-    from bifrostd.daemon.timers import Rescan, Schedule
+    from bifrostd.daemon.timers import DaemonTimers, Rescan
 
-    schedule = Schedule(full_every=3600, poll_every=30, settle=1.0, now=0.0)
+    schedule = DaemonTimers(full_every=3600, poll_every=30, settle=1.0, now=0.0)
     schedule.poll({"nfs"}, 0.0)
     assert [r.root for r in schedule.due_rescans(30.0, {})] == ["nfs"]
     schedule.retry(Rescan("nfs", False, "poll"), at=34.0)

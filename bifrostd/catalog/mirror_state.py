@@ -133,7 +133,7 @@ WHERE m.target = ? AND (m.gone_ns IS NULL OR m.gone_ns <= ?)
                   AND f.state = 'present' {included})
 ORDER BY m.root, m.path
 """
-UNSETTLED = """
+UNHASHED = """
 SELECT count(*), coalesce(sum(f.size), 0), min(f.last_seen_ns) FROM files f
 WHERE f.state = 'present' AND f.hash IS NULL {included}
 """
@@ -225,7 +225,7 @@ class MirrorState:
     def unsettled(self, include: IncludeFilter) -> tuple[int, int, int | None]:
         """(files, bytes, oldest change) of included present files not hashed yet: not mirrorable yet."""
         included, params = _included(include)
-        count, size, oldest = self._conn.execute(UNSETTLED.format(included=included), params).fetchone()
+        count, size, oldest = self._conn.execute(UNHASHED.format(included=included), params).fetchone()
         return count, size, oldest
 
     def objects(self, target: str) -> Iterator[RecordedObject]:

@@ -1,8 +1,9 @@
 """The daemon's log: one line per event, human by default, JSON lines with ``--log-json``.
 
-Credentials never reach the log: messages pass through :func:`redact`,
-which masks the password of any ``scheme://user:password@host`` URL and
-``key=value`` pairs whose key names a secret (mirror targets are fsspec URLs
+Credentials never reach the log: messages pass through
+:func:`~bifrostd.redaction.redact_credentials`, which masks the password of
+any ``scheme://user:password@host`` URL, ``key=value`` pairs whose key names
+a secret, and account keys and signatures (mirror targets are fsspec URLs
 with options; a careless log call must not leak them).
 """
 
@@ -10,29 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 from typing import IO, Any
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@", re.I)
-_SECRET_PAIR = re.compile(r"(?P<key>\b[\w.-]*(?:password|passwd|secret|token|key_id|access_key|credential)s?\b"
-                          r"[\"']?\s*[=:]\s*[\"']?)[^\s,\"'}]+", re.I)
+from ..redaction import redact_credentials
+
 _FIELDS = ("root", "path", "count", "duration_s", "reason", "event")
-
-
-def redact(text: str) -> str:
-    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
-    return _SECRET_PAIR.sub(r"\g<key>***", text)
 
 
 class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
         name = record.name.removeprefix("bifrostd.")
-        line = f"{stamp} {record.levelname:<7} {name}: {redact(record.getMessage())}"
+        line = f"{stamp} {record.levelname:<7} {name}: {redact_credentials(record.getMessage())}"
         if record.exc_info:
-            line += "\n" + redact(self.formatException(record.exc_info))
+            line += "\n" + redact_credentials(self.formatException(record.exc_info))
         return line
 
 
@@ -41,12 +35,12 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
-                                    "logger": record.name, "msg": redact(record.getMessage())}
+                                    "logger": record.name, "msg": redact_credentials(record.getMessage())}
         for name in _FIELDS:
             if hasattr(record, name):
                 document[name] = getattr(record, name)
         if record.exc_info:
-            document["exc"] = redact(self.formatException(record.exc_info))
+            document["exc"] = redact_credentials(self.formatException(record.exc_info))
         return json.dumps(document, default=str, ensure_ascii=False)
 
 

@@ -167,7 +167,7 @@ class Daemon:
         from ..catalog import Catalog
         from .live_templates import LiveTemplates
         from ..reconcile.plan import Classifier
-        from .timers import Schedule
+        from .timers import DaemonTimers
 
         raise_nofile_limit()  # before anything is opened; the control socket keeps a reserve of the rest
         self.lock = StateLock(self.config.state_dir).acquire()
@@ -178,7 +178,7 @@ class Daemon:
         self._check_root_modes()
         self.catalog = Catalog.open(self.config.catalog_path, write=True)
         now = self.clock()
-        self.schedule = Schedule(full_every=self.settings.full_every, poll_every=self.settings.poll_every,
+        self.schedule = DaemonTimers(full_every=self.settings.full_every, poll_every=self.settings.poll_every,
                                  settle=self.settings.settle, now=now)
         self.control = ControlServer(socket_place(self.config.state_dir, self.environ.get("RUNTIME_DIRECTORY")),
                                      self.handlers()).start()

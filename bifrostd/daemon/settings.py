@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..config import Config, invalid_config, parse_duration, parse_size
-from ..templates.source import Problem, Where, did_you_mean
+from ..templates.source import SourceProblem, Where, did_you_mean
 
 ROOT_OPTIONS = ("mode",)
 MODES = ("watch", "poll")
@@ -52,7 +52,7 @@ def daemon_settings(config: Config) -> DaemonSettings:
     return settings
 
 
-def read_daemon_settings(config: Config) -> tuple[DaemonSettings, list[Problem]]:
+def read_daemon_settings(config: Config) -> tuple[DaemonSettings, list[SourceProblem]]:
     """(the settings, every problem of the ``daemon`` section) without raising; an invalid option keeps its default."""
     return _Reader(config).settings()
 
@@ -64,13 +64,13 @@ class _Reader:
         self.raw: Any = config.daemon or {}
         self.node = config.located("daemon")
         self.values: dict[str, Any] = {"full_every": config.scan.full_every}
-        self.problems: list[Problem] = []
+        self.problems: list[SourceProblem] = []
 
     def problem(self, keys: tuple[str, ...], message: str, hint: str = "", *, at_key: bool = False) -> None:
         where: Where = self.node.position(keys, key=at_key)
-        self.problems.append(Problem(where, ".".join(("daemon", *keys)), message, hint))
+        self.problems.append(SourceProblem(where, ".".join(("daemon", *keys)), message, hint))
 
-    def settings(self) -> tuple[DaemonSettings, list[Problem]]:
+    def settings(self) -> tuple[DaemonSettings, list[SourceProblem]]:
         if not isinstance(self.raw, Mapping):
             self.problem((), "must be a mapping")
             return DaemonSettings(**self.values), self.problems

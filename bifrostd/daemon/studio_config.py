@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Mapping
 from ..config import Config, invalid_config, read_config
 from .settings import DaemonSettings, read_daemon_settings
 from ..errors import ConfigError, MirrorTargetError
-from ..templates.source import Problem
+from ..templates.source import SourceProblem
 
 if TYPE_CHECKING:
     from ..mirror.targets import Target
@@ -46,7 +46,7 @@ def load_studio_config(path: Path, *, cpus: int | None = None) -> StudioConfig:
     return studio
 
 
-def read_studio_config(path: Path, *, cpus: int | None = None) -> tuple[StudioConfig, list[Problem]]:
+def read_studio_config(path: Path, *, cpus: int | None = None) -> tuple[StudioConfig, list[SourceProblem]]:
     """(the config, every problem of every section, in file order) without raising.
 
     With problems, each invalid value is replaced by its default and an
@@ -82,12 +82,12 @@ def mirror_targets(config: Config) -> dict[str, Target]:
     return targets
 
 
-def section_problems(config: Config) -> list[Problem]:
+def section_problems(config: Config) -> list[SourceProblem]:
     """The problems of the ``daemon`` and ``mirror`` sections, which ``load_config`` leaves to their owners."""
     return _ordered(read_daemon_settings(config)[1] + _targets(config)[1])
 
 
-def invalid_studio_config(problems: list[Problem]) -> ConfigError | MirrorTargetError:
+def invalid_studio_config(problems: list[SourceProblem]) -> ConfigError | MirrorTargetError:
     """The error listing ``problems``: a MirrorTargetError when they are all in the ``mirror`` section."""
     error = invalid_config(problems)
     if all(p.key == "mirror" or p.key.startswith("mirror.") for p in problems):
@@ -95,7 +95,7 @@ def invalid_studio_config(problems: list[Problem]) -> ConfigError | MirrorTarget
     return error
 
 
-def _targets(config: Config) -> tuple[dict[str, Target], list[Problem]]:
+def _targets(config: Config) -> tuple[dict[str, Target], list[SourceProblem]]:
     if not config.mirror:
         return {}, []
     from ..mirror.targets import read_targets
@@ -103,5 +103,5 @@ def _targets(config: Config) -> tuple[dict[str, Target], list[Problem]]:
     return read_targets(config.mirror, config.located("mirror"))
 
 
-def _ordered(problems: list[Problem]) -> list[Problem]:
+def _ordered(problems: list[SourceProblem]) -> list[SourceProblem]:
     return sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))

@@ -31,7 +31,7 @@ class Rescan:
     since: float | None = None  # when a requested rescan was asked for; None for a poll
 
 
-class Schedule:
+class DaemonTimers:
     def __init__(self, *, full_every: float, poll_every: float, settle: float, now: float,
                  template_every: float = 1.0, max_wait: float = 30.0) -> None:
         self.full_every = full_every

@@ -15,10 +15,10 @@ filesystem is opened (``open_filesystem``), with an install hint if missing.
 from __future__ import annotations
 
 from .backends import RemoteObject, open_filesystem
-from .targets import DeletePolicy, Include, Schedule, Target, parse_target, parse_targets, redact
+from .targets import DeletePolicy, Include, Target, TargetSchedule, parse_target, parse_targets, redact_options
 from .outcomes import Outcome
 from .transfer import CopyItem, FileResult, RunSummary, Transfer, UploadItem
-from .verify import Expected, Problem, VerifyReport, verify
+from .verify import Expected, ObjectProblem, VerifyReport, verify
 
 __all__ = [
     "CopyItem",
@@ -26,18 +26,18 @@ __all__ = [
     "Expected",
     "FileResult",
     "Include",
+    "ObjectProblem",
     "Outcome",
-    "Problem",
     "RemoteObject",
     "RunSummary",
-    "Schedule",
     "Target",
+    "TargetSchedule",
     "Transfer",
     "UploadItem",
     "VerifyReport",
     "open_filesystem",
     "parse_target",
     "parse_targets",
-    "redact",
+    "redact_options",
     "verify",
 ]

@@ -30,9 +30,10 @@ from bifrostd.catalog.mirror_state import MirrorState
 from . import leftovers
 from .plan import over_limit, split_key
 from .runner import RunReport, run_target
-from .targets import DeletePolicy, Target, redact_text
+from .targets import DeletePolicy, Target
+from bifrostd.redaction import redact_credentials
 from .transfer import Transfer
-from .verify import Expected, Problem, VerifyReport, verify
+from .verify import Expected, ObjectProblem, VerifyReport, verify
 
 __all__ = ["RepairReport", "audit", "repair"]
 
@@ -56,7 +57,7 @@ def audit(transfer: Transfer, state: MirrorState, target: Target, *, deep: bool 
 class RepairReport:
     forgotten: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
-    left: tuple[Problem, ...] = ()  # findings repair does not touch (extras of an archive)
+    left: tuple[ObjectProblem, ...] = ()  # findings repair does not touch (extras of an archive)
     run: RunReport | None = None
     failures: tuple[str, ...] = field(default_factory=tuple)
     held_reason: str | None = None  # why extra objects were left although the policy deletes them
@@ -95,7 +96,7 @@ def _remove_leftovers(transfer: Transfer, target: Target,
         try:
             leftovers.remove(transfer.fs, target, leftover)
         except Exception as error:  # noqa: BLE001 - one that can't go is a finding, not the end of the repair
-            failures.append(f"{leftover.key}: " + redact_text(f"{type(error).__name__}: {error}"))
+            failures.append(f"{leftover.key}: " + redact_credentials(f"{type(error).__name__}: {error}"))
         else:
             removed.append(leftover.key)
     return removed, failures

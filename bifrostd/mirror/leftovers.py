@@ -36,7 +36,8 @@ from datetime import datetime
 from typing import Any
 
 from .backends import TEMP_PREFIX, RemoteObject, is_temp_key
-from .targets import Target, redact_text
+from .targets import Target
+from bifrostd.redaction import redact_credentials
 
 __all__ = ["LEFTOVER_IDLE_NS", "Leftover", "Sweep", "find", "may_remain", "of_listing", "remove", "sweep",
            "uploads"]
@@ -208,7 +209,7 @@ def sweep(fs: Any, target: Target, *, now_ns: int, idle_ns: int = LEFTOVER_IDLE_
     try:
         found = find(fs, target)
     except Exception as error:  # noqa: BLE001 - the run goes on; the next one looks again
-        reason = redact_text(f"{type(error).__name__}: {error}")
+        reason = redact_credentials(f"{type(error).__name__}: {error}")
         log.warning("mirror %s: could not look for leftovers of interrupted writes: %s", target.name, reason)
         return Sweep(unchecked=reason)
     removed, left = [], []
@@ -221,7 +222,7 @@ def sweep(fs: Any, target: Target, *, now_ns: int, idle_ns: int = LEFTOVER_IDLE_
             remove(fs, target, leftover)
         except Exception as error:  # noqa: BLE001 - one that can't go is left for the next run
             log.warning("mirror %s: could not remove %s %s: %s", target.name, leftover.kind, leftover.key,
-                        redact_text(f"{type(error).__name__}: {error}"))
+                        redact_credentials(f"{type(error).__name__}: {error}"))
             left.append(leftover)
         else:
             removed.append(leftover)

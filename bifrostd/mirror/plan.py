@@ -50,7 +50,7 @@ from .targets import DeletePolicy, Target
 from .transfer import check_key
 
 __all__ = ["Copy", "Delete", "MirrorPlan", "Refusal", "Upload", "due_before", "key_problem", "object_key",
-           "over_limit", "plan"]
+           "over_limit", "plan_mirror_run"]
 
 DAY_NS = 86_400 * 10**9
 
@@ -172,7 +172,7 @@ def due_before(target: Target, now_ns: int) -> int:
     return NEVER
 
 
-def plan(
+def plan_mirror_run(
     target: Target,
     diff: MirrorDiff,
     sources: Mapping[str, Iterable[RecordedObject]],

@@ -28,8 +28,9 @@ from bifrostd.catalog.mirror_state import IncludeFilter, MirrorState
 from bifrostd.progress import InFlight, Progress, Reporter
 
 from .leftovers import Sweep, may_remain, sweep
-from .plan import Copy, Delete, MirrorPlan, Upload, due_before, plan, split_key
-from .targets import Target, redact_text
+from .plan import Copy, Delete, MirrorPlan, Upload, due_before, plan_mirror_run, split_key
+from .targets import Target
+from bifrostd.redaction import redact_credentials
 from .outcomes import Outcome
 from .transfer import CopyItem, FileResult, Transfer, UploadItem
 
@@ -79,7 +80,7 @@ def plan_target(state: MirrorState, target: Target, locate: Callable[[str, str],
     sources = state.sources(target.name, needed) if needed else {}
     objects = state.object_count(target.name) if diff.unwanted else 0
     elsewhere = state.held_elsewhere(target.name, diff.unwanted) if diff.unwanted else set()
-    return plan(target, diff, sources, locate=locate, now_ns=now_ns, objects=objects,
+    return plan_mirror_run(target, diff, sources, locate=locate, now_ns=now_ns, objects=objects,
                 allow_deletions=allow_deletions, held_elsewhere=elsewhere)
 
 
@@ -142,7 +143,7 @@ def execute(
     except BaseException as error:
         execution.recorder.flush()
         state.finish_run(run_id, status="failed", counts=execution.counts, bytes=execution.bytes,
-                         error=redact_text(f"{type(error).__name__}: {error}"))
+                         error=redact_credentials(f"{type(error).__name__}: {error}"))
         raise
     execution.recorder.flush()
     status, error = execution.verdict(the_plan.held_reason)
@@ -162,7 +163,7 @@ def _check_backend(state: MirrorState, target: Target, run_id: int) -> None:
         check_backend(target)
     except PackageMissing as error:
         state.finish_run(run_id, status="failed", counts={}, bytes=0,
-                         error=redact_text(f"{type(error).__name__}: {error}"))
+                         error=redact_credentials(f"{type(error).__name__}: {error}"))
         raise
 
 
@@ -180,7 +181,7 @@ def _sweep(state: MirrorState, target: Target, previous: Any,
     try:
         transfer = transfer or _open_transfer(target)
     except Exception as error:  # noqa: BLE001 - the run reports it if it needs the bucket; the next one looks again
-        return Sweep(unchecked=redact_text(f"{type(error).__name__}: {error}")), transfer
+        return Sweep(unchecked=redact_credentials(f"{type(error).__name__}: {error}")), transfer
     return sweep(transfer.fs, target, now_ns=state.clock()), transfer
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from .targets import Schedule
+from .targets import TargetSchedule
 
 __all__ = ["CronSpec", "next_run", "parse_cron"]
 
@@ -112,7 +112,7 @@ def _number(text: str, names: tuple[str, ...], offset: int) -> int:
     return int(text)
 
 
-def next_run(schedule: Schedule, last_started: float | None, now: float) -> float:
+def next_run(schedule: TargetSchedule, last_started: float | None, now: float) -> float:
     """When a target with ``schedule`` is next due (may be in the past: due now)."""
     if last_started is None:
         return now

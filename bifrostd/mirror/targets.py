@@ -31,18 +31,19 @@ from typing import Any
 
 from bifrostd.config import parse_duration, parse_size
 from bifrostd.errors import MirrorTargetError
-from bifrostd.templates.source import Located, Problem, Where, did_you_mean
+from bifrostd.redaction import SECRET_VALUE, redact_credentials
+from bifrostd.templates.source import Located, SourceProblem, Where, did_you_mean
 
 __all__ = [
     "DeleteLimit",
     "DeletePolicy",
     "Include",
-    "Schedule",
     "Target",
+    "TargetSchedule",
     "parse_target",
     "parse_targets",
     "read_targets",
-    "redact",
+    "redact_options",
 ]
 
 PROTOCOLS = {"s3": "s3", "gs": "gs", "gcs": "gs", "az": "az", "abfs": "az", "file": "file"}
@@ -69,13 +70,8 @@ _SECRET_WORDS = frozenset((
     "signature", "sas", "authorization", "cookie",
 ))
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_SECRET_VALUE = re.compile(
-    r"(AccountKey|SharedAccessSignature|sig|[\w-]*Signature|[\w-]*Credential|[\w-]*Token|password)=[^;&\s]+",
-    re.IGNORECASE,
-)
 #: A URL with userinfo: ``https://KEY:secret@host``, or ``https://token@host``.
 _URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]*@")
-_URL_PASSWORD = re.compile(r"(\w+://[^/:@\s]*):[^@/\s]+@")
 
 
 class DeletePolicy(str, Enum):
@@ -130,7 +126,7 @@ class Include:
 
 
 @dataclass(frozen=True, slots=True)
-class Schedule:
+class TargetSchedule:
     """Exactly one of ``interval`` (seconds) or ``cron`` (five fields or ``@hourly`` etc.)."""
 
     interval: float | None = None
@@ -160,7 +156,7 @@ class Target:
     delete: DeletePolicy = DeletePolicy.KEEP
     retain_days: int | None = None
     max_delete: DeleteLimit = field(default_factory=lambda: DeleteLimit(percent=10.0))
-    schedule: Schedule | None = None
+    schedule: TargetSchedule | None = None
 
     def path_for(self, key: str) -> str:
         """The fsspec path of a key (a POSIX path relative to the target's root)."""
@@ -173,8 +169,8 @@ class Target:
 
     def __repr__(self) -> str:
         return (
-            f"Target(name={self.name!r}, url={redact_text(self.url)!r}, endpoint_url="
-            f"{redact_text(self.endpoint_url or '')!r}, options={redact(self.options)!r}, "
+            f"Target(name={self.name!r}, url={redact_credentials(self.url)!r}, endpoint_url="
+            f"{redact_credentials(self.endpoint_url or '')!r}, options={redact_options(self.options)!r}, "
             f"concurrency={self.concurrency}, part_size={self.part_size})"
         )
 
@@ -204,7 +200,7 @@ def parse_targets(section: Mapping[str, Any]) -> dict[str, Target]:
     return targets
 
 
-def read_targets(section: Any, node: Located) -> tuple[dict[str, Target], list[Problem]]:
+def read_targets(section: Any, node: Located) -> tuple[dict[str, Target], list[SourceProblem]]:
     """(the valid targets, every problem of every target) of a ``mirror`` section, without raising.
 
     ``node`` is the section as read, with positions (``Config.located``):
@@ -244,10 +240,10 @@ class _TargetProblem:
         text = f"{head}{self.option}: {self.message}" if self.option else f"{head}{self.message}"
         return f"{text} ({self.hint})" if self.hint else text
 
-    def located(self) -> Problem:
+    def located(self) -> SourceProblem:
         """The problem as the config reports it: file:line:column, dotted key."""
         key = ".".join(part for part in (self.prefix, self.target, self.option) if part)
-        return Problem(self.where, key, self.message, self.hint)
+        return SourceProblem(self.where, key, self.message, self.hint)
 
 
 def _read_targets(section: Any, node: Located) -> tuple[dict[str, Target], list[_TargetProblem]]:
@@ -474,12 +470,12 @@ class _Parser:
                   "objects ('10%') or 'unlimited'")
         return DeleteLimit(percent=10.0)
 
-    def schedule(self) -> Schedule | None:
+    def schedule(self) -> TargetSchedule | None:
         value = self.raw.get("schedule")
         if value is None:
             return None
         if isinstance(value, str) and (value.strip().startswith("@") or len(value.split()) == 5):
-            return Schedule(cron=self.cron(value.strip()))
+            return TargetSchedule(cron=self.cron(value.strip()))
         try:
             interval = parse_duration(value)
         except ValueError:
@@ -487,7 +483,7 @@ class _Parser:
         if interval < 1:
             self.fail("schedule", "an interval of at least 1 second, such as 15m or 24h, or a cron expression")
             return None
-        return Schedule(interval=interval)
+        return TargetSchedule(interval=interval)
 
     def cron(self, value: str) -> str:
         if value.startswith("@"):
@@ -563,24 +559,18 @@ def _find_secrets(raw: Any, where: str) -> list[tuple[str, str]]:
     if isinstance(raw, str) and _URL_USERINFO.search(raw):
         return [(where, "a URL with a user or password before its host carries credentials, which do not belong in "
                  "the config; use the backend's environment variables, profiles or instance identity")]
-    if isinstance(raw, str) and _SECRET_VALUE.search(raw):
+    if isinstance(raw, str) and SECRET_VALUE.search(raw):
         return [(where, "looks like a connection string or signed URL with a secret; "
                  "use the environment (e.g. AZURE_STORAGE_CONNECTION_STRING) instead")]
     return []
 
 
-def redact_text(text: str) -> str:
-    """``text`` with URL passwords, account keys and signatures replaced by ``***``."""
-    text = _URL_PASSWORD.sub(r"\1:***@", text)
-    return _SECRET_VALUE.sub(lambda m: f"{m.group(1)}=***", text)
-
-
-def redact(options: Any) -> Any:
+def redact_options(options: Any) -> Any:
     """A copy of backend options safe to log: secret-named values and secret-looking text masked."""
     if isinstance(options, Mapping):
-        return {k: "***" if is_secret_name(k) else redact(v) for k, v in options.items()}
+        return {k: "***" if is_secret_name(k) else redact_options(v) for k, v in options.items()}
     if isinstance(options, (list, tuple)):
-        return type(options)(redact(v) for v in options)
+        return type(options)(redact_options(v) for v in options)
     if isinstance(options, str):
-        return redact_text(options)
+        return redact_credentials(options)
     return options

@@ -42,7 +42,8 @@ from . import backends
 from .backends import RemoteObject, head, is_transient, open_writer, remove, server_copy
 from .outcomes import Mismatch, Outcome
 from .pacing import Backoff, RateLimiter
-from .targets import Target, redact_text
+from .targets import Target
+from bifrostd.redaction import redact_credentials
 
 __all__ = [
     "CopyItem",
@@ -448,7 +449,7 @@ class Transfer:
 
     def _failed(self, key: str, error: BaseException, started: float) -> FileResult:
         attempts = getattr(error, "attempts", 1)
-        text = redact_text(f"{type(error).__name__}: {error}".strip())
+        text = redact_credentials(f"{type(error).__name__}: {error}".strip())
         return FileResult(key, Outcome.FAILED, attempts=attempts, error=text, seconds=self._clock() - started)
 
 

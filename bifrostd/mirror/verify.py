@@ -27,7 +27,7 @@ from .leftovers import Leftover, of_listing, uploads
 from .targets import Target
 from .transfer import Transfer
 
-__all__ = ["Expected", "Problem", "VerifyReport", "verify"]
+__all__ = ["Expected", "ObjectProblem", "VerifyReport", "verify"]
 
 BUFFER_SIZE = 1 << 20
 
@@ -39,7 +39,7 @@ class Expected:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class ObjectProblem:
     key: str
     kind: str  # missing | extra | wrong-size | wrong-hash | no-hash | unreadable
     detail: str = ""
@@ -52,7 +52,7 @@ class Problem:
 class VerifyReport:
     target: str
     checked: int
-    problems: tuple[Problem, ...] = field(default_factory=tuple)
+    problems: tuple[ObjectProblem, ...] = field(default_factory=tuple)
     deep: bool = False
     leftovers: tuple[Leftover, ...] = ()
     at_ns: int = 0  # when the bucket was looked at: leftovers' ages count from here
@@ -104,8 +104,8 @@ def verify(
             present[remote.key] = (remote, has_meta)
     if target.protocol == "s3":
         leftovers += uploads(fs, target)
-    problems = [Problem(key, "missing") for key in sorted(wanted.keys() - present.keys())]
-    problems += [Problem(key, "extra") for key in sorted(present.keys() - wanted.keys())]
+    problems = [ObjectProblem(key, "missing") for key in sorted(wanted.keys() - present.keys())]
+    problems += [ObjectProblem(key, "extra") for key in sorted(present.keys() - wanted.keys())]
     common = sorted(wanted.keys() & present.keys())
     with ThreadPoolExecutor(target.concurrency, thread_name_prefix=f"bifrost-verify-{target.name}") as pool:
         found = pool.map(lambda key: _check_one(transfer, key, present[key], wanted[key], deep), common)
@@ -114,29 +114,29 @@ def verify(
 
 
 def _check_one(transfer: Transfer, key: str, found: tuple[RemoteObject, bool], want: Expected,
-               deep: bool) -> Problem | None:
+               deep: bool) -> ObjectProblem | None:
     remote, has_meta = found
     try:
         if not has_meta:
             remote = transfer.head(key) or remote
         if remote.size != want.size:
-            return Problem(key, "wrong-size", f"{remote.size} bytes, expected {want.size}")
+            return ObjectProblem(key, "wrong-size", f"{remote.size} bytes, expected {want.size}")
         if deep:
             digest = _rehash(transfer, key)
             if digest != want.xxh3:
-                return Problem(key, "wrong-hash", f"content hashes to {digest}, expected {want.xxh3}")
+                return ObjectProblem(key, "wrong-hash", f"content hashes to {digest}, expected {want.xxh3}")
         return _judge_metadata(key, remote, want, content_checked=deep)
     except Exception as error:  # one unreadable object is a finding, not the end of the audit
-        return Problem(key, "unreadable", f"{type(error).__name__}: {error}")
+        return ObjectProblem(key, "unreadable", f"{type(error).__name__}: {error}")
 
 
-def _judge_metadata(key: str, remote: RemoteObject, want: Expected, *, content_checked: bool) -> Problem | None:
+def _judge_metadata(key: str, remote: RemoteObject, want: Expected, *, content_checked: bool) -> ObjectProblem | None:
     if remote.xxh3 is None:
         if content_checked:
             return None  # the content itself matched; a missing tag alone is not a finding then
-        return Problem(key, "no-hash", "no bifrost-xxh3 metadata; verify with deep to hash the content")
+        return ObjectProblem(key, "no-hash", "no bifrost-xxh3 metadata; verify with deep to hash the content")
     if remote.xxh3 != want.xxh3:
-        return Problem(key, "wrong-hash", f"bifrost-xxh3 is {remote.xxh3}, expected {want.xxh3}")
+        return ObjectProblem(key, "wrong-hash", f"bifrost-xxh3 is {remote.xxh3}, expected {want.xxh3}")
     return None
 
 

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import ScanError
 from ..model import DirState, FileState, Finding, Plan, Rematch
-from .plan import Classifier, needs_hash, plan
+from .plan import Classifier, needs_hash, plan_catalog_changes
 from ..model import CatalogView, Observations, WalkScope, parent_dir
 from ..observe.settle import Dirty
 
@@ -73,7 +73,7 @@ def _under_any(path: str, folders: Sequence[str]) -> bool:
     return any(_under(path, f) for f in folders)
 
 
-def observe(root: str, root_path: str, dirty: Iterable[Dirty], *, settle_ns: int,
+def observe_dirty(root: str, root_path: str, dirty: Iterable[Dirty], *, settle_ns: int,
             now_ns: Callable[[], int] = time.time_ns) -> DirtyBatch:
     """Stat the dirty files and walk the dirty folders of one root."""
     from ..observe.walk import stat_paths
@@ -187,7 +187,7 @@ def apply_dirty(catalog: Any, template_set: Any, root: str, dirty: Sequence[Dirt
     from .plan import summary
 
     root_path = template_set.root_path(root)
-    batch = observe(root, root_path, dirty, settle_ns=settle_ns, now_ns=now_ns)
+    batch = observe_dirty(root, root_path, dirty, settle_ns=settle_ns, now_ns=now_ns)
     view = load_view(catalog, batch)
     if hash_files or rehash:
         batch = hash_changed(batch, view, root_path, hasher=hasher or default_hasher, workers=workers,
@@ -195,7 +195,7 @@ def apply_dirty(catalog: Any, template_set: Any, root: str, dirty: Sequence[Dirt
     view = without_young(view, batch)
     if rehash:
         batch = replace(batch, observations=changed_under_same_mtime(batch.observations, view))
-    the_plan = plan(view, batch.observations, template_set, classifier=classifier)
+    the_plan = plan_catalog_changes(view, batch.observations, template_set, classifier=classifier)
     if not the_plan.empty or the_plan.dirs or the_plan.dirs_gone:
         catalog.apply(the_plan, source="watch")
     return BatchReport(root, len(dirty), len(the_plan.actions), batch.young, the_plan.findings, summary(the_plan))

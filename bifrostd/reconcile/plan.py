@@ -1,6 +1,6 @@
 """Reconcile planning: what the catalog must change to agree with what a walk observed.
 
-Pure: :func:`plan` takes the catalog's view (records and remembered folders),
+Pure: :func:`plan_catalog_changes` takes the catalog's view (records and remembered folders),
 the observations of a walk and the template set, and returns a
 :class:`~bifrostd.model.Plan`. It reads no file, no clock and no database, so
 ``bifrostctl scan --dry-run`` prints exactly what a scan would apply.
@@ -147,7 +147,7 @@ def split_unchanged(observations: Observations,
     ``signatures`` is ``{root: {relative: (id, size, mtime_ns, inode, device,
     uid, settled)}}``. A file whose record is settled (present, derived with
     the current templates, hashed if hashing) and whose size, mtime, inode,
-    device and owner are unchanged would get no action from :func:`plan`, so
+    device and owner are unchanged would get no action from :func:`plan_catalog_changes`, so
     it and its record are left out of planning: a full rescan of an
     unchanged tree then costs one comparison per file. The ids returned are
     every other record, so planning the rest gives the same plan as planning
@@ -176,7 +176,7 @@ def needs_hash(record: FileRecord | None, observed: FileState) -> bool:
     return record.signature != observed.signature or record.device != observed.device
 
 
-def plan(view: CatalogView, observations: Observations, template_set: Any, *,
+def plan_catalog_changes(view: CatalogView, observations: Observations, template_set: Any, *,
          classifier: Classifier | None = None) -> Plan:
     """The catalog changes that make ``view`` agree with ``observations``.
 

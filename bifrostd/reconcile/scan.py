@@ -26,14 +26,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from ..model import DirState, FileState, Finding, FindingKind, Plan, RehashScope
+from ..observe.walk import UNSETTLED
 from ..progress import INTERVAL, Progress, Reporter
-from .plan import Classifier, needs_hash, plan, split_unchanged, summary
+from .plan import Classifier, needs_hash, plan_catalog_changes, split_unchanged, summary
 from ..model import CatalogView, Observations, WalkScope
 
 #: Files hashed between progress updates.
 HASH_CHUNK = 5000
-#: The mtime remembered for a folder to list again next time (``scan.UNSETTLED``).
-UNSETTLED = -1
 
 Hasher = Callable[..., list[Any]]
 
@@ -87,7 +86,7 @@ class ScanReport:
 
 
 # -- walking ----------------------------------------------------------------------------
-def observe(template_set: Any, roots: Sequence[str], prior: dict[tuple[str, str], int], *, full: bool,
+def observe_roots(template_set: Any, roots: Sequence[str], prior: dict[tuple[str, str], int], *, full: bool,
             walker: Callable[..., Any] | None = None, report: Reporter | None = None) -> Observations:
     """Walk every root and merge the results into one set of observations.
 
@@ -234,7 +233,7 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
     clock = _Stopwatch(timings)
     prior = catalog.dirs(roots) if catalog is not None else {}
     report.count("walking", 0, None, 0 if report.wants_bytes else None)
-    observations = clock("walk", observe, template_set, roots, prior, full=options.full, walker=walker,
+    observations = clock("walk", observe_roots, template_set, roots, prior, full=options.full, walker=walker,
                          report=report)
     found = len(observations.files)
     found_bytes = sum(f.size for f in observations.files) if report.wants_bytes else None
@@ -252,7 +251,7 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
                                               progress=report, rehash=options.rehash)
     if options.rehash:
         observations = changed_under_same_mtime(observations, view)
-    the_plan = clock("plan", plan, view, observations, template_set, classifier=Classifier(template_set))
+    the_plan = clock("plan", plan_catalog_changes, view, observations, template_set, classifier=Classifier(template_set))
     result = ScanReport(the_plan, roots, files_seen, len(observations.scope.listed),
                         len(observations.scope.skipped), hashed, retries, 0.0, scan_id, False, timings)
     if options.dry_run:
@@ -323,4 +322,4 @@ class _Stopwatch:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
 
-__all__ = ["ScanOptions", "ScanReport", "hash_needed", "observe", "scan"]
+__all__ = ["ScanOptions", "ScanReport", "hash_needed", "observe_roots", "scan"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .entities import Entity, Reference, is_reference, parse_reference
 from .keys import Key, KeyType
-from .source import Problem, Where
+from .source import SourceProblem, Where
 from .templateset import Match, TemplateSet, build_template_set, current_os, load_template_set
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
     "Key",
     "KeyType",
     "Match",
-    "Problem",
+    "SourceProblem",
     "Reference",
     "TemplateSet",
     "Where",

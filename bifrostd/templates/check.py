@@ -33,7 +33,7 @@ from typing import Any
 from .compiled import PATTERN_FLAGS, CompiledTemplate, provably_safe
 from .keys import KeyType, unsafe_reason
 from .shape import Shape
-from .source import Problem
+from .source import SourceProblem
 from .templateset import TemplateSet, build_template_set
 
 #: A regex for text no field value may contain (mirrors keys.unsafe_reason): a separator, a drive's ':',
@@ -135,7 +135,7 @@ class _Overlaps:
         self.ts = template_set
         self.proofs = proofs
         self.refused: set[str] = set()
-        self.problems: list[Problem] = []
+        self.problems: list[SourceProblem] = []
 
     def fsm(self, template: CompiledTemplate) -> Any | None:
         found = self.proofs.fsm(template.approx_regex)
@@ -143,7 +143,7 @@ class _Overlaps:
             return found
         if template.name not in self.refused:
             self.refused.add(template.name)
-            self.problems.append(Problem(
+            self.problems.append(SourceProblem(
                 template.where, f"templates.{template.name}",
                 f"the overlap proof can't analyse this template's patterns ({type(found).__name__}: {found})",
                 "simplify the key patterns (no look-arounds or back-references)", code="unprovable",
@@ -169,7 +169,7 @@ class _Overlaps:
         confirmed = example is not None and _both(a, b, example)
         first, second = sorted((a, b), key=lambda t: (t.where.file, t.where.line))
         verb = "match" if confirmed else "may match (ignoring repeated keys)"
-        self.problems.append(Problem(
+        self.problems.append(SourceProblem(
             second.where, f"templates.{second.name}",
             f"overlaps template {first.name!r} ({first.where}): both {verb} {example!r}",
             "make the patterns disjoint, or give one a higher priority", code="overlap",
@@ -214,7 +214,7 @@ def _substitute(example: str, found: Any, indexes: list[int], text: str) -> str:
     return "".join(out) + example[last:]
 
 
-def overlap_problems(template_set: TemplateSet, *, proofs: ProofCache | None = None) -> list[Problem]:
+def overlap_problems(template_set: TemplateSet, *, proofs: ProofCache | None = None) -> list[SourceProblem]:
     """Every pair of equal-priority templates of one root that can match the same path."""
     proofs = ProofCache() if proofs is None else proofs
     finder = _Overlaps(template_set, proofs)
@@ -228,7 +228,7 @@ def overlap_problems(template_set: TemplateSet, *, proofs: ProofCache | None = N
     return finder.problems
 
 
-def unsafe_pattern_problems(template_set: TemplateSet) -> list[Problem]:
+def unsafe_pattern_problems(template_set: TemplateSet) -> list[SourceProblem]:
     """Key patterns that could match a separator, ':', '..', '.', a control character or a trailing '.' or space."""
     problems = []
     unsafe = None
@@ -239,11 +239,11 @@ def unsafe_pattern_problems(template_set: TemplateSet) -> list[Problem]:
         try:
             product = _fsm(key.pattern) & unsafe
         except Exception as exc:
-            problems.append(Problem(key.where, f"keys.{key.name}.pattern", f"can't analyse the pattern ({exc})", code="unprovable"))
+            problems.append(SourceProblem(key.where, f"keys.{key.name}.pattern", f"can't analyse the pattern ({exc})", code="unprovable"))
             continue
         if not product.empty():
             example = shortest_example(product)
-            problems.append(Problem(
+            problems.append(SourceProblem(
                 key.where, f"keys.{key.name}.pattern",
                 f"the pattern can match {example!r}, a value that {unsafe_reason(example or '')}",
                 "exclude '/', '\\\\', ':', control characters, '..' and a trailing '.' or space (e.g. [A-Za-z0-9_]+)",
@@ -252,7 +252,7 @@ def unsafe_pattern_problems(template_set: TemplateSet) -> list[Problem]:
     return problems
 
 
-def check_template_set(location: Path, *, proofs: ProofCache | None = None) -> tuple[TemplateSet | None, list[Problem]]:
+def check_template_set(location: Path, *, proofs: ProofCache | None = None) -> tuple[TemplateSet | None, list[SourceProblem]]:
     """Every problem of a template set: syntax, semantics, unsafe patterns, overlaps.
 
     ``proofs`` carries overlap proofs over from checking an earlier version of the set.

@@ -14,7 +14,7 @@ from typing import Any
 
 from .keys import Key, KeyType, unsafe_reason
 from .pattern import MAX_PADDING, PatternSyntaxError, tokenize
-from .source import Located, Problem, Where, did_you_mean, read_yaml
+from .source import Located, SourceProblem, Where, did_you_mean, read_yaml
 from .spec import OS_NAMES, SCHEMA_ID, Declarations, EntityKind, Root, TemplateDef
 
 SECTIONS = ("schema", "include", "roots", "keys", "entities", "templates")
@@ -35,11 +35,11 @@ class _Reader:
 
     def __init__(self) -> None:
         self.decl = Declarations()
-        self.problems: list[Problem] = []
+        self.problems: list[SourceProblem] = []
         self._entities_declared = False
 
     def problem(self, where: Where, key: str, message: str, hint: str = "", code: str = "invalid") -> None:
-        self.problems.append(Problem(where, key, message, hint, code))
+        self.problems.append(SourceProblem(where, key, message, hint, code))
 
     # -- files ----------------------------------------------------------------
     def read_file(self, path: Path, seen: set[Path]) -> None:
@@ -325,26 +325,26 @@ class _Reader:
 _INVALID = object()
 
 
-def root_paths(name: str, node: Located) -> tuple[dict[str, str], list[Problem]]:
+def root_paths(name: str, node: Located) -> tuple[dict[str, str], list[SourceProblem]]:
     """A root's path per OS, from one path for every OS or a mapping ``{linux: ..., windows: ...}``.
 
     Shared by template files and the studio config's root overrides.
     """
     if node.value == "":
-        return {}, [Problem(node.where, f"roots.{name}", "a root path is a non-empty string")]
+        return {}, [SourceProblem(node.where, f"roots.{name}", "a root path is a non-empty string")]
     if isinstance(node.value, str):
         return {os_name: node.value for os_name in OS_NAMES}, []
     if not isinstance(node.value, dict):
-        return {}, [Problem(node.where, f"roots.{name}", "must be a path or a mapping of OS to path")]
+        return {}, [SourceProblem(node.where, f"roots.{name}", "must be a path or a mapping of OS to path")]
     paths: dict[str, str] = {}
-    problems: list[Problem] = []
+    problems: list[SourceProblem] = []
     for os_name, (os_where, path) in node.value.items():
         key = f"roots.{name}.{os_name}"
         if os_name not in OS_NAMES:
             hint = did_you_mean(os_name, OS_NAMES) or f"use {', '.join(OS_NAMES)}"
-            problems.append(Problem(os_where, key, "unknown operating system", hint, code="unknown-option"))
+            problems.append(SourceProblem(os_where, key, "unknown operating system", hint, code="unknown-option"))
         elif not isinstance(path.value, str) or not path.value:
-            problems.append(Problem(path.where, key, "a root path is a non-empty string"))
+            problems.append(SourceProblem(path.where, key, "a root path is a non-empty string"))
         else:
             paths[os_name] = path.value
     return paths, problems
@@ -391,7 +391,7 @@ def template_files(location: Path) -> list[Path]:
     return [location]
 
 
-def read_declarations(location: Path) -> tuple[Declarations, list[Problem], bool]:
+def read_declarations(location: Path) -> tuple[Declarations, list[SourceProblem], bool]:
     """Read a template set; returns declarations, problems, and whether entities were declared."""
     reader = _Reader()
     seen: set[Path] = set()

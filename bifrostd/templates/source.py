@@ -4,7 +4,7 @@ Template sets and studio configs are edited by hand, so every problem found in
 them must point at the offending line. PyYAML's composer gives node marks; this
 module turns a node tree into plain Python values wrapped in :class:`Located`
 and reports YAML-level problems (syntax, tabs, duplicate keys, tags other
-than plain YAML's) as :class:`Problem` values instead of raising.
+than plain YAML's) as :class:`SourceProblem` values instead of raising.
 
 It is the one loader of template files and ``bifrost.yaml``, and it bounds
 what a file may cost before building anything from it: its size, how many
@@ -55,7 +55,7 @@ class Where:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class SourceProblem:
     """One problem in a YAML source: where, which key, what, and a hint."""
 
     where: Where
@@ -131,7 +131,7 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
 
 
-def _convert(file: str, node: yaml.Node, problems: list[Problem], path: str) -> Located:
+def _convert(file: str, node: yaml.Node, problems: list[SourceProblem], path: str) -> Located:
     where = _where(file, node)
     if not isinstance(node, yaml.ScalarNode) and node.tag not in PLAIN_TAGS:
         problems.append(_tag_problem(file, node, path))  # the contents are still read, for their own problems
@@ -140,7 +140,7 @@ def _convert(file: str, node: yaml.Node, problems: list[Problem], path: str) -> 
         for key_node, value_node in node.value:
             key_where = _where(file, key_node)
             if key_node.tag == MERGE_TAG:
-                problems.append(Problem(key_where, path or "<<", "YAML merge keys (<<) are not supported",
+                problems.append(SourceProblem(key_where, path or "<<", "YAML merge keys (<<) are not supported",
                                         "write the options out", code="syntax"))
                 continue
             key_value = _checked_scalar(file, key_node, problems, path) if isinstance(key_node, yaml.ScalarNode) else "?"
@@ -151,7 +151,7 @@ def _convert(file: str, node: yaml.Node, problems: list[Problem], path: str) -> 
             if key in out:
                 first = out[key][0]
                 problems.append(
-                    Problem(key_where, full, f"duplicate key (first defined at line {first.line})", code="duplicate-key")
+                    SourceProblem(key_where, full, f"duplicate key (first defined at line {first.line})", code="duplicate-key")
                 )
                 continue
             out[key] = (key_where, _convert(file, value_node, problems, full))
@@ -166,7 +166,7 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 _UNSUPPORTED = object()
 
 
-def _checked_scalar(file: str, node: yaml.Node, problems: list[Problem], path: str) -> Any:
+def _checked_scalar(file: str, node: yaml.Node, problems: list[SourceProblem], path: str) -> Any:
     """A scalar's value; a tag outside PLAIN_TAGS (``!foo``, ``!!python/...``) is a problem."""
     if node.tag in PLAIN_TAGS:
         try:
@@ -177,8 +177,8 @@ def _checked_scalar(file: str, node: yaml.Node, problems: list[Problem], path: s
     return _UNSUPPORTED
 
 
-def _tag_problem(file: str, node: yaml.Node, path: str) -> Problem:
-    return Problem(_where(file, node), path, f"unsupported YAML tag {node.tag!r}",
+def _tag_problem(file: str, node: yaml.Node, path: str) -> SourceProblem:
+    return SourceProblem(_where(file, node), path, f"unsupported YAML tag {node.tag!r}",
                    "remove the tag; template files and the config use plain YAML", code="syntax")
 
 
@@ -188,7 +188,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return node.value if isinstance(node, yaml.SequenceNode) else []
 
 
-def _limit_problem(file: str, root: yaml.Node) -> Problem | None:
+def _limit_problem(file: str, root: yaml.Node) -> SourceProblem | None:
     """The first limit the document breaks once its aliases are expanded, or None.
 
     An alias is the very node its anchor names, so the composed document is
@@ -226,27 +226,27 @@ def _limit_problem(file: str, root: yaml.Node) -> Problem | None:
     return None
 
 
-def _limit(file: str, node: yaml.Node, message: str) -> Problem:
-    return Problem(_where(file, node), "", message, LIMIT_HINT, code="yaml-limit")
+def _limit(file: str, node: yaml.Node, message: str) -> SourceProblem:
+    return SourceProblem(_where(file, node), "", message, LIMIT_HINT, code="yaml-limit")
 
 
-def _too_big(file: str, size: int) -> Problem:
-    return Problem(Where(file, 1, 1), "", f"the file is {size:,} bytes; a file may be at most {MAX_BYTES >> 20} MiB",
+def _too_big(file: str, size: int) -> SourceProblem:
+    return SourceProblem(Where(file, 1, 1), "", f"the file is {size:,} bytes; a file may be at most {MAX_BYTES >> 20} MiB",
                    "split it into several files (include:)", code="yaml-limit")
 
 
-def _tab_problems(file: str, text: str) -> list[Problem]:
+def _tab_problems(file: str, text: str) -> list[SourceProblem]:
     problems = []
     for number, line in enumerate(text.splitlines(), start=1):
         column = line.find("\t")
         if column >= 0:
             problems.append(
-                Problem(Where(file, number, column + 1), "", "tab character", "indent with spaces", code="tab")
+                SourceProblem(Where(file, number, column + 1), "", "tab character", "indent with spaces", code="tab")
             )
     return problems
 
 
-def parse_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
+def parse_yaml(text: str, file: str) -> tuple[Located | None, list[SourceProblem]]:
     """Parse one YAML document; return its located tree and the problems found."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
@@ -258,10 +258,10 @@ def parse_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         where = Where(file, mark.line + 1, mark.column + 1) if mark else Where(file, 1, 1)
         if not any(p.where.line == where.line for p in problems):  # a tab there: already said, and why
-            problems.append(Problem(where, "", f"YAML syntax error: {exc.problem}", code="syntax"))
+            problems.append(SourceProblem(where, "", f"YAML syntax error: {exc.problem}", code="syntax"))
         return None, problems
     except yaml.YAMLError as exc:  # pragma: no cover - unmarked errors are rare
-        problems.append(Problem(Where(file, 1, 1), "", f"YAML error: {exc}", code="syntax"))
+        problems.append(SourceProblem(Where(file, 1, 1), "", f"YAML error: {exc}", code="syntax"))
         return None, problems
     if node is None:
         return Located({}, Where(file, 1, 1)), problems
@@ -271,7 +271,7 @@ def parse_yaml(text: str, file: str) -> tuple[Located | None, list[Problem]]:
     return _convert(file, node, problems, ""), problems
 
 
-def read_yaml(path: Path) -> tuple[Located | None, list[Problem]]:
+def read_yaml(path: Path) -> tuple[Located | None, list[SourceProblem]]:
     """Read and parse a YAML file; unreadable or non-UTF-8 files become problems."""
     file = str(path)
     try:
@@ -280,7 +280,7 @@ def read_yaml(path: Path) -> tuple[Located | None, list[Problem]]:
             return None, [_too_big(file, size)]
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem(Where(file, 1, 1), "", f"not UTF-8 text ({exc.reason})", code="encoding")]
+        return None, [SourceProblem(Where(file, 1, 1), "", f"not UTF-8 text ({exc.reason})", code="encoding")]
     except OSError as exc:
-        return None, [Problem(Where(file, 1, 1), "", f"cannot read: {exc.strerror}", code="unreadable")]
+        return None, [SourceProblem(Where(file, 1, 1), "", f"cannot read: {exc.strerror}", code="unreadable")]
     return parse_yaml(text, file)

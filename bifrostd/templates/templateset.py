@@ -24,7 +24,7 @@ from .loader import read_declarations
 from .pattern import KeyRef, Optional, ReferenceCycle, Text, TemplateRef, Token, expand, walk_tokens
 from .dispatch import RootIndex, build_root_index
 from .shape import Shape, template_shape
-from .source import Problem, Where, did_you_mean
+from .source import SourceProblem, Where, did_you_mean
 from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root
 
 
@@ -303,12 +303,12 @@ def join_root(root_path: str, relative: str, os_name: str) -> str:
 class _Build:
     def __init__(self, decl: Declarations, entities_declared: bool) -> None:
         self.decl = decl
-        self.problems: list[Problem] = []
+        self.problems: list[SourceProblem] = []
         self.entities = decl.entities if entities_declared else dict(DEFAULT_ENTITIES)
         self.used_keys: set[str] = set()
 
     def problem(self, where: Where, key: str, message: str, hint: str = "", code: str = "invalid") -> None:
-        self.problems.append(Problem(where, key, message, hint, code))
+        self.problems.append(SourceProblem(where, key, message, hint, code))
 
     def run(self) -> dict[str, CompiledTemplate]:
         self._check_entities()
@@ -449,7 +449,7 @@ def _at(where: Where, offset: int) -> Where:
     return Where(where.file, where.line, where.column + offset)
 
 
-def build_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem]]:
+def build_template_set(location: Path) -> tuple[TemplateSet | None, list[SourceProblem]]:
     """Read and compile a template set; returns it (None if unusable) and every problem found."""
     decl, problems, entities_declared = read_declarations(location)
     if decl.unread:  # like a compiler after a syntax error: what the file declares is unknown
@@ -460,7 +460,7 @@ def build_template_set(location: Path) -> tuple[TemplateSet | None, list[Problem
     shapes = {name: template_shape(t) for name, t in compiled.items()}
     unreadable = any(p.code in ("syntax", "encoding", "unreadable") for p in problems)
     if not decl.roots and not unreadable:  # a file that could not be read may be the one with the roots
-        problems.append(Problem(Where(str(location), 1, 1), "roots", "the template set defines no roots", code="undefined-root"))
+        problems.append(SourceProblem(Where(str(location), 1, 1), "roots", "the template set defines no roots", code="undefined-root"))
     template_set = TemplateSet(
         roots=decl.roots, keys=decl.keys, entities=builder.entities, templates=compiled,
         files=decl.files, shapes=shapes, fingerprint=_fingerprint(decl.files),

@@ -214,11 +214,11 @@ def test_logs_and_repr_hold_no_credentials(s3_bucket, tmp_path, caplog):
 
 
 def test_az_repr_and_redact_hide_connection_strings(azurite):
-    from bifrostd.mirror import redact
-    from bifrostd.mirror.targets import redact_text
+    from bifrostd.mirror import redact_options
+    from bifrostd.redaction import redact_credentials
 
-    assert "Eby8vdM02" not in redact_text(azurite)
-    assert redact({"connection_string": azurite, "nested": {"url": "https://u:pw@host/x"}}) == {
+    assert "Eby8vdM02" not in redact_credentials(azurite)
+    assert redact_options({"connection_string": azurite, "nested": {"url": "https://u:pw@host/x"}}) == {
         "connection_string": "***", "nested": {"url": "https://u:***@host/x"}}
 
 
