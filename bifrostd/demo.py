@@ -21,11 +21,11 @@ import json
 import os
 import random
 import sys
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from .atomic_write import write_atomic
 from .errors import BifrostError, ConfigError
 from .observe.safe_paths import RootedPath, UnsafePath, write_file
 from .templates.spec import OS_NAMES, Root
@@ -126,10 +126,10 @@ def write_studio_config(directory: Path, *, demo: bool) -> Path:
     target = directory / "templates"
     target.mkdir(parents=True, exist_ok=True)
     for file in files:
-        _write_atomic(target / file.name, file.read_bytes())
+        write_atomic(target / file.name, file.read_bytes())
     roots = _root_names(files) if demo else ()
     config = directory / CONFIG_NAME
-    _write_atomic(config, config_text(demo=demo, roots=roots).encode())
+    write_atomic(config, config_text(demo=demo, roots=roots).encode())
     return config
 
 
@@ -142,31 +142,6 @@ def _root_names(files: list[Path]) -> tuple[str, ...]:
         document = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         names += [name for name in (document.get("roots") or {}) if name not in names]
     return tuple(names)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file in the same folder, then rename: never a partial file at ``path``.
-
-    The file gets the mode a plain ``open`` would give (0666 less the umask):
-    the daemon's user and every artist running ``bifrostctl`` read it.
-    """
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(handle, 0o666 & ~_umask())
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
-    os.umask(mask)
-    return mask
 
 
 # -- the demo studio --------------------------------------------------------------------

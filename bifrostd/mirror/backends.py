@@ -12,7 +12,7 @@ Atomicity per backend (no torn object at a final key, ever):
 - GCS: a resumable session finalised by the last chunk; abandoning deletes the session.
 - Azure: staged blocks made visible by one block-list commit; abandoned blocks are
   never committed and the service discards them.
-- file://: a temp name in the destination folder, fsync, ``os.replace``.
+- file://: written atomically (``bifrostd.atomic_write``: a temp name in the destination folder, fsync, rename).
 fsspec's buffered files commit in ``close()`` *and* in ``__del__``, so an abandoned
 writer is marked closed without committing (``_FsspecWriter.abandon``).
 """
@@ -22,13 +22,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bifrostd import packages
-from bifrostd.observe.safe_paths import TEMP_PREFIX
+from bifrostd.atomic_write import TEMP_PREFIX, AtomicFile, open_folder_fd
 
 from .targets import Target
 
@@ -333,38 +332,26 @@ class _PipeWriter:
 
 
 class _LocalWriter:
-    """file:// targets: temp file in the same folder, fsync, rename, fsync the folder."""
+    """file:// targets: written atomically (``bifrostd.atomic_write``), with the hash and mtime as xattrs."""
 
     def __init__(self, path: str, xxh3: str, mtime_ns: int) -> None:
-        self.path = path
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        self.temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}")
-        self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        self.file = AtomicFile(open_folder_fd(os.path.dirname(path), create=True), os.path.basename(path),
+                               mode=0o644)
         self.xxh3, self.mtime_ns = xxh3, mtime_ns
 
     def write(self, data: memoryview) -> None:
-        while data:
-            data = data[os.write(self.fd, data):]
+        self.file.write(data)
 
     def commit(self) -> None:
         try:
-            _set_xattrs(self.fd, {XATTR_HASH: self.xxh3, XATTR_MTIME: str(self.mtime_ns)})
-            os.fsync(self.fd)
-        finally:
-            os.close(self.fd)
-            self.fd = -1
-        os.replace(self.temp, self.path)
-        fsync_folder(os.path.dirname(self.path))
+            _set_xattrs(self.file.fd, {XATTR_HASH: self.xxh3, XATTR_MTIME: str(self.mtime_ns)})
+        except BaseException:
+            self.file.abandon()
+            raise
+        self.file.commit()
 
     def abandon(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        try:
-            os.unlink(self.temp)
-        except FileNotFoundError:
-            pass
+        self.file.abandon()
 
 
 def _set_xattrs(fd: int, values: Mapping[str, str]) -> None:
@@ -374,14 +361,6 @@ def _set_xattrs(fd: int, values: Mapping[str, str]) -> None:
             os.setxattr(fd, name, value.encode())
         except (OSError, AttributeError):
             return
-
-
-def fsync_folder(folder: str) -> None:
-    fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- reading back -----------------------------------------------------------------------------------

@@ -12,10 +12,9 @@ The base itself is opened as given, symlinks and all: it is configuration
 (an admin's ``/mnt/projects -> /net/...``), not something a root's writers
 control.
 
-A file is written to a temp name created ``O_EXCL | O_NOFOLLOW`` in its
-folder (by descriptor), fsynced, renamed within that folder and the folder
-fsynced (``AtomicFile``): never a partial file at the final name, and a
-symlink at the final name is replaced, not written through.
+A file is written atomically in the folder so opened (``AtomicFile``, on
+:mod:`bifrostd.atomic_write`): never a partial file at the final name, and
+a symlink at the final name is replaced, not written through.
 
 Everything that creates files or folders in a root goes through here
 (restores, the demo studio). POSIX only: it needs ``dir_fd``.
@@ -26,14 +25,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-__all__ = ["TEMP_PREFIX", "AtomicFile", "RootedPath", "UnsafePath", "lstat", "open_folder", "write_file"]
+from bifrostd.atomic_write import TEMP_PREFIX
+from bifrostd.atomic_write import AtomicFile as _AtomicFile
 
-TEMP_PREFIX = ".bifrost-tmp-"
+__all__ = ["AtomicFile", "RootedPath", "UnsafePath", "lstat", "open_folder", "write_file"]
+
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _BASE_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC  # the base may be a symlink: configuration
 
@@ -167,76 +166,19 @@ def lstat(path: RootedPath) -> os.stat_result | None:
         os.close(folder)
 
 
-class AtomicFile:
+class AtomicFile(_AtomicFile):
     """A new file at ``path``: written under a temp name in its folder, in place only on ``commit``.
 
-    The folder is opened (and missing folders made) once, at construction; the
-    temp file is created there ``O_EXCL | O_NOFOLLOW``. Leaving the ``with``
-    block without ``commit`` (an error) removes the temp file.
+    The folder is opened (and missing folders made) once, at construction,
+    without following a symlink below the base; the rest is
+    :class:`bifrostd.atomic_write.AtomicFile`.
     """
 
     def __init__(self, path: RootedPath, *, mode: int = 0o666, prefix: str = TEMP_PREFIX) -> None:
         self.path = path
         folder = open_folder(path.base, path.folders, create=True)
         assert folder is not None  # create=True
-        self.folder = folder
-        self.temp = f"{prefix}{uuid.uuid4().hex}"
-        try:
-            self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
-                              dir_fd=self.folder)
-        except BaseException:
-            os.close(self.folder)
-            raise
-        self.done = False
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.done:
-            self.abandon()
-
-    def write(self, data: Any) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
-
-    def existing(self) -> os.stat_result | None:
-        """What is at the final name now (a symlink is not followed), or None."""
-        try:
-            return os.stat(self.path.name, dir_fd=self.folder, follow_symlinks=False)
-        except FileNotFoundError:
-            return None
-
-    def commit(self, *, mtime_ns: int | None = None) -> None:
-        """fsync the content, give it ``mtime_ns``, rename it to the final name, fsync the folder."""
-        try:
-            if mtime_ns is not None:
-                os.utime(self.fd, ns=(mtime_ns, mtime_ns))
-            os.fsync(self.fd)
-            os.rename(self.temp, self.path.name, src_dir_fd=self.folder, dst_dir_fd=self.folder)
-        except BaseException:
-            self.abandon()
-            raise
-        self.done = True
-        os.close(self.fd)
-        try:
-            os.fsync(self.folder)
-        finally:
-            os.close(self.folder)
-
-    def abandon(self) -> None:
-        """Remove the temp file; the final name is left as it was."""
-        if self.done:
-            return
-        self.done = True
-        os.close(self.fd)
-        try:
-            os.unlink(self.temp, dir_fd=self.folder)
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(self.folder)
+        super().__init__(folder, path.name, mode=mode, prefix=prefix)
 
 
 def write_file(path: RootedPath, data: bytes, *, mtime_ns: int | None = None, mode: int = 0o666) -> None:
