@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigInvalid
 from .templates.loader import root_paths
 from .templates.source import MAX_BYTES as MAX_CONFIG_BYTES
 from .templates.source import Located, SourceProblem, Where, did_you_mean, read_yaml
@@ -295,10 +295,14 @@ class _Reader:
         return ScanSettings(**values)
 
 
-def invalid_config(problems: Iterable[SourceProblem]) -> ConfigError:
+def invalid_config(problems: Iterable[SourceProblem]) -> ConfigInvalid:
     """The error listing ``problems`` in file order (stable: a tag before its effect)."""
-    ordered = sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
-    return ConfigError("invalid config:\n" + "\n".join(str(p) for p in ordered))
+    return ConfigInvalid(in_file_order(problems))
+
+
+def in_file_order(problems: Iterable[SourceProblem]) -> list[SourceProblem]:
+    """``problems`` sorted by file, line and column (stable: a tag before its effect)."""
+    return sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
 
 
 def load_config(path: Path, *, cpus: int | None = None) -> Config:

@@ -1,7 +1,12 @@
 """The error hierarchy of Bifrost, and the exit codes the CLI maps them to.
 
 Each error's docstring is its message template, formatted with the error's
-arguments; its ``exit_code`` is part of the command-line API that studio
+arguments: a recurring message is a class whose template names its fields
+(``CatalogMissing(path=...)``), so a raise site passes the facts, not prose;
+a family whose messages are one-offs (``ResolveError``) has the template
+``{}`` and takes the finished message. Any class given one finished message
+instead of its fields shows that message as is (an error's text relayed by
+the daemon). Its ``exit_code`` is part of the command-line API that studio
 scripts rely on (documented in docs/cli.md). Per-file problems during a scan
 or a mirror run are *findings* in a result, not exceptions.
 
@@ -9,20 +14,26 @@ or a mirror run are *findings* in a result, not exceptions.
 
     BifrostError (2)
     ├── ConfigError (3) *                 studio config unreadable or invalid
+    │   └── ConfigInvalid (3) *           one or more problems, each with file:line:col
     ├── TemplateError (4) *               template set invalid
     │   ├── TemplateSetInvalid (4) *      one or more problems, each with file:line:col
     │   └── FieldValueError (5) *         a value that can't be formatted or would escape a root
     ├── ResolveError (6)                  a path or reference that can't be resolved
+    │   └── ReferenceIncomplete (6)       a reference that names no whole entity
     ├── CatalogError (7)
     │   ├── CatalogLocationError (8) *    catalog on a network filesystem
+    │   ├── CatalogMissing (7)            no catalog yet; 'bifrostctl scan' builds it
     │   ├── CatalogBusy (9)               another writer holds the catalog
     │   └── CatalogCorrupt (17) *         the catalog file is damaged; 'bifrostctl catalog rebuild'
     ├── ScanError (10)
     ├── DaemonError (11)
+    │   ├── DaemonRequestInvalid (2)      a control request the daemon cannot read
+    │   ├── DaemonStopping (11)           the daemon is stopping and did not do what was asked
     │   ├── DaemonRunning (12)            a daemon already holds the state folder
     │   └── DaemonUnreachable (13)        no daemon answers on the control socket
     ├── MirrorError (14)
     │   └── MirrorTargetError (15)        unknown or misconfigured target
+    │       └── MirrorConfigInvalid (15)  problems in the mirror section only, each with file:line:col
     └── PackageMissing (16) *             a Python package a feature needs is not installed
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
@@ -48,16 +59,21 @@ class BifrostError(Exception):
     #: stopping); False when nothing changes until someone fixes something (see the module docstring).
     restart_mends: ClassVar[bool] = True
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, **fields: Any) -> None:
         super().__init__(*args)
         self.args = args
+        #: The named facts the template is formatted with (``path``, ``pid``...).
+        self.fields = fields
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.fields), self.__dict__
 
     @property
     def message(self) -> str:
         template = type(self).__doc__ or "{}"
         try:
-            return template.strip().format(*self.args)
-        except (IndexError, KeyError):
+            return template.strip().format(*self.args, **self.fields)
+        except (IndexError, KeyError):  # a finished message given instead of the fields
             return " ".join(str(a) for a in self.args)
 
     def __str__(self) -> str:
@@ -71,6 +87,14 @@ class ConfigError(BifrostError):
     restart_mends = False
 
 
+class ConfigInvalid(ConfigError):
+    """invalid config:\n{listing}"""
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        super().__init__(listing="\n".join(str(p) for p in self.problems))
+
+
 class TemplateError(BifrostError):
     """{}"""
 
@@ -79,13 +103,13 @@ class TemplateError(BifrostError):
 
 
 class TemplateSetInvalid(TemplateError):
-    """The template set has {} problem(s):\n{}"""
+    """The template set has {count} problem(s):\n{listing}"""
 
     exit_code = 4
 
     def __init__(self, problems: list[Any]) -> None:
         self.problems = list(problems)
-        super().__init__(len(self.problems), "\n".join(str(p) for p in self.problems))
+        super().__init__(count=len(self.problems), listing="\n".join(str(p) for p in self.problems))
 
 
 class FieldValueError(TemplateError):
@@ -100,14 +124,22 @@ class ResolveError(BifrostError):
     exit_code = 6
 
 
+class ReferenceIncomplete(ResolveError):
+    """{uri!r}: incomplete reference for a {kind}"""
+
+
 class CatalogError(BifrostError):
     """{}"""
 
     exit_code = 7
 
 
+class CatalogMissing(CatalogError):
+    """no catalog at {path} yet; run 'bifrostctl scan' to build it"""
+
+
 class CatalogLocationError(CatalogError):
-    """The catalog {} is on a {} filesystem; SQLite's locking does not work there. Put the state folder on a local disk."""
+    """The catalog {path} is on a {fstype} filesystem; SQLite's locking does not work there. Put the state folder on a local disk."""
 
     exit_code = 8
     restart_mends = False
@@ -120,7 +152,7 @@ class CatalogBusy(CatalogError):
 
 
 class CatalogCorrupt(CatalogError):
-    """The catalog {} is damaged ({}). Stop bifrostd if it runs and run 'bifrostctl catalog rebuild': it moves the file aside (kept) and scans the roots into a new catalog. Files, entities and sequences come back from the tree; the activity log and the mirror's record of each bucket do not (the next mirror run sends every file again)."""
+    """The catalog {path} is damaged ({why}). Stop bifrostd if it runs and run 'bifrostctl catalog rebuild': it moves the file aside (kept) and scans the roots into a new catalog. Files, entities and sequences come back from the tree; the activity log and the mirror's record of each bucket do not (the next mirror run sends every file again)."""
 
     exit_code = 17
     restart_mends = False
@@ -138,14 +170,24 @@ class DaemonError(BifrostError):
     exit_code = 11
 
 
+class DaemonRequestInvalid(DaemonError):
+    """{}"""
+
+    exit_code = 2  # a usage error, as for a command line
+
+
+class DaemonStopping(DaemonError):
+    """the daemon is stopping; nothing was done"""
+
+
 class DaemonRunning(DaemonError):
-    """Another bifrostd (pid {}) already runs on the state folder {}."""
+    """Another bifrostd (pid {pid}) already runs on the state folder {state_dir}."""
 
     exit_code = 12
 
 
 class DaemonUnreachable(DaemonError):
-    """No bifrostd answers on {}: {}"""
+    """No bifrostd answers on {socket}: {why}"""
 
     exit_code = 13
 
@@ -162,11 +204,32 @@ class MirrorTargetError(MirrorError):
     exit_code = 15
 
 
+class MirrorConfigInvalid(MirrorTargetError):
+    """invalid config:\n{listing}"""
+
+    def __init__(self, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        super().__init__(listing="\n".join(str(p) for p in self.problems))
+
+
 class PackageMissing(BifrostError):
-    """{} needs the Python package {}, which is not installed ({}); install it with: {}"""
+    """{feature} needs the Python package {package}, which is not installed ({why}); install it with: {command}"""
 
     exit_code = 16
     restart_mends = False
+
+
+def _rebuild(cls: type[BifrostError], args: tuple[Any, ...], fields: dict[str, Any]) -> BifrostError:
+    """An error unpickled (from a worker process) with its arguments and fields as raised."""
+    error = BifrostError.__new__(cls)
+    BifrostError.__init__(error, *args, **fields)
+    return error
+
+
+def error_class(exit_code: int) -> type[BifrostError]:
+    """The most general error class with ``exit_code`` (DaemonError for a code no class has): how a client
+    raises an error the daemon answered with, with the daemon's message."""
+    return next((cls for cls in all_error_classes() if cls.exit_code == exit_code), DaemonError)
 
 
 def all_error_classes() -> list[type[BifrostError]]:

@@ -32,7 +32,7 @@ def require(module: str, *, feature: str, package: str | None = None) -> ModuleT
         return importlib.import_module(module)
     except ImportError as error:
         name = package or module
-        raise PackageMissing(feature, name, error, install_command(name)) from error
+        raise PackageMissing(feature=feature, package=name, why=error, command=install_command(name)) from error
 
 
 def check(module: str, *, feature: str, package: str | None = None) -> None:
@@ -47,7 +47,8 @@ def check(module: str, *, feature: str, package: str | None = None) -> None:
         found = False
     if not found:
         name = package or module
-        raise PackageMissing(feature, name, f"no module named {module!r}", install_command(name))
+        raise PackageMissing(feature=feature, package=name, why=f"no module named {module!r}",
+                             command=install_command(name))
 
 
 def install_command(package: str) -> str:

@@ -229,7 +229,7 @@ def test_the_daemon_stops_on_damage_it_meets_while_running(studio):
 
         daemon.guarded(meets(ScanError("a per-run problem")))  # logged and counted; the loop goes on
         assert daemon.counts["errors"] == 1
-        for error in (CatalogCorrupt(catalog_of(studio), "database disk image is malformed"),
+        for error in (CatalogCorrupt(path=catalog_of(studio), why="database disk image is malformed"),
                       sqlite3.DatabaseError("database disk image is malformed")):  # met outside Catalog's methods
             with pytest.raises(CatalogCorrupt, match="catalog rebuild"):
                 daemon.guarded(meets(error))

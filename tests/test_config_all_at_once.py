@@ -10,7 +10,7 @@ import pytest
 
 from bifrostd.config import load_config
 from bifrostd.daemon.settings import DaemonSettings, daemon_settings
-from bifrostd.errors import ConfigError, MirrorTargetError
+from bifrostd.errors import ConfigError, ConfigInvalid, MirrorTargetError
 from bifrostd.mirror import parse_targets
 from bifrostd.daemon.studio_config import load_studio_config, read_studio_config
 
@@ -80,7 +80,7 @@ def demo(tmp_path, bifrostctl_bin) -> Path:
 def test_one_error_lists_every_problem_of_every_section_in_file_order(broken):
     with pytest.raises(ConfigError) as caught:
         load_studio_config(broken, cpus=2)
-    assert type(caught.value) is ConfigError and caught.value.exit_code == 3
+    assert type(caught.value) is ConfigInvalid and caught.value.exit_code == 3
     assert str(caught.value).startswith("invalid config:\n")
     assert_listed_in_order(str(caught.value), broken)
 

@@ -18,7 +18,7 @@ from typing import Iterator
 
 from sqlite_utils import Database
 
-from ..errors import CatalogBusy, CatalogError
+from ..errors import CatalogBusy, CatalogError, CatalogMissing
 from .state_folder import make_folder, open_private
 from .integrity import require_sound, translated
 from ..observe.mounts import MountTable, system_mounts
@@ -70,7 +70,7 @@ def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts
     date. Damage and a full disk raise their own errors (``integrity``)."""
     check_local(path, mounts=mounts)
     if not write and not path.exists():
-        raise CatalogError(f"no catalog at {path} yet; run 'bifrostctl scan' to build it")
+        raise CatalogMissing(path=path)
     if write:
         make_folder(path.parent)
         if not path.exists():  # SQLite gives the -wal and -shm files the database file's own mode

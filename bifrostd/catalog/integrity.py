@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import CatalogCorrupt, CatalogError
+from ..errors import CatalogCorrupt, CatalogError, CatalogMissing
 
 SQLITE_CORRUPT = 11
 SQLITE_FULL = 13
@@ -53,7 +53,7 @@ def translated(error: BaseException, path: Path) -> CatalogError | None:
     primary = code & 0xFF if isinstance(code, int) else None  # extended codes carry the primary in the low byte
     text = str(error)
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or any(m in text for m in _DAMAGE):
-        return CatalogCorrupt(path, text)
+        return CatalogCorrupt(path=path, why=text)
     if primary == SQLITE_FULL or _FULL in text:
         return CatalogError(f"the disk holding the catalog {path} is full ({text}); free space there and try again")
     return None
@@ -84,7 +84,7 @@ def require_sound(conn: sqlite3.Connection, path: Path) -> None:
         found = problems(conn, quick=True, limit=CHECK_LIMIT)
     if found:
         more = f" and {len(found) - 1} more" if len(found) > 1 else ""
-        raise CatalogCorrupt(path, f"{found[0]}{more}")
+        raise CatalogCorrupt(path=path, why=f"{found[0]}{more}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def check_file(path: Path, *, quick: bool = False, limit: int = CHECK_LIMIT,
     """
     path = Path(path)
     if not path.is_file():
-        raise CatalogError(f"no catalog at {path}; 'bifrostctl scan' builds one")
+        raise CatalogMissing(path=path)
     started = clock()
     try:
         conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)

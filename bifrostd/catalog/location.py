@@ -25,4 +25,4 @@ def check_local(catalog_path: Path, *, mounts: MountTable = system_mounts) -> No
         folder = folder.parent
     mount = filesystem_of(folder, mounts())
     if mount is not None and is_network(mount.fstype):
-        raise CatalogLocationError(str(catalog_path), mount.fstype)
+        raise CatalogLocationError(path=str(catalog_path), fstype=mount.fstype)

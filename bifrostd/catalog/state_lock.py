@@ -40,7 +40,7 @@ class StateLock:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
-            raise DaemonRunning(holder or "unknown", str(self.state_dir)) from None
+            raise DaemonRunning(pid=holder or "unknown", state_dir=str(self.state_dir)) from None
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{self.pid}\n".encode(), 0)

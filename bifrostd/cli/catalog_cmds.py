@@ -308,13 +308,13 @@ def forget(obj, targets: tuple[str, ...], everything: bool, dry_run: bool, as_js
 
 def _forget(obj, template_set, targets: tuple[str, ...], everything: bool) -> dict[str, Any]:
     """Forget through our own writer connection, or through the daemon when it holds the catalog."""
-    from ..errors import CatalogBusy, CatalogError, DaemonUnreachable
+    from ..errors import CatalogBusy, CatalogMissing, DaemonUnreachable
     from ..reconcile.forget import execute_forget, plan_forget
     from ..templates import is_reference
     from .daemon_cmds import daemon_client
 
     if not obj.config().catalog_path.exists():
-        raise CatalogError(f"no catalog at {obj.config().catalog_path} yet; run 'bifrostctl scan' to build it")
+        raise CatalogMissing(path=obj.config().catalog_path)
     try:
         catalog = open_catalog(obj, write=True)
     except CatalogBusy as busy:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .control_limits import Limits, Slot, Slots, free_descriptors, limits_for
-from ..errors import BifrostError, DaemonError, DaemonUnreachable
+from ..errors import BifrostError, DaemonError, DaemonRequestInvalid, DaemonUnreachable, error_class
 
 PROTOCOL_VERSION = 1
 SOCKET_NAME = "bifrostd.sock"
@@ -80,7 +80,7 @@ def error_response(message: str, exit_code: int) -> dict[str, Any]:
 
 
 def parse_request(line: bytes) -> dict[str, Any]:
-    """A request object; raises DaemonError (exit code 2) for anything malformed."""
+    """A request object; raises DaemonRequestInvalid (exit code 2) for anything malformed."""
     try:
         request = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -97,11 +97,9 @@ def parse_request(line: bytes) -> dict[str, Any]:
     return request
 
 
-def usage_error(message: str) -> DaemonError:
+def usage_error(message: str) -> DaemonRequestInvalid:
     """A malformed request (exit code 2): for handlers, as for the protocol itself."""
-    error = DaemonError(message)
-    error.exit_code = 2
-    return error
+    return DaemonRequestInvalid(message)
 
 
 def answer(handlers: Mapping[str, Handler], line: bytes) -> dict[str, Any]:
@@ -463,30 +461,29 @@ class ControlClient:
                     pass
                 reply = _read_line(sock)
         except FileNotFoundError:
-            raise DaemonUnreachable(str(self.path), "no socket (is bifrostd running?)") from None
+            raise DaemonUnreachable(socket=str(self.path), why="no socket (is bifrostd running?)") from None
         except ConnectionRefusedError:
-            raise DaemonUnreachable(str(self.path), "connection refused (bifrostd is not running)") from None
+            raise DaemonUnreachable(socket=str(self.path), why="connection refused (bifrostd is not running)") from None
         except TimeoutError:
-            raise DaemonUnreachable(str(self.path), f"no answer within {self.timeout:g} s") from None
+            raise DaemonUnreachable(socket=str(self.path), why=f"no answer within {self.timeout:g} s") from None
         except OSError as exc:
-            raise DaemonUnreachable(str(self.path), exc.strerror or str(exc)) from None
+            raise DaemonUnreachable(socket=str(self.path), why=exc.strerror or str(exc)) from None
         if not reply:
-            raise DaemonUnreachable(str(self.path), "the connection was closed without an answer")
+            raise DaemonUnreachable(socket=str(self.path), why="the connection was closed without an answer")
         try:
             response = json.loads(reply)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise DaemonUnreachable(str(self.path), "the answer is not JSON") from None
+            raise DaemonUnreachable(socket=str(self.path), why="the answer is not JSON") from None
         if not isinstance(response, dict) or "ok" not in response:
-            raise DaemonUnreachable(str(self.path), "the answer is not a protocol response")
+            raise DaemonUnreachable(socket=str(self.path), why="the answer is not a protocol response")
         return response
 
     def call(self, op: str, **fields: Any) -> dict[str, Any]:
-        """The response of a successful request; a refusal raises DaemonError with the daemon's exit code."""
+        """The response of a successful request; a refusal raises the error class of the daemon's exit code."""
         response = self.request(op, **fields)
         if not response["ok"]:
-            error = DaemonError(response.get("error", "the daemon refused the request"))
-            error.exit_code = int(response.get("exit_code", DaemonError.exit_code))
-            raise error
+            raise error_class(int(response.get("exit_code", DaemonError.exit_code)))(
+                response.get("error", "the daemon refused the request"))
         return response
 
 

@@ -61,7 +61,7 @@ from .control import ControlServer, socket_place, usage_error
 from .control_limits import raise_nofile_limit
 from .settings import DaemonSettings
 from .rolling import RollingPasses
-from ..errors import BifrostError, CatalogCorrupt, DaemonError, MirrorTargetError
+from ..errors import BifrostError, CatalogCorrupt, ConfigError, DaemonError, DaemonStopping, MirrorTargetError, error_class
 from ..catalog.state_lock import StateLock
 from ..model import FindingKind
 from .retry import Retries
@@ -191,7 +191,7 @@ class Daemon:
     def _check_root_modes(self) -> None:
         unknown = sorted(set(self.settings.modes) - set(self.template_set.roots))
         if unknown:
-            raise DaemonError(f"daemon.roots names unknown root(s) {', '.join(unknown)} "
+            raise ConfigError(f"daemon.roots names unknown root(s) {', '.join(unknown)} "
                               f"(roots: {', '.join(self.template_set.roots)})")
 
     def _start_pinger(self) -> None:
@@ -331,7 +331,7 @@ class Daemon:
         future: Future = Future()
         with self._requests_lock:
             if self._closed:
-                raise DaemonError("the daemon is stopping; nothing was done")
+                raise DaemonStopping()
             self._requests.append((work, future))
         self.wake()
         try:
@@ -695,9 +695,8 @@ class Daemon:
             load_checked(self.config_path)
         except BifrostError as exc:
             self.error(f"reload refused, keeping the running config: {exc}")  # for daemon status and the log too
-            refusal = DaemonError(f"reload refused, keeping the running config: {exc}")
-            refusal.exit_code = exc.exit_code  # the config's own code: 3 for an invalid bifrost.yaml
-            raise refusal from exc
+            # with the config's own code: 3 for an invalid bifrost.yaml, 15 for a bad mirror target
+            raise error_class(exc.exit_code)(f"reload refused, keeping the running config: {exc}") from exc
         self.reload_requested = True
         self.wake()
         return {"reloading": True}
@@ -777,7 +776,7 @@ class Daemon:
             pending, self._requests = list(self._requests), deque()
         for _, future in pending:
             if future.set_running_or_notify_cancel():
-                future.set_exception(DaemonError("the daemon is stopping; nothing was done"))
+                future.set_exception(DaemonStopping())
         if not self.mirror.stop(timeout=MIRROR_STOP_WAIT):
             log.warning("the mirror worker is still finishing a transfer; exiting without it (the file goes again "
                         "next run)")

@@ -20,9 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
-from ..config import Config, invalid_config, read_config
+from ..config import Config, in_file_order, invalid_config, read_config
 from .settings import DaemonSettings, read_daemon_settings
-from ..errors import ConfigError, MirrorTargetError
+from ..errors import ConfigInvalid, MirrorConfigInvalid
 from ..templates.source import SourceProblem
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def mirror_targets(config: Config) -> dict[str, Target]:
     file, line and key."""
     targets, problems = _targets(config)
     if problems:
-        raise MirrorTargetError(invalid_config(problems).message)
+        raise MirrorConfigInvalid(in_file_order(problems))
     return targets
 
 
@@ -87,12 +87,11 @@ def section_problems(config: Config) -> list[SourceProblem]:
     return _ordered(read_daemon_settings(config)[1] + _targets(config)[1])
 
 
-def invalid_studio_config(problems: list[SourceProblem]) -> ConfigError | MirrorTargetError:
-    """The error listing ``problems``: a MirrorTargetError when they are all in the ``mirror`` section."""
-    error = invalid_config(problems)
+def invalid_studio_config(problems: list[SourceProblem]) -> ConfigInvalid | MirrorConfigInvalid:
+    """The error listing ``problems``: a MirrorConfigInvalid when they are all in the ``mirror`` section."""
     if all(p.key == "mirror" or p.key.startswith("mirror.") for p in problems):
-        return MirrorTargetError(error.message)
-    return error
+        return MirrorConfigInvalid(in_file_order(problems))
+    return invalid_config(problems)
 
 
 def _targets(config: Config) -> tuple[dict[str, Target], list[SourceProblem]]:

@@ -101,7 +101,7 @@ def holding(state_dir: Path, catalog: Path) -> Iterator[WriterLock]:
     try:
         state = StateLock(state_dir).acquire()
     except DaemonRunning as running:
-        raise _held(running.args[0], state_dir) from None
+        raise _held(running.fields["pid"], state_dir) from None
     writer = WriterLock(catalog)
     try:
         writer.acquire()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ResolveError
+from ..errors import ReferenceIncomplete, ResolveError
 from ..model import RehashScope
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def entity_of_reference(template_set: Any, uri: str) -> tuple[str, dict[str, str
     fields = template_set.convert_fields(reference.fields)
     entity = derive_entity(template_set.entities, reference.kind, fields)
     if entity is None:
-        raise ResolveError(f"{uri!r}: incomplete reference for a {reference.kind}")
+        raise ReferenceIncomplete(uri=uri, kind=reference.kind)
     return entity.uri(template_set.entities), reference.query
 
 

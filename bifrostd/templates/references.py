@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import FieldValueError, ResolveError
+from ..errors import FieldValueError, ReferenceIncomplete, ResolveError
 from .compiled import CompiledTemplate
 from .entities import Entity, derive_entity, parse_reference
 from .templateset import TemplateSet
@@ -99,5 +99,5 @@ def resolve_reference(template_set: TemplateSet, uri: str, *, os_name: str | Non
     path = template_set.format(template.name, fields, os_name=os_name)
     entity = derive_entity(template_set.entities, kind, fields)
     if entity is None:
-        raise ResolveError(f"{uri!r}: incomplete reference for a {kind}")
+        raise ReferenceIncomplete(uri=uri, kind=kind)
     return ResolvedReference(uri, template, fields, entity, path)

@@ -34,7 +34,7 @@ def handlers(stopped: threading.Event):
         return {"stopping": True}
 
     def refuse(request):
-        raise DaemonRunning(42, "/state")
+        raise DaemonRunning(pid=42, state_dir="/state")
 
     def crash(request):
         raise RuntimeError("boom")
