@@ -1,9 +1,19 @@
-"""Fixtures for daemon tests: a demo studio, and the real ``bifrostd`` run as a subprocess."""
+"""Fixtures for daemon tests: a demo studio, and the real ``bifrostd`` run as a subprocess.
+
+Tests that watch live changes need the host's inotify. On a host where it
+can't be used (the instance or watch limit taken by other programs, a sandbox
+without it) they are skipped with the reason, instead of failing with a
+timeout: tests marked ``inotify``, and every test that starts the daemon.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import functools
 import json
 import os
+import tempfile
 import shutil
 import signal
 import subprocess
@@ -16,6 +26,44 @@ from typing import Any, Callable, Iterator
 import pytest
 
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+IN_CREATE = 0x100
+
+
+@functools.cache
+def inotify_problem() -> str | None:
+    """Why this host's inotify can't watch a folder for this user, or None when it can."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_CLOEXEC)
+    if fd < 0:
+        return _limit(ctypes.get_errno(), "inotify_init1")
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            if libc.inotify_add_watch(fd, os.fsencode(folder), IN_CREATE) < 0:
+                return _limit(ctypes.get_errno(), "inotify_add_watch")
+    finally:
+        os.close(fd)
+    return None
+
+
+def _limit(code: int, call: str) -> str:
+    limit = {errno.EMFILE: "fs.inotify.max_user_instances", errno.ENOSPC: "fs.inotify.max_user_watches"}.get(code)
+    return f"this host's inotify is unusable: {call} failed with {os.strerror(code)}" + (
+        f" ({limit} reached)" if limit else "")
+
+
+def needs_inotify(item: pytest.Item) -> bool:
+    return item.get_closest_marker("inotify") is not None or (
+        HERE in item.path.parents and "daemon_factory" in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problem = inotify_problem() if any(needs_inotify(item) for item in items) else None
+    if problem is None:
+        return
+    for item in items:
+        if needs_inotify(item):
+            item.add_marker(pytest.mark.skip(reason=problem))
 
 
 def installed(command: str) -> str:

@@ -17,6 +17,8 @@ import pytest
 from bifrostd.observe.settle import Dirty
 from bifrostd.observe.watch import Mode, OverflowSignal, RootPlan, Watcher, inotify_fds
 
+pytestmark = pytest.mark.inotify
+
 QUEUE_SYSCTL = Path("/proc/sys/fs/inotify/max_queued_events")
 
 
