@@ -26,10 +26,12 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import FieldValueError
 from ..model import (
-    UNMANAGED, Action, Add, CatalogView, Classification, DirState, FileRecord, FileState, FileStatus, Finding,
-    FindingKind, Move, Observations, Plan, Rematch, RootDir, Update, Vanish, WalkScope, parent_dir,
+    UNMANAGED, Action, Add, CatalogView, Classification, DirState, EntityRow, FileRecord, FileState, FileStatus,
+    Finding, FindingKind, Move, Observations, Plan, Rematch, RootDir, Update, Vanish, WalkScope, parent_dir,
 )
-from ..templates.templateset import gc_paused
+from ..templates.compiled import CompiledTemplate
+from ..templates.entities import Chain, Entity
+from ..templates.templateset import Match, TemplateSet, gc_paused
 
 def canonical_json(values: dict[str, Any]) -> str:
     """The stored form of typed fields: sorted keys, compact, stable across runs."""
@@ -47,12 +49,13 @@ class Classifier:
     entity, which is checked once here.
     """
 
-    def __init__(self, template_set: Any) -> None:
+    def __init__(self, template_set: TemplateSet) -> None:
         self.template_set = template_set
         self.kinds = template_set.entities
-        self._entities: dict[Any, tuple] = {}
-        self._sequences: dict[Any, str | None] = {}
-        self._frames: dict[tuple, tuple] = {}
+        self._entities: dict[Chain, tuple[EntityRow, ...]] = {}
+        self._rows: dict[Chain, EntityRow] = {}
+        self._sequences: dict[tuple[str, tuple[Any, ...]], str | None] = {}
+        self._frames: dict[tuple[Any, ...], _SequenceParts] = {}
         self._frame_fields = {name: t.frame_field for name, t in template_set.templates.items()}
         identifying = _entity_fields(template_set)
         self._shared = {name: f for name, f in self._frame_fields.items() if f is not None and f not in identifying}
@@ -61,9 +64,10 @@ class Classifier:
         found = self.template_set.match_relative(root, relative)
         if found is None:
             return UNMANAGED
-        if found.ambiguous:
+        template = found.template
+        if template is None:  # an ambiguous match
             return Classification(candidates=tuple(found.candidates))
-        name = found.template.name
+        name = template.name
         frame_field = self._shared.get(name)
         if frame_field is not None:
             rest = dict(found.fields)
@@ -72,76 +76,85 @@ class Classifier:
                 key = (name, *rest.items())
                 shared = self._frames.get(key)
                 if shared is None:
-                    shared = self._frames[key] = self._sequence_parts(found, frame_field, rest)
+                    shared = self._frames[key] = self._sequence_parts(found, template, frame_field, rest)
                 head, tail, entities, sequence = shared
                 return Classification(name, f"{head}{frame}{tail}", entities, sequence, frame)
-        return self._classify(found)
+        return self._classify(found, template)
 
-    def _classify(self, found: Any) -> Classification:
-        name = found.template.name
+    def _classify(self, found: Match, template: CompiledTemplate) -> Classification:
+        name = template.name
         fields = found.fields
         entities = self.entity_rows(found.entity) if found.entity is not None else ()
         frame_field = self._frame_fields.get(name)
         frame = fields.get(frame_field) if frame_field else None
-        if not isinstance(frame, int):
+        if frame_field is None or not isinstance(frame, int):
             return Classification(name, canonical_json(fields), entities)
-        return Classification(name, canonical_json(fields), entities, self.sequence(found, frame_field), frame)
+        return Classification(name, canonical_json(fields), entities, self.sequence(found, template, frame_field), frame)
 
-    def _sequence_parts(self, found: Any, frame_field: str, rest: dict[str, Any]) -> tuple:
+    def _sequence_parts(self, found: Match, template: CompiledTemplate, frame_field: str,
+                        rest: dict[str, Any]) -> _SequenceParts:
         """(JSON before the frame, JSON after it, entity rows, sequence pattern) of a frame's sequence."""
         head, tail = canonical_json({**rest, frame_field: _MARK}).split(_MARK_JSON)
         entities = self.entity_rows(found.entity) if found.entity is not None else ()
-        return head, tail, entities, self.sequence(found, frame_field)
+        return head, tail, entities, self.sequence(found, template, frame_field)
 
-    def sequence(self, found: Any, frame_field: str) -> str | None:
+    def sequence(self, found: Match, template: CompiledTemplate, frame_field: str) -> str | None:
         """The sequence's pattern (the path with ``####`` for the frame), computed once per sequence."""
-        key = (found.template.name, tuple(v for k, v in found.fields.items() if k != frame_field))
-        pattern = self._sequences.get(key, False)
-        if pattern is False:
-            try:
-                pattern = found.template.format({**found.fields, frame_field: "#"})
-            except FieldValueError:  # a value the template can't write back: no sequence, not a crash
-                pattern = None
-            self._sequences[key] = pattern
+        key = (template.name, tuple(v for k, v in found.fields.items() if k != frame_field))
+        try:
+            return self._sequences[key]
+        except KeyError:
+            pass
+        pattern: str | None
+        try:
+            pattern = template.format({**found.fields, frame_field: "#"})
+        except FieldValueError:  # a value the template can't write back: no sequence, not a crash
+            pattern = None
+        self._sequences[key] = pattern
         return pattern
 
-    def entity_rows(self, entity: Any) -> tuple:
+    def entity_rows(self, entity: Entity) -> tuple[EntityRow, ...]:
         rows = self._entities.get(entity.chain)
         if rows is None:
             rows = tuple(self._row(e) for e in entity.ancestry())
             self._entities[entity.chain] = rows
         return rows
 
-    def _row(self, entity: Any):
+    def _row(self, entity: Entity) -> EntityRow:
         """One entity's row, cached: the ancestors of many versions are the same few shots."""
-        row = self._entities.get(("row", entity.chain))
+        row = self._rows.get(entity.chain)
         if row is None:
-            row = self._entities[("row", entity.chain)] = self._new_row(entity)
+            row = self._rows[entity.chain] = self._new_row(entity)
         return row
 
-    def _new_row(self, entity: Any):
-        from ..model import EntityRow
-
+    def _new_row(self, entity: Entity) -> EntityRow:
         parent = entity.parent()
         own = dict(entity.chain[-1][1])
         return EntityRow(entity.kind, entity.uri(self.kinds), entity.name, canonical_json(own),
                          parent.uri(self.kinds) if parent else None)
 
 
+#: What the frames of one sequence share: (JSON before the frame, JSON after it, entity rows, sequence pattern)
+_SequenceParts = tuple[str, str, tuple[EntityRow, ...], "str | None"]
+
 #: Stands for the frame while the JSON around it is built; no path holds a NUL.
 _MARK = "\x00frame\x00"
 _MARK_JSON = json.dumps(_MARK)
 
 
-def _entity_fields(template_set: Any) -> set[str]:
+def _entity_fields(template_set: TemplateSet) -> set[str]:
     """The fields that identify some entity kind."""
     keys = template_set.keys
     return {keys[k].field if k in keys else k for kind in template_set.entities.values() for k in kind.keys}
 
 
 # -- planning ---------------------------------------------------------------------------
+#: A catalogued file as split_unchanged compares it: (id, size, mtime_ns, inode, device, uid, settled)
+Signature = tuple[int, int, int, int, int, int, int]
+
+
 def split_unchanged(observations: Observations,
-                    signatures: Mapping[str, Mapping[str, tuple]]) -> tuple[Observations, list[int]]:
+                    signatures: Mapping[str, Mapping[str, Signature]]) -> tuple[Observations, list[int]]:
     """Drop the files a full walk found exactly as catalogued; (the rest, ids of records still to plan).
 
     ``signatures`` is ``{root: {relative: (id, size, mtime_ns, inode, device,
@@ -155,7 +168,7 @@ def split_unchanged(observations: Observations,
     """
     kept: list[FileState] = []
     unchanged: set[int] = set()
-    empty: dict[str, tuple] = {}
+    empty: dict[str, Signature] = {}
     with gc_paused():
         for observed in observations.files:
             sig = signatures.get(observed.root, empty).get(observed.relative)
@@ -176,7 +189,7 @@ def needs_hash(record: FileRecord | None, observed: FileState) -> bool:
     return record.signature != observed.signature or record.device != observed.device
 
 
-def plan_catalog_changes(view: CatalogView, observations: Observations, template_set: Any, *,
+def plan_catalog_changes(view: CatalogView, observations: Observations, template_set: TemplateSet, *,
          classifier: Classifier | None = None) -> Plan:
     """The catalog changes that make ``view`` agree with ``observations``.
 
@@ -187,7 +200,7 @@ def plan_catalog_changes(view: CatalogView, observations: Observations, template
         return _plan(view, observations, template_set, classifier or Classifier(template_set))
 
 
-def _plan(view: CatalogView, observations: Observations, template_set: Any, classify: Classifier) -> Plan:
+def _plan(view: CatalogView, observations: Observations, template_set: TemplateSet, classify: Classifier) -> Plan:
     fingerprint = template_set.fingerprint
     records = {(r.root, r.relative): r for r in view.records}
     actions: list[Action] = []
@@ -240,19 +253,20 @@ def pair_moves(new: list[tuple[FileState, Classification]], gone: list[FileRecor
     used: set[int] = set()
     actions: list[Action] = []
     for observed, classification in new:
-        record = _move_source(observed, by_inode, by_hash, used)
-        if record is None:
+        source = _move_source(observed, by_inode, by_hash, used)
+        if source is None:
             actions.append(Add(observed, classification))
             continue
-        used.add(record.id)
-        unchanged = (record.size, record.mtime_ns) == (observed.size, observed.mtime_ns)
-        hash_ = observed.hash or (record.hash if unchanged else None)
-        actions.append(Move(record, observed, hash_, classification))
+        used.add(source.id)
+        unchanged = (source.size, source.mtime_ns) == (observed.size, observed.mtime_ns)
+        hash_ = observed.hash or (source.hash if unchanged else None)
+        actions.append(Move(source, observed, hash_, classification))
     actions.extend(Vanish(r) for r in gone if r.id not in used and r.status is FileStatus.PRESENT)
     return actions
 
 
-def _move_source(observed: FileState, by_inode, by_hash, used: set[int]) -> FileRecord | None:
+def _move_source(observed: FileState, by_inode: dict[tuple[int, int, int], FileRecord],
+                 by_hash: dict[tuple[int, str], FileRecord], used: set[int]) -> FileRecord | None:
     record = by_inode.get((observed.device, observed.inode, observed.size))
     if record is not None and record.id not in used:
         return record
@@ -312,7 +326,7 @@ class TemplateChange:
         return self.changed_entity + self.became_unmanaged + self.newly_managed + self.changed_fields
 
 
-def plan_template_change(records: Iterable[FileRecord], template_set: Any) -> TemplateChange:
+def plan_template_change(records: Iterable[FileRecord], template_set: TemplateSet) -> TemplateChange:
     """Classify every present record with ``template_set``, sorted into what would change."""
     classify = Classifier(template_set)
     fingerprint = template_set.fingerprint

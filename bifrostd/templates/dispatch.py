@@ -82,15 +82,16 @@ def build_tree(entries: list[tuple[CompiledTemplate, list[str | None]]], used: f
     wild = [e for e in entries if e[1][index] is None]
     values: dict[str, list[tuple[CompiledTemplate, list[str | None]]]] = {}
     for entry in entries:
-        if entry[1][index] is not None:
-            values.setdefault(entry[1][index], []).append(entry)
+        segment = entry[1][index]
+        if segment is not None:
+            values.setdefault(segment, []).append(entry)
     used = used | {index}
     branches = {value: build_tree(items + wild, used) for value, items in values.items()}
     default = build_tree(wild, used) if wild else Node()
     return Node(index=index, branches=branches, default=default)
 
 
-def _best_index(entries, used: frozenset[int]) -> int:
+def _best_index(entries: list[tuple[CompiledTemplate, list[str | None]]], used: frozenset[int]) -> int:
     best, best_score = -1, (0, 0)
     for index in range(len(entries[0][1])):
         if index in used:
@@ -130,7 +131,9 @@ class RootIndex:
             if node is None:
                 return self.anywhere
         while node.index >= 0:
-            node = node.branches.get(segments[node.index], node.default)
+            branch = node.branches.get(segments[node.index], node.default)
+            assert branch is not None  # build_tree gives every decision node a default
+            node = branch
         return node.candidates
 
 

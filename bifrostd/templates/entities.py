@@ -29,12 +29,16 @@ SCHEME = "bifrost"
 PREFIX = "bifrost:///"
 
 
+#: An entity's chain: (kind, identifying (key, value) pairs) from the top kind down
+Chain = tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Entity:
     """An entity: its kind and the chain of (kind, identifying values) from the top."""
 
     kind: str
-    chain: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+    chain: Chain
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -73,7 +77,7 @@ def _quote(value: Any) -> str:
     return quote(str(value), safe="")
 
 
-def _markers(chain, kinds: dict[str, EntityKind]) -> list[str]:
+def _markers(chain: Chain, kinds: dict[str, EntityKind]) -> list[str]:
     """The parent kinds of polymorphic steps, from the leaf up."""
     markers = []
     for index in range(len(chain) - 1, 0, -1):
@@ -89,7 +93,7 @@ def derive_entity(kinds: dict[str, EntityKind], kind: str, fields: dict[str, Any
     return Entity(kind, chain) if chain is not None else None
 
 
-def _chain(kinds, kind_name, fields, seen) -> tuple | None:
+def _chain(kinds: dict[str, EntityKind], kind_name: str, fields: dict[str, Any], seen: tuple[str, ...]) -> Chain | None:
     kind = kinds.get(kind_name)
     if kind is None or kind_name in seen or any(fields.get(k) is None for k in kind.keys):
         return None

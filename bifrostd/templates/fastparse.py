@@ -68,4 +68,5 @@ def specialised_parser(name: str, regex: re.Pattern[str], fields: tuple[str, ...
     lines.append("    return fields")
     namespace: dict[str, Any] = {"fullmatch": regex.fullmatch}
     exec(compile("\n".join(lines), f"<parser of template {name}>", "exec"), namespace)
-    return namespace["parse"]
+    parse: Parser = namespace["parse"]
+    return parse

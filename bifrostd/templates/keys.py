@@ -13,7 +13,8 @@ rootless path stored on Linux is opened from Windows too.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -103,7 +104,8 @@ class Key:
     where: Where
     pattern: str | None = None
     choices: tuple[str, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
+    # dataclasses.field: the name `field` is the attribute above, in the class body
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)
     case: str | None = None
     default: Any = None
     padding: int = 0
@@ -154,21 +156,20 @@ class Key:
         return FieldValueError(f"invalid value {value!r} for key {self.name!r}: {why}")
 
     def _render_str(self, value: Any) -> str:
-        if not isinstance(value, str) or isinstance(value, bool):
-            value = str(value)
-        reason = unsafe_reason(value) if value else "is empty"
+        text = value if isinstance(value, str) else str(value)
+        reason = unsafe_reason(text) if text else "is empty"
         if reason:
-            raise self._fail(value, reason)
-        if self.case == "lower" and value != value.lower():
-            raise self._fail(value, "must be lower case")
-        if self.case == "upper" and value != value.upper():
-            raise self._fail(value, "must be upper case")
+            raise self._fail(text, reason)
+        if self.case == "lower" and text != text.lower():
+            raise self._fail(text, "must be lower case")
+        if self.case == "upper" and text != text.upper():
+            raise self._fail(text, "must be upper case")
         if self.choices:  # a choice matches the key's regex (the choices, escaped) by construction
-            if value not in self.choices:
-                raise self._fail(value, f"must be one of {', '.join(self.choices)}")
-        elif not re.fullmatch(self.regex(), value, re.ASCII):
-            raise self._fail(value, f"does not match the pattern {self.pattern or DEFAULT_STR_PATTERN!r}")
-        return value
+            if text not in self.choices:
+                raise self._fail(text, f"must be one of {', '.join(self.choices)}")
+        elif not re.fullmatch(self.regex(), text, re.ASCII):
+            raise self._fail(text, f"does not match the pattern {self.pattern or DEFAULT_STR_PATTERN!r}")
+        return text
 
     def _as_int(self, value: Any) -> int:
         if isinstance(value, bool):

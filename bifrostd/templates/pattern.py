@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
 
 #: The widest padding a key or a placeholder may ask for (``padding:`` has the same bound).
 MAX_PADDING = 16
@@ -102,7 +102,7 @@ def _tokenize(pattern: str, pos: int, *, nested: bool) -> tuple[tuple[Token, ...
     return tuple(out), pos
 
 
-def walk_tokens(tokens: tuple[Token, ...]):
+def walk_tokens(tokens: tuple[Token, ...]) -> Iterator[Token]:
     """Every token, depth first, with optional parts' contents included."""
     for token in tokens:
         yield token
@@ -136,7 +136,9 @@ def expand(
     return _expand_tokens(tokens, lookup, (*_stack, name))
 
 
-def _expand_tokens(tokens, lookup, stack) -> tuple[Token, ...]:
+def _expand_tokens(
+    tokens: tuple[Token, ...], lookup: Callable[[str], tuple[Token, ...] | None], stack: tuple[str, ...],
+) -> tuple[Token, ...]:
     out: list[Token] = []
     for token in tokens:
         if isinstance(token, TemplateRef):

@@ -25,7 +25,7 @@ import yaml
 try:  # the C loader composes several times faster; fall back to pure Python
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader
 
 
 #: Limits on one file, far above any hand-written set or config (the default set's largest file is

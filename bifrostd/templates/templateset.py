@@ -25,10 +25,13 @@ from .pattern import KeyRef, Optional, ReferenceCycle, Text, TemplateRef, Token,
 from .dispatch import RootIndex, build_root_index
 from .shape import Shape, template_shape
 from .source import SourceProblem, Where, did_you_mean
-from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root
+from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root, TemplateDef
 
 
-_UNPLANNED = object()
+#: How a template's fields make its entity: the kind, and per step of the chain its kind and keys
+_EntityPlan = tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]
+#: Not planned yet: compared by identity, so no plan equal to it is ever mistaken for it
+_UNPLANNED: _EntityPlan = ("", ())
 
 
 _NO_TEMPLATES = RootIndex()
@@ -68,6 +71,7 @@ class Match:
 
     #: Names of the tied templates of an ambiguous match (see AmbiguousMatch).
     candidates: tuple[str, ...] = ()
+    _entity: Entity | None  # a slot, unset until first asked for
 
     def __init__(self, root: str, relative: str, template: CompiledTemplate | None, fields: dict[str, Any],
                  template_set: "TemplateSet | None" = None) -> None:
@@ -87,9 +91,12 @@ class Match:
         try:
             return self._entity
         except AttributeError:
-            ok = self.template is not None and self._set is not None
-            self._entity = self._set.entity_of(self.template, self.fields) if ok else None
-            return self._entity
+            template, template_set = self.template, self._set
+            entity = None
+            if template is not None and template_set is not None:
+                entity = template_set.entity_of(template, self.fields)
+            self._entity = entity
+            return entity
 
     def __repr__(self) -> str:
         name = self.template.name if self.template else f"ambiguous{self.candidates}"
@@ -119,7 +126,7 @@ class TemplateSet:
     fingerprint: str = ""
     os_name: str = field(default_factory=current_os)
     _indexes: dict[str, RootIndex] = field(default_factory=dict)
-    _entity_plans: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    _entity_plans: dict[tuple[str, ...], _EntityPlan | None] = field(default_factory=dict)
     _prefixes: list[tuple[str, str, RootIndex]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -230,7 +237,7 @@ class TemplateSet:
         kind, steps = plan
         return Entity(kind, tuple((name, tuple((key, fields[key]) for key in keys)) for name, keys in steps))
 
-    def _plan_entity(self, template: CompiledTemplate, fields: dict[str, Any]):
+    def _plan_entity(self, template: CompiledTemplate, fields: dict[str, Any]) -> _EntityPlan | None:
         if template.entity:
             entity = derive_entity(self.entities, template.entity, fields)
         else:
@@ -328,7 +335,7 @@ class _Build:
                     self.problem(where, f"entities.{kind.name}.parents", f"unknown entity kind {parent!r}",
                                  did_you_mean(parent, self.entities), code="undefined-entity")
 
-    def _root_of(self, template) -> str | None:
+    def _root_of(self, template: TemplateDef) -> str | None:
         if template.root:
             if template.root not in self.decl.roots:
                 self.problem(template.where, f"templates.{template.name}.root", f"undefined root {template.root!r}",
@@ -345,7 +352,7 @@ class _Build:
         template = self.decl.templates.get(name)
         return template.tokens if template else None
 
-    def _compile(self, template) -> CompiledTemplate | None:
+    def _compile(self, template: TemplateDef) -> CompiledTemplate | None:
         path = f"templates.{template.name}.path"
         ok = self._check_references(template, path)
         try:
@@ -364,7 +371,7 @@ class _Build:
             entity=template.entity, priority=template.priority, description=template.description, where=template.where,
         )
 
-    def _check_references(self, template, path: str) -> bool:
+    def _check_references(self, template: TemplateDef, path: str) -> bool:
         ok = True
         for token in walk_tokens(template.tokens):
             if isinstance(token, TemplateRef):
@@ -379,7 +386,7 @@ class _Build:
                     ok = False
         return ok
 
-    def _check_tokens(self, template, tokens, path: str) -> bool:
+    def _check_tokens(self, template: TemplateDef, tokens: tuple[Token, ...], path: str) -> bool:
         ok = True
         first, last = (tokens[0], tokens[-1]) if tokens else (None, None)
         for token in walk_tokens(tokens):
@@ -406,7 +413,7 @@ class _Build:
             ok = False
         return ok
 
-    def _check_entity(self, template, tokens) -> bool:
+    def _check_entity(self, template: TemplateDef, tokens: tuple[Token, ...]) -> bool:
         if template.entity is None:
             return True
         name = f"templates.{template.name}.entity"
