@@ -18,12 +18,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import ConfigError, ConfigInvalid
 from .templates.loader import root_paths
 from .templates.source import MAX_BYTES as MAX_CONFIG_BYTES
 from .templates.source import Located, SourceProblem, Where, did_you_mean, read_yaml
+
+if TYPE_CHECKING:
+    from .templates import TemplateSet
 
 SCHEMA_ID = "bifrost.config.1"
 CONFIG_NAME = "bifrost.yaml"
@@ -114,7 +117,7 @@ class Config:
             return Located({}, Where(str(self.path), 1, 1))
         return node
 
-    def load_templates(self):
+    def load_templates(self) -> TemplateSet:
         """The studio's template set with this config's root overrides applied; raises on any error."""
         from .templates import load_template_set
 
@@ -123,7 +126,7 @@ class Config:
             raise invalid_config(problems)
         return template_set
 
-    def build_templates(self):
+    def build_templates(self) -> tuple[TemplateSet | None, list[Problem]]:
         """(template set or None, problems) without raising, for checks and reloads."""
         from .templates import build_template_set
 
@@ -133,7 +136,7 @@ class Config:
         template_set, wrong = self.with_root_overrides(template_set)
         return template_set, problems + wrong
 
-    def with_root_overrides(self, template_set):
+    def with_root_overrides(self, template_set: TemplateSet) -> tuple[TemplateSet, list[Problem]]:
         """(the template set with root paths replaced by this config's overrides, problems).
 
         An override must name a root the template files define: a misspelt
@@ -343,11 +346,12 @@ def read_config(path: Path, *, cpus: int | None = None) -> tuple[Config, list[So
     def section(name: str) -> Located | None:
         return sections[name][1] if name in sections else None
 
-    templates = reader.path_value(section("templates"), "templates") if section("templates") else path.parent / "templates"
-    state = reader.path_value(section("state"), "state") if section("state") else path.parent / ".bifrost"
-    roots = reader.roots(section("roots")) if section("roots") else {}
+    templates_node, state_node, roots_node = section("templates"), section("state"), section("roots")
+    templates = reader.path_value(templates_node, "templates") if templates_node else path.parent / "templates"
+    state = reader.path_value(state_node, "state") if state_node else path.parent / ".bifrost"
+    roots = reader.roots(roots_node) if roots_node else {}
     scan = reader.scan(section("scan"))
-    nodes = {name: node for name in ("daemon", "mirror") if (node := section(name)) is not None}
+    nodes = {name: found for name in ("daemon", "mirror") if (found := section(name)) is not None}
     config = Config(
         path=path,
         templates=templates or path.parent / "templates",

@@ -29,7 +29,7 @@ from .atomic_write import write_atomic
 from .errors import BifrostError, ConfigError
 from .observe.safe_paths import RootedPath, UnsafePath, write_file
 from .templates.spec import OS_NAMES, Root
-from .templates.templateset import current_os
+from .templates.templateset import TemplateSet, current_os
 
 CONFIG_NAME = "bifrost.yaml"
 PROJECT = "demo"
@@ -145,7 +145,7 @@ def _root_names(files: list[Path]) -> tuple[str, ...]:
 
 
 # -- the demo studio --------------------------------------------------------------------
-def create_demo_studio(root: Path, template_set: Any, *, seed: int = SEED) -> DemoSummary:
+def create_demo_studio(root: Path, template_set: TemplateSet, *, seed: int = SEED) -> DemoSummary:
     """Fill ``root`` with the demo studio; returns what was written.
 
     Each root of ``template_set`` (the default templates, or a copy of them
@@ -174,7 +174,7 @@ def create_demo_studio(root: Path, template_set: Any, *, seed: int = SEED) -> De
     return DemoSummary(root, tuple(written), tuple(junk), missing, total)
 
 
-def demo_template_set(root: Path, template_set: Any) -> Any:
+def demo_template_set(root: Path, template_set: TemplateSet) -> TemplateSet:
     """``template_set`` with every root at ``root/<root name>`` on every OS."""
     roots = {name: Root(name, {os_name: str(root / name) for os_name in OS_NAMES}, declared.where)
              for name, declared in template_set.roots.items()}
@@ -190,7 +190,7 @@ def _write(root: Path, relative: str, data: bytes, index: int) -> int:
     return len(data)
 
 
-def _missing_paths(rooted: Any, root: Path) -> tuple[str, ...]:
+def _missing_paths(rooted: TemplateSet, root: Path) -> tuple[str, ...]:
     fields = {**_shot("sq010", "sh0100"), "task": "lighting", "version": 1, "aov": "beauty", "frame": MISSING_FRAME}
     return (Path(rooted.format("shot_render", fields)).relative_to(root).as_posix(),)
 
@@ -409,7 +409,7 @@ def _text_header(ext: str, stem: str) -> str:
 
 def _otio(stem: str, rng: random.Random) -> bytes:
     """A tiny valid OpenTimelineIO timeline with no clips."""
-    timeline = {
+    timeline: dict[str, Any] = {
         "OTIO_SCHEMA": "Timeline.1",
         "metadata": {"bifrost_demo": f"{rng.getrandbits(64):016x}"},
         "name": stem,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Generator, Iterable, Sequence, TypeVar
 
 from sqlite_utils import Database
 
@@ -245,7 +245,7 @@ class Catalog:
         """Frame sequences with frames missing between their first and last."""
         return queries.gaps(self._conn, limit=limit)
 
-    def present_records(self, *, other_than: str | None = None) -> Iterator[FileRecord]:
+    def present_records(self, *, other_than: str | None = None) -> Generator[FileRecord, None, None]:
         """Present records, streamed; with ``other_than``, only those matched by another template set.
 
         A writer finishes or closes the iterator before it writes (SQLite

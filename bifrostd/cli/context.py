@@ -18,8 +18,8 @@ class CliContext:
     config_path: str | None = None
     verbosity: int = 0  # -1 with --quiet, 0 by default, the count of -v
     debug: bool = False
-    _config: Any = field(default=None)
-    _templates: Any = field(default=None)
+    _config: Config | None = field(default=None)
+    _templates: TemplateSet | None = field(default=None)
 
     @property
     def quiet(self) -> bool:

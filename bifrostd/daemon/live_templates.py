@@ -35,10 +35,16 @@ import time
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Sequence
 
 from ..reconcile.dirty import template_migration
 from ..reconcile.plan import Classifier, summary
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..config import Config
+    from ..templates import Problem, TemplateSet
+    from ..templates.check import ProofCache
 
 log = logging.getLogger("bifrostd.templates")
 
@@ -102,7 +108,7 @@ class Verdict:
         return cls(document["fingerprint"], tuple(document["problems"]))
 
 
-def check_files(location: Path, proofs: Any = None) -> Verdict:
+def check_files(location: Path, proofs: ProofCache | None = None) -> Verdict:
     """Check the template files at ``location`` in full (warnings dropped); ``proofs`` carry over between calls."""
     from ..templates.check import check_template_set
 
@@ -113,7 +119,7 @@ def check_files(location: Path, proofs: Any = None) -> Verdict:
     return Verdict(template_set.fingerprint)
 
 
-def vouched_set(verdict: Verdict, config: Any) -> tuple[Any | None, list[Any]]:
+def vouched_set(verdict: Verdict, config: Config) -> tuple[TemplateSet | None, Sequence[Problem | str]]:
     """The set ``verdict`` found valid, read again for use, with the config's root overrides.
 
     (None, problems) when it is not usable; (None, []) when the files no
@@ -174,6 +180,7 @@ class CheckWorker:
         if self._process is None:
             self._process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                              close_fds=True)
+            assert self._process.stdout is not None  # stdout=PIPE
             os.set_blocking(self._process.stdout.fileno(), False)
             self._buffer = b""
         assert self._process.stdin is not None
@@ -277,7 +284,7 @@ class LiveTemplates:
     ``status`` is what ``daemon status`` shows (read from other threads).
     """
 
-    def __init__(self, config: Any, template_set: Any, *, worker: CheckWorker | None = None,
+    def __init__(self, config: Config, template_set: TemplateSet, *, worker: CheckWorker | None = None,
                  budget: float = 0.5) -> None:
         from .timers import StepSizer
 
@@ -285,25 +292,25 @@ class LiveTemplates:
         self.signature = files_signature(config.templates)
         self.worker = worker or CheckWorker()
         self.why = "startup"  # what asked for the check under way (for its log lines)
-        self.pending: Any = None
+        self.pending: TemplateSet | None = None
         self.sizer = StepSizer(budget=budget, least=MIGRATION_LEAST, most=MIGRATION_MOST)
 
     def fileno(self) -> int | None:
         return self.worker.fileno()
 
-    def check(self, config: Any, why: str) -> None:
+    def check(self, config: Config, why: str) -> None:
         """Have the files as they are now checked in full, off the loop."""
         self.why = why
         self.worker.request(config.templates)
         self.status.checking = True
 
-    def reloaded(self, config: Any) -> None:
+    def reloaded(self, config: Config) -> None:
         """The config was read again (its ``templates`` may name another place): check the files there."""
         self.status.location = str(config.templates)
         self.signature = files_signature(config.templates)
         self.check(config, "reload")
 
-    def look(self, config: Any, in_use: Any, *, files: bool) -> None:
+    def look(self, config: Config, in_use: TemplateSet, *, files: bool) -> None:
         """Take a check's answer; with ``files`` (once a second), first have changed files checked."""
         if files:
             signature = files_signature(config.templates)
@@ -331,7 +338,7 @@ class LiveTemplates:
         log.warning("%s: the template files form an invalid set (%d problems); still using %s", why,
                     len(problems), self.status.fingerprint)
 
-    def switched(self, old: Any, new: Any, why: str) -> None:
+    def switched(self, old: TemplateSet, new: TemplateSet, why: str) -> None:
         """The loop now matches with ``new``: the records made with another set are to be re-derived."""
         if new.fingerprint == old.fingerprint:
             return
@@ -350,12 +357,12 @@ class LiveTemplates:
         change = self.status.last_change
         return change is not None and not change["done"]
 
-    def migrate(self, catalog: Any, template_set: Any, classifier: Classifier) -> int:
+    def migrate(self, catalog: Catalog, template_set: TemplateSet, classifier: Classifier) -> int:
         """Re-derive one step's worth of records (sized to last about ``budget``); returns how many."""
-        if not self.migrating:
+        change = self.status.last_change
+        if change is None or change["done"]:  # not migrating
             return 0
         started, limit = time.perf_counter(), self.sizer.size
-        change = self.status.last_change
         try:
             records, rematched = migrate_step(catalog, template_set, classifier, limit=limit)
         except Exception:  # never retried step after step: the next full walk re-derives what is left
@@ -376,20 +383,20 @@ class LiveTemplates:
         self.worker.stop()
 
 
-def root_locations(template_set: Any) -> tuple[tuple[str, str], ...]:
+def root_locations(template_set: TemplateSet | None) -> tuple[tuple[str, str], ...]:
     """(root name, path on this machine) of every root, in name order."""
     if template_set is None:
         return ()
     return tuple(sorted((name, template_set.root_path(name)) for name in template_set.roots))
 
 
-def same_set(a: Any, b: Any) -> bool:
+def same_set(a: TemplateSet, b: TemplateSet) -> bool:
     """The same templates with the same roots where they are on this machine."""
     return a.fingerprint == b.fingerprint and root_locations(a) == root_locations(b)
 
 
 # -- migrating ------------------------------------------------------------------------------
-def migrate_step(catalog: Any, template_set: Any, classifier: Classifier, *, limit: int) -> tuple[int, int]:
+def migrate_step(catalog: Catalog, template_set: TemplateSet, classifier: Classifier, *, limit: int) -> tuple[int, int]:
     """Rematch up to ``limit`` present records made with another set; (records, rematched), (0, 0) when done."""
     pending = catalog.present_records(other_than=template_set.fingerprint)
     try:  # read a chunk, then finish the statement before writing

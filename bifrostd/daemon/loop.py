@@ -54,7 +54,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from .. import __version__ as VERSION
 from .control import ControlServer, socket_place, usage_error
@@ -68,6 +68,19 @@ from .retry import Retries
 from .timers import Rescan, StepSizer
 from .sdnotify import Heartbeat, Notifier, WatchdogPinger, watchdog_interval
 from ..observe.settle import Dirty, Settler
+
+if TYPE_CHECKING:  # loaded by start(), after the daemon has parsed its arguments
+    from ..catalog import Catalog
+    from ..config import Config
+    from ..observe.mounts import MountTable
+    from ..observe.watch import Watcher
+    from ..reconcile.dirty import BatchReport
+    from ..reconcile.plan import Classifier
+    from ..templates import TemplateSet
+    from .live_templates import LiveTemplates, TemplateStatus
+    from .timers import Schedule
+
+T = TypeVar("T")
 
 log = logging.getLogger("bifrostd")
 STATUS_SCHEMA = "bifrost.daemon-status.1"
@@ -88,8 +101,15 @@ class Interrupted(Exception):
 class Daemon:
     """One daemon on one state folder. ``clock`` is monotonic seconds; ``environ`` is read only here."""
 
+    # Set by start(), which runs before anything else uses them; code that may run on a daemon that never
+    # started (close, the status document) reads them with getattr(..., None).
+    catalog: Catalog
+    template_set: TemplateSet
+    classifier: Classifier
+    schedule: Schedule
+
     def __init__(self, config_path: Path, *, environ: Mapping[str, str],
-                 clock: Callable[[], float] = time.monotonic, mounts: Callable[[], Any] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, mounts: MountTable | None = None) -> None:
         self.config_path = config_path
         self.config, self.settings = load_checked(config_path)
         self.environ = environ
@@ -111,24 +131,20 @@ class Daemon:
         self.last_rescan: dict[str, dict[str, Any]] = {}
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.lock: StateLock | None = None
-        self.catalog: Any = None
-        self.watcher: Any = None
+        self.watcher: Watcher | None = None
         self.control: ControlServer | None = None
         self.pinger: WatchdogPinger | None = None
-        self.template_set: Any = None
-        self.templates: Any = None
-        self.classifier: Any = None
-        self.schedule: Any = None
-        self.live: Any = None  # live_templates.LiveTemplates: the template files followed
+        self.templates: TemplateStatus | None = None
+        self.live: LiveTemplates | None = None  # the template files followed
         self.batch_sizer = StepSizer(budget=STEP_BUDGET, least=BATCH_LEAST, most=self.settings.batch_max)
         self.retries = Retries()  # work that failed (a full state disk), tried again with backoff, never dropped
         self.unreconciled: set[str] = set()  # roots not yet walked in full since start: not ready until empty
-        self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
+        self._requests: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._requests_lock = threading.Lock()
         self._closed = False
         self.abandoned = False  # close() left a mirror transfer running: the process must exit at once
         self._roots_checked = 0.0
-        self._watched_signature: tuple = ()  # the roots (paths, modes) the watcher was started with
+        self._watched_signature: tuple[object, ...] = ()  # the roots (paths, modes) the watcher was started with
         self._worked: float | None = None  # when the last big batch or rescan ended, until its memory is trimmed
         from .mirror_worker import MirrorWorker
 
@@ -213,7 +229,8 @@ class Daemon:
         self._update_polled()
 
     def _update_polled(self) -> None:
-        self.schedule.poll({n for n, w in self.watcher.roots.items() if w.polled}, self.clock())
+        if self.watcher is not None:  # always, once start_watching has run (it calls this)
+            self.schedule.poll({n for n, w in self.watcher.roots.items() if w.polled}, self.clock())
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -322,13 +339,13 @@ class Daemon:
             except BaseException as exc:
                 future.set_exception(exc)
 
-    def on_loop(self, work: Callable[[], Any], *, timeout: float = REQUEST_WAIT) -> Any:
+    def on_loop(self, work: Callable[[], T], *, timeout: float = REQUEST_WAIT) -> T:
         """Run ``work`` on the loop's thread and return its result (called from a control thread).
 
         Raises DaemonError when the loop does not get to it within ``timeout``
         seconds (a long reconcile): the work is then withdrawn, never run later.
         """
-        future: Future = Future()
+        future: Future[T] = Future()
         with self._requests_lock:
             if self._closed:
                 raise DaemonStopping()
@@ -376,7 +393,7 @@ class Daemon:
                 log.info("root %s: changed paths are recorded again", root, extra={"root": root})
         self.batch_sizer.done(len(due), time.perf_counter() - started)
 
-    def apply_paths(self, root: str, paths: list[Dirty], *, rehash: bool = False) -> Any:
+    def apply_paths(self, root: str, paths: list[Dirty], *, rehash: bool = False) -> BatchReport:
         """Bring the catalog up to date for these paths of one root (``rehash``: read every file again); raises
         when the catalog can't be written, having recorded nothing."""
         from ..reconcile.dirty import apply_dirty
@@ -417,7 +434,7 @@ class Daemon:
             return None
         return self._worked + TRIM_QUIET
 
-    def _after_batch(self, report: Any, duration: float) -> None:
+    def _after_batch(self, report: BatchReport, duration: float) -> None:
         if report.actions >= TRIM_AFTER_ACTIONS:
             self._worked = self.clock()
         if report.young:
@@ -561,10 +578,10 @@ class Daemon:
         if not watcher.check_coverage(folders):
             self._update_polled()
 
-    def _beating_scandir(self, path: Any) -> Any:
+    def _beating_scandir(self, fd: int) -> Iterator[os.DirEntry[str]]:
         """``os.scandir`` that proves the loop alive during long walks and lets a stop or reload interrupt them."""
         self._between_batches()
-        return os.scandir(path)
+        return os.scandir(fd)
 
     def _progress(self, stage: str, done: int, total: int | None) -> None:
         self._between_batches()
@@ -603,12 +620,13 @@ class Daemon:
             new_set, self.live.pending = self.live.pending, None
             self._use(new_set, self.live.why)
 
-    def _use(self, new_set: Any, why: str) -> None:
+    def _use(self, new_set: TemplateSet, why: str) -> None:
         """Match with ``new_set`` from now on; a new fingerprint starts re-deriving the catalog's records."""
         from ..reconcile.plan import Classifier
 
         old, self.template_set, self.classifier = self.template_set, new_set, Classifier(new_set)
         self.mirror.configure(self.config, new_set)
+        assert self.live is not None  # set by start(), like the template set
         self.live.switched(old, new_set, why)
         self._rewatch(why)
 
@@ -659,6 +677,7 @@ class Daemon:
         have moved, apply to them at once."""
         from ..templates import build_template_set
 
+        assert self.live is not None  # set by start()
         self.live.reloaded(self.config)
         on_disk, _ = build_template_set(self.config.templates)
         if on_disk is None or on_disk.fingerprint != self.template_set.fingerprint:
@@ -671,7 +690,7 @@ class Daemon:
             self._use(new_set, "reload")
         return "unchanged"
 
-    def _root_signature(self) -> tuple:
+    def _root_signature(self) -> tuple[object, ...]:
         """The roots as watched: their paths on this machine, and the configured watch modes."""
         return (_root_locations(self.template_set), tuple(sorted(self.settings.modes.items())))
 
@@ -792,8 +811,9 @@ class Daemon:
             # lock to the exit (see main): they are released only once nothing of this process can write.
             log.info("stopped")
             return
-        if self.catalog is not None:
-            self.catalog.close()
+        catalog: Catalog | None = getattr(self, "catalog", None)  # None when start() failed before opening it
+        if catalog is not None:
+            catalog.close()
         if self.lock is not None:
             self.lock.release()
         os.close(self._wake_r)
@@ -806,13 +826,13 @@ def _reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, BifrostError) else f"{type(exc).__name__}: {exc}"
 
 
-def _root_locations(template_set: Any) -> tuple[tuple[str, str], ...]:
+def _root_locations(template_set: TemplateSet) -> tuple[tuple[str, str], ...]:
     from .live_templates import root_locations
 
     return root_locations(template_set)
 
 
-def load_checked(config_path: Path) -> tuple[Any, DaemonSettings]:
+def load_checked(config_path: Path) -> tuple[Config, DaemonSettings]:
     """The config and its daemon settings, its mirror targets parsed: what a start or a reload accepts.
 
     Every problem of every section (top, ``daemon``, ``mirror``) is reported

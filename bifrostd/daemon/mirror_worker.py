@@ -24,7 +24,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..config import Config
+    from ..templates import TemplateSet
 
 log = logging.getLogger("bifrostd.mirror")
 RETRY_AFTER_ERROR = 60.0  # seconds before trying again when a step failed unexpectedly
@@ -33,11 +38,11 @@ RETRY_AFTER_ERROR = 60.0  # seconds before trying again when a step failed unexp
 class MirrorWorker:
     """Runs due mirror targets until stopped. ``status()`` is safe from any thread."""
 
-    def __init__(self, open_catalog: Callable[[], Any], *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, open_catalog: Callable[[], Catalog], *, clock: Callable[[], float] = time.time) -> None:
         self._open_catalog = open_catalog
         self._clock = clock
-        self._config: Any = None
-        self._template_set: Any = None
+        self._config: Config | None = None
+        self._template_set: TemplateSet | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -48,7 +53,7 @@ class MirrorWorker:
         self._allowed: set[str] = set()  # of those, targets whose next run may delete beyond max_delete
 
     # -- from the main thread ---------------------------------------------------------------
-    def configure(self, config: Any, template_set: Any) -> None:
+    def configure(self, config: Config, template_set: TemplateSet) -> None:
         """Use this config and template set from the next wake-up on (and wake up now)."""
         with self._lock:
             self._config, self._template_set = config, template_set
@@ -98,7 +103,7 @@ class MirrorWorker:
                 catalog.close()
             self._set(state="stopped", target=None, stage=None)
 
-    def _step(self, catalog: Any) -> tuple[float | None, Any]:
+    def _step(self, catalog: Catalog | None) -> tuple[float | None, Catalog | None]:
         """Run what is due; returns seconds until the next due target (None: until configured) and the catalog."""
         with self._lock:
             config, template_set = self._config, self._template_set
@@ -113,7 +118,7 @@ class MirrorWorker:
             self._set(state="idle", error=f"{type(error).__name__}: {error}")
             return RETRY_AFTER_ERROR, catalog
 
-    def _run_due(self, config: Any, template_set: Any, catalog: Any) -> float | None:
+    def _run_due(self, config: Config, template_set: TemplateSet | None, catalog: Catalog) -> float | None:
         from ..catalog.mirror_state import MirrorState
         from ..mirror import parse_targets
         from ..mirror.runner import next_due, run_due_targets

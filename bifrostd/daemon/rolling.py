@@ -14,12 +14,17 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BifrostError, CatalogCorrupt
 from ..model import FindingKind
 from ..observe.settle import Dirty
 from .passes import Passes, slice_files
+
+if TYPE_CHECKING:
+    from ..reconcile.dirty import BatchReport
+    from .loop import Daemon
+    from .settings import DaemonSettings
 
 log = logging.getLogger("bifrostd")
 SCRUB_ROWS = 2000  # records read per scrub slice (the byte allowance then cuts it)
@@ -29,18 +34,18 @@ FOUND_KEPT = 20  # scrub findings shown in daemon status
 class RollingPasses:
     """The sweep and the scrub of one daemon; ``step`` does what is due, ``to_json`` shows where they are."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: DaemonSettings) -> None:
         self.sweep: Passes | None = None
         self.scrub: Passes | None = None
         self.found: deque[dict[str, Any]] = deque(maxlen=FOUND_KEPT)
         self.configure(settings)
 
-    def configure(self, settings: Any) -> None:
+    def configure(self, settings: DaemonSettings) -> None:
         """Follow the settings (a reload); a pass whose window and rate did not change goes on where it is."""
         self.sweep = _passes(self.sweep, "sweep", "files", settings.sweep_every, settings.sweep_rate)
         self.scrub = _passes(self.scrub, "scrub", "bytes", settings.scrub_every, settings.scrub_rate)
 
-    def step(self, daemon: Any, *, polled: set[str], roots: set[str]) -> None:
+    def step(self, daemon: Daemon, *, polled: set[str], roots: set[str]) -> None:
         now = daemon.clock()
         for passes, covered in ((self.sweep, polled), (self.scrub, roots)):
             if passes is None:
@@ -54,7 +59,7 @@ class RollingPasses:
                     return
                 self._slice(daemon, passes, root)
 
-    def _slice(self, daemon: Any, passes: Passes, root: str) -> None:
+    def _slice(self, daemon: Daemon, passes: Passes, root: str) -> None:
         now = daemon.clock()
         key = (passes.kind, root)
         if daemon.retries.waiting(key, now):
@@ -91,7 +96,7 @@ class RollingPasses:
                      finished.duration_s, finished.changed, extra={"root": root, "count": finished.changed,
                                                                    "duration_s": finished.duration_s})
 
-    def _changed(self, passes: Passes, report: Any) -> int:
+    def _changed(self, passes: Passes, report: BatchReport) -> int:
         """Files a slice found changed: any recorded change for the sweep; for the scrub, content that changed
         behind an unchanged size and mtime (each one logged, and kept for status)."""
         if passes.kind == "sweep":

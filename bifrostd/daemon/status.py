@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .loop import Daemon
 
 SCHEMA = "bifrost.daemon-status.1"
 
 
-def status_document(daemon: Any) -> dict[str, Any]:
+def status_document(daemon: Daemon) -> dict[str, Any]:
     from .. import __version__
 
     roots = daemon.watcher.status() if daemon.watcher else []
+    schedule = getattr(daemon, "schedule", None)  # set by start()
     for root in roots:
         root["last_rescan"] = daemon.last_rescan.get(root["name"])
     events = [r["last_event"] for r in roots if r.get("last_event")]
@@ -34,7 +38,7 @@ def status_document(daemon: Any) -> dict[str, Any]:
         "settle_s": daemon.settings.settle,
         "roots": roots,
         "queue": {"pending": len(daemon.settler), "events": daemon.settler.touched,
-                  "rescans_waiting": daemon.schedule.requested() if daemon.schedule else {}},
+                  "rescans_waiting": schedule.requested() if schedule else {}},
         "last_event": max(events) if events else None,
         "last_batch": daemon.last_batch,
         "last_full_reconcile": daemon.last_full,
@@ -49,7 +53,7 @@ def status_document(daemon: Any) -> dict[str, Any]:
     }
 
 
-def status_line(daemon: Any) -> str:
+def status_line(daemon: Daemon) -> str:
     """A short line for systemd's STATUS= (shown by ``systemctl status``)."""
     roots = daemon.watcher.roots.values() if daemon.watcher else []
     modes = ", ".join(f"{w.plan.name}:{w.state.mode.value}" for w in roots)

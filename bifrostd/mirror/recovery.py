@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bifrostd.catalog.mirror_state import RecordedObject
 from bifrostd.progress import InFlight, Progress, Reporter
@@ -31,6 +31,11 @@ from .backends import RemoteObject, is_temp_key
 from .plan import key_problem, split_key
 from .outcomes import Outcome
 from .transfer import FileResult, Transfer
+
+if TYPE_CHECKING:
+    from bifrostd.templates import TemplateSet
+
+    from .targets import Target
 
 __all__ = ["RestoreItem", "RestoreReport", "key_prefix", "restore", "select"]
 
@@ -85,7 +90,7 @@ class RestoreReport:
         return document
 
 
-def key_prefix(text: str, template_set: Any) -> str:
+def key_prefix(text: str, template_set: TemplateSet) -> str:
     """The key prefix a restore filter stands for (see the module docstring)."""
     from bifrostd.errors import ResolveError
     from bifrostd.templates import is_reference
@@ -116,7 +121,7 @@ def select(
     prefixes: tuple[str, ...] = (),
     dest_for: Callable[[str], RootedPath | Path | None],
     include_deleted: bool = False,
-    target: Any = None,
+    target: Target | None = None,
 ) -> tuple[list[RestoreItem], list[tuple[str, str]]]:
     """The objects to restore and where, and those left out with the reason.
 

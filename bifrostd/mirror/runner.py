@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bifrostd.catalog.mirror_state import IncludeFilter, MirrorState
 from bifrostd.progress import InFlight, Progress, Reporter
@@ -33,6 +33,12 @@ from .targets import Target
 from bifrostd.redaction import redact_credentials
 from .outcomes import Outcome
 from .transfer import CopyItem, FileResult, Transfer, UploadItem
+
+if TYPE_CHECKING:
+    from bifrostd.catalog import Catalog
+    from bifrostd.catalog.mirror_state import RunRecord
+    from bifrostd.config import Config
+    from bifrostd.templates import TemplateSet
 
 __all__ = ["RunReport", "due_targets", "execute", "locator", "next_due", "plan_target", "run_due_targets", "run_target"]
 
@@ -146,10 +152,10 @@ def execute(
                          error=redact_credentials(f"{type(error).__name__}: {error}"))
         raise
     execution.recorder.flush()
-    status, error = execution.verdict(the_plan.held_reason)
-    state.finish_run(run_id, status=status, counts=execution.counts, bytes=execution.bytes, error=error)
+    status, failure = execution.verdict(the_plan.held_reason)
+    state.finish_run(run_id, status=status, counts=execution.counts, bytes=execution.bytes, error=failure)
     return RunReport(target.name, the_plan, run_id, status, dict(execution.counts), execution.bytes,
-                     time.monotonic() - started, tuple(execution.failures), error)
+                     time.monotonic() - started, tuple(execution.failures), failure)
 
 
 def _check_backend(state: MirrorState, target: Target, run_id: int) -> None:
@@ -173,7 +179,7 @@ def _open_transfer(target: Target) -> Transfer:
     return Transfer(open_filesystem(target), target)
 
 
-def _sweep(state: MirrorState, target: Target, previous: Any,
+def _sweep(state: MirrorState, target: Target, previous: RunRecord | None,
            transfer: Transfer | None) -> tuple[Sweep, Transfer | None]:
     """Remove leftovers of interrupted writes when the previous run may have left some; never raises."""
     if not may_remain(previous):
@@ -276,13 +282,14 @@ class _Execution:
         return kept
 
     def uploads(self, uploads: Iterable[Upload]) -> None:
+        transfer = self._transfer()
         uploads = list(uploads)
         items = ((u, UploadItem(u.local_path, u.key, u.size, u.mtime_ns, u.inode, u.hash)) for u in uploads)
         flight = InFlight() if self.report.wants_bytes else None
 
         def upload(pair: tuple[Upload, UploadItem]) -> FileResult:
             chunks = {"progress": flight.meter(pair[1].key, pair[1].size)} if flight is not None else {}
-            return self.transfer.upload(pair[1], check_existing=pair[0].check_existing, **chunks)
+            return transfer.upload(pair[1], check_existing=pair[0].check_existing, **chunks)
 
         def landed(pair: tuple[Upload, UploadItem], result: FileResult) -> None:
             if flight is not None:
@@ -294,22 +301,28 @@ class _Execution:
                   upload, landed, flight=flight, total_bytes=sum(u.size for u in uploads) if flight else None)
 
     def copies(self, copies: list[Copy], stage: str) -> None:
+        transfer = self._transfer()
         items = ((c, CopyItem(c.src_key, c.key, c.size, c.hash)) for c in copies)
         self._run(stage, len(copies), self._in_flight(items, lambda pair: (pair[0].root, pair[0].path, pair[0].size)),
-                  lambda pair: self.transfer.copy(pair[1]),
+                  lambda pair: transfer.copy(pair[1]),
                   lambda pair, result: self._landed(pair[0].root, pair[0].path, pair[0].hash, pair[0].size,
                                                     pair[0].mtime_ns, result))
 
     def deletes(self, deletes: Iterable[Delete]) -> None:
+        transfer = self._transfer()
         deletes = list(deletes)
 
         def done(item: Delete, result: FileResult) -> None:
             if result.ok:
                 self.recorder.deleted(item.root, item.path)
 
-        self._run("deleting", len(deletes), iter(deletes), lambda d: self.transfer.delete(d.key), done)
+        self._run("deleting", len(deletes), iter(deletes), lambda d: transfer.delete(d.key), done)
 
     # -- plumbing -----------------------------------------------------------------------------
+    def _transfer(self) -> Transfer:
+        assert self.transfer is not None  # set before all_phases, when the plan touches the bucket
+        return self.transfer
+
     def _landed(self, root: str, path: str, digest: str, size: int, mtime_ns: int, result: FileResult) -> None:
         if result.ok:
             self.recorder.present(root, path, digest, size, mtime_ns, result.etag)
@@ -387,7 +400,7 @@ class _Execution:
 # -- for the daemon and the systemd timer -----------------------------------------------------
 
 
-def locator(template_set: Any) -> Callable[[str, str], Path]:
+def locator(template_set: TemplateSet) -> Callable[[str, str], Path]:
     """Absolute local paths of catalogued files on this host, from the template set's roots."""
     bases: dict[str, Path] = {}
 
@@ -404,9 +417,11 @@ def locator(template_set: Any) -> Callable[[str, str], Path]:
 RESUME_STATUSES = ("interrupted", "stopped")
 
 
-def target_next_run(target: Target, last: Any, now: float) -> float:
+def target_next_run(target: Target, last: RunRecord | None, now: float) -> float:
     """When ``target`` is next due given its last run (None: never ran); may be in the past: due now."""
     from .schedule import next_run
+
+    assert target.schedule is not None  # asked of scheduled targets only
 
     if last is not None and last.status in RESUME_STATUSES:
         return now
@@ -425,11 +440,11 @@ def next_due(targets: Iterable[Target], state: MirrorState, now: float) -> float
 
 
 def run_due_targets(
-    config: Any,
-    catalog: Any,
+    config: Config,
+    catalog: Catalog,
     now: float | None = None,
     *,
-    template_set: Any = None,
+    template_set: TemplateSet | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress: Progress = _no_progress,
     source: str = "daemon",

@@ -24,13 +24,18 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..errors import ScanError
 from ..model import DirState, FileState, Finding, Plan, Rematch
 from .plan import Classifier, needs_hash, plan_catalog_changes
 from ..model import CatalogView, Observations, WalkScope, parent_dir
 from ..observe.settle import Dirty
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..model import FileRecord
+    from ..templates import TemplateSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +139,7 @@ def _settled_dirs(dirs: Iterable[DirState], unsettled: set[str]) -> tuple[DirSta
     return tuple(d for d in dirs if d.relative not in parents)
 
 
-def load_view(catalog: Any, batch: DirtyBatch) -> CatalogView:
+def load_view(catalog: Catalog, batch: DirtyBatch) -> CatalogView:
     """The catalog's records this batch may judge, plus missing records that could have moved here."""
     inodes = [(s.device, s.inode) for s in batch.observations.files]
     return catalog.dirty_view(batch.root, batch.files, batch.folders, inodes)
@@ -174,7 +179,7 @@ def without_young(view: CatalogView, batch: DirtyBatch) -> CatalogView:
     return replace(view, records=tuple(r for r in view.records if not (r.root == batch.root and r.relative in young)))
 
 
-def apply_dirty(catalog: Any, template_set: Any, root: str, dirty: Sequence[Dirty], *, settle_ns: int,
+def apply_dirty(catalog: Catalog, template_set: TemplateSet, root: str, dirty: Sequence[Dirty], *, settle_ns: int,
                 classifier: Classifier | None = None, hash_files: bool = True, workers: int = 2,
                 hasher: Callable[..., list[Any]] | None = None, now_ns: Callable[[], int] = time.time_ns,
                 rehash: bool = False) -> BatchReport:
@@ -201,7 +206,7 @@ def apply_dirty(catalog: Any, template_set: Any, root: str, dirty: Sequence[Dirt
     return BatchReport(root, len(dirty), len(the_plan.actions), batch.young, the_plan.findings, summary(the_plan))
 
 
-def template_migration(records: Iterable[Any], template_set: Any, classifier: Classifier | None = None) -> Plan:
+def template_migration(records: Iterable[FileRecord], template_set: TemplateSet, classifier: Classifier | None = None) -> Plan:
     """Rematch every given record with ``template_set`` (changed or not: the fingerprint moves on)."""
     classify = classifier or Classifier(template_set)
     fingerprint = template_set.fingerprint

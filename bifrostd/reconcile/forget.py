@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from ..errors import ResolveError
 from ..model import FileRecord
 from .targets import find_entity, split_folder
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..templates import TemplateSet
 
 SCHEMA = "bifrost.forget.1"
 
@@ -53,7 +57,7 @@ class ForgetReport:
                 "omitted": len(records) - len(shown)}
 
 
-def plan_forget(catalog: Any, template_set: Any, targets: Sequence[str], *, everything: bool = False) -> ForgetPlan:
+def plan_forget(catalog: Catalog, template_set: TemplateSet, targets: Sequence[str], *, everything: bool = False) -> ForgetPlan:
     """The missing records under each target (a path under a root, or a ``bifrost:///`` reference).
 
     ``everything`` selects every missing record; a target that names no root
@@ -78,7 +82,7 @@ def plan_forget(catalog: Any, template_set: Any, targets: Sequence[str], *, ever
     return ForgetPlan(tuple(targets) or ("--all",), tuple(ordered))
 
 
-def execute_forget(catalog: Any, template_set: Any, plan: ForgetPlan, *, source: str = "command") -> ForgetReport:
+def execute_forget(catalog: Catalog, template_set: TemplateSet, plan: ForgetPlan, *, source: str = "command") -> ForgetReport:
     """Forget the planned records that are still missing; a record whose file is back is kept.
 
     "Back" is checked twice: on disk (one ``lstat`` each, for a file restored
@@ -90,5 +94,5 @@ def execute_forget(catalog: Any, template_set: Any, plan: ForgetPlan, *, source:
     return ForgetReport(plan, dry_run=False, forgotten=tuple(forgotten))
 
 
-def _absolute(template_set: Any, record: FileRecord) -> str:
+def _absolute(template_set: TemplateSet, record: FileRecord) -> str:
     return os.path.join(template_set.root_path(record.root), record.relative)

@@ -23,13 +23,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ParamSpec, Sequence, TypeVar
 
 from ..model import DirState, FileState, Finding, FindingKind, Plan, RehashScope
 from ..observe.walk import UNSETTLED
 from ..progress import INTERVAL, Progress, Reporter
 from .plan import Classifier, needs_hash, plan_catalog_changes, split_unchanged, summary
-from ..model import CatalogView, Observations, WalkScope
+from ..model import CatalogView, Observations, RootDir, WalkScope
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..templates import TemplateSet
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: Files hashed between progress updates.
 HASH_CHUNK = 5000
@@ -86,7 +93,7 @@ class ScanReport:
 
 
 # -- walking ----------------------------------------------------------------------------
-def observe_roots(template_set: Any, roots: Sequence[str], prior: dict[tuple[str, str], int], *, full: bool,
+def observe_roots(template_set: TemplateSet, roots: Sequence[str], prior: dict[tuple[str, str], int], *, full: bool,
             walker: Callable[..., Any] | None = None, report: Reporter | None = None) -> Observations:
     """Walk every root and merge the results into one set of observations.
 
@@ -94,15 +101,19 @@ def observe_roots(template_set: Any, roots: Sequence[str], prior: dict[tuple[str
     ``scan.walk``), so the files and bytes found so far show while it walks.
     """
     if walker is None:
-        from ..observe.walk import walk as walker
+        from ..observe.walk import walk
+
+        walker = walk
     files: list[FileState] = []
     dirs: list[DirState] = []
     findings: list[Finding] = []
-    listed, skipped, failed = set(), set(), set()
+    listed: set[RootDir] = set()
+    skipped: set[RootDir] = set()
+    failed: set[RootDir] = set()
     tally = _WalkTally(report) if report is not None and report.wants_bytes else None
     for root in roots:
         mine = {rel: mtime for (name, rel), mtime in prior.items() if name == root}
-        extra = {"on_listed": tally.listed} if tally is not None else {}
+        extra: dict[str, Any] = {"on_listed": tally.listed} if tally is not None else {}
         result = walker(root, template_set.root_path(root), mine, full=full, **extra)
         if tally is not None:
             tally.root_done(result.files)
@@ -152,7 +163,7 @@ def default_hasher(items: list[tuple[str, FileState]], *, workers: int,
     return hash_many(items, workers=workers, progress=progress)
 
 
-def hash_needed(observations: Observations, view: CatalogView, template_set: Any, *, hasher: Hasher,
+def hash_needed(observations: Observations, view: CatalogView, template_set: TemplateSet, *, hasher: Hasher,
                 workers: int, progress: Progress | Reporter,
                 rehash: RehashScope | None = None) -> tuple[Observations, int, int]:
     """Observations with hashes for the files that need one; (observations, hashed, to retry).
@@ -219,7 +230,7 @@ def _with_retries(observations: Observations, files: tuple[FileState, ...],
 
 
 # -- the whole scan ---------------------------------------------------------------------
-def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hasher | None = None,
+def scan(catalog: Catalog | None, template_set: TemplateSet, options: ScanOptions, *, hasher: Hasher | None = None,
          walker: Callable[..., Any] | None = None, progress: Progress = _no_progress) -> ScanReport:
     """Walk, hash, plan and (unless ``options.dry_run``) apply; ``catalog`` may be None for a dry run."""
     report = Reporter(progress)
@@ -228,6 +239,7 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
     roots = options.roots or tuple(template_set.roots)
     scan_id = None
     if not options.dry_run:
+        assert catalog is not None  # only a dry run goes without a catalog
         scan_id = catalog.begin_scan(root=",".join(roots) if options.roots else None, full=options.full,
                                      fingerprint=template_set.fingerprint)
     clock = _Stopwatch(timings)
@@ -256,6 +268,7 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
                         len(observations.scope.skipped), hashed, retries, 0.0, scan_id, False, timings)
     if options.dry_run:
         return replace(result, duration_s=time.perf_counter() - started)
+    assert catalog is not None and scan_id is not None  # not a dry run: begun above
     total = len(the_plan.actions)
     report.between("applying", 0, total, None)
     clock("apply", catalog.apply, the_plan, scan_id=scan_id, batch_size=options.batch_size,
@@ -265,7 +278,7 @@ def scan(catalog: Any, template_set: Any, options: ScanOptions, *, hasher: Hashe
     return result
 
 
-def _whole_view(catalog: Any, observations: Observations, fingerprint: str, *,
+def _whole_view(catalog: Catalog, observations: Observations, fingerprint: str, *,
                 hashed: bool, keep: RehashScope | None = None) -> tuple[Observations, CatalogView]:
     """For a walk that listed everything: compare compact signatures, then load only the records to plan.
 
@@ -304,7 +317,7 @@ def changed_under_same_mtime(observations: Observations, view: CatalogView) -> O
     return replace(observations, findings=observations.findings + tuple(found)) if found else observations
 
 
-def _view(catalog: Any, scope: WalkScope, *, whole: bool) -> CatalogView:
+def _view(catalog: Catalog | None, scope: WalkScope, *, whole: bool) -> CatalogView:
     return catalog.view(scope, whole=whole) if catalog is not None else CatalogView()
 
 
@@ -314,7 +327,7 @@ class _Stopwatch:
     def __init__(self, timings: dict[str, float]) -> None:
         self.timings = timings
 
-    def __call__(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         start = time.perf_counter()
         try:
             return fn(*args, **kwargs)

@@ -8,7 +8,7 @@ way everywhere.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ReferenceIncomplete, ResolveError
 from ..model import RehashScope
@@ -16,9 +16,10 @@ from ..model import RehashScope
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..catalog.queries import EntityInfo
+    from ..templates import TemplateSet
 
 
-def split_folder(template_set: Any, path: str) -> tuple[str, str]:
+def split_folder(template_set: TemplateSet, path: str) -> tuple[str, str]:
     """(root, root-relative path) of an absolute or relative ``path``; a root itself gives ``(root, "")``."""
     absolute = os.path.abspath(path)
     split = template_set.split_path(absolute)
@@ -30,7 +31,7 @@ def split_folder(template_set: Any, path: str) -> tuple[str, str]:
     return split[0], split[1].rstrip("/")
 
 
-def entity_of_reference(template_set: Any, uri: str) -> tuple[str, dict[str, str]]:
+def entity_of_reference(template_set: TemplateSet, uri: str) -> tuple[str, dict[str, str]]:
     """(canonical entity URI, query) for a reference, ignoring its query."""
     from ..templates.entities import derive_entity, parse_reference
 
@@ -42,7 +43,7 @@ def entity_of_reference(template_set: Any, uri: str) -> tuple[str, dict[str, str
     return entity.uri(template_set.entities), reference.query
 
 
-def find_entity(catalog: Catalog, template_set: Any, uri: str) -> EntityInfo:
+def find_entity(catalog: Catalog, template_set: TemplateSet, uri: str) -> EntityInfo:
     """The catalogued entity a reference names; ResolveError when the catalog has none."""
     canonical, query = entity_of_reference(template_set, uri)
     if query:
@@ -54,7 +55,7 @@ def find_entity(catalog: Catalog, template_set: Any, uri: str) -> EntityInfo:
     return found
 
 
-def rehash_scope(catalog: Catalog | None, template_set: Any, target: str | None) -> RehashScope:
+def rehash_scope(catalog: Catalog | None, template_set: TemplateSet, target: str | None) -> RehashScope:
     """What ``scan --rehash [TARGET]`` reads again: every root (no target), a folder or file under a root, or
     every catalogued file of an entity and those below it (a reference, which needs ``catalog``)."""
     from ..templates import is_reference
