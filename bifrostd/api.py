@@ -231,6 +231,7 @@ class Studio:
         if answer.matched:
             assert answer.match is not None
             found = answer.match
+            assert found.template is not None  # matched: by one template
             path = answer.path if os is None else self._absolute(found.root, found.relative, os)
             return Match(path, found.root, found.relative, found.template.name, Fields(found.fields),
                          self._entity_of(found.entity))

@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 class BifrostError(Exception):
     """{}"""
 
-    exit_code: ClassVar[int] = 2
+    exit_code: int = 2  # per class; a DaemonError relayed from the daemon carries the code it was given
     #: Whether a daemon that exits with this error may start fine later (a busy catalog, another daemon still
     #: stopping); False when nothing changes until someone fixes something (see the module docstring).
     restart_mends: ClassVar[bool] = True

@@ -94,6 +94,12 @@ def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts
     return db
 
 
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row the INSERT run by ``cursor`` added (sqlite3 leaves lastrowid None only before one)."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (including KeyboardInterrupt)."""

@@ -15,6 +15,7 @@ import sqlite3
 from typing import Sequence
 
 from ..model import Classification, EntityRow
+from .connection import inserted_id
 from ..sequences import FrameRange, collapse, format_ranges
 
 
@@ -72,20 +73,20 @@ class EntityIds:
         entity_id = self._batch.get(rows[-1].uri)
         if entity_id is not None:
             return entity_id
-        for row in rows:
-            entity_id = self.lookup(row.uri)
-            if entity_id is None:
-                entity_id = self._insert(row, now_ns)
-            self.touched.add(entity_id)
-        self._batch[rows[-1].uri] = entity_id
-        return entity_id
+        row_id = 0
+        for row in rows:  # not empty: the last row's id is the entity's
+            found = self.lookup(row.uri)
+            row_id = self._insert(row, now_ns) if found is None else found
+            self.touched.add(row_id)
+        self._batch[rows[-1].uri] = row_id
+        return row_id
 
     def _insert(self, row: EntityRow, now_ns: int) -> int:
         parent_id = self.lookup(row.parent)
         cursor = self.conn.execute(
             "INSERT INTO entities (kind, uri, name, keys, parent_id, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?)",
             (row.kind, row.uri, row.name, row.keys_json, parent_id, now_ns, now_ns))
-        return self.cache.add((row.uri,), cursor.lastrowid)
+        return self.cache.add((row.uri,), inserted_id(cursor))
 
     def flush_touched(self, now_ns: int) -> None:
         """Mark the entities whose files changed in this batch as updated."""
@@ -118,7 +119,7 @@ class SequenceIds:
             cursor = self.conn.execute(
                 "INSERT INTO sequences (root, pattern, template, entity_id, updated_ns) VALUES (?,?,?,?,?)",
                 (root, classification.sequence, classification.template, entity_id, now_ns))
-            sequence_id = self.cache.add((root, classification.sequence), cursor.lastrowid)
+            sequence_id = self.cache.add((root, classification.sequence), inserted_id(cursor))
         self.touched.add(sequence_id)
         return sequence_id
 

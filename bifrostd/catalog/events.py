@@ -89,7 +89,8 @@ ORDER BY ev.id DESC LIMIT ?
 def read_log(conn, *, since_ns: int = 0, limit: int = 100, kind: str | None = None,
              entity_uri: str | None = None) -> Iterator[Event]:
     """The newest events first."""
-    extra, params = "", [since_ns]
+    extra = ""
+    params: list[int | str] = [since_ns]
     if kind:
         extra += " AND ev.kind = ?"
         params.append(kind)

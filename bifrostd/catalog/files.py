@@ -313,7 +313,8 @@ class _Writes:
 def missing_records(conn: sqlite3.Connection, *, root: str | None = None, folder: str = "",
                     entity_id: int | None = None) -> list[FileRecord]:
     """Missing records: all, or at or below a root-relative path of ``root``, or of an entity and those below it."""
-    where, params = ["f.state != 'present'"], []
+    where = ["f.state != 'present'"]
+    params: list[str | int] = []
     if root is not None:
         where.append("f.root = ?")
         params.append(root)

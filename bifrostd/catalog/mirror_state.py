@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .connection import transaction
+from .connection import inserted_id, transaction
 
 __all__ = ["IncludeFilter", "MirrorDiff", "MirrorState", "RecordedObject", "RunRecord", "WantedFile"]
 
@@ -103,7 +103,8 @@ class RunRecord:
 
 def _included(include: IncludeFilter) -> tuple[str, list[Any]]:
     """SQL conditions on ``f`` (files) for an include filter, and their parameters."""
-    sql, params = "", []
+    sql = ""
+    params: list[Any] = []
     if include.roots:
         sql += f" AND f.root IN ({','.join('?' * len(include.roots))})"
         params += include.roots
@@ -290,7 +291,7 @@ class MirrorState:
                               (target,))
             cursor = self._conn.execute("INSERT INTO mirror_runs (target, source, started_ns, planned) VALUES (?,?,?,?)",
                                        (target, source, now, json.dumps(planned)))
-        return int(cursor.lastrowid)
+        return inserted_id(cursor)
 
     def finish_run(self, run_id: int, *, status: str, counts: dict[str, int], bytes: int, error: str | None) -> None:
         with transaction(self._conn):

@@ -251,7 +251,8 @@ def files_below(conn: sqlite3.Connection, entity_id: int) -> list[FileRow]:
 def files_under(conn: sqlite3.Connection, root: str, folder: str, *, limit: int = 5000) -> list[FileRow]:
     """Files at or below a root-relative folder ("" for the whole root)."""
     text = display(folder)
-    where, params = "WHERE f.root = ?", (root,)
+    where = "WHERE f.root = ?"
+    params: tuple[str, ...] = (root,)
     if text:
         where, params = where + " AND f.path >= ? AND f.path < ?", (root, *below(text))
     rows = conn.execute(f"""SELECT f.root, f.path, f.raw, f.size, f.state, f.template, f.hash, f.frame, s.pattern

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ..model import Finding
-from .connection import transaction
+from .connection import inserted_id, transaction
 from .paths import to_columns
 
 
@@ -42,7 +42,7 @@ def begin_scan(conn: sqlite3.Connection, *, root: str | None, full: bool, finger
     with transaction(conn):
         cursor = conn.execute("INSERT INTO scans (root, started_ns, full, source, fingerprint) VALUES (?,?,?,?,?)",
                               (root, now_ns, int(full), source, fingerprint))
-    return cursor.lastrowid
+    return inserted_id(cursor)
 
 
 def finish_scan(conn: sqlite3.Connection, scan_id: int, *, counts: dict[str, int], findings: Sequence[Finding],

@@ -251,7 +251,8 @@ def _drift_text(doc: dict[str, Any], counts: dict[str, int], limit: int) -> str:
         return "no drift"
     parts = []
     if doc["unmanaged"]:
-        rows = [(g["root"], g["folder"] or ".", g["count"], ", ".join(g["examples"])) for g in doc["unmanaged"][:limit]]
+        rows: list[tuple[Any, ...]] = [(g["root"], g["folder"] or ".", g["count"], ", ".join(g["examples"]))
+                                       for g in doc["unmanaged"][:limit]]
         parts.append(f"unmanaged files: {counts['unmanaged_files']:,} in {counts['unmanaged']:,} folders\n"
                      + table(["root", "folder", "files", "examples"], rows))
     if doc["missing"]:

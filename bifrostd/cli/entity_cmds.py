@@ -34,7 +34,7 @@ def ls_command(obj, target: str | None, as_json: bool) -> int:
 
 def _ls_text(doc: dict[str, Any]) -> str:
     if "children" not in doc:
-        rows = [(f["path"], f["size"], f["state"], f["template"] or "-") for f in doc["files"]]
+        rows: list[tuple[Any, ...]] = [(f["path"], f["size"], f["state"], f["template"] or "-") for f in doc["files"]]
         return table(["path", "size", "state", "template"], rows)
     parts = []
     if doc["children"]:

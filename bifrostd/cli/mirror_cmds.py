@@ -94,7 +94,7 @@ def run_command(obj, target: str | None, dry_run: bool, due: bool, allow_deletio
         raise click.UsageError("--allow-deletions is for one run asked for now: name the target, without --due")
     targets = _targets(obj, target, required=not due)  # --due: with no targets, none is due (the timer exits 0)
     progress = obj.progress(as_json=as_json)
-    reports = []
+    reports: list[Any] = []  # MirrorPlans for a dry run, else RunReports
     missing: list[PackageMissing] = []  # a target lacking its backend package holds no other target back
     try:
         catalog = open_catalog(obj, write=not dry_run)
@@ -148,7 +148,7 @@ def _run_through_daemon(obj, busy: Exception, names: list[str], *, due: bool, al
     return 0
 
 
-def _render_runs(reports: list, *, dry_run: bool, as_json: bool) -> int:
+def _render_runs(reports: list[Any], *, dry_run: bool, as_json: bool) -> int:
     if dry_run:
         if as_json:
             emit_json("bifrost.mirror-plan.1", {"targets": [p.to_json() for p in reports]})
@@ -197,7 +197,7 @@ def _run_line(report) -> str:
             f"{report.seconds:.2f} s")
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"

@@ -32,7 +32,7 @@ class TerminalProgress(ByteProgress):
         self.file = file
         self._bar: Any = None
         self._kind: tuple[str, bool] | None = None  # (stage, counts bytes) of the bar shown
-        self._shown_count: tuple[int, int | None] | None = None
+        self._shown_count: tuple[int | None, int | None] | None = None
 
     def labelled(self, label: str) -> ByteProgress:
         """The same bar, its stages named ``label: stage`` (one mirror target among several)."""
@@ -42,6 +42,8 @@ class TerminalProgress(ByteProgress):
         if not self.enabled:
             return
         bar = self._bar_for(step)
+        shown: tuple[int | None, int | None]
+        text: str | None
         if step.total_bytes is not None:  # a byte bar, its files alongside
             value, shown = step.done_bytes or 0, (step.done, step.total)
             text = _count_text(step.done, step.total)

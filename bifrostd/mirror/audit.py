@@ -80,7 +80,8 @@ def repair(transfer: Transfer, state: MirrorState, target: Target, report: Verif
     doomed = [p for p in extras if target.delete is DeletePolicy.MIRROR]
     held = None if allow_deletions else over_limit(target, len(doomed), report.checked + len(extras),
                                                    command="mirror verify {name} --repair")
-    deleted, left = [], [p for p in extras if p not in doomed or held]
+    deleted: list[str] = []
+    left = [p for p in extras if p not in doomed or held]
     for problem in ([] if held else doomed):
         result = transfer.delete(problem.key)
         (deleted if result.ok else failures).append(problem.key if result.ok else f"{problem.key}: {result.error}")

@@ -140,7 +140,8 @@ class MirrorPlan:
                 "revive": len(self.revives), "refused": len(self.refused)}
 
     def to_json(self) -> dict[str, Any]:
-        actions = [a.to_json() for a in (*self.uploads, *self.copies, *self.deletes)]
+        every: tuple[Upload | Copy | Delete, ...] = (*self.uploads, *self.copies, *self.deletes)
+        actions = [a.to_json() for a in every]
         return {"target": self.target, "counts": self.counts(), "actions": actions,
                 "marks": [f"{r}/{p}" for r, p in self.marks], "revives": [f"{r}/{p}" for r, p in self.revives],
                 "refused": [r.to_json() for r in self.refused],

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import xxhash
 
@@ -428,11 +428,12 @@ class Transfer:
                     if should_stop is not None and should_stop():
                         tally.stopped = exhausted = True
                         break
-                    item = next(source, _END)
-                    if item is _END:
+                    pulled = next(source, _END)
+                    if pulled is _END:
                         exhausted = True
                         break
-                    in_flight[pool.submit(work, item)] = item  # type: ignore[arg-type]
+                    item = cast("T", pulled)  # not _END: an item of the source
+                    in_flight[pool.submit(work, item)] = item
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, timeout=TICK if tick is not None else None, return_when=FIRST_COMPLETED)

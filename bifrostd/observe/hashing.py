@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any, cast
 
 import xxhash
 
@@ -211,7 +212,7 @@ def _hash_at(name: str, shown: str, expected: tuple[int, int, int, int], folder_
 def _signature(st: os.stat_result | FileState) -> tuple[int, int, int, int]:
     if type(st) is os.stat_result:
         return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
-    return (st.size, st.mtime_ns, st.inode, st.device)  # type: ignore[union-attr]
+    return (st.size, st.mtime_ns, st.inode, st.device)
 
 
 def _failure(name: str, error: OSError) -> HashOutcome:
@@ -223,7 +224,7 @@ def _failure(name: str, error: OSError) -> HashOutcome:
 
 
 def hash_many(
-    items: Iterable[tuple[PathLike, os.stat_result | FileState]],
+    files: Iterable[tuple[PathLike, os.stat_result | FileState]],
     *,
     workers: int = 2,
     big_file: int = BIG_FILE,
@@ -242,7 +243,7 @@ def hash_many(
     calling thread, at most ten times a second: per buffer while big files
     are read, per share for small ones. Without it no file costs anything more.
     """
-    items = [(os.fspath(path), _signature(before)) for path, before in items]
+    items = [(os.fspath(path), _signature(before)) for path, before in files]
     outcomes: list[HashOutcome | None] = [None] * len(items)
     meter = Meter(progress) if progress is not None else None
     big = [i for i, (_, expected) in enumerate(items) if expected[0] >= big_file] if workers > 1 else []
@@ -262,9 +263,9 @@ def hash_many(
         for share, future in remote:
             for i, (status, digest, message) in zip(share, _result(future, [items[i] for i in share])):
                 outcomes[i] = HashOutcome(items[i][0], HashStatus(status), digest, message)
-        for i, future in futures:
-            outcomes[i] = future.result()
-    return outcomes  # type: ignore[return-value]
+        for i, big_future in futures:
+            outcomes[i] = big_future.result()
+    return cast("list[HashOutcome]", outcomes)  # every index was filled above
 
 
 def _count_when_done(meter: Meter, items: list[tuple[str, tuple[int, int, int, int]]],
@@ -273,8 +274,12 @@ def _count_when_done(meter: Meter, items: list[tuple[str, tuple[int, int, int, i
     for _, future in big:
         future.add_done_callback(lambda _f: meter.add(0, 1))
     for share, future in remote:
-        size, files = sum(items[i][1][0] for i in share), len(share)
-        future.add_done_callback(lambda _f, size=size, files=files: meter.add(size, files))
+        size = sum(items[i][1][0] for i in share)
+        future.add_done_callback(_adding(meter, size, len(share)))
+
+
+def _adding(meter: Meter, size: int, files: int) -> Callable[[Future[Any]], None]:
+    return lambda _future: meter.add(size, files)
 
 
 def _wait_reporting(meter: Meter, futures: list[Future]) -> None:

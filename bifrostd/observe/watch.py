@@ -257,7 +257,9 @@ class RootWatcher:
         observer = InotifyObserver()
         overflow.paths[self.plan.path] = self.plan.name
         try:
-            observer.schedule(self.handler, self.plan.path, recursive=True, event_filter=event_filter())
+            # watchdog only calls dispatch(); subclassing its handler would import watchdog with this module
+            observer.schedule(self.handler, self.plan.path, recursive=True,  # type: ignore[arg-type]
+                              event_filter=event_filter())
             observer.start()
         except OSError as exc:
             observer.stop()
@@ -349,7 +351,7 @@ def _why(exc: OSError) -> str:
 # -- /proc helpers ------------------------------------------------------------------------
 def inotify_fds(fd_dir: str = "/proc/self") -> set[int]:
     """The file descriptors of this process that are inotify instances."""
-    found = set()
+    found: set[int] = set()
     try:
         names = os.listdir(f"{fd_dir}/fd")
     except OSError:
