@@ -44,10 +44,12 @@ $(VENV)/.installed-test: $(VENV)/.installed package.json package-lock.json .ci/e
 	touch $@
 
 # The house rules as checks: ruff (mistakes), lint-imports (the layers, the pure core, the catalog as the
-# only door to SQLite, no cycles; contracts in pyproject.toml). make test runs it first.
+# only door to SQLite, no cycles; contracts in pyproject.toml), mypy (types everywhere, strict on the pure
+# core; [tool.mypy] in pyproject.toml). make test runs it first.
 lint: setup
 	$(BIN)/ruff check bifrostd tests bench scripts
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
