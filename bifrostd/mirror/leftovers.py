@@ -33,11 +33,14 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends import TEMP_PREFIX, RemoteObject, is_temp_key
 from .targets import Target
 from bifrostd.redaction import redact_credentials
+
+if TYPE_CHECKING:
+    from bifrostd.catalog.mirror_state import RunRecord
 
 __all__ = ["LEFTOVER_IDLE_NS", "Leftover", "Sweep", "find", "may_remain", "of_listing", "remove", "sweep",
            "uploads"]
@@ -85,7 +88,7 @@ class Sweep:
         return {name: value for name, value in counts.items() if value}
 
 
-def may_remain(previous: Any) -> bool:
+def may_remain(previous: RunRecord | None) -> bool:
     """Whether a run after ``previous`` (the target's last run record, or None) should look for leftovers."""
     if previous is None:
         return False  # the target's first run here: nothing of this catalog's can be left
