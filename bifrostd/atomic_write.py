@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["TEMP_PREFIX", "AtomicFile", "open_folder_fd", "write_atomic"]
 
@@ -55,7 +55,7 @@ class AtomicFile:
             raise
         self.done = False
 
-    def __enter__(self) -> AtomicFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

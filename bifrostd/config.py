@@ -126,7 +126,7 @@ class Config:
             raise invalid_config(problems)
         return template_set
 
-    def build_templates(self) -> tuple[TemplateSet | None, list[Problem]]:
+    def build_templates(self) -> tuple[TemplateSet | None, list[SourceProblem]]:
         """(template set or None, problems) without raising, for checks and reloads."""
         from .templates import build_template_set
 
@@ -136,7 +136,7 @@ class Config:
         template_set, wrong = self.with_root_overrides(template_set)
         return template_set, problems + wrong
 
-    def with_root_overrides(self, template_set: TemplateSet) -> tuple[TemplateSet, list[Problem]]:
+    def with_root_overrides(self, template_set: TemplateSet) -> tuple[TemplateSet, list[SourceProblem]]:
         """(the template set with root paths replaced by this config's overrides, problems).
 
         An override must name a root the template files define: a misspelt

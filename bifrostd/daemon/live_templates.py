@@ -43,7 +43,7 @@ from ..reconcile.plan import Classifier, summary
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..config import Config
-    from ..templates import Problem, TemplateSet
+    from ..templates import SourceProblem, TemplateSet
     from ..templates.check import ProofCache
 
 log = logging.getLogger("bifrostd.templates")
@@ -119,7 +119,7 @@ def check_files(location: Path, proofs: ProofCache | None = None) -> Verdict:
     return Verdict(template_set.fingerprint)
 
 
-def vouched_set(verdict: Verdict, config: Config) -> tuple[TemplateSet | None, Sequence[Problem | str]]:
+def vouched_set(verdict: Verdict, config: Config) -> tuple[TemplateSet | None, Sequence[SourceProblem | str]]:
     """The set ``verdict`` found valid, read again for use, with the config's root overrides.
 
     (None, problems) when it is not usable; (None, []) when the files no

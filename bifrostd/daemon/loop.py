@@ -78,7 +78,7 @@ if TYPE_CHECKING:  # loaded by start(), after the daemon has parsed its argument
     from ..reconcile.plan import Classifier
     from ..templates import TemplateSet
     from .live_templates import LiveTemplates, TemplateStatus
-    from .timers import Schedule
+    from .timers import DaemonTimers
 
 T = TypeVar("T")
 
@@ -106,7 +106,7 @@ class Daemon:
     catalog: Catalog
     template_set: TemplateSet
     classifier: Classifier
-    schedule: Schedule
+    schedule: DaemonTimers
 
     def __init__(self, config_path: Path, *, environ: Mapping[str, str],
                  clock: Callable[[], float] = time.monotonic, mounts: MountTable | None = None) -> None:
