@@ -310,6 +310,14 @@ class Studio:
                 if self._catalog_pid == _os.getpid():
                     catalog.close()
 
+    def __del__(self) -> None:
+        # Most scripts never close their Studio: its connection closes with it, in the process that
+        # opened it (a forked child's copy is its parent's), instead of being left to the garbage
+        # collector, which Python 3.13's sqlite3 reports as an unclosed database.
+        catalog = getattr(self, "_catalog", None)
+        if catalog is not None and self._catalog_pid == _os.getpid():
+            catalog.close()
+
     def __enter__(self) -> Studio:
         return self
 

@@ -126,6 +126,19 @@ def test_latest_follows_a_new_version_once_catalogued(own_demo):
         assert studio.latest(TASK).fields["version"] == 2
 
 
+def test_a_studio_dropped_without_close_closes_its_connection(demo):
+    import gc
+    import sqlite3
+
+    studio = Studio.open(demo)
+    assert studio.latest(TASK) is not None  # the catalog is open now
+    catalog = studio._catalog
+    del studio
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        catalog._conn.execute("SELECT 1")
+
+
 def test_latest_is_none_where_nothing_is_catalogued_and_refused_above_a_task(studio):
     assert studio.latest("bifrost:///task/shot/demo/sq010/sh0100/cfx") is None
     with pytest.raises(ResolveError, match="version=latest is asked on a task or version reference"):
