@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import click
@@ -104,11 +106,8 @@ INPUT_ERRORS = (ResolveError, FieldValueError)
 
 def _resolve_stream(obj, template_set, os_name: str | None) -> int:
     code = 0
-    # click 8.5 deprecates get_text_stream (gone in click 9) and serves it from a module __getattr__ typed
-    # object; the lowest click allowed (8.3) types it properly, hence unused-ignore
-    stream = click.get_text_stream("stdin", errors="surrogateescape")  # type: ignore[operator, unused-ignore]
-    for line in stream:
-        item = line.rstrip("\r\n")
+    for line in sys.stdin.buffer:  # bytes: each line is a filesystem name, decoded as os.listdir would
+        item = os.fsdecode(line.rstrip(b"\r\n"))
         if not item:
             continue
         try:
