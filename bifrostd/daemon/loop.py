@@ -57,11 +57,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from .. import __version__ as VERSION
-from .control import ControlServer, socket_place, usage_error
+from .control import ControlServer, socket_place
+from .requests import ControlRequests
 from .control_limits import raise_nofile_limit
 from .settings import DaemonSettings
 from .rolling import RollingPasses
-from ..errors import BifrostError, CatalogCorrupt, ConfigError, DaemonError, DaemonStopping, MirrorTargetError, error_class
+from ..errors import BifrostError, CatalogCorrupt, ConfigError, DaemonError, DaemonStopping
 from ..catalog.state_lock import StateLock
 from ..model import FindingKind
 from .retry import Retries
@@ -87,7 +88,6 @@ STATUS_SCHEMA = "bifrost.daemon-status.1"
 MIRROR_STOP_WAIT = 60.0  # seconds close() waits for an upload in flight; well under TimeoutStopSec=2min
 ROOT_CHECK_EVERY = 2.0  # seconds between checks that each root path still names the folder watched
 REQUEST_WAIT = 60.0  # seconds a control request waits for the loop to run its catalog write
-REPLY_FILES = 1000  # files listed in a forget reply (the count is always whole); keeps the line well under 1 MiB
 TRIM_QUIET = 5.0  # seconds without big batches or rescans before their memory is handed back (_maybe_trim)
 TRIM_AFTER_ACTIONS = 1000  # a batch this big (a burst) leaves memory worth handing back; one save does not
 STEP_BUDGET = 0.3  # seconds one step of a big job (a burst's paths, a migration's records) should last
@@ -197,7 +197,7 @@ class Daemon:
         self.schedule = DaemonTimers(full_every=self.settings.full_every, poll_every=self.settings.poll_every,
                                  settle=self.settings.settle, now=now)
         self.control = ControlServer(socket_place(self.config.state_dir, self.environ.get("RUNTIME_DIRECTORY")),
-                                     self.handlers()).start()
+                                     ControlRequests(self).handlers()).start()
         self._start_pinger()
         self.start_watching()
         self.live.check(self.config, "startup")  # proves the set in use: checking an edit re-proves only its change
@@ -695,81 +695,6 @@ class Daemon:
         return (_root_locations(self.template_set), tuple(sorted(self.settings.modes.items())))
 
     # -- control ---------------------------------------------------------------------------------
-    def handlers(self) -> dict[str, Callable[[Mapping[str, Any]], Mapping[str, Any]]]:
-        return {"ping": lambda r: {"pid": os.getpid(), "version": VERSION},
-                "status": lambda r: {"status": self.status()},
-                "reload": self._request_reload,
-                "stop": self._request_stop,
-                "forget": self._request_forget,
-                "mirror-run": self._request_mirror_run}
-
-    def _request_reload(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Have the loop reload; a config it would refuse is refused here and now, so the asker hears why.
-
-        Reading the file touches nothing of the running daemon, so it is done
-        on this (control) thread; the loop's reload checks the file again, as
-        it may change in between.
-        """
-        try:
-            load_checked(self.config_path)
-        except BifrostError as exc:
-            self.error(f"reload refused, keeping the running config: {exc}")  # for daemon status and the log too
-            # with the config's own code: 3 for an invalid bifrost.yaml, 15 for a bad mirror target
-            raise error_class(exc.exit_code)(f"reload refused, keeping the running config: {exc}") from exc
-        self.reload_requested = True
-        self.wake()
-        return {"reloading": True}
-
-    def _request_forget(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        from ..reconcile.forget import ForgetReport, execute_forget, plan_forget
-        from ..templates import is_reference
-
-        targets = request.get("targets", [])
-        everything, dry_run = request.get("all", False), request.get("dry_run", False)
-        if not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)
-                and isinstance(everything, bool) and isinstance(dry_run, bool)):
-            raise usage_error('forget takes "targets" (a list of strings), "all" and "dry_run" (booleans)')
-        relative = [t for t in targets if not is_reference(t) and not os.path.isabs(t)]
-        if relative:
-            raise usage_error(f"forget takes absolute paths (the daemon's folder is not yours): {relative[0]!r}")
-        if not targets and not everything:
-            raise usage_error('forget takes "targets", or "all": true')
-
-        def work() -> dict[str, Any]:
-            plan = plan_forget(self.catalog, self.template_set, targets, everything=everything)
-            if dry_run:
-                return ForgetReport(plan, dry_run=True).to_json(limit=REPLY_FILES)
-            report = execute_forget(self.catalog, self.template_set, plan)
-            if report.forgotten:
-                log.info("forgot %d missing records (%s)", len(report.forgotten), ", ".join(plan.targets))
-            return report.to_json(limit=REPLY_FILES)
-
-        return {"forget": self.on_loop(work)}
-
-    def _request_mirror_run(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Ask the mirror worker to run targets now (all configured ones when none are named)."""
-        from ..mirror import parse_targets
-
-        names = request.get("targets", [])
-        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
-            raise usage_error('mirror-run takes "targets", a list of target names')
-        allow_deletions = request.get("allow_deletions", False)
-        if not isinstance(allow_deletions, bool):
-            raise usage_error('mirror-run takes "allow_deletions", true or false')
-        configured = list(parse_targets(self.config.mirror)) if self.config.mirror else []
-        unknown = [n for n in names if n not in configured]
-        if unknown or not configured:
-            what = f"no mirror target {unknown[0]!r}" if unknown else "no mirror targets"
-            raise MirrorTargetError(f"{what} in the running config (targets: {', '.join(configured) or 'none'}); "
-                                    "after editing bifrost.yaml, 'bifrostctl daemon reload'")
-        chosen = names or configured
-        self.mirror.request_run(chosen, allow_deletions=allow_deletions)
-        return {"requested": chosen, "allow_deletions": allow_deletions}
-
-    def _request_stop(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        self.request_stop("control socket")
-        return {"stopping": True, "pid": os.getpid()}
-
     def request_stop(self, why: str) -> None:
         if not self.stopping:
             self.stopping = True
