@@ -79,6 +79,7 @@ if TYPE_CHECKING:  # loaded by start(), after the daemon has parsed its argument
     from ..reconcile.plan import Classifier
     from ..templates import TemplateSet
     from .live_templates import LiveTemplates, TemplateStatus
+    from .status import DaemonSnapshot
     from .timers import DaemonTimers
 
 T = TypeVar("T")
@@ -702,15 +703,38 @@ class Daemon:
         self.mirror.stop(timeout=0)  # a mirror run stops between files
         self.wake()
 
+    def snapshot(self, *, detailed: bool = True) -> DaemonSnapshot:
+        """What this daemon shows of itself now; ``detailed`` adds each root's watch state (it reads /proc)."""
+        from .status import DaemonSnapshot
+
+        now = self.clock()
+        watchers = list(self.watcher.roots.values()) if self.watcher else []
+        timers = getattr(self, "schedule", None)  # set by start()
+        templates = self.templates
+        mirror = getattr(self, "mirror", None)
+        return DaemonSnapshot(
+            phase=self.phase, started=self.started_wall, uptime_s=now - self.started, config=str(self.config_path),
+            state_dir=str(self.config.state_dir), settle_s=self.settings.settle,
+            modes=tuple((w.plan.name, w.state.mode.value) for w in watchers),
+            pending=len(self.settler), events=self.settler.touched,
+            templates_valid=templates is None or templates.valid,
+            failing=self.retries.to_json(now), unreconciled=tuple(self.unreconciled),
+            **({} if not detailed else dict(
+                roots=self.watcher.status() if self.watcher else [],
+                rescans_waiting=timers.requested() if timers else {}, last_rescan=dict(self.last_rescan),
+                last_batch=self.last_batch, last_full=self.last_full, counts=dict(self.counts),
+                errors=tuple(self.errors), templates=templates.to_json() if templates else None,
+                mirror=mirror.status() if mirror else None, passes=self.rolling.to_json(now))))
+
     def status(self) -> dict[str, Any]:
         from .status import status_document
 
-        return status_document(self)
+        return status_document(self.snapshot())
 
     def status_line(self) -> str:
         from .status import status_line
 
-        return status_line(self)
+        return status_line(self.snapshot(detailed=False))
 
     # -- stop ------------------------------------------------------------------------------------
     def close(self) -> None:

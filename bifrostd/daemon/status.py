@@ -3,64 +3,93 @@
 The document is what ``bifrostctl daemon status --json`` prints and what
 ``bifrostctl status`` embeds under ``daemon``; its fields are documented in
 docs/control-protocol.md. It is built from the daemon's counters without
-touching the catalog, so status never waits for a batch.
+touching the catalog, so status never waits for a batch. Both are rendered
+from a :class:`DaemonSnapshot`, the value the daemon gives of itself; nothing
+here reads the daemon.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .loop import Daemon
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 SCHEMA = "bifrost.daemon-status.1"
 
 
-def status_document(daemon: Daemon) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DaemonSnapshot:
+    """What a daemon shows of itself at one moment (``Daemon.snapshot``): all the status document and line say.
+
+    ``roots`` are the watchers' full states (reading them costs a look at
+    /proc), filled for the document only; ``modes`` is the cheap
+    (root, mode) list the status line shows.
+    """
+
+    phase: str
+    started: float  # wall-clock time of the start
+    uptime_s: float
+    config: str
+    state_dir: str
+    settle_s: float
+    modes: tuple[tuple[str, str], ...]
+    pending: int
+    events: int
+    templates_valid: bool
+    failing: list[dict[str, Any]] = field(default_factory=list)
+    unreconciled: tuple[str, ...] = ()
+    roots: list[dict[str, Any]] = field(default_factory=list)
+    rescans_waiting: Mapping[str, Any] = field(default_factory=dict)
+    last_rescan: Mapping[str, Any] = field(default_factory=dict)
+    last_batch: dict[str, Any] | None = None
+    last_full: dict[str, Any] | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    errors: tuple[dict[str, Any], ...] = ()
+    templates: dict[str, Any] | None = None
+    mirror: dict[str, Any] | None = None
+    passes: Mapping[str, Any] = field(default_factory=dict)  # "sweep" and "scrub"
+
+
+def status_document(snapshot: DaemonSnapshot) -> dict[str, Any]:
     from .. import __version__
 
-    roots = daemon.watcher.status() if daemon.watcher else []
-    schedule = getattr(daemon, "schedule", None)  # set by start()
-    for root in roots:
-        root["last_rescan"] = daemon.last_rescan.get(root["name"])
+    roots = [{**root, "last_rescan": snapshot.last_rescan.get(root["name"])} for root in snapshot.roots]
     events = [r["last_event"] for r in roots if r.get("last_event")]
     return {
         "schema": SCHEMA,
         "pid": os.getpid(),
         "version": __version__,
-        "phase": daemon.phase,
-        "started": daemon.started_wall,
-        "uptime_s": round(daemon.clock() - daemon.started, 3),
-        "config": str(daemon.config_path),
-        "state_dir": str(daemon.config.state_dir),
-        "settle_s": daemon.settings.settle,
+        "phase": snapshot.phase,
+        "started": snapshot.started,
+        "uptime_s": round(snapshot.uptime_s, 3),
+        "config": snapshot.config,
+        "state_dir": snapshot.state_dir,
+        "settle_s": snapshot.settle_s,
         "roots": roots,
-        "queue": {"pending": len(daemon.settler), "events": daemon.settler.touched,
-                  "rescans_waiting": schedule.requested() if schedule else {}},
+        "queue": {"pending": snapshot.pending, "events": snapshot.events,
+                  "rescans_waiting": dict(snapshot.rescans_waiting)},
         "last_event": max(events) if events else None,
-        "last_batch": daemon.last_batch,
-        "last_full_reconcile": daemon.last_full,
+        "last_batch": snapshot.last_batch,
+        "last_full_reconcile": snapshot.last_full,
         "overflows": sum(r["overflows"] for r in roots),
-        "counts": dict(daemon.counts),
-        "failing": daemon.retries.to_json(daemon.clock()),
-        "unreconciled": sorted(daemon.unreconciled),
-        "errors": list(daemon.errors),
-        "templates": daemon.templates.to_json() if daemon.templates else None,
-        "mirror": daemon.mirror.status() if getattr(daemon, "mirror", None) else None,
-        **daemon.rolling.to_json(daemon.clock()),
+        "counts": dict(snapshot.counts),
+        "failing": snapshot.failing,
+        "unreconciled": sorted(snapshot.unreconciled),
+        "errors": list(snapshot.errors),
+        "templates": snapshot.templates,
+        "mirror": snapshot.mirror,
+        **snapshot.passes,
     }
 
 
-def status_line(daemon: Daemon) -> str:
+def status_line(snapshot: DaemonSnapshot) -> str:
     """A short line for systemd's STATUS= (shown by ``systemctl status``)."""
-    roots = daemon.watcher.roots.values() if daemon.watcher else []
-    modes = ", ".join(f"{w.plan.name}:{w.state.mode.value}" for w in roots)
-    templates = "" if daemon.templates is None or daemon.templates.valid else "; TEMPLATES INVALID"
-    waiting = f"; not yet reconciled: {', '.join(sorted(daemon.unreconciled))}" if daemon.unreconciled else ""
-    failing = f"; {len(daemon.retries.to_json(daemon.clock()))} failing" if daemon.retries else ""
-    return f"{daemon.phase}: {modes}; {len(daemon.settler)} pending{templates}{waiting}{failing}"
+    modes = ", ".join(f"{name}:{mode}" for name, mode in snapshot.modes)
+    templates = "" if snapshot.templates_valid else "; TEMPLATES INVALID"
+    waiting = f"; not yet reconciled: {', '.join(sorted(snapshot.unreconciled))}" if snapshot.unreconciled else ""
+    failing = f"; {len(snapshot.failing)} failing" if snapshot.failing else ""
+    return f"{snapshot.phase}: {modes}; {snapshot.pending} pending{templates}{waiting}{failing}"
 
 
 def _mirror_text(mirror: dict[str, Any]) -> str:
