@@ -1,8 +1,9 @@
 """Bringing the catalog up to date for the watcher's dirty paths, without walking the root.
 
 The watcher says *where* something happened; this module looks. Dirty
-files are re-stat-ed (``scan.stat_paths``), dirty folders are walked in
-full (a folder created, moved in, or deleted), and the reconcile planner
+files are re-stat-ed (``walk.stat_paths``), dirty folders are walked in
+full (a folder created, moved in, or deleted), and the batch goes through
+the same reconcile pipeline as a scan (``reconcile.pipeline``), which
 judges exactly those paths: the catalog view handed to it is cut down to
 the records of the dirty files, the records under the dirty folders, and
 missing records (so a move from elsewhere pairs up by inode or content).
@@ -27,8 +28,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from ..errors import ScanError
-from ..model import DirState, FileState, Finding, Plan, Rematch
-from .plan import Classifier, needs_hash, plan_catalog_changes
+from ..model import DirState, FileState, Finding, Plan, RehashScope, Rematch
+from .pipeline import Hashed, Pipeline, default_hasher
+from .plan import Classifier, summary
 from ..model import CatalogView, Observations, WalkScope, parent_dir
 from ..observe.settle import Dirty
 
@@ -47,6 +49,35 @@ class DirtyBatch:
     files: frozenset[str]
     folders: frozenset[str]
     young: tuple[Dirty, ...] = ()
+
+    def view(self, catalog: Catalog | None) -> tuple[DirtyBatch, CatalogView]:
+        """The catalog's records this batch may judge, plus missing records that could have moved here;
+        young files' records are left out, so they are not taken for gone."""
+        assert catalog is not None  # a dirty batch is always applied
+        inodes = [(s.device, s.inode) for s in self.observations.files]
+        return self, self._without_young(catalog.dirty_view(self.root, self.files, self.folders, inodes))
+
+    def with_hashes(self, hashed: Hashed, view: CatalogView) -> tuple[DirtyBatch, CatalogView]:
+        """Files that changed (or vanished) while being read become young; other failed reads are findings."""
+        if not hashed.failed:
+            return replace(self, observations=hashed.observations), view
+        unstable = {s.relative for s, o in hashed.failed if o.changed}
+        observed = hashed.observations
+        findings = tuple(f for s, o in hashed.failed
+                         if not o.changed and (f := o.finding(self.root, s.relative)) is not None)
+        observations = replace(observed, files=tuple(s for s in observed.files if s.relative not in unstable),
+                               findings=observed.findings + findings, dirs=_settled_dirs(observed.dirs, unstable))
+        young = self.young + tuple(Dirty(self.root, r) for r in sorted(unstable))
+        batch = replace(self, observations=observations, files=self.files - unstable, young=young)
+        return batch, batch._without_young(view)
+
+    def _without_young(self, view: CatalogView) -> CatalogView:
+        """The view minus the records of young files: they are judged once they settle."""
+        young = {d.relative for d in self.young}
+        if not young:
+            return view
+        return replace(view, records=tuple(r for r in view.records
+                                           if not (r.root == self.root and r.relative in young)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,46 +170,6 @@ def _settled_dirs(dirs: Iterable[DirState], unsettled: set[str]) -> tuple[DirSta
     return tuple(d for d in dirs if d.relative not in parents)
 
 
-def load_view(catalog: Catalog, batch: DirtyBatch) -> CatalogView:
-    """The catalog's records this batch may judge, plus missing records that could have moved here."""
-    inodes = [(s.device, s.inode) for s in batch.observations.files]
-    return catalog.dirty_view(batch.root, batch.files, batch.folders, inodes)
-
-
-def hash_changed(batch: DirtyBatch, view: CatalogView, root_path: str, *, hasher: Callable[..., list[Any]],
-                 workers: int, rehash: bool = False) -> DirtyBatch:
-    """Hash the files that need it (every file, with ``rehash``); files that changed while being read
-    become young."""
-    records = {(r.root, r.relative): r for r in view.records}
-    files = list(batch.observations.files)
-    todo = [i for i, s in enumerate(files) if rehash or needs_hash(records.get((s.root, s.relative)), s)]
-    if not todo:
-        return batch
-    outcomes = hasher([(os.path.join(root_path, files[i].relative), files[i]) for i in todo], workers=workers)
-    unstable: set[str] = set()
-    findings = list(batch.observations.findings)
-    for index, outcome in zip(todo, outcomes):
-        if outcome.digest is not None:
-            files[index] = replace(files[index], hash=outcome.digest)
-        elif outcome.changed:
-            unstable.add(files[index].relative)
-        elif (finding := outcome.finding(batch.root, files[index].relative)) is not None:
-            findings.append(finding)
-    kept = tuple(s for s in files if s.relative not in unstable)
-    observations = replace(batch.observations, files=kept, findings=tuple(findings),
-                           dirs=_settled_dirs(batch.observations.dirs, unstable))
-    young = batch.young + tuple(Dirty(batch.root, r) for r in sorted(unstable))
-    return replace(batch, observations=observations, files=batch.files - unstable, young=young)
-
-
-def without_young(view: CatalogView, batch: DirtyBatch) -> CatalogView:
-    """The view minus the records of young files: they are judged once they settle."""
-    young = {d.relative for d in batch.young}
-    if not young:
-        return view
-    return replace(view, records=tuple(r for r in view.records if not (r.root == batch.root and r.relative in young)))
-
-
 def apply_dirty(catalog: Catalog, template_set: TemplateSet, root: str, dirty: Sequence[Dirty], *, settle_ns: int,
                 classifier: Classifier | None = None, hash_files: bool = True, workers: int = 2,
                 hasher: Callable[..., list[Any]] | None = None, now_ns: Callable[[], int] = time.time_ns,
@@ -188,22 +179,16 @@ def apply_dirty(catalog: Catalog, template_set: TemplateSet, root: str, dirty: S
     ``rehash`` (a scrub) reads every file again whatever its size and mtime
     say, and reports content that changed behind an unchanged signature.
     """
-    from .scan import changed_under_same_mtime, default_hasher
-    from .plan import summary
-
-    root_path = template_set.root_path(root)
-    batch = observe_dirty(root, root_path, dirty, settle_ns=settle_ns, now_ns=now_ns)
-    view = load_view(catalog, batch)
-    if hash_files or rehash:
-        batch = hash_changed(batch, view, root_path, hasher=hasher or default_hasher, workers=workers,
-                             rehash=rehash)
-    view = without_young(view, batch)
-    if rehash:
-        batch = replace(batch, observations=changed_under_same_mtime(batch.observations, view))
-    the_plan = plan_catalog_changes(view, batch.observations, template_set, classifier=classifier)
+    batch = observe_dirty(root, template_set.root_path(root), dirty, settle_ns=settle_ns, now_ns=now_ns)
+    pipeline = Pipeline(template_set, hasher=hasher or default_hasher, workers=workers, hash_files=hash_files,
+                        rehash=RehashScope(folders=frozenset({(root, "")})) if rehash else None,
+                        classifier=classifier)
+    done = pipeline.run(batch, catalog)
+    the_plan = done.plan
     if not the_plan.empty or the_plan.dirs or the_plan.dirs_gone:
-        catalog.apply(the_plan, source="watch")
-    return BatchReport(root, len(dirty), len(the_plan.actions), batch.young, the_plan.findings, summary(the_plan))
+        pipeline.apply(catalog, the_plan, source="watch")
+    return BatchReport(root, len(dirty), len(the_plan.actions), done.walked.young, the_plan.findings,
+                       summary(the_plan))
 
 
 def template_migration(records: Iterable[FileRecord], template_set: TemplateSet, classifier: Classifier | None = None) -> Plan:
