@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Generic, ParamSpec, Protocol, Self, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Generic, ParamSpec, Protocol, Self, Sequence, TypeVar
 
 from ..model import CatalogView, FileState, Finding, FindingKind, Observations, Plan, RehashScope
 from ..progress import Reporter
@@ -180,8 +180,10 @@ def _prefix(root_path: str) -> str:
     return root_path if root_path.endswith("/") else root_path + "/"
 
 
-def _hash_chunks(items: list[tuple[str, FileState]], hasher: Hasher, workers: int, report: Reporter) -> list[Any]:
-    outcomes: list[Any] = []
+def _hash_chunks(items: list[tuple[str, FileState]], hasher: Hasher, workers: int,
+                 report: Reporter) -> list[HashOutcome]:
+    """Hash in chunks of ``HASH_CHUNK`` files, telling ``report`` after each (and within, if byte-aware)."""
+    outcomes: list[HashOutcome] = []
     total_bytes = sum(f.size for _, f in items) if report.wants_bytes else None
     done_bytes = 0
     report.between("hashing", 0, len(items), 0, total_bytes)  # the start, for a rate and time left
