@@ -188,7 +188,7 @@ class Studio:
         invalid, TemplateError when the template set is.
         """
         from .config import find_config
-        from .daemon.studio_config import load_for_commands
+        from .studio_config import load_for_commands
 
         loaded = load_for_commands(find_config(config))
         return cls(loaded, loaded.load_templates())

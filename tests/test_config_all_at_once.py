@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bifrostd.config import load_config
-from bifrostd.daemon.settings import DaemonSettings, daemon_settings
+from bifrostd.studio_config.daemon_settings import DaemonSettings, daemon_settings
 from bifrostd.errors import ConfigError, ConfigInvalid, MirrorTargetError
 from bifrostd.mirror import parse_targets
-from bifrostd.daemon.studio_config import load_studio_config, read_studio_config
+from bifrostd.studio_config import load_studio_config, read_studio_config
 
 #: Problems in three sections, written daemon, mirror, scan: each owner finds its own, the report is in file order.
 BROKEN = """\

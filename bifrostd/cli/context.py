@@ -30,7 +30,7 @@ class CliContext:
         no command that doesn't use it, but an invalid config's error lists those too (``load_for_commands``)."""
         if self._config is None:
             from ..config import find_config
-            from ..daemon.studio_config import load_for_commands
+            from ..studio_config import load_for_commands
 
             self._config = load_for_commands(find_config(self.config_path))
         return self._config

@@ -23,7 +23,7 @@ EXIT_FINDINGS = 1
 
 
 def _targets(obj, name: str | None = None, *, required: bool = True) -> list:
-    from ..daemon.studio_config import mirror_targets
+    from ..studio_config import mirror_targets
     from ..templates.source import did_you_mean
 
     targets = mirror_targets(obj.config())

@@ -165,7 +165,7 @@ def check(obj, as_json: bool) -> int:
 
     Exit code 1 if there is any problem.
     """
-    from ..daemon.studio_config import section_problems
+    from ..studio_config import section_problems
     from ..templates.check import check_template_set
 
     config = obj.config()

@@ -59,8 +59,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, Ty
 from .. import __version__ as VERSION
 from .control import ControlServer, socket_place
 from .requests import ControlRequests
+from .reloading import Reloading
 from .control_limits import raise_nofile_limit
-from .settings import DaemonSettings
+from ..studio_config.daemon_settings import DaemonSettings
 from .rolling import RollingPasses
 from ..errors import BifrostError, CatalogCorrupt, ConfigError, DaemonError, DaemonStopping
 from ..catalog.state_lock import StateLock
@@ -145,7 +146,7 @@ class Daemon:
         self._closed = False
         self.abandoned = False  # close() left a mirror transfer running: the process must exit at once
         self._roots_checked = 0.0
-        self._watched_signature: tuple[object, ...] = ()  # the roots (paths, modes) the watcher was started with
+        self.reloading = Reloading(self)  # the config, the template files and the roots, as they change
         self._worked: float | None = None  # when the last big batch or rescan ended, until its memory is trimmed
         from .mirror_worker import MirrorWorker
 
@@ -223,7 +224,7 @@ class Daemon:
         kwargs = {"mounts": self.mounts} if self.mounts else {}
         plans = plan_roots(paths, self.settings.modes, **kwargs)
         self.watcher = Watcher(plans, on_dirty=self.on_dirty, on_rescan=self.on_rescan).start()
-        self._watched_signature = self._root_signature()
+        self.reloading.watched = self.reloading.root_signature()
         for plan in plans:
             state = self.watcher.roots[plan.name].state
             log.info("root %s (%s): %s, %s", plan.name, plan.path, state.mode.value, state.reason)
@@ -267,8 +268,8 @@ class Daemon:
                      self._maybe_rescans, self._maybe_batch, self._maybe_rolling, self._maybe_trim):
             if self.stopping:
                 return
-            self.guarded(self._maybe_reload)
-            self.guarded(self._maybe_templates)
+            self.guarded(self.reloading.maybe_reload)
+            self.guarded(self.reloading.take_checked)
             if self.stopping:
                 return
             self.guarded(work)
@@ -606,94 +607,12 @@ class Daemon:
             return None
         if self.reload_requested:
             return "a reload"
-        self._look_at_templates()
-        return "a template change" if self.live is not None and self.live.pending is not None else None
-
-    # -- templates and reload --------------------------------------------------------------------
-    def _look_at_templates(self) -> None:
-        """Every second, have changed template files checked; take a check's answer (no catalog write)."""
-        if self.live is not None:
-            self.live.look(self.config, self.template_set, files=self.schedule.templates_due(self.clock()))
-
-    def _maybe_templates(self) -> None:
-        self._look_at_templates()
-        if self.live is not None and self.live.pending is not None:
-            new_set, self.live.pending = self.live.pending, None
-            self._use(new_set, self.live.why)
-
-    def _use(self, new_set: TemplateSet, why: str) -> None:
-        """Match with ``new_set`` from now on; a new fingerprint starts re-deriving the catalog's records."""
-        from ..reconcile.plan import Classifier
-
-        old, self.template_set, self.classifier = self.template_set, new_set, Classifier(new_set)
-        self.mirror.configure(self.config, new_set)
-        assert self.live is not None  # set by start(), like the template set
-        self.live.switched(old, new_set, why)
-        self._rewatch(why)
+        return "a template change" if self.reloading.pending else None
 
     def _maybe_migrate(self) -> None:
-        if self.live is not None and self.live.migrate(self.catalog, self.template_set,
-                                                       self.classifier) >= TRIM_AFTER_ACTIONS:
+        """A step of re-deriving the catalog's records with a new template set (``Reloading.migrate_step``)."""
+        if self.reloading.migrate_step() >= TRIM_AFTER_ACTIONS:
             self._worked = self.clock()
-
-    def _rewatch(self, why: str) -> None:
-        """Watch and walk again when the roots (paths or modes) differ from those being watched."""
-        if self.watcher is None or self._root_signature() == self._watched_signature:
-            return
-        self.watcher.stop()
-        self.start_watching()
-        for root in self.template_set.roots:
-            self.schedule.request(root, why, self.clock())
-
-    def _maybe_reload(self) -> None:
-        if self.reload_requested:
-            self.reload_requested = False
-            self.reload()
-
-    def reload(self) -> dict[str, Any]:
-        """Re-read the config and the templates; a bad config keeps the running one."""
-        self.notifier.reloading(int(time.monotonic() * 1e6))
-        try:
-            config, settings = load_checked(self.config_path)
-        except BifrostError as exc:
-            self.error(f"reload refused, keeping the running config: {exc}")
-            self.notifier.ready(self.status_line())
-            return {"reloaded": False, "error": str(exc)}
-        self.config, self.settings = config, settings
-        self.settler.settle = settings.settle
-        self.schedule.settle = settings.settle
-        self.schedule.full_every, self.schedule.poll_every = settings.full_every, settings.poll_every
-        self.batch_sizer.most = settings.batch_max
-        self.rolling.configure(settings)
-        templates = self._reload_templates()
-        self.mirror.configure(self.config, self.template_set)  # mirror.targets changes apply from its next wake-up
-        self._rewatch("reload")
-        log.info("reloaded %s (templates %s)", self.config_path, templates)
-        self.notifier.ready(self.status_line())
-        return {"reloaded": True, "templates": templates}
-
-    def _reload_templates(self) -> str:
-        """Have the files checked again (off the loop; a valid new set is used once proven). Files that are
-        those of the set in use (same fingerprint) were accepted already: the config's root paths, which may
-        have moved, apply to them at once."""
-        from ..templates import build_template_set
-
-        assert self.live is not None  # set by start()
-        self.live.reloaded(self.config)
-        on_disk, _ = build_template_set(self.config.templates)
-        if on_disk is None or on_disk.fingerprint != self.template_set.fingerprint:
-            return "changed: checking them"
-        new_set, wrong = self.config.with_root_overrides(on_disk)
-        if wrong:
-            self.live.invalid(wrong, "reload")
-            return "invalid: kept the old set"
-        if _root_locations(new_set) != _root_locations(self.template_set):
-            self._use(new_set, "reload")
-        return "unchanged"
-
-    def _root_signature(self) -> tuple[object, ...]:
-        """The roots as watched: their paths on this machine, and the configured watch modes."""
-        return (_root_locations(self.template_set), tuple(sorted(self.settings.modes.items())))
 
     # -- control ---------------------------------------------------------------------------------
     def request_stop(self, why: str) -> None:
@@ -775,12 +694,6 @@ def _reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, BifrostError) else f"{type(exc).__name__}: {exc}"
 
 
-def _root_locations(template_set: TemplateSet) -> tuple[tuple[str, str], ...]:
-    from .live_templates import root_locations
-
-    return root_locations(template_set)
-
-
 def load_checked(config_path: Path) -> tuple[Config, DaemonSettings]:
     """The config and its daemon settings, its mirror targets parsed: what a start or a reload accepts.
 
@@ -793,7 +706,7 @@ def load_checked(config_path: Path) -> tuple[Config, DaemonSettings]:
     found with the template files, which a reload checks off the loop
     without refusing (``daemon status`` shows them, the old set stays).
     """
-    from .studio_config import load_studio_config
+    from ..studio_config import load_studio_config
 
     studio = load_studio_config(config_path)
     return studio.config, studio.daemon

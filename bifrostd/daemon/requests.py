@@ -46,7 +46,7 @@ class ControlRequests:
         on this (control) thread; the loop's reload checks the file again, as
         it may change in between.
         """
-        from .studio_config import load_studio_config
+        from ..studio_config import load_studio_config
 
         try:
             load_studio_config(self.daemon.config_path)  # as Daemon.reload will, with every problem listed

@@ -24,7 +24,7 @@ from .passes import Passes, slice_files
 if TYPE_CHECKING:
     from ..reconcile.dirty import BatchReport
     from .loop import Daemon
-    from .settings import DaemonSettings
+    from ..studio_config.daemon_settings import DaemonSettings
 
 log = logging.getLogger("bifrostd")
 SCRUB_ROWS = 2000  # records read per scrub slice (the byte allowance then cuts it)

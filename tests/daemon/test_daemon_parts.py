@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bifrostd.config import Config, ScanSettings
-from bifrostd.daemon.settings import DaemonSettings, daemon_settings
+from bifrostd.studio_config.daemon_settings import DaemonSettings, daemon_settings
 from bifrostd.daemon.log import setup_logging
 from bifrostd.reconcile.dirty import collapse
 from bifrostd.errors import ConfigError

@@ -108,7 +108,7 @@ def test_a_reload_cuts_a_walk_short_and_the_walk_is_put_back(studio):
         assert daemon.schedule.requested() == {"projects": "periodic", "renders": "overflow"}
         assert not daemon.schedule.full_due(now[0]) and daemon.counts["full_reconciles"] == 0
 
-        daemon._maybe_reload()
+        daemon.reloading.maybe_reload()
         now[0] += 1
         daemon._maybe_rescans()  # no event since: both roots are quiet, so both are walked now
         assert daemon.schedule.requested() == {} and daemon.counts["rescans"] == 2

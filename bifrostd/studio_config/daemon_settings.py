@@ -14,7 +14,7 @@
       roots:
         projects: {mode: poll}    # watch | poll; default: from the filesystem type
 
-``config.py`` keeps the section raw, with its positions; the daemon owns its
+``config`` keeps the section raw, with its positions; this module owns its
 meaning, and reports every problem at once, each naming the config file, the
 line and the key's dotted name.
 """

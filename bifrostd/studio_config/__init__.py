@@ -1,7 +1,7 @@
 """The whole studio config at once: every section checked, every problem reported together.
 
 Each section has its owner: ``config`` validates the top sections (schema,
-templates, state, roots, scan), ``daemon_config`` the ``daemon`` section and
+templates, state, roots, scan), ``studio_config.daemon_settings`` the ``daemon`` section and
 ``mirror.targets`` the ``mirror`` section. Asked one after the other, each
 raising on its own, they would make an admin fix one section per round trip.
 This module reads the file once, asks every owner, and reports every problem
@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
 from ..config import Config, in_file_order, invalid_config, read_config
-from .settings import DaemonSettings, read_daemon_settings
+from .daemon_settings import DaemonSettings, read_daemon_settings
 from ..errors import ConfigInvalid, MirrorConfigInvalid
 from ..templates.source import SourceProblem
 
