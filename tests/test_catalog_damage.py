@@ -235,3 +235,79 @@ def test_the_daemon_stops_on_damage_it_meets_while_running(studio):
                 daemon.guarded(meets(error))
     finally:
         daemon.close()
+
+
+# -- the record a clean close leaves, which spares the next writer the check ------------------------
+def sound_record(db: Path) -> Path:
+    return db.with_name(db.name + ".sound")
+
+
+@pytest.fixture
+def checks(monkeypatch) -> list[Path]:
+    """The catalogs a writer ran its quick check on, in this process."""
+    from bifrostd.catalog import connection
+
+    seen: list[Path] = []
+    real = connection.require_sound
+
+    def spy(conn, path):
+        seen.append(path)
+        real(conn, path)
+
+    monkeypatch.setattr(connection, "require_sound", spy)
+    return seen
+
+
+def test_a_clean_close_spares_the_next_writer_the_check_and_the_record_is_taken_before_writing(studio, checks):
+    db = catalog_of(studio)
+    Catalog.open(db, write=True).close()  # the copy of the scanned studio is a new file: checked
+    assert checks == [db] and sound_record(db).exists()
+    assert sound_record(db).stat().st_mode & 0o077 == 0
+    with Catalog.open(db, write=True) as catalog:
+        assert checks == [db]  # as it was left: not read again
+        assert not sound_record(db).exists()  # a crash from here on leaves none
+        catalog.begin_scan(root="projects", full=False, fingerprint="f")
+    assert sound_record(db).exists()
+    Catalog.open(db).close()  # a reader neither checks nor takes the record
+    assert sound_record(db).exists()
+
+
+def test_a_writer_killed_leaves_no_record_and_the_next_writer_checks(studio, checks):
+    db = catalog_of(studio)
+    Catalog.open(db, write=True).close()
+    code = ("import os, sys; from pathlib import Path; from bifrostd.catalog import Catalog; "
+            "c = Catalog.open(Path(sys.argv[1]), write=True); os._exit(0)")
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True, timeout=60)
+    assert not sound_record(db).exists()
+    Catalog.open(db, write=True).close()
+    assert checks == [db, db]
+
+
+def test_damage_after_a_clean_scan_is_still_found_before_writing(studio):
+    db = catalog_of(studio)
+    assert run("scan", config=studio).returncode == 0  # leaves the record for this very file
+    assert sound_record(db).exists()
+    damage(db)  # in place: the file's times change with the write
+    before = digest(db)
+    line = assert_one_line_error(run("scan", config=studio))
+    assert "is damaged" in line and digest(db) == before
+
+
+def test_a_record_that_does_not_match_the_file_is_not_believed(studio, checks):
+    db = catalog_of(studio)
+    Catalog.open(db, write=True).close()
+    sound_record(db).write_text("[1, 2, 3, 4, 5]")
+    Catalog.open(db, write=True).close()
+    sound_record(db).write_text("not json")
+    Catalog.open(db, write=True).close()
+    assert checks == [db, db, db]
+
+
+def test_a_writer_that_met_damage_leaves_no_record(studio):
+    db = catalog_of(studio)
+    with pytest.raises(CatalogCorrupt):
+        with Catalog.open(db, write=True) as catalog:
+            damage(db)  # under the open writer, as a failing disk would
+            catalog._conn.execute("PRAGMA cache_size=0").fetchall()
+            list(catalog.present_records())
+    assert not sound_record(db).exists()

@@ -234,3 +234,41 @@ def test_an_empty_root_is_taken_for_an_absent_mount_not_for_every_file_deleted(s
     tree.mkdir()
     (tree / "archive").mkdir()  # emptied on purpose: a folder says the root is there
     assert scan(config, full=full).counts["vanished"] == len(made)
+
+
+def _sqlite_steps_of_a_rescan(config) -> int:
+    """How many SQLite VM steps a rescan of an unchanged tree runs (counted in hundreds)."""
+    from bifrostd.reconcile.scan import ScanOptions
+    from bifrostd.reconcile.scan import scan as run_scan
+
+    loaded, template_set = load(config)
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    with Catalog.open(loaded.catalog_path, write=True) as catalog:
+        catalog._conn.set_progress_handler(count, 100)
+        report = run_scan(catalog, template_set, ScanOptions(hash_files=False))
+    assert report.plan.empty and report.counts["dirs_listed"] == 0
+    return steps[0]
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_a_pruned_rescan_costs_per_folder_not_per_record(tmp_path, missing):
+    """The same folders holding 5 or 150 frames each: a rescan that lists nothing reads the catalog by folder
+    (remembered folders, one index seek per folder that holds records, the few missing records), so 30 times
+    the records cost about the same."""
+    steps = {}
+    for frames in (5, 150):
+        base = tmp_path / str(frames)
+        tree = base / "projects"
+        made = make_tree(tree, shots=3, versions=2, frames=frames, junk=False)
+        config = write_config(base, tree)
+        if missing:  # one record missing: the view loads the missing ones, not the others
+            (tree / made[0]).unlink()
+        age_tree(tree)
+        scan(config, hash_files=False)
+        steps[frames] = _sqlite_steps_of_a_rescan(config)
+    assert steps[150] <= steps[5] * 1.2 + 5, steps

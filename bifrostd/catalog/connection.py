@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from ..errors import CatalogBusy, CatalogError, CatalogMissing
 from .state_folder import make_folder, open_private
-from .integrity import require_sound, translated
+from .integrity import require_sound, take_vouch, translated
 from ..observe.mounts import MountTable, system_mounts
 from .location import check_local
 from .migrations import apply_migrations
@@ -71,10 +71,12 @@ def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts
     check_local(path, mounts=mounts)
     if not write and not path.exists():
         raise CatalogMissing(path=path)
+    vouched = False
     if write:
         make_folder(path.parent)
         if not path.exists():  # SQLite gives the -wal and -shm files the database file's own mode
             os.close(open_private(path, os.O_RDONLY))
+        vouched = take_vouch(path)  # as the last writer closed it cleanly: no need to check it again
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     except sqlite3.DatabaseError as exc:
@@ -84,7 +86,8 @@ def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts
         for pragma in PRAGMAS:
             db.execute(pragma)
         if write:
-            require_sound(conn, path)  # before the migrations: nothing is written into a damaged file
+            if not vouched:
+                require_sound(conn, path)  # before the migrations: nothing is written into a damaged file
             apply_migrations(db)
     except BaseException as exc:
         conn.close()

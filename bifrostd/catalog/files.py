@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..model import (
     Action, Add, Classification, EntityRow, FileRecord, FileState, FileStatus, Move, Plan, Rematch, Update, Vanish,
@@ -52,13 +52,14 @@ def load_dirs(conn: sqlite3.Connection, roots: Iterable[str]) -> dict[tuple[str,
     return {(root, from_columns(path, raw)): mtime for root, path, raw, mtime in rows}
 
 
-def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False) -> CatalogView:
+def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False,
+              dirs: Mapping[tuple[str, str], int] | None = None) -> CatalogView:
     """The records a walk with ``scope`` may change: those of listed or gone folders, and missing ones.
 
     ``whole`` loads every record of the walked roots (a full walk lists everything anyway).
     """
     roots = sorted(scope.roots)
-    dirs = load_dirs(conn, roots)
+    dirs = load_dirs(conn, roots) if dirs is None else dirs
     if whole:
         sql = RECORD_COLUMNS.format(source="files f") + f" WHERE f.root IN ({_placeholders(roots)})"
         return CatalogView(tuple(record_from_row(r) for r in conn.execute(sql, roots)), dirs)
@@ -66,9 +67,12 @@ def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_dirs (root TEXT, dir TEXT, PRIMARY KEY (root, dir))")
     conn.execute("DELETE FROM scope_dirs")
     conn.executemany("INSERT INTO scope_dirs VALUES (?, ?)", wanted)
-    scoped = RECORD_COLUMNS.format(source="scope_dirs d JOIN files f ON f.root = d.root AND f.dir = d.dir")
+    # The orders are forced: without them SQLite's planner, which has no statistics for the temp table, reads
+    # every record of the catalog (a scan of files for the join; files_dir's rows of each root for the missing
+    # ones) where these read only the records of the listed folders and the few missing ones.
+    scoped = RECORD_COLUMNS.format(source="scope_dirs d CROSS JOIN files f ON f.root = d.root AND f.dir = d.dir")
     missing = RECORD_COLUMNS.format(source="files f") + \
-        f" WHERE f.state != 'present' AND f.root IN ({_placeholders(roots)})"
+        f" WHERE f.state != 'present' AND +f.root IN ({_placeholders(roots)})"  # through the files_state index
     records = {r[0]: r for r in conn.execute(scoped)}
     records.update((r[0], r) for r in conn.execute(missing, roots))
     return CatalogView(tuple(record_from_row(r) for r in records.values()), dirs)
@@ -98,11 +102,12 @@ def load_signatures(conn: sqlite3.Connection, roots: Iterable[str], fingerprint:
     return out
 
 
-def load_records(conn: sqlite3.Connection, roots: Iterable[str], ids: Iterable[int]) -> CatalogView:
-    """The records with ``ids`` and the remembered folders of ``roots``."""
+def load_records(conn: sqlite3.Connection, roots: Iterable[str], ids: Iterable[int], *,
+                 dirs: Mapping[tuple[str, str], int] | None = None) -> CatalogView:
+    """The records with ``ids`` and the remembered folders of ``roots`` (``dirs``, when read already)."""
     sql = RECORD_COLUMNS.format(source="files f") + " WHERE f.id IN (SELECT value FROM json_each(?))"
     records = tuple(record_from_row(r) for r in conn.execute(sql, (json.dumps(list(ids)),)))
-    return CatalogView(records, load_dirs(conn, roots))
+    return CatalogView(records, load_dirs(conn, roots) if dirs is None else dirs)
 
 
 def _escaped(scope: WalkScope) -> WalkScope:
@@ -113,10 +118,22 @@ def _escaped(scope: WalkScope) -> WalkScope:
     return WalkScope(scope.roots, convert(scope.listed), convert(scope.skipped), convert(scope.failed))
 
 
+#: The folders of a root that hold records, one index seek each (a loose index scan of ``files_dir``):
+#: the cost grows with folders, not files, where ``SELECT DISTINCT`` would read every record's index entry.
+FOLDERS_WITH_FILES = """
+WITH RECURSIVE folder(dir) AS (
+    SELECT (SELECT min(dir) FROM files WHERE root = ?1)
+    UNION ALL
+    SELECT (SELECT min(dir) FROM files WHERE root = ?1 AND dir > folder.dir) FROM folder WHERE folder.dir IS NOT NULL
+)
+SELECT ?1, dir FROM folder WHERE dir IS NOT NULL
+"""
+
+
 def _wanted_dirs(conn: sqlite3.Connection, scope: WalkScope, roots: list[str]) -> set[tuple[str, str]]:
     wanted = set(scope.listed)
     visited = scope.visited
-    known = conn.execute(f"SELECT DISTINCT root, dir FROM files WHERE root IN ({_placeholders(roots)})", roots)
+    known = (row for root in roots for row in conn.execute(FOLDERS_WITH_FILES, (root,)))
     for root, folder in known:
         key = (root, folder)
         if key not in visited and scope.absence_proves_gone(root, folder):

@@ -16,11 +16,11 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
-from typing import Any, Callable, Generator, Iterable, Sequence, TypeVar
+from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVar
 
 from sqlite_utils import Database
 
-from ..errors import CatalogError
+from ..errors import CatalogCorrupt, CatalogError
 from ..model import FileRecord, Plan
 from ..model import CatalogView, WalkScope
 from . import queries, scans
@@ -28,7 +28,7 @@ from .connection import WriterLock, open_database
 from .dirty_view import dirty_view
 from .events import Event, read_log
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
-from .integrity import guard, translated
+from .integrity import guard, translated, vouch_sound
 from .location import MountTable, system_mounts
 from .mirror_state import mark_interrupted_runs
 from .migrations import applied_migrations
@@ -40,22 +40,36 @@ def _guarded(method: Method) -> Method:
     """Run ``method`` under :func:`integrity.guard`: damage it meets raises CatalogCorrupt."""
     @functools.wraps(method)
     def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
-        with guard(self.path):
-            return method(self, *args, **kwargs)
+        try:
+            with guard(self.path):
+                return method(self, *args, **kwargs)
+        except CatalogCorrupt:
+            self.damaged = True
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+class _Health:
+    """Whether a catalog's connections met damage."""
+
+    __slots__ = ("damaged",)
+
+    def __init__(self) -> None:
+        self.damaged = False
 
 
 class Catalog:
     """A catalog database. Use :meth:`open` as a context manager."""
 
     def __init__(self, path: Path, db: Database, *, writable: bool, lock: WriterLock | None = None,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, health: _Health | None = None) -> None:
         self.path = path
         self._db = db
         self.writable = writable
         self.clock = clock
         self._lock = lock
+        self._health = health if health is not None else _Health()  # shared with its siblings
 
     @classmethod
     def open(cls, path: Path, *, write: bool = False, mounts: MountTable = system_mounts,
@@ -97,19 +111,34 @@ class Catalog:
         """
         if not self.writable:
             raise CatalogError("only the catalog's writer can open a sibling writing connection")
-        return type(self)(self.path, open_database(self.path, write=False), writable=True, clock=self.clock)
+        return type(self)(self.path, open_database(self.path, write=False), writable=True, clock=self.clock,
+                          health=self._health)
+
+    @property
+    def damaged(self) -> bool:
+        """Damage was met, through this connection or a sibling: the close vouches for nothing
+        (``integrity.vouch_sound``)."""
+        return self._health.damaged
+
+    @damaged.setter
+    def damaged(self, value: bool) -> None:
+        self._health.damaged = value
 
     def close(self) -> None:
+        """Close; the writer that holds the lock and met no damage leaves the file vouched for as sound."""
         self._db.close()
         if self._lock:
+            if not self.damaged:
+                vouch_sound(self.path)
             self._lock.release()
 
     def __enter__(self) -> Catalog:
         return self
 
     def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
-        self.close()
         found = translated(error, self.path) if error is not None else None
+        self.damaged = self.damaged or isinstance(found, CatalogCorrupt) or isinstance(error, CatalogCorrupt)
+        self.close()
         if found is not None:
             raise found from error
 
@@ -124,8 +153,11 @@ class Catalog:
 
     # -- reconcile -------------------------------------------------------------------
     @_guarded
-    def view(self, scope: WalkScope, *, whole: bool = False) -> CatalogView:
-        return load_view(self._conn, scope, whole=whole)
+    def view(self, scope: WalkScope, *, whole: bool = False, dirs: Mapping[tuple[str, str], int] | None = None
+             ) -> CatalogView:
+        """The records a walk with ``scope`` may change (``files.load_view``); ``dirs``: the remembered folders,
+        when the caller read them already (``dirs()``) and has not written since."""
+        return load_view(self._conn, scope, whole=whole, dirs=dirs)
 
     @_guarded
     def signatures(self, roots, fingerprint: str, *, hashed: bool) -> dict[str, dict[str, tuple]]:
@@ -133,9 +165,10 @@ class Catalog:
         return load_signatures(self._conn, roots, fingerprint, hashed=hashed)
 
     @_guarded
-    def records(self, roots, ids) -> CatalogView:
-        """A view holding the records with ``ids``, and the remembered folders of ``roots``."""
-        return load_records(self._conn, roots, ids)
+    def records(self, roots, ids, *, dirs: Mapping[tuple[str, str], int] | None = None) -> CatalogView:
+        """A view holding the records with ``ids``, and the remembered folders of ``roots`` (``dirs`` when
+        the caller read them already)."""
+        return load_records(self._conn, roots, ids, dirs=dirs)
 
     @_guarded
     def dirs(self, roots) -> dict[tuple[str, str], int]:
@@ -252,8 +285,12 @@ class Catalog:
         would otherwise hold the read open across the write). Damage met while
         iterating raises the Bifrost error, like a method.
         """
-        with guard(self.path):
-            yield from queries.present_records(self._conn, other_than=other_than)
+        try:
+            with guard(self.path):
+                yield from queries.present_records(self._conn, other_than=other_than)
+        except CatalogCorrupt:
+            self.damaged = True
+            raise
 
     @_guarded
     def entity_by_uri(self, uri: str) -> queries.EntityInfo | None:

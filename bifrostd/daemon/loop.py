@@ -280,6 +280,7 @@ class Daemon:
         except Interrupted as exc:
             log.info("interrupted at a batch boundary: %s", exc)
         except CatalogCorrupt:
+            self._damaged()
             raise  # nothing the loop does mends it, and writing on could spread it: stop (exit 17)
         except BifrostError as exc:
             self.error(str(exc))
@@ -288,10 +289,17 @@ class Daemon:
 
             damage = translated(exc, self.config.catalog_path)  # met outside the catalog's methods
             if isinstance(damage, CatalogCorrupt):
+                self._damaged()
                 raise damage from exc
             log.exception("unexpected error in %s", getattr(work, "__name__", work))
             self.error(f"{type(exc).__name__}: {exc}")
             self._sleep(1.0)
+
+    def _damaged(self) -> None:
+        """The catalog is damaged: its close must not vouch for it (``catalog.integrity.vouch_sound``)."""
+        catalog: Catalog | None = getattr(self, "catalog", None)
+        if catalog is not None:
+            catalog.damaged = True
 
     def error(self, message: str) -> None:
         self.counts["errors"] += 1

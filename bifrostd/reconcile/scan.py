@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..model import DirState, FileState, Finding, Plan, RehashScope
 from ..observe.walk import UNSETTLED
@@ -194,7 +194,8 @@ def _walk_roots(catalog: Catalog | None, template_set: TemplateSet, options: Sca
     found_bytes = sum(f.size for f in observations.files) if report.wants_bytes else None
     report.count("walking", found, found, found_bytes)
     return RootWalk(observations, whole=catalog is not None and (options.full or not prior),
-                    fingerprint=template_set.fingerprint, hash_files=options.hash_files, keep=options.rehash)
+                    fingerprint=template_set.fingerprint, hash_files=options.hash_files, keep=options.rehash,
+                    prior=prior)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +214,14 @@ class RootWalk:
     fingerprint: str
     hash_files: bool
     keep: RehashScope | None = None
+    prior: Mapping[tuple[str, str], int] | None = None  # the remembered folders the walk started from
 
     def view(self, catalog: Catalog | None) -> tuple[RootWalk, CatalogView]:
         if not self.whole:
-            return self, _view(catalog, self.observations.scope, whole=False)
+            return self, _view(catalog, self.observations.scope, whole=False, dirs=self.prior)
         assert catalog is not None  # only a walk with a catalog is whole
         observations, view = _whole_view(catalog, self.observations, self.fingerprint, hashed=self.hash_files,
-                                         keep=self.keep)
+                                         keep=self.keep, dirs=self.prior)
         return replace(self, observations=observations), view
 
     def with_hashes(self, hashed: Hashed, view: CatalogView) -> tuple[RootWalk, CatalogView]:
@@ -245,7 +247,8 @@ def _retry_next_walk(hashed: Hashed) -> Observations:
 
 
 def _whole_view(catalog: Catalog, observations: Observations, fingerprint: str, *,
-                hashed: bool, keep: RehashScope | None = None) -> tuple[Observations, CatalogView]:
+                hashed: bool, keep: RehashScope | None = None,
+                dirs: Mapping[tuple[str, str], int] | None = None) -> tuple[Observations, CatalogView]:
     """For a walk that listed everything: compare compact signatures, then load only the records to plan.
 
     Files ``keep`` covers are planned whatever their signature says (a scrub reads them again); their
@@ -255,17 +258,18 @@ def _whole_view(catalog: Catalog, observations: Observations, fingerprint: str, 
     signatures = catalog.signatures(roots, fingerprint, hashed=hashed)
     if keep is None:
         observations, ids = split_unchanged(observations, signatures)
-        return observations, catalog.records(roots, ids)
+        return observations, catalog.records(roots, ids, dirs=dirs)
     kept: list[FileState] = []
     others: list[FileState] = []
     for observed in observations.files:
         (kept if keep.covers(observed.root, observed.relative) else others).append(observed)
     rest, ids = split_unchanged(replace(observations, files=tuple(others)), signatures)
-    return replace(rest, files=rest.files + tuple(kept)), catalog.records(roots, ids)
+    return replace(rest, files=rest.files + tuple(kept)), catalog.records(roots, ids, dirs=dirs)
 
 
-def _view(catalog: Catalog | None, scope: WalkScope, *, whole: bool) -> CatalogView:
-    return catalog.view(scope, whole=whole) if catalog is not None else CatalogView()
+def _view(catalog: Catalog | None, scope: WalkScope, *, whole: bool,
+          dirs: Mapping[tuple[str, str], int] | None = None) -> CatalogView:
+    return catalog.view(scope, whole=whole, dirs=dirs) if catalog is not None else CatalogView()
 
 
 __all__ = ["RootWalk", "ScanOptions", "ScanReport", "observe_roots", "scan"]
