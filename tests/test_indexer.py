@@ -272,3 +272,78 @@ def test_a_pruned_rescan_costs_per_folder_not_per_record(tmp_path, missing):
         scan(config, hash_files=False)
         steps[frames] = _sqlite_steps_of_a_rescan(config)
     assert steps[150] <= steps[5] * 1.2 + 5, steps
+
+
+def _catalog_rows(config) -> dict[str, list[tuple]]:
+    """What a first index recorded, without ids and clock readings: files with their entity and sequence."""
+    import sqlite3
+
+    conn = sqlite3.connect(load(config)[0].catalog_path)
+    try:
+        return {
+            "files": conn.execute(
+                "SELECT f.root, f.path, f.raw, f.dir, f.size, f.mtime_ns, f.hash, f.template, f.fields, f.frame,"
+                " f.state, e.kind, e.uri, s.pattern, s.count FROM files f"
+                " LEFT JOIN entities e ON e.id = f.entity_id LEFT JOIN sequences s ON s.id = f.sequence_id"
+                " ORDER BY f.root, f.path").fetchall(),
+            "entities": conn.execute("SELECT kind, uri, name, keys FROM entities ORDER BY uri").fetchall(),
+            "sequences": conn.execute("SELECT root, pattern, first, last, count, missing FROM sequences"
+                                      " ORDER BY root, pattern").fetchall(),
+            "events": conn.execute("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind").fetchall(),
+            "indexes": conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                                    " ORDER BY name").fetchall(),
+            "dirs": conn.execute("SELECT root, path, raw, mtime_ns FROM dirs ORDER BY root, path").fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+def test_a_first_index_loaded_in_bulk_records_what_batch_by_batch_does(tmp_path, monkeypatch):
+    from bifrostd.catalog import files
+
+    tree = tmp_path / "projects"
+    make_tree(tree, shots=4, versions=3, frames=12, gap=1004)
+    age_tree(tree)
+    bulk, batched = (write_config(tmp_path / name, tree) for name in ("bulk", "batched"))
+    monkeypatch.setattr(files, "BULK_ADDS", 1)
+    assert scan(bulk, batch_size=7).counts["added"] > 100
+    monkeypatch.setattr(files, "BULK_ADDS", 10**9)
+    scan(batched, batch_size=7)
+    recorded = _catalog_rows(bulk)
+    assert recorded == _catalog_rows(batched)
+    assert any(name == "files_dir" for name, _ in recorded["indexes"])
+    assert any(count > 1 for *_, count in recorded["files"] if count is not None)  # sequences were counted
+    with reader(bulk) as catalog:
+        assert catalog.integrity() == "ok"
+    assert scan(bulk).plan.empty
+
+
+def test_a_bulk_load_cut_short_leaves_the_catalog_and_its_indexes_as_they_were(tmp_path, monkeypatch):
+    from bifrostd.catalog import files
+
+    tree = tmp_path / "projects"
+    made = make_tree(tree, shots=3, versions=2, frames=10)
+    age_tree(tree)
+    config = write_config(tmp_path, tree)
+    with Catalog.open(load(config)[0].catalog_path, write=True):
+        pass  # an empty catalog, with every index
+    before = _catalog_rows(config)
+    monkeypatch.setattr(files, "BULK_ADDS", 1)
+
+    def cut(stage, done, total):
+        if stage == "applying" and done >= 10:
+            raise KeyboardInterrupt  # as a kill between two batches of the one transaction
+
+    from bifrostd.catalog import Catalog as _Catalog
+    from bifrostd.reconcile.scan import ScanOptions
+    from bifrostd.reconcile.scan import scan as run_scan
+
+    loaded, template_set = load(config)
+    with pytest.raises(KeyboardInterrupt):
+        with _Catalog.open(loaded.catalog_path, write=True) as catalog:
+            run_scan(catalog, template_set, ScanOptions(batch_size=5), progress=cut)
+    after = _catalog_rows(config)
+    assert after["files"] == [] and after["indexes"] == before["indexes"] and after["dirs"] == []
+    with reader(config) as catalog:
+        assert catalog.integrity() == "ok"
+    assert scan(config).counts["added"] == len(made)

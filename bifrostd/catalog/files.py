@@ -170,6 +170,14 @@ WHERE mtime_ns != excluded.mtime_ns
 
 #: A plan this big loads every entity and sequence id at once; a smaller one looks up the ids it needs.
 PRELOAD_IDS = 2000
+#: A plan adding this many files, more than the catalog holds, is loaded in bulk (``Applier._apply_bulk``).
+BULK_ADDS = 10_000
+#: The indexes a bulk load drops and builds again: those of files and events that are not constraints
+#: (a UNIQUE constraint's index has no SQL of its own, and the upsert and the event lookups need it).
+SECONDARY_INDEXES = """
+SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('files', 'events') AND sql IS NOT NULL
+ORDER BY name
+"""
 #: Order inside a batch: free paths (vanish, move) before taking them (add).
 _ORDER = {Vanish: 0, Move: 1, Update: 2, Rematch: 3, Add: 4}
 
@@ -189,13 +197,19 @@ class Applier:
         self.fingerprint = ""
 
     def apply(self, plan: Plan, *, batch_size: int = 20000, progress: Callable[[int], None] | None = None) -> int:
-        """Apply every action, then remember the folders; returns the number of actions applied."""
+        """Apply every action, then remember the folders; returns the number of actions applied.
+
+        Each batch is its own transaction, except for a bulk load (``_is_bulk``), which is one.
+        """
         self.fingerprint = plan.fingerprint
         if len(plan.actions) >= PRELOAD_IDS:
             self.entities.preload()
             self.sequences.preload()
+        actions = _in_path_order(plan.actions)
+        if self._is_bulk(plan):
+            return self._apply_bulk(plan, actions, batch_size, progress)
         done = 0
-        for batch in _chunks(plan.actions, batch_size):
+        for batch in _chunks(actions, batch_size):
             with transaction(self.conn):
                 self.apply_batch(batch)
             done += len(batch)
@@ -205,13 +219,50 @@ class Applier:
             self.remember_dirs(plan)
         return done
 
-    def apply_batch(self, actions: Sequence[Action]) -> None:
+    def _is_bulk(self, plan: Plan) -> bool:
+        """A plan adding at least ``BULK_ADDS`` files, more than the catalog holds (a first index)."""
+        adds = sum(1 for a in plan.actions if type(a) is Add)
+        if adds < BULK_ADDS:
+            return False
+        held = self.conn.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()[0]
+        return bool(adds > held)
+
+    def _apply_bulk(self, plan: Plan, actions: Sequence[Action], batch_size: int,
+                    progress: Callable[[int], None] | None) -> int:
+        """Load without the secondary indexes of files and events, then build them, all in one transaction.
+
+        Building an index from sorted rows once is cheaper than keeping it up
+        to date row by row, and the one transaction keeps the catalog whole:
+        a kill -9 before the commit leaves the catalog (indexes included) as
+        it was, and the next scan does the work again. Sequences' frame counts,
+        which read files through its index, are computed once, after it is built.
+        """
+        done = 0
+        with transaction(self.conn):
+            indexes = self.conn.execute(SECONDARY_INDEXES).fetchall()
+            for name, _ in indexes:
+                self.conn.execute(f'DROP INDEX "{name}"')
+            for batch in _chunks(actions, batch_size):
+                self.apply_batch(batch, refresh=False)
+                done += len(batch)
+                if progress:
+                    progress(done)
+            for _, sql in indexes:
+                self.conn.execute(sql)
+            self.sequences.refresh(self.clock())
+            self.remember_dirs(plan)
+        return done
+
+    def apply_batch(self, actions: Sequence[Action], *, refresh: bool = True) -> None:
+        """Write one batch of actions (in the caller's transaction); ``refresh``: recompute the touched
+        sequences' frame counts now (a bulk load does it once, at its end)."""
         now = self.clock()
         writes = _Writes()
         for action in sorted(actions, key=lambda a: _ORDER[type(a)]):
             getattr(self, "_" + type(action).__name__.lower())(action, now, writes)
         writes.execute(self.conn)
-        self.sequences.refresh(now)
+        if refresh:
+            self.sequences.refresh(now)
         self.entities.flush_touched(now)
 
     # one method per action kind: each appends rows to ``writes``
@@ -376,6 +427,20 @@ def _changes(record: FileRecord, state: FileState) -> dict:
     before = {"size": record.size, "mtime_ns": record.mtime_ns, "inode": record.inode}
     after = {"size": state.size, "mtime_ns": state.mtime_ns, "inode": state.inode}
     return {name: [before[name], after[name]] for name in before if before[name] != after[name]}
+
+
+def _in_path_order(actions: Sequence[Action]) -> list[Action]:
+    """The actions with the added files last, in (root, path) order, where the plan had them in walk order.
+
+    New rows then go into the files table and its (root, path) index in key
+    order, page after page, instead of at random places: a first index of a
+    big tree writes far fewer pages. The other actions keep their order and
+    come first, so a path a vanish or a move frees is free before an add takes it.
+    """
+    adds = sorted((a for a in actions if type(a) is Add), key=lambda a: (a.observed.root, a.observed.relative))
+    if not adds:
+        return list(actions)
+    return [*(a for a in actions if type(a) is not Add), *adds]
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:

@@ -117,7 +117,7 @@ def vouch_sound(path: Path) -> None:
     if identity is None:  # a reader kept the log open: nothing to vouch for
         return
     try:
-        write_atomic(_sound_record(path), json.dumps(identity).encode(), mode=0o600)
+        write_atomic(_sound_record(path), json.dumps(identity).encode(), mode=0o640)
     except OSError:  # a full disk: the next writer checks, as it would without the record
         pass
 

@@ -53,7 +53,8 @@ def test_a_scan_under_umask_022_makes_a_private_state_folder(studio):
     done = subprocess.run([installed("bifrostctl"), "--config", str(studio), "scan"], capture_output=True,
                           text=True, preexec_fn=lambda: os.umask(0o022))
     assert done.returncode == 0, done.stderr
-    assert modes(studio / ".bifrost") == {".bifrost": "0o750", "catalog.db": "0o640", "catalog.db.lock": "0o640"}
+    assert modes(studio / ".bifrost") == {".bifrost": "0o750", "catalog.db": "0o640", "catalog.db.lock": "0o640",
+                                          "catalog.db.sound": "0o640"}
 
 
 def test_a_daemon_under_umask_022_keeps_its_files_to_its_group(studio, daemon_factory):
