@@ -1,0 +1,62 @@
+"""bifrostctl starts fast: what each quick command imports, checked without timing anything.
+
+Pipeline scripts call ``bifrostctl --version``, ``resolve`` and ``status``
+once per question, so a module loaded on their path is paid on every call
+(docs/performance.md has the figures). Each test runs one command in a fresh
+interpreter and names the modules it must not have loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import installed
+
+WORK = "projects/demo/sequences/sq010/sh0100/anim/work/maya/sh0100_anim_v002.ma"
+
+#: Never needed to answer a quick command.
+HEAVY = ("fsspec", "s3fs", "gcsfs", "adlfs", "pxr", "watchdog", "interegular", "xxhash", "tqdm", "sqlite_utils",
+         "importlib.metadata", "bifrostd.mirror", "bifrostd.reconcile", "bifrostd.observe.watch",
+         "bifrostd.templates.check")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("startup") / "studio"
+    bifrostctl = installed("bifrostctl")
+    subprocess.run([bifrostctl, "init", "--demo", str(folder)], check=True, capture_output=True)
+    subprocess.run([bifrostctl, "--config", str(folder), "scan"], check=True, capture_output=True)
+    return folder
+
+
+def loaded_by(*argv: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``bifrostctl ARGV``."""
+    code = ("import json, sys\nfrom bifrostd.cli import main\ncode = main(sys.argv[1:])\n"
+            "print(json.dumps([code, sorted(sys.modules)]), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    code, modules = json.loads(done.stderr.strip().splitlines()[-1])
+    assert code in (0, 13), done.stdout + done.stderr  # 13: no daemon answers `daemon status`
+    return set(modules)
+
+
+def heavy_in(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
+    return sorted(m for m in modules if any(m == name or m.startswith(name + ".") for name in names))
+
+
+def test_the_version_is_the_installed_distributions(capsys):
+    from bifrostd.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"bifrostctl, version {importlib.metadata.version('bifrostd')}\n"
+
+
+def test_version_loads_neither_the_studio_nor_the_templates():
+    modules = loaded_by("--version")
+    assert not heavy_in(modules, (*HEAVY, "yaml", "sqlite3", "bifrostd.config", "bifrostd.templates",
+                                  "bifrostd.catalog", "bifrostd.daemon"))
