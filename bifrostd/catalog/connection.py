@@ -5,7 +5,8 @@ daemon runs); it holds an exclusive ``flock`` on ``catalog.db.lock`` for as
 long as it is open for writing. Readers take no lock: WAL lets them read a
 consistent snapshot while the writer commits. Connections use explicit
 transactions only (``isolation_level=None``), so nothing commits behind the
-executor's back.
+executor's back. A reader gets a plain ``sqlite3`` connection: sqlite-utils
+(about 50 ms to import) is loaded only by a writer, for the migrations.
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlite_utils import Database
-
 from ..errors import CatalogBusy, CatalogError, CatalogMissing
 from .state_folder import make_folder, open_private
 from .integrity import require_sound, take_vouch, translated
 from ..observe.mounts import MountTable, system_mounts
 from .location import check_local
-from .migrations import apply_migrations
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -32,6 +30,7 @@ PRAGMAS = (
     "PRAGMA busy_timeout=10000",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA cache_size=-65536",
+    "PRAGMA recursive_triggers=ON",  # as sqlite-utils sets it, which every connection used to be opened through
 )
 
 
@@ -65,7 +64,7 @@ class WriterLock:
             self._fd = None
 
 
-def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts) -> Database:
+def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts) -> sqlite3.Connection:
     """A connection with the catalog's pragmas; a writer also checks the file and brings the schema up to
     date. Damage and a full disk raise their own errors (``integrity``)."""
     check_local(path, mounts=mounts)
@@ -82,19 +81,20 @@ def open_database(path: Path, *, write: bool, mounts: MountTable = system_mounts
     except sqlite3.DatabaseError as exc:
         raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
     try:
-        db = Database(conn, execute_plugins=False)
         for pragma in PRAGMAS:
-            db.execute(pragma)
+            conn.execute(pragma)
         if write:
+            from .migrations import apply_migrations
+
             if not vouched:
                 require_sound(conn, path)  # before the migrations: nothing is written into a damaged file
-            apply_migrations(db)
+            apply_migrations(conn)
     except BaseException as exc:
         conn.close()
         if isinstance(exc, sqlite3.DatabaseError):
             raise translated(exc, path) or CatalogError(f"cannot open the catalog {path}: {exc}") from exc
         raise
-    return db
+    return conn
 
 
 def inserted_id(cursor: sqlite3.Cursor) -> int:

@@ -231,13 +231,14 @@ def _mirror(db: Database) -> None:
     CREATE INDEX mirror_runs_target ON mirror_runs(target, id);
     """)
 
-def apply_migrations(db: Database) -> list[str]:
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations; returns the names applied now."""
+    db = Database(conn, execute_plugins=False)
     pending = [m.name for m in CATALOG.pending(db)]
     if pending:
         CATALOG.apply(db)
     return pending
 
 
-def applied_migrations(db: Database) -> list[str]:
-    return [m.name for m in CATALOG.applied(db)]
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    return [m.name for m in CATALOG.applied(Database(conn, execute_plugins=False))]

@@ -14,11 +14,10 @@ the end of a ``with`` block raise the Bifrost error it stands for
 from __future__ import annotations
 
 import functools
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVar
-
-from sqlite_utils import Database
 
 from ..errors import CatalogCorrupt, CatalogError
 from ..model import FileRecord, Plan
@@ -30,8 +29,6 @@ from .events import Event, read_log
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
 from .integrity import guard, translated, vouch_sound
 from .location import MountTable, system_mounts
-from .mirror_state import mark_interrupted_runs
-from .migrations import applied_migrations
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -62,10 +59,10 @@ class _Health:
 class Catalog:
     """A catalog database. Use :meth:`open` as a context manager."""
 
-    def __init__(self, path: Path, db: Database, *, writable: bool, lock: WriterLock | None = None,
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, writable: bool, lock: WriterLock | None = None,
                  clock: Callable[[], int] = time.time_ns, health: _Health | None = None) -> None:
         self.path = path
-        self._db = db
+        self._connection = conn
         self.writable = writable
         self.clock = clock
         self._lock = lock
@@ -82,12 +79,12 @@ class Catalog:
             lock = WriterLock(path)
             lock.acquire()
         try:
-            db = open_database(path, write=write, mounts=mounts)
+            conn = open_database(path, write=write, mounts=mounts)
         except BaseException:
             if lock:
                 lock.release()
             raise
-        catalog = cls(path, db, writable=write, lock=lock if write else None, clock=clock)
+        catalog = cls(path, conn, writable=write, lock=lock if write else None, clock=clock)
         if write:
             try:
                 catalog.mark_interrupted()
@@ -99,6 +96,8 @@ class Catalog:
     @_guarded
     def mark_interrupted(self) -> None:
         """Record scans and mirror runs that a dead writer left running as interrupted."""
+        from .mirror_state import mark_interrupted_runs  # a writer's concern: readers don't load it
+
         scans.mark_interrupted(self._conn)
         mark_interrupted_runs(self._conn)
 
@@ -126,7 +125,7 @@ class Catalog:
 
     def close(self) -> None:
         """Close; the writer that holds the lock and met no damage leaves the file vouched for as sound."""
-        self._db.close()
+        self._connection.close()
         if self._lock:
             if not self.damaged:
                 vouch_sound(self.path)
@@ -145,11 +144,13 @@ class Catalog:
     @property
     def _conn(self) -> Any:
         """The SQLite connection: for this subpackage only (``MirrorState.of``, tests of its internals)."""
-        return self._db.conn
+        return self._connection
 
     @_guarded
     def migrations(self) -> list[str]:
-        return applied_migrations(self._db)
+        from .migrations import applied_migrations
+
+        return applied_migrations(self._conn)
 
     # -- reconcile -------------------------------------------------------------------
     @_guarded
