@@ -60,3 +60,22 @@ def test_version_loads_neither_the_studio_nor_the_templates():
     modules = loaded_by("--version")
     assert not heavy_in(modules, (*HEAVY, "yaml", "sqlite3", "bifrostd.config", "bifrostd.templates",
                                   "bifrostd.catalog", "bifrostd.daemon"))
+
+
+def test_resolve_loads_no_catalog_daemon_or_cloud_module(demo):
+    modules = loaded_by("--config", str(demo), "resolve", str(demo / WORK))
+    assert not heavy_in(modules, (*HEAVY, "sqlite3", "bifrostd.catalog", "bifrostd.daemon.control"))
+
+
+def test_status_reads_the_catalog_without_sqlite_utils_or_the_control_client(demo):
+    """Without a running daemon there is no socket, so nothing to ask and no client to load."""
+    modules = loaded_by("--config", str(demo), "status", "--json")
+    assert "bifrostd.catalog.queries" in modules
+    assert not heavy_in(modules, (*HEAVY, "bifrostd.daemon.control", "bifrostd.catalog.migrations"))
+
+
+def test_status_looks_for_the_socket_the_daemon_binds():
+    from bifrostd.cli.daemon_cmds import SOCKET_NAME
+    from bifrostd.daemon.control import client_path
+
+    assert client_path(Path("state")) == Path("state") / SOCKET_NAME

@@ -11,6 +11,7 @@ or refused by a reload): the socket's place is then read from the file's
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from .output import emit_json, json_option
 
 #: Seconds to wait for an answer; status is served without touching the catalog, so this is generous.
 TIMEOUT = 5.0
+#: The daemon's socket in the state folder (``control.SOCKET_NAME``, which a test compares): where there is
+#: none, no daemon runs, and ``bifrostctl status`` says so without loading the control client.
+SOCKET_NAME = "bifrostd.sock"
 
 
 def daemon_client(obj, timeout: float = TIMEOUT):
@@ -44,6 +48,8 @@ def live_state(obj) -> dict[str, Any] | None:
     """The running daemon's status document, or None when no daemon answers (never raises for that)."""
     from ..errors import DaemonUnreachable
 
+    if not os.path.exists(state_dir(obj) / SOCKET_NAME):  # connecting would fail: DaemonUnreachable
+        return None
     try:
         return daemon_client(obj, timeout=2.0).call("status")["status"]
     except DaemonUnreachable:
