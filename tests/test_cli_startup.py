@@ -14,8 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from bifrostd.cli import COMMANDS, cli
 from conftest import installed
 
 WORK = "projects/demo/sequences/sq010/sh0100/anim/work/maya/sh0100_anim_v002.ma"
@@ -79,3 +82,28 @@ def test_status_looks_for_the_socket_the_daemon_binds():
     from bifrostd.daemon.control import client_path
 
     assert client_path(Path("state")) == Path("state") / SOCKET_NAME
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_the_table_gives_each_command_its_own_short_help(name):
+    command = cli.get_command(click.Context(cli), name)
+    stand_in = click.Command(name, help=COMMANDS[name][1])
+    for limit in range(10, 120):
+        assert stand_in.get_short_help_str(limit) == command.get_short_help_str(limit), limit
+    assert not command.hidden and not command.deprecated and not command.short_help
+
+
+@pytest.mark.parametrize("columns", ["80", "50"])
+def test_help_lists_the_commands_as_click_would_from_the_commands_themselves(columns):
+    ctx = click.Context(cli)
+    eager = click.Group("cli", commands={name: cli.get_command(ctx, name) for name in COMMANDS})
+    expected = click.HelpFormatter(width=int(columns))
+    eager.format_commands(click.Context(eager), expected)
+    shown = CliRunner().invoke(cli, ["--help"], env={"COLUMNS": columns}, terminal_width=int(columns))
+    assert shown.exit_code == 0 and expected.getvalue() in shown.output
+
+
+def test_help_imports_no_command_module():
+    modules = loaded_by("--help")
+    assert sorted(m for m in modules if m.startswith("bifrostd.cli.")) == ["bifrostd.cli.context"]
+    assert not heavy_in(modules, (*HEAVY, "yaml", "bifrostd.templates", "bifrostd.catalog"))

@@ -21,29 +21,38 @@ from .. import __version__
 from ..errors import BifrostError
 from .context import CliContext
 
-#: command name -> "module:attribute", relative to this package.
-COMMANDS: dict[str, str] = {
-    "init": "setup_cmds:init",
-    "templates": "templates_cmds:templates",
-    "resolve": "templates_cmds:resolve",
-    "path": "templates_cmds:path_command",
-    "scan": "catalog_cmds:scan",
-    "status": "catalog_cmds:status",
-    "drift": "catalog_cmds:drift",
-    "forget": "catalog_cmds:forget",
-    "log": "catalog_cmds:log_command",
-    "catalog": "catalog_file_cmds:catalog",
-    "ls": "entity_cmds:ls_command",
-    "versions": "entity_cmds:versions",
-    "mirror": "mirror_cmds:mirror",
-    "daemon": "daemon_cmds:daemon",
+#: command name -> ("module:attribute" relative to this package, the first sentence of its help). ``--help``
+#: lists the commands from here, importing none of them; a test holds each sentence to the command's own help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("setup_cmds:init", "Write DIRECTORY/bifrost.yaml and DIRECTORY/templates/ (the default studio templates)."),
+    "templates": ("templates_cmds:templates",
+                  "Check the studio's template set, and plan a change of it against the catalog."),
+    "resolve": ("templates_cmds:resolve",
+                "Resolve PATHs to template, fields and entity, or bifrost:/// references to paths."),
+    "path": ("templates_cmds:path_command", "Format the path of TEMPLATE from key=value fields."),
+    "scan": ("catalog_cmds:scan", "Walk the roots, hash new and changed files, and bring the catalog up to date."),
+    "status": ("catalog_cmds:status",
+               "Counts per entity kind, files and bytes, the last scan, drift in brief, templates in use."),
+    "drift": ("catalog_cmds:drift",
+              "Where disk and expectations differ: unmanaged and missing files, frame gaps, stale matches."),
+    "forget": ("catalog_cmds:forget", "Stop expecting files deleted on purpose: remove their missing records."),
+    "log": ("catalog_cmds:log_command",
+            "The activity log, newest first: what appeared, changed, moved or vanished, and who owns it."),
+    "catalog": ("catalog_file_cmds:catalog", "Check the catalog file for damage, or rebuild it from the tree."),
+    "ls": ("entity_cmds:ls_command",
+           "List the entities under an entity (a bifrost:/// reference), or the files under a folder."),
+    "versions": ("entity_cmds:versions",
+                 "The versions at or below an entity (a task, shot or asset), with files, frame ranges and gaps."),
+    "mirror": ("mirror_cmds:mirror", "Mirror catalogued files to buckets, check the buckets, and restore from them."),
+    "daemon": ("daemon_cmds:daemon",
+               "Ask the running bifrostd for its state, or to reload or stop (exit code 13 when none runs)."),
 }
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands live in modules imported when first invoked."""
 
-    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
 
@@ -52,10 +61,16 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
-            module_name, attribute = self.lazy[name].split(":")
+            module_name, attribute = self.lazy[name][0].split(":")
             module = importlib.import_module(f"{__name__}.{module_name}")
             return getattr(module, attribute)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, with each lazy command stood in for by a command holding its help sentence: click
+        shortens that as it would the whole help (its first sentence, cut to the terminal's width)."""
+        stand_ins = {name: click.Command(name, help=text) for name, (_, text) in self.lazy.items()}
+        click.Group.format_commands(click.Group(commands={**self.commands, **stand_ins}), ctx, formatter)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
         """As click's, with "did you mean" for a misspelt command, from the names alone (nothing imported)."""
