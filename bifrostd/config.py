@@ -143,8 +143,6 @@ class Config:
         name would otherwise add a root with no templates, where every file
         is unmanaged, while the real root keeps its default path.
         """
-        from dataclasses import replace
-
         from .templates.spec import Root
 
         roots = dict(template_set.roots)
@@ -158,7 +156,7 @@ class Config:
                                         code="undefined-root"))
                 continue
             roots[name] = Root(name, {**base.paths, **paths}, base.where)
-        return (replace(template_set, roots=roots) if self.root_overrides else template_set), problems
+        return (template_set.with_roots(roots) if self.root_overrides else template_set), problems
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> Path:

@@ -178,3 +178,13 @@ def test_a_state_key_that_is_no_path_is_a_config_error(tmp_path, text):
     config.write_text(text)
     with pytest.raises(ConfigError, match="state"):
         locate_state_dir(config)
+
+
+def test_a_root_override_moves_the_root_and_keeps_the_templates_indexes(tmp_path, small_set_dir, small_set):
+    config = tmp_path / "bifrost.yaml"
+    config.write_text(f"schema: bifrost.config.1\ntemplates: {small_set_dir}\nroots:\n  projects: ./projects\n")
+    moved, problems = load_config(config).with_root_overrides(small_set)
+    work = "demo/sequences/sq010/sh0100/anim/work/maya/sh0100_anim_v002.ma"
+    assert not problems and moved._indexes is small_set._indexes  # built once, for either set
+    assert moved.match(f"{tmp_path}/projects/{work}").fields["version"] == 2
+    assert moved.match(f"/mnt/projects/{work}") is None and small_set.match(f"/mnt/projects/{work}") is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Iterable, Iterator
 
@@ -130,13 +130,19 @@ class TemplateSet:
     _prefixes: list[tuple[str, str, RootIndex]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        by_root: dict[str, list[CompiledTemplate]] = {}
-        for template in self.templates.values():
-            by_root.setdefault(template.root, []).append(template)
-        self._indexes = {root: build_root_index(items, self.shapes) for root, items in by_root.items()}
+        if not self._indexes:  # given by with_roots, which shares them
+            by_root: dict[str, list[CompiledTemplate]] = {}
+            for template in self.templates.values():
+                by_root.setdefault(template.root, []).append(template)
+            self._indexes = {root: build_root_index(items, self.shapes) for root, items in by_root.items()}
         bases = [(r.paths[self.os_name].rstrip("/") + "/", n) for n, r in self.roots.items() if r.paths.get(self.os_name)]
         self._prefixes = [(prefix, name, self._indexes.get(name, _NO_TEMPLATES))
                           for prefix, name in sorted(bases, key=lambda item: -len(item[0]))]
+
+    def with_roots(self, roots: dict[str, Root]) -> TemplateSet:
+        """This set with ``roots`` in place of its own. The templates' indexes don't depend on where the
+        roots are, so the copy shares them instead of building them again."""
+        return replace(self, roots=roots, _indexes=self._indexes)
 
     # -- roots ----------------------------------------------------------------------
     def root_path(self, root: str, os_name: str | None = None) -> str:
