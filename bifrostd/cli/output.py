@@ -6,7 +6,6 @@ can tell which shape they read; the shapes are documented in docs/cli.md.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Iterable, Sequence
 
@@ -25,6 +24,8 @@ def _default(value: Any) -> Any:
 
 def dumps(document: Any, *, indent: int | None = 2) -> str:
     """JSON text; surrogate-escaped (non-UTF-8) names are written as escapes, never crash."""
+    import json  # here: a command printing a table never needs it
+
     return json.dumps(document, indent=indent, default=_default, ensure_ascii=True)
 
 

@@ -21,12 +21,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Mapping
 
 from ..config import Config, in_file_order, invalid_config, read_config
-from .daemon_settings import DaemonSettings, read_daemon_settings
 from ..errors import ConfigInvalid, MirrorConfigInvalid
 from ..templates.source import SourceProblem
 
 if TYPE_CHECKING:
     from ..mirror.targets import Target
+    from .daemon_settings import DaemonSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ def read_studio_config(path: Path, *, cpus: int | None = None) -> tuple[StudioCo
     With problems, each invalid value is replaced by its default and an
     invalid mirror target is left out, so that every section is checked.
     """
+    from .daemon_settings import read_daemon_settings
+
     config, problems = read_config(path, cpus=cpus)
     daemon, daemon_problems = read_daemon_settings(config)
     targets, mirror_problems = _targets(config)
@@ -84,6 +86,8 @@ def mirror_targets(config: Config) -> dict[str, Target]:
 
 def section_problems(config: Config) -> list[SourceProblem]:
     """The problems of the ``daemon`` and ``mirror`` sections, which ``load_config`` leaves to their owners."""
+    from .daemon_settings import read_daemon_settings  # a command that reads only the top sections never loads it
+
     return _ordered(read_daemon_settings(config)[1] + _targets(config)[1])
 
 

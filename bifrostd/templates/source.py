@@ -15,7 +15,6 @@ expand to millions of values, taking minutes and gigabytes.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -117,6 +116,8 @@ class Located:
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A "did you mean ...?" hint for a misspelt name, or an empty string."""
+    import difflib  # only a problem needs it
+
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
