@@ -28,8 +28,8 @@ from typing import Any, Iterator
 from .atomic_write import write_atomic
 from .errors import BifrostError, ConfigError
 from .observe.safe_paths import RootedPath, UnsafePath, write_file
-from .templates.spec import OS_NAMES, Root
-from .templates.templateset import TemplateSet, current_os
+from .templates.spec import OS_NAMES, Root, current_os
+from .templates.templateset import TemplateSet
 
 CONFIG_NAME = "bifrost.yaml"
 PROJECT = "demo"

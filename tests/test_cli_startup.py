@@ -107,3 +107,21 @@ def test_help_imports_no_command_module():
     modules = loaded_by("--help")
     assert sorted(m for m in modules if m.startswith("bifrostd.cli.")) == ["bifrostd.cli.context"]
     assert not heavy_in(modules, (*HEAVY, "yaml", "bifrostd.templates", "bifrostd.catalog"))
+
+
+def test_daemon_status_reads_the_config_without_the_template_engine(demo):
+    modules = loaded_by("--config", str(demo), "daemon", "status")
+    assert "bifrostd.templates.loader" in modules  # the config's roots are read as template files' are
+    assert not heavy_in(modules, (*HEAVY, "sqlite3", "bifrostd.catalog", "bifrostd.templates.templateset",
+                                  "bifrostd.templates.compiled"))
+
+
+def test_the_template_package_gives_every_public_name_on_first_use():
+    import bifrostd.templates as templates
+
+    assert sorted(templates.__all__) == sorted(templates._HOMES)
+    for name in templates.__all__:
+        value = getattr(templates, name)
+        assert getattr(value, "__name__", name) == name and name in dir(templates)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        templates.nothing  # noqa: B018

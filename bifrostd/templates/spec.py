@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from .keys import Key
@@ -10,6 +11,16 @@ from .source import Where
 
 #: Operating systems a root can give a path for, and sys.platform prefixes.
 OS_NAMES = ("linux", "windows", "mac")
+
+
+def current_os() -> str:
+    """The operating system name used to pick root paths: linux, windows or mac."""
+    if sys.platform.startswith("win"):
+        return "windows"
+    if sys.platform == "darwin":
+        return "mac"
+    return "linux"
+
 
 #: The schema id of template set files.
 SCHEMA_ID = "bifrost.templates.1"

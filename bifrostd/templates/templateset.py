@@ -10,7 +10,6 @@ reported as ambiguous, never silently resolved to the first.
 from __future__ import annotations
 
 import gc
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -25,7 +24,7 @@ from .pattern import KeyRef, Optional, ReferenceCycle, Text, TemplateRef, Token,
 from .dispatch import RootIndex, build_root_index
 from .shape import Shape, template_shape
 from .source import SourceProblem, Where, did_you_mean
-from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root, TemplateDef
+from .spec import DEFAULT_ENTITIES, Declarations, EntityKind, Root, TemplateDef, current_os
 
 
 #: How a template's fields make its entity: the kind, and per step of the chain its kind and keys
@@ -47,15 +46,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def current_os() -> str:
-    """The operating system name used to pick root paths: linux, windows or mac."""
-    if sys.platform.startswith("win"):
-        return "windows"
-    if sys.platform == "darwin":
-        return "mac"
-    return "linux"
 
 
 class Match:
