@@ -10,7 +10,7 @@ import pytest
 from bifrostd.catalog import Catalog
 from bifrostd.catalog.mirror_state import IncludeFilter, MirrorDiff, MirrorState, RecordedObject, WantedFile
 from bifrostd.mirror import parse_target
-from bifrostd.mirror.plan import DAY_NS, plan_mirror_run
+from bifrostd.mirror.plan import COPY_MIN_BYTES, DAY_NS, plan_mirror_run
 from bifrostd.mirror.runner import execute, plan_target
 from bifrostd.mirror.schedule import next_run, parse_cron
 from bifrostd.mirror.targets import TargetSchedule
@@ -58,9 +58,23 @@ def test_moved_content_is_copied_and_the_old_key_follows_the_policy():
 
 
 def test_identical_content_is_sent_once():
-    p = make_plan([wanted("a.exr"), wanted("b.exr"), wanted("c.exr", "h2")])
+    big = COPY_MIN_BYTES
+    p = make_plan([wanted("a.exr", size=big), wanted("b.exr", size=big), wanted("c.exr", "h2", size=big)])
     assert [u.key for u in p.uploads] == ["projects/a.exr", "projects/c.exr"]
     assert [(c.src_key, c.key, c.after_upload) for c in p.copies] == [("projects/a.exr", "projects/b.exr", True)]
+
+
+def test_identical_small_content_is_uploaded_under_each_key_instead_of_copied():
+    small = COPY_MIN_BYTES - 1  # a PUT of it answers sooner than a copy, for the same one request
+    p = make_plan([wanted(f"f{n}.exr", size=small) for n in range(3)])
+    assert [u.key for u in p.uploads] == ["projects/f0.exr", "projects/f1.exr", "projects/f2.exr"]
+    assert not p.copies
+
+
+def test_a_small_moved_file_is_still_copied_from_its_old_key():
+    old = RecordedObject("projects", "old.exr", "h1", 10, etag="0" * 32)
+    p = make_plan([wanted("new.exr")], [old], {"h1": [old]}, delete="mirror")
+    assert [(c.src_key, c.src_etag) for c in p.copies] == [("projects/old.exr", "0" * 32)] and not p.uploads
 
 
 def test_a_key_being_rewritten_is_not_a_copy_source():

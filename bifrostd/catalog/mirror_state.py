@@ -70,6 +70,7 @@ class RecordedObject:
     size: int
     gone_ns: int | None = None
     mtime_ns: int | None = None
+    etag: str | None = None  # as recorded when the object was confirmed; read by ``sources`` only
 
     @property
     def key(self) -> str:
@@ -198,7 +199,7 @@ class MirrorState:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             rows = self._conn.execute(
-                "SELECT root, path, hash, size, gone_ns, mtime_ns FROM mirror_objects "
+                "SELECT root, path, hash, size, gone_ns, mtime_ns, etag FROM mirror_objects "
                 f"WHERE target = ? AND hash IN ({','.join('?' * len(chunk))}) ORDER BY gone_ns IS NOT NULL, root, path",
                 (target, *chunk))
             for row in rows:

@@ -488,12 +488,73 @@ def listing(fs: Any, target: Target) -> Iterator[tuple[RemoteObject, bool]]:
             yield _from_metadata(target.protocol, key, info["size"], meta, info.get("etag")), meta is not None
 
 
-def server_copy(fs: Any, target: Target, src_key: str, dst_key: str) -> None:
-    """Copy inside the bucket without moving the bytes through this host; metadata travels with it."""
+#: CopyObject copies at most 5 GiB; a larger object goes by s3fs's multipart copy.
+S3_COPY_MAX = 5 << 30
+
+
+def server_copy(fs: Any, target: Target, src_key: str, dst_key: str, *, size: int, xxh3: str, mtime_ns: int,
+                src_etag: str | None = None) -> str | None:
+    """Copy inside the bucket without moving the bytes through this host.
+
+    Returns the new object's ETag when the copy's own response proves the
+    content (the caller then sends no HEAD), else None: the object's
+    metadata then came from the source with the bytes, and the caller
+    confirms it by a HEAD as after any other write. See ``_s3_copy``.
+    """
     src, dst = target.path_for(src_key), target.path_for(dst_key)
+    if target.protocol == "s3":
+        return _s3_copy(fs, target, src, dst, size=size, xxh3=xxh3, mtime_ns=mtime_ns, src_etag=src_etag)
     if target.protocol != "file":
         fs.copy(src, dst)
-        return
+        return None
+    _copy_local(src, dst)
+    return None
+
+
+def _s3_copy(fs: Any, target: Target, src: str, dst: str, *, size: int, xxh3: str, mtime_ns: int,
+             src_etag: str | None) -> str | None:
+    """One CopyObject; confirmed by its response where the source's ETag is an MD5 we know.
+
+    A source whose recorded ETag is the MD5 of its bytes (a single-part
+    object, confirmed when it was written) is copied with our metadata in
+    the request (``MetadataDirective=REPLACE``: the copy carries its own
+    file's mtime), on the condition that the source still has that ETag
+    (``CopySourceIfMatch``); S3 answers a copy with the MD5 of the bytes it
+    wrote, so an answer equal to the source's ETag proves the key holds the
+    content the catalog hashed. Any other answer (an encrypted bucket, whose
+    ETags are not MD5s) leaves the metadata unproven: the copy is made again
+    with the source's metadata, and the caller confirms it by a HEAD. So do a
+    source whose ETag is unknown or a multipart ETag, and one over 5 GiB.
+    """
+    if src_etag is not None and _is_md5(src_etag) and size <= S3_COPY_MAX:
+        extra = {"MetadataDirective": "REPLACE", "Metadata": object_metadata("s3", xxh3, mtime_ns),
+                 "CopySourceIfMatch": f'"{src_etag}"'}
+        if _copy_object(fs, target, src, dst, extra) == src_etag:
+            return src_etag
+    if size > S3_COPY_MAX:
+        fs.copy(src, dst)
+    else:
+        _copy_object(fs, target, src, dst, {})
+    return None
+
+
+def _copy_object(fs: Any, target: Target, src: str, dst: str, extra: dict[str, Any]) -> str:
+    """One CopyObject request; the ETag it answers, unquoted."""
+    src_bucket, src_name, _ = fs.split_path(src)
+    bucket, name, _ = fs.split_path(dst)
+    if target.storage_class:
+        extra = {**extra, "StorageClass": target.storage_class}
+    out = fs.call_s3("copy_object", Bucket=bucket, Key=name, CopySource={"Bucket": src_bucket, "Key": src_name},
+                     **extra)
+    fs.invalidate_cache(dst)  # s3fs's listing cache may hold the old object
+    return str((out.get("CopyObjectResult") or {}).get("ETag") or "").strip('"')
+
+
+def _is_md5(etag: str) -> bool:
+    return len(etag) == 32 and all(c in "0123456789abcdef" for c in etag.lower())
+
+
+def _copy_local(src: str, dst: str) -> None:
     with open(src, "rb") as source:
         writer = _LocalWriter(dst, _xattr(src, XATTR_HASH) or "", _int(_xattr(src, XATTR_MTIME)) or 0)
         try:

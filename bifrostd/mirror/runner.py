@@ -242,7 +242,7 @@ class _Execution:
         self.streak = 0
         self.stopped = False
         self.broken = False
-        self.landed: set[str] = set()  # keys uploaded (or found) in this run: sources for duplicate copies
+        self.landed: dict[str, str | None] = {}  # key -> ETag of what landed in this run: sources for duplicates
 
     # -- phases -------------------------------------------------------------------------------
     def all_phases(self, the_plan: MirrorPlan) -> None:
@@ -302,11 +302,15 @@ class _Execution:
 
     def copies(self, copies: list[Copy], stage: str) -> None:
         transfer = self._transfer()
-        items = ((c, CopyItem(c.src_key, c.key, c.size, c.hash)) for c in copies)
+        items = ((c, self._copy_item(c)) for c in copies)
         self._run(stage, len(copies), self._in_flight(items, lambda pair: (pair[0].root, pair[0].path, pair[0].size)),
                   lambda pair: transfer.copy(pair[1]),
                   lambda pair, result: self._landed(pair[0].root, pair[0].path, pair[0].hash, pair[0].size,
                                                     pair[0].mtime_ns, result))
+
+    def _copy_item(self, c: Copy) -> CopyItem:
+        """The copy to make; a source uploaded by this run has the ETag its upload landed with."""
+        return CopyItem(c.src_key, c.key, c.size, c.hash, c.mtime_ns, c.src_etag or self.landed.get(c.src_key))
 
     def deletes(self, deletes: Iterable[Delete]) -> None:
         transfer = self._transfer()
@@ -326,7 +330,7 @@ class _Execution:
     def _landed(self, root: str, path: str, digest: str, size: int, mtime_ns: int, result: FileResult) -> None:
         if result.ok:
             self.recorder.present(root, path, digest, size, mtime_ns, result.etag)
-            self.landed.add(result.key)
+            self.landed[result.key] = result.etag
         # CHANGED and FAILED keys stay unknown (marked in flight): the next run checks them
 
     def _in_flight(self, items: Iterator[T], row: Callable[[T], tuple[str, str, int]]) -> Iterator[T]:

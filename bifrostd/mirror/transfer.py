@@ -18,6 +18,15 @@ Integrity, in the order the checks happen for an upload:
    ``bifrost-xxh3`` metadata;
 4. the local file is stat'ed again: if it moved on, the result is CHANGED and the
    caller must not record it as mirrored (it goes again next run).
+
+A server-side copy moves no bytes through this host; its source is an object
+confirmed by the checks above when it was written. It is confirmed like an
+upload: by the copy's response where that proves the content (S3: the source's
+recorded ETag is the MD5 of its bytes, the copy is conditional on it, and the
+response's ETag equals it; our metadata went in the same request), otherwise by
+one HEAD of size and the ``bifrost-xxh3`` metadata that came from the source
+with the bytes. A copy whose source is gone fails; the runner then forgets the
+source, so the next run uploads the file.
 """
 
 from __future__ import annotations
@@ -76,12 +85,19 @@ class UploadItem:
 
 @dataclass(frozen=True, slots=True)
 class CopyItem:
-    """Content already in the bucket under ``src_key`` that should also be at ``key``."""
+    """Content already in the bucket under ``src_key`` that should also be at ``key``.
+
+    ``mtime_ns`` is the destination file's (it goes into the copy's metadata
+    where the copy can carry new metadata); ``src_etag`` is the source's ETag
+    as recorded when it was confirmed, None if unknown.
+    """
 
     src_key: str
     key: str
     size: int
     xxh3: str
+    mtime_ns: int = 0
+    src_etag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +306,10 @@ class Transfer:
             return FileResult(item.key, Outcome.FAILED, error=f"invalid key: {problem}")
         try:
             def once() -> RemoteObject:
-                server_copy(self.fs, self.target, item.src_key, item.key)
+                confirmed = server_copy(self.fs, self.target, item.src_key, item.key, size=item.size,
+                                        xxh3=item.xxh3, mtime_ns=item.mtime_ns, src_etag=item.src_etag)
+                if confirmed is not None:  # the copy's own response proved the content: no HEAD needed
+                    return RemoteObject(item.key, item.size, item.xxh3, item.mtime_ns, confirmed)
                 return self._confirm(item.key, item.size, item.xxh3)
 
             remote, attempts = self._retrying(once)

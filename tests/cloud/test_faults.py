@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from bifrostd.mirror import Outcome, Transfer, open_filesystem
+from bifrostd.mirror import CopyItem, Outcome, Transfer, open_filesystem
 from bifrostd.mirror.backends import head
 
 from .conftest import new_bucket
@@ -147,3 +147,59 @@ def test_an_etag_that_is_not_the_md5_falls_back_to_a_head(faulty, tmp_path):
     result = transfer.upload(item, check_existing=False)
     assert result.outcome is Outcome.UPLOADED, result.error
     assert [method for method, _, _ in proxy.log] == ["PUT", "HEAD"]
+
+
+def uploaded(fs, target, tmp_path, key: str, size: int = 4096):
+    item = item_for(write(tmp_path / key, os.urandom(size)), key)
+    result = Transfer(fs, target).upload(item, check_existing=False)
+    assert result.outcome is Outcome.UPLOADED, result.error
+    return item, result.etag
+
+
+def test_an_s3_copy_is_one_request_carrying_the_metadata(faulty, tmp_path):
+    fs, target, proxy = faulty
+    item, etag = uploaded(fs, target, tmp_path, "a.bin")
+    proxy.log.clear()
+    copy = CopyItem("a.bin", "b.bin", item.size, item.xxh3, mtime_ns=item.mtime_ns + 5, src_etag=etag)
+    result = Transfer(fs, target).copy(copy)
+    assert result.outcome is Outcome.COPIED and result.etag == etag, result.error
+    assert [(method, path.rsplit("/", 1)[-1]) for method, path, _ in proxy.log] == [("PUT", "b.bin")]
+    landed = head(fs, target, "b.bin")
+    assert (landed.size, landed.xxh3, landed.mtime_ns, landed.etag) == (item.size, item.xxh3, item.mtime_ns + 5, etag)
+
+
+@pytest.mark.parametrize(("size", "known"), [(4096, False), (11 * MIB, True)], ids=["etag-unknown", "multipart"])
+def test_an_s3_copy_the_response_cannot_prove_is_confirmed_by_one_head(faulty, tmp_path, size, known):
+    """Without the source's MD5 as ETag, the metadata comes from the source with the bytes, checked by a HEAD."""
+    fs, target, proxy = faulty
+    item, etag = uploaded(fs, target, tmp_path, "a.bin", size)
+    proxy.log.clear()
+    copy = CopyItem("a.bin", "b.bin", item.size, item.xxh3, mtime_ns=item.mtime_ns + 5, src_etag=etag if known else None)
+    result = Transfer(fs, target).copy(copy)
+    assert result.outcome is Outcome.COPIED, result.error
+    assert [method for method, _, _ in proxy.log] == ["PUT", "HEAD"]
+    landed = head(fs, target, "b.bin")
+    assert (landed.size, landed.xxh3, landed.mtime_ns) == (item.size, item.xxh3, item.mtime_ns)
+
+
+def test_an_s3_copy_answered_with_another_etag_is_made_again_with_the_source_metadata(faulty, tmp_path):
+    """An encrypted bucket's ETags are not MD5s: our metadata in the copy would be unproven."""
+    fs, target, proxy = faulty
+    item, etag = uploaded(fs, target, tmp_path, "a.bin")
+    proxy.log.clear()
+    copy = CopyItem("a.bin", "b.bin", item.size, item.xxh3, mtime_ns=item.mtime_ns + 5, src_etag="f" * 32)
+    result = Transfer(fs, target).copy(copy)
+    assert result.outcome is Outcome.COPIED, result.error
+    assert [method for method, _, _ in proxy.log] == ["PUT", "PUT", "HEAD"]
+    assert head(fs, target, "b.bin").mtime_ns == item.mtime_ns  # the source's, as copied with its bytes
+
+
+def test_an_s3_copy_whose_source_vanished_fails_at_once(faulty, tmp_path):
+    fs, target, proxy = faulty
+    item, etag = uploaded(fs, target, tmp_path, "a.bin")
+    fs.rm_file(target.path_for("a.bin"))
+    proxy.log.clear()
+    result = Transfer(fs, target).copy(CopyItem("a.bin", "b.bin", item.size, item.xxh3, src_etag=etag))
+    assert result.outcome is Outcome.FAILED and result.attempts == 1  # permanent: not retried
+    assert [method for method, _, _ in proxy.log] == ["PUT"]
+    assert head(fs, target, "b.bin") is None

@@ -25,7 +25,7 @@ from bifrostd.catalog.mirror_state import MirrorState
 from bifrostd.observe.hashing import hash_file
 from bifrostd.mirror import Transfer, open_filesystem, parse_targets
 from bifrostd.mirror.backends import head, remove
-from bifrostd.mirror.plan import DAY_NS
+from bifrostd.mirror.plan import COPY_MIN_BYTES, DAY_NS
 from bifrostd.mirror.runner import locator, run_target
 
 from .faultproxy import FaultProxy, Rule
@@ -102,9 +102,9 @@ FILES = 2 * 2 * (1 + 3) + 2
 def test_first_run_uploads_and_a_second_run_makes_no_request(studio):
     first = studio.run()
     assert first.status == "ok" and first.counts == {"uploaded": FILES}, first.failures
+    # one PUT per object, confirmed by its ETag: no HEAD after, none before (nothing was in flight), no listing
+    assert [method for method, _, _ in studio.proxy.log] == ["PUT"] * FILES
     assert len(studio.objects()) == FILES
-    # one PUT per object, confirmed by its ETag: no HEAD after, none before (nothing was in flight)
-    assert len(studio.requests("PUT")) == FILES and studio.requests("HEAD") == []
     studio.proxy.clear()
     second = studio.run()
     assert second.status == "nothing" and second.plan.empty
@@ -118,7 +118,7 @@ def test_moved_file_is_copied_server_side_and_duplicates_are_sent_once(tmp_path,
     studio.run()
     old = studio.tree / "demo/sequences/sq010/notes.txt"
     os.rename(old, studio.tree / "demo/notes_moved.txt")
-    data = os.urandom(50_000)
+    data = os.urandom(COPY_MIN_BYTES)
     write(studio.tree / "demo/dup_a.bin", data)
     write(studio.tree / "demo/dup_b.bin", data)
     studio.rescan()
@@ -128,9 +128,26 @@ def test_moved_file_is_copied_server_side_and_duplicates_are_sent_once(tmp_path,
     assert report.bytes == len(data)  # the move and the duplicate moved no bytes through this host
     puts = [path for method, path, _ in studio.requests("PUT")]
     assert sum("dup_" in p for p in puts) == 2 and len(puts) == 3  # one upload, two copies (PUT + copy source)
+    # each copy is that one request, confirmed by its response: no HEAD, no listing
+    assert sorted(method for method, _, _ in studio.proxy.log) == ["DELETE", "PUT", "PUT", "PUT"]
     objects = studio.objects()
     assert "projects/demo/notes_moved.txt" in objects and "projects/demo/sequences/sq010/notes.txt" not in objects
     assert objects["projects/demo/dup_b.bin"] == len(data)
+    moved = head(studio.fs, studio.target, "projects/demo/notes_moved.txt")
+    assert moved.xxh3 == hash_file(studio.tree / "demo/notes_moved.txt")
+    assert moved.mtime_ns == os.stat(studio.tree / "demo/notes_moved.txt").st_mtime_ns  # its own file's metadata
+
+
+def test_identical_small_frames_are_each_one_upload(tmp_path, proxy):
+    studio = Studio(tmp_path, proxy)
+    frame = os.urandom(4096)  # a render tree's black frames: far below COPY_MIN_BYTES
+    for n in range(6):
+        write(studio.tree / f"demo/renders/black.{1001 + n}.exr", frame)
+    studio.rescan()
+    proxy.clear()
+    report = studio.run()
+    assert report.counts == {"uploaded": FILES + 6}, report.failures
+    assert [method for method, _, _ in studio.proxy.log] == ["PUT"] * (FILES + 6)  # one request per file
 
 
 def test_server_errors_are_retried_within_a_run(studio):
