@@ -493,19 +493,24 @@ S3_COPY_MAX = 5 << 30
 
 
 def server_copy(fs: Any, target: Target, src_key: str, dst_key: str, *, size: int, xxh3: str, mtime_ns: int,
-                src_etag: str | None = None) -> str | None:
+                src_etag: str | None = None) -> RemoteObject | None:
     """Copy inside the bucket without moving the bytes through this host.
 
-    Returns the new object's ETag when the copy's own response proves the
-    content (the caller then sends no HEAD), else None: the object's
-    metadata then came from the source with the bytes, and the caller
-    confirms it by a HEAD as after any other write. See ``_s3_copy``.
+    Returns the new object as the copy's own response reports it, for the
+    caller to check as it would a HEAD's answer (so no HEAD is sent), or
+    None: the caller then confirms it by a HEAD. On S3 a returned object is
+    proven by its ETag (``_s3_copy``); on GCS it is the rewrite's resource,
+    whose size and metadata came from the source with the bytes
+    (``_gcs_copy``). Azure's copy answers neither, so a HEAD follows it.
     """
     src, dst = target.path_for(src_key), target.path_for(dst_key)
     if target.protocol == "s3":
-        return _s3_copy(fs, target, src, dst, size=size, xxh3=xxh3, mtime_ns=mtime_ns, src_etag=src_etag)
-    if target.protocol != "file":
-        fs.copy(src, dst)
+        etag = _s3_copy(fs, target, src, dst, size=size, xxh3=xxh3, mtime_ns=mtime_ns, src_etag=src_etag)
+        return None if etag is None else RemoteObject(dst_key, size, xxh3, mtime_ns, etag)
+    if target.protocol == "gs":
+        return _gcs_copy(fs, src, dst, dst_key)
+    if target.protocol == "az":
+        fs.cp_file(src, dst)  # not fs.copy, whose path expansion lists both keys first
         return None
     _copy_local(src, dst)
     return None
@@ -536,6 +541,29 @@ def _s3_copy(fs: Any, target: Target, src: str, dst: str, *, size: int, xxh3: st
     else:
         _copy_object(fs, target, src, dst, {})
     return None
+
+
+def _gcs_copy(fs: Any, src: str, dst: str, dst_key: str) -> RemoteObject:
+    """One rewrite request (more only for an object the service copies in steps); what its resource says.
+
+    The resource is the new object as a HEAD would report it: its size, and
+    the metadata copied from the source with the bytes.
+    """
+    from fsspec.asyn import sync
+
+    src_bucket, src_name, _ = fs.split_path(src)
+    bucket, name, _ = fs.split_path(dst)
+    token: dict[str, str] = {}
+    while True:
+        out = sync(fs.loop, fs._call, "POST", "b/{}/o/{}/rewriteTo/b/{}/o/{}", src_bucket, src_name, bucket, name,
+                   headers={"Content-Type": "application/json"}, json_out=True, **token)
+        if out.get("done"):
+            break
+        token = {"rewriteToken": out["rewriteToken"]}
+    fs.invalidate_cache(dst)
+    resource = out["resource"]
+    return _from_metadata("gs", dst_key, resource["size"], resource.get("metadata"),
+                          resource.get("etag") or resource.get("md5Hash"))
 
 
 def _copy_object(fs: Any, target: Target, src: str, dst: str, extra: dict[str, Any]) -> str:

@@ -24,8 +24,8 @@ confirmed by the checks above when it was written. It is confirmed like an
 upload: by the copy's response where that proves the content (S3: the source's
 recorded ETag is the MD5 of its bytes, the copy is conditional on it, and the
 response's ETag equals it; our metadata went in the same request), otherwise by
-one HEAD of size and the ``bifrost-xxh3`` metadata that came from the source
-with the bytes. A copy whose source is gone fails; the runner then forgets the
+the size and the ``bifrost-xxh3`` metadata that came from the source with the
+bytes, as the response reports them (GCS's rewrite) or one HEAD (the rest). A copy whose source is gone fails; the runner then forgets the
 source, so the next run uploads the file.
 """
 
@@ -276,6 +276,10 @@ class Transfer:
         remote = head(self.fs, self.target, key)
         if remote is None:
             raise Mismatch(f"{key}: not found after upload")
+        return self._check(key, remote, size, xxh3)
+
+    def _check(self, key: str, remote: RemoteObject, size: int, xxh3: str) -> RemoteObject:
+        """``remote`` (a HEAD's answer, or a write's response that says as much) must report our size and hash."""
         if remote.size != size:
             raise Mismatch(f"{key}: size {remote.size} after upload, expected {size}")
         if remote.xxh3 is not None and remote.xxh3 != xxh3:
@@ -306,10 +310,10 @@ class Transfer:
             return FileResult(item.key, Outcome.FAILED, error=f"invalid key: {problem}")
         try:
             def once() -> RemoteObject:
-                confirmed = server_copy(self.fs, self.target, item.src_key, item.key, size=item.size,
-                                        xxh3=item.xxh3, mtime_ns=item.mtime_ns, src_etag=item.src_etag)
-                if confirmed is not None:  # the copy's own response proved the content: no HEAD needed
-                    return RemoteObject(item.key, item.size, item.xxh3, item.mtime_ns, confirmed)
+                reported = server_copy(self.fs, self.target, item.src_key, item.key, size=item.size,
+                                       xxh3=item.xxh3, mtime_ns=item.mtime_ns, src_etag=item.src_etag)
+                if reported is not None:  # the copy's own response says what a HEAD would: none needed
+                    return self._check(item.key, reported, item.size, item.xxh3)
                 return self._confirm(item.key, item.size, item.xxh3)
 
             remote, attempts = self._retrying(once)

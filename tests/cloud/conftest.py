@@ -142,9 +142,9 @@ def new_bucket(request, protocol: str, tmp_path: Path, **settings):
         settings.setdefault("endpoint_url", f"http://127.0.0.1:{port}")
         target = make_target(protocol, f"s3://{bucket}/mirror", **settings)
     elif protocol == "gs":
-        endpoint = request.getfixturevalue("gcs_endpoint")
-        target = make_target(protocol, f"gs://{bucket}/mirror", endpoint_url=endpoint, anonymous=True,
-                             options={"project": "test"}, **settings)
+        settings.setdefault("endpoint_url", request.getfixturevalue("gcs_endpoint"))
+        target = make_target(protocol, f"gs://{bucket}/mirror", anonymous=True, options={"project": "test"},
+                             **settings)
     elif protocol == "az":
         request.getfixturevalue("azurite")
         target = make_target(protocol, f"az://{bucket}/mirror", **settings)

@@ -203,3 +203,20 @@ def test_an_s3_copy_whose_source_vanished_fails_at_once(faulty, tmp_path):
     assert result.outcome is Outcome.FAILED and result.attempts == 1  # permanent: not retried
     assert [method for method, _, _ in proxy.log] == ["PUT"]
     assert head(fs, target, "b.bin") is None
+
+
+def test_a_gcs_copy_is_one_rewrite_confirmed_by_its_response(request, tmp_path):
+    """The rewrite's resource reports size and the metadata copied with the bytes, as a HEAD would."""
+    endpoint = request.getfixturevalue("gcs_endpoint")
+    proxy = FaultProxy(int(endpoint.rsplit(":", 1)[1])).start()
+    try:
+        fs, target = new_bucket(request, "gs", tmp_path, endpoint_url=proxy.url)
+        item = item_for(write(tmp_path / "a.bin", os.urandom(5000)), "a.bin")
+        assert Transfer(fs, target).upload(item, check_existing=False).ok
+        proxy.log.clear()
+        result = Transfer(fs, target).copy(CopyItem("a.bin", "b.bin", item.size, item.xxh3))
+        assert result.outcome is Outcome.COPIED, result.error
+        assert [(method, "rewriteTo" in path) for method, path, _ in proxy.log] == [("POST", True)]
+        assert head(fs, target, "b.bin").xxh3 == item.xxh3
+    finally:
+        proxy.stop()
