@@ -1,15 +1,26 @@
-"""Benchmark: matching paths against a template set, Bifrost vs a per-template regex loop.
+"""Benchmark: matching paths against a template set, Bifrost vs per-template regex loops.
 
 Generates realistic paths (mostly frame sequences, work files, publishes, plus
 junk that matches nothing) by formatting random fields through each template,
-so the generator knows the right answer for every path. Both matchers are
+so the generator knows the right answer for every path. Every matcher is
 checked against that ground truth; a mismatch is a failure, not a footnote.
 
-Two sets are measured: the default studio templates (``templates/``) and a
+Two references: a per-template regex loop in the set's own order, and the
+same loop tuned the way a studio tunes its list, most frequent template
+first (ordered by how often each template matches the generated paths).
+Bifrost and both references are timed in turn within each run, so a drift in
+the machine's speed moves all three alike.
+
+Three sets are measured: the default studio templates (``templates/``), a
+small 15-template set shaped like a studio that keeps its list short, and a
 synthetic set of 100+ templates shaped like a large studio configuration.
 
+Paths are matched in the generated (random) order by default, the worst case
+for anything shared between neighbours; ``--order walk`` sorts them as a walk
+of the tree would list them, siblings together.
+
 Prints a table, and as the last line one JSON object with the figures.
-Usage: python bench/templates.py [--paths 200000] [--runs 5]
+Usage: python bench/templates.py [--paths 200000] [--runs 5] [--order random|walk]
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import random
 import re
 import statistics
 import sys
+from collections import Counter
 import tempfile
 import time
 from pathlib import Path
@@ -91,11 +103,17 @@ def random_fields(template, rng: random.Random) -> dict[str, Any]:
     return fields
 
 
-def generate(template_set: TemplateSet, count: int, seed: int = 7) -> list[tuple[str, str | None]]:
-    """(absolute path, expected template name or None) pairs; about 10 % junk."""
+def frames_weigh_more(template) -> float:
+    """Frame-sequence templates are 8 times as common as the others, as on a studio volume."""
+    return 8 if any(k.type is KeyType.FRAME for k in template.keys.values()) else 1
+
+
+def generate(template_set: TemplateSet, count: int, seed: int = 7, *, junk: float = 0.1,
+             weigh=frames_weigh_more) -> list[tuple[str, str | None]]:
+    """(absolute path, expected template name or None) pairs; a ``junk`` share matches nothing."""
     rng = random.Random(seed)
     templates = sorted(template_set.templates.values(), key=lambda t: t.name)
-    weights = [8 if any(k.type is KeyType.FRAME for k in t.keys.values()) else 1 for t in templates]
+    weights = [weigh(t) for t in templates]
     out: list[tuple[str, str | None]] = []
     while len(out) < count:
         template = rng.choices(templates, weights)[0]
@@ -103,7 +121,7 @@ def generate(template_set: TemplateSet, count: int, seed: int = 7) -> list[tuple
             path = template_set.format(template.name, random_fields(template, rng))
         except Exception:
             continue
-        if rng.random() < 0.1:
+        if rng.random() < junk:
             out.append((_junk(path, rng), None))
         else:
             out.append((path, template.name))
@@ -153,15 +171,42 @@ class RegexLoop:
         return None
 
 
-# -- the synthetic large set ----------------------------------------------------------
+class FrequentFirst(RegexLoop):
+    """The loop a studio tunes: templates ordered by how often each matches, most frequent first."""
+
+    def __init__(self, template_set: TemplateSet, expected: list[str | None]) -> None:
+        super().__init__(template_set)
+        counts = Counter(name for name in expected if name is not None)
+        self.templates.sort(key=lambda entry: -counts[entry[0]])  # stable: ties keep the set's order
+
+
+# -- the synthetic sets ----------------------------------------------------------
 DEPARTMENTS = ["layout", "anim", "cfx", "fx", "light", "comp", "matte", "roto", "paint", "track",
                "model", "rig", "lookdev", "groom", "crowd", "previs", "edit", "sound", "plate", "review"]
 KINDS = [("work", "ma", False), ("work_nk", "nk", False), ("render", "exr", True),
          ("cache", "abc", False), ("precomp", "exr", True), ("publish", "usd", False)]
 
 
-def synthetic_set(folder: Path) -> Path:
-    """A 120-template set: 20 departments × 6 kinds, plus their roots and keys."""
+#: A small studio's list: seven departments' work files and renders, and the shot folder (15 templates).
+SMALL_DEPARTMENTS = ["light", "comp", "plate", "fx", "anim", "layout", "matte"]
+SMALL_KINDS = [KINDS[0], KINDS[2]]
+#: As on a real volume, junk is rare (about 1.5 %) ...
+SMALL_JUNK = 0.015
+
+
+def small_studio_weight(template) -> float:
+    """... and one kind of file dominates: renders halve in number from one department to the next
+    (lighting about half of all paths), the work files are one share each. The harshest shape for
+    Bifrost: a loop ordered by frequency finds most paths with its first regex or two."""
+    dept, _, kind = template.name.partition("_")
+    if kind != "render":
+        return 1
+    return 2.0 ** (len(SMALL_DEPARTMENTS) - 1 - SMALL_DEPARTMENTS.index(dept))
+
+
+def synthetic_set(folder: Path, departments: list[str] = DEPARTMENTS,
+                  kinds: list[tuple[str, str, bool]] = KINDS, label: str = "synthetic") -> Path:
+    """A set of departments × kinds templates plus the shot folder (121 by default), with roots and keys."""
     lines = [
         "schema: bifrost.templates.1",
         "roots:",
@@ -176,32 +221,40 @@ def synthetic_set(folder: Path) -> Path:
         "templates:",
         "  shot_root: {path: '{project}/shots/{sequence}/{shot}', entity: shot}",
     ]
-    for dept in DEPARTMENTS:
-        for kind, ext, frames in KINDS:
+    for dept in departments:
+        for kind, ext, frames in kinds:
             name = f"{dept}_{kind}"
             folder_name = kind.split("_")[0]
             tail = f".{{frame}}.{ext}" if frames else f".{ext}"
             lines.append(f"  {name}: {{path: '{{@shot_root}}/{dept}/{folder_name}{'_' + ext if kind == 'work_nk' else ''}"
                          f"/v{{version}}/{{shot}}_{dept}_{kind}[_{{name}}]_v{{version}}{tail}'}}")
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "synthetic.yaml"
+    path = folder / f"{label}.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 # -- measuring ------------------------------------------------------------------------
-def time_matcher(match, paths: list[str], runs: int) -> tuple[float, list[Any]]:
-    """Median time of matching every path, in bulk as a scan does: the garbage
-    collector paused (TemplateSet.match_many), the same for both matchers."""
-    timings = []
-    results: list[Any] = []
+def time_matchers(matchers: dict[str, Any], paths: list[str], runs: int) -> tuple[dict[str, float], dict[str, list[Any]]]:
+    """Median time of each matcher over every path, in bulk as a scan does (the
+    garbage collector paused). Within each run the matchers take turns, so the
+    machine's drift moves them alike."""
+    timings: dict[str, list[float]] = {name: [] for name in matchers}
+    results: dict[str, list[Any]] = {}
     for _ in range(runs):
-        results = []
-        start = time.perf_counter()
+        for name, match_all in matchers.items():
+            start = time.perf_counter()
+            results[name] = match_all(paths)
+            timings[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in timings.items()}, results
+
+
+def in_bulk(match):
+    """A matcher of one path made a matcher of a list, the collector paused as TemplateSet.match_many does."""
+    def match_all(paths: list[str]) -> list[Any]:
         with gc_paused():
-            results = [match(p) for p in paths]
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings), results
+            return [match(p) for p in paths]
+    return match_all
 
 
 def mismatches_bifrost(results, cases) -> int:
@@ -216,22 +269,32 @@ def mismatches_reference(results, cases) -> int:
     return sum((r[0] if r else None) != expected for r, (_, expected) in zip(results, cases))
 
 
-def measure(label: str, template_set: TemplateSet, count: int, runs: int) -> dict[str, Any]:
-    cases = generate(template_set, count)
+def measure(label: str, template_set: TemplateSet, count: int, runs: int, order: str, **shape: Any) -> dict[str, Any]:
+    cases = generate(template_set, count, **shape)
+    if order == "walk":
+        cases.sort()
     paths = [p for p, _ in cases]
-    reference = RegexLoop(template_set)
-    ours_s, ours = time_matcher(template_set.match, paths, runs)
-    ref_s, refs = time_matcher(reference.match, paths, runs)
+    matchers = {
+        "bifrost": template_set.match_many,
+        "loop": in_bulk(RegexLoop(template_set).match),
+        "frequent": in_bulk(FrequentFirst(template_set, [e for _, e in cases]).match),
+    }
+    seconds, results = time_matchers(matchers, paths, runs)
+    rate = {name: round(len(paths) / s) for name, s in seconds.items()}
     return {
         "set": label,
         "templates": len(template_set.templates),
         "paths": len(paths),
         "junk": sum(1 for _, e in cases if e is None),
-        "bifrost_paths_per_s": round(len(paths) / ours_s),
-        "reference_paths_per_s": round(len(paths) / ref_s),
-        "speedup": round(ref_s / ours_s, 2),
-        "bifrost_mismatches": mismatches_bifrost(ours, cases),
-        "reference_mismatches": mismatches_reference(refs, cases),
+        "order": order,
+        "bifrost_paths_per_s": rate["bifrost"],
+        "reference_paths_per_s": rate["loop"],
+        "frequent_first_paths_per_s": rate["frequent"],
+        "speedup": round(seconds["loop"] / seconds["bifrost"], 2),
+        "speedup_vs_frequent_first": round(seconds["frequent"] / seconds["bifrost"], 2),
+        "bifrost_mismatches": mismatches_bifrost(results["bifrost"], cases),
+        "reference_mismatches": mismatches_reference(results["loop"], cases),
+        "frequent_first_mismatches": mismatches_reference(results["frequent"], cases),
     }
 
 
@@ -239,20 +302,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--paths", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--order", choices=("random", "walk"), default="random")
     args = parser.parse_args()
     rows = []
     default_dir = REPO / "templates"
     if any(default_dir.glob("*.yaml")):
-        rows.append(measure("default", load_template_set(default_dir), args.paths, args.runs))
+        rows.append(measure("default", load_template_set(default_dir), args.paths, args.runs, args.order))
     with tempfile.TemporaryDirectory() as folder:
-        rows.append(measure("synthetic", load_template_set(synthetic_set(Path(folder))), args.paths, args.runs))
-    header = f"{'set':<10} {'templates':>9} {'paths':>8} {'junk':>6} {'bifrost/s':>11} {'loop/s':>9} {'speedup':>8} {'mismatch (ours/loop)':>21}"
-    print(f"median of {args.runs} runs, one core")
-    print(header)
+        small = synthetic_set(Path(folder), SMALL_DEPARTMENTS, SMALL_KINDS, label="small")
+        rows.append(measure("small", load_template_set(small), args.paths, args.runs, args.order,
+                            junk=SMALL_JUNK, weigh=small_studio_weight))
+        large = synthetic_set(Path(folder))
+        rows.append(measure("synthetic", load_template_set(large), args.paths, args.runs, args.order))
+    print(f"median of {args.runs} runs, one core, {args.order} order")
+    print(f"{'set':<10} {'templates':>9} {'paths':>8} {'junk':>6} {'bifrost/s':>11} {'loop/s':>9} {'frequent/s':>11} "
+          f"{'vs loop':>8} {'vs freq':>8} {'mismatch (ours/loop/freq)':>26}")
     for r in rows:
         print(f"{r['set']:<10} {r['templates']:>9} {r['paths']:>8} {r['junk']:>6} {r['bifrost_paths_per_s']:>11,} "
-              f"{r['reference_paths_per_s']:>9,} {r['speedup']:>7}x {r['bifrost_mismatches']:>10}/{r['reference_mismatches']}")
-    print(json.dumps({"bench": "templates", "runs": args.runs, "results": rows}))
+              f"{r['reference_paths_per_s']:>9,} {r['frequent_first_paths_per_s']:>11,} {r['speedup']:>7}x "
+              f"{r['speedup_vs_frequent_first']:>7}x "
+              f"{r['bifrost_mismatches']:>14}/{r['reference_mismatches']}/{r['frequent_first_mismatches']}")
+    print(json.dumps({"bench": "templates", "runs": args.runs, "order": args.order, "results": rows}))
 
 
 if __name__ == "__main__":
