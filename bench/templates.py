@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bifrostd.templates import KeyType, TemplateSet, load_template_set  # noqa: E402
-from bifrostd.templates.templateset import gc_paused  # noqa: E402
+from bifrostd.collector import gc_paused  # noqa: E402
 from bifrostd.templates.pattern import KeyRef, Optional, walk_tokens  # noqa: E402
 
 JUNK_SUFFIXES = ("~", ".bak", ".tmp", ".swp", " copy", ".autosave")

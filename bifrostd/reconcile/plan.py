@@ -31,7 +31,8 @@ from ..model import (
 )
 from ..templates.compiled import CompiledTemplate
 from ..templates.entities import Chain, Entity
-from ..templates.templateset import Match, TemplateSet, gc_paused
+from ..collector import gc_paused
+from ..templates.templateset import Match, TemplateSet
 
 def canonical_json(values: dict[str, Any]) -> str:
     """The stored form of typed fields: sorted keys, compact, stable across runs."""

@@ -9,12 +9,11 @@ reported as ambiguous, never silently resolved to the first.
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
+from ..collector import gc_paused
 from ..errors import FieldValueError, ResolveError, TemplateSetInvalid
 from .compiled import CompiledTemplate, compile_template, static_text_problem
 from .entities import Entity, deepest_entity, derive_entity
@@ -34,18 +33,6 @@ _UNPLANNED: _EntityPlan = ("", ())
 
 
 _NO_TEMPLATES = RootIndex()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (restored on exit, even on error)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Match:
