@@ -8,7 +8,10 @@ import threading
 import pytest
 import xxhash
 
-from bifrostd.observe.hashing import BUFFER_SIZE, HashStatus, NotRegularFile, hash_file, hash_many, hash_stable
+from bifrostd.observe import hashing
+from bifrostd.observe.hashing import (
+    BUFFER_SIZE, HashStatus, NotRegularFile, hash_file, hash_many, hash_stable, shutdown_pool, uses_pool,
+)
 from bifrostd.model import FileState, FindingKind
 
 
@@ -153,7 +156,7 @@ def test_worker_processes_give_the_same_outcomes_in_input_order(tmp_path):
         items.append((path, os.stat(path)))
     (tmp_path / "f3").unlink()  # vanished: reported by the worker that met it
     os.utime(tmp_path / "f5", ns=(1, 1))  # changed since observed: never read
-    outcomes = hash_many(items, workers=3, pool_min_files=1)
+    outcomes = hash_many(items, workers=3, pool_min_files=1, pool_min_bytes=0)
     assert [o.path for o in outcomes] == [str(p) for p, _ in items]
     assert outcomes[3].status is HashStatus.VANISHED and outcomes[3].digest is None
     assert outcomes[5].status is HashStatus.CHANGED and outcomes[5].digest is None
@@ -178,7 +181,7 @@ def test_files_hashed_folder_by_folder_keep_their_outcomes_when_a_folder_goes(tm
         path.unlink()
     (tmp_path / "shot" / "b").rmdir()  # the whole folder vanished after the walk
     for workers, pool_min_files in ((1, 2000), (3, 1)):
-        outcomes = hash_many(items, workers=workers, pool_min_files=pool_min_files)
+        outcomes = hash_many(items, workers=workers, pool_min_files=pool_min_files, pool_min_bytes=0)
         assert [o.path for o in outcomes] == [str(p) for p, _ in items]
         by_folder = {o.path: o for o in outcomes}
         for path, outcome in by_folder.items():
@@ -186,3 +189,58 @@ def test_files_hashed_folder_by_folder_keep_their_outcomes_when_a_folder_goes(tm
                 assert outcome.status is HashStatus.VANISHED
             else:
                 assert outcome.digest == xxhash.xxh3_128_hexdigest(contents.get(path, b"alone")), path
+
+
+def small_files(folder, sizes):
+    items = []
+    for i, size in enumerate(sizes):
+        path = folder / f"f{i}.exr"
+        path.write_bytes(os.urandom(size))
+        items.append((path, os.stat(path)))
+    return items
+
+
+@pytest.mark.parametrize(("min_files", "min_bytes", "pooled"), [
+    (10, 10 * 3000, True),        # exactly at both thresholds
+    (11, 10 * 3000, False),       # one file short
+    (10, 10 * 3000 + 1, False),   # one byte short
+    (1, 0, True),
+])
+def test_small_files_go_to_a_worker_only_at_both_thresholds(tmp_path, min_files, min_bytes, pooled):
+    items = [(str(p), (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)) for p, st in small_files(tmp_path, [3000] * 10)]
+    assert uses_pool(items, 2, min_files, min_bytes) is pooled
+    assert uses_pool(items, 1, min_files, min_bytes) is False  # one worker: never a process
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_inline_and_pooled_hashing_give_identical_outcomes(tmp_path, pooled):
+    items = small_files(tmp_path, [n * 37 % 4097 for n in range(60)])
+    total = sum(st.st_size for _, st in items)
+    (tmp_path / "f7.exr").unlink()  # vanished after it was observed
+    os.utime(tmp_path / "f9.exr", ns=(1, 1))  # changed since observed
+    shutdown_pool()
+    outcomes = hash_many(items, workers=2, pool_min_files=1, pool_min_bytes=total if pooled else total + 1)
+    assert (hashing._POOL is not None) is pooled  # a process was started only above the threshold
+    inline = hash_many(items, workers=1)
+    assert outcomes == inline
+    assert [o.path for o in outcomes] == [str(p) for p, _ in items]
+    assert outcomes[7].status is HashStatus.VANISHED and outcomes[9].status is HashStatus.CHANGED
+    assert all(o.digest == xxhash.xxh3_128_hexdigest(p.read_bytes()) for i, (p, _) in enumerate(items)
+               if i not in (7, 9) for o in [outcomes[i]])
+
+
+def test_the_flat_loop_refuses_what_hash_at_refuses(tmp_path):
+    """The inline loop and ``hash_stable`` agree on links, FIFOs, changed and vanished files."""
+    (tmp_path / "real.exr").write_bytes(b"frame")
+    (tmp_path / "link.exr").symlink_to(tmp_path / "real.exr")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "grown.exr").write_bytes(b"v1")
+    paths = ["real.exr", "link.exr", "pipe", "grown.exr", "gone.exr"]
+    (tmp_path / "gone.exr").write_bytes(b"x")
+    items = [(tmp_path / name, os.stat(tmp_path / ("real.exr" if name == "link.exr" else name))) for name in paths]
+    (tmp_path / "grown.exr").write_bytes(b"v2 longer")
+    (tmp_path / "gone.exr").unlink()
+    outcomes = hash_many(items, workers=1)
+    assert outcomes == [hash_stable(path, before) for path, before in items]
+    assert [o.status for o in outcomes] == [HashStatus.STABLE, HashStatus.NOT_REGULAR, HashStatus.NOT_REGULAR,
+                                            HashStatus.CHANGED, HashStatus.VANISHED]
