@@ -1,14 +1,18 @@
 """Content hashing: the only module that reads file content (xxh3-128, hex).
 
-Why these choices (measured in the perf baseline): xxh3 runs at memory speed
-and releases the GIL, so big files hash at ``cat`` speed with one reused
-1 MiB ``readinto`` buffer, and two threads nearly double that on cached data.
-Small files are bound by syscalls and the GIL: threads make them *slower*, so
-``hash_many`` sends big files to threads and splits many small files between
-the calling thread and worker *processes* (a pool started once, with the
-forkserver method where there is one: forking a daemon full of threads and
-open catalogs is unsafe). Workers get paths and expected signatures and send
-back plain tuples; every safety check below runs in the worker unchanged.
+Why these choices (measured in docs/performance.md): xxh3 runs at memory
+speed and releases the GIL, so big files hash with one reused 1 MiB
+``readv`` buffer, on threads. Small files are bound by system calls, and the
+per-file Python around them: ``hash_many`` hashes them on the calling thread
+in one flat loop with the cyclic collector paused, which keeps pace with a
+plain one-thread loop making the same checks. Splitting them with a worker
+process lost on 0-4 KiB files (sending paths and answers, and a second
+process competing for two shared cores), so a pool of worker processes
+(started once, with the forkserver method where there is one: forking a
+daemon full of threads and open catalogs is unsafe) is used only for batches
+of at least ``POOL_MIN_FILES`` files and ``POOL_MIN_BYTES`` bytes. Workers get
+paths and expected signatures and send back plain tuples; every safety check
+below runs in the worker unchanged.
 
 Safety invariants:
 - a path is opened with ``O_NOFOLLOW | O_NONBLOCK``: a symlink swapped in is
@@ -16,8 +20,9 @@ Safety invariants:
   not a regular file (checked with ``fstat`` on the open descriptor) is
   closed unread.
 - a hash is only reported ``STABLE`` if the file's (size, mtime_ns, inode,
-  device) before, at open, after reading (``fstat``) and at the path
-  afterwards (``lstat``) all agree: torn content never gets a recorded hash.
+  device) as observed, at open (``fstat`` of the descriptor) and at the path
+  after reading and closing (``lstat``) all agree: torn content never gets a
+  recorded hash.
   Like every mtime check this cannot see a write landing in the same clock
   tick as the previous one; the caller hashes files that have settled.
 """
