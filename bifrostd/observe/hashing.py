@@ -153,13 +153,15 @@ def _digest_fd(fd: int, size_hint: int, buffer: bytearray | None, meter: Meter |
     ``meter`` is told each buffer's bytes of a file that is streamed (1 MiB and
     up), so progress moves while a big file is read; a small file adds no call.
     """
-    if size_hint < BUFFER_SIZE:
-        data = os.read(fd, size_hint + 1)
-        if len(data) <= size_hint:
-            return xxhash.xxh3_128_hexdigest(data)
-        hasher = xxhash.xxh3_128(data)
-    else:
-        hasher = xxhash.xxh3_128()
+    head = os.read(fd, size_hint + 1) if size_hint < BUFFER_SIZE else None
+    if head is not None and len(head) <= size_hint:
+        return xxhash.xxh3_128_hexdigest(head)
+    return _digest_from(fd, head, buffer, meter)
+
+
+def _digest_from(fd: int, head: bytes | None, buffer: bytearray | None, meter: Meter | None) -> str:
+    """The digest of ``head`` (what was read already, if anything) and the rest of the file, streamed."""
+    hasher = xxhash.xxh3_128(head) if head is not None else xxhash.xxh3_128()
     _stream(fd, hasher, buffer if buffer is not None else _thread_buffer(), meter)
     return hasher.hexdigest()
 
@@ -278,7 +280,8 @@ def hash_many(
     items = [(fspath(path), (_STAT_SIGNATURE if type(before) is stat_result else _STATE_SIGNATURE)(before))
              for path, before in files]
     meter = Meter(progress) if progress is not None else None
-    big = [i for i, (_, expected) in enumerate(items) if expected[0] >= big_file] if workers > 1 else []
+    sizes = [expected[0] for _, expected in items]  # one pass, then C-level max: most calls have no big file
+    big = [i for i, size in enumerate(sizes) if size >= big_file] if workers > 1 and max(sizes, default=0) >= big_file else []
     if not big and not uses_pool(items, workers, pool_min_files, pool_min_bytes):
         return _hash_inline(items, meter)
     outcomes: list[HashOutcome | None] = [None] * len(items)
@@ -371,7 +374,10 @@ def _hash_batch(items: list[tuple[str, tuple[int, int, int, int]]], meter: Meter
                                                   at_open.st_dev) != expected:
                 append(_refused(path, at_open))
                 continue
-            digest = _digest_fd(fd, expected[0], None, meter)
+            # _digest_fd inlined: one call less a file
+            head = _read(fd, expected[0] + 1) if expected[0] < BUFFER_SIZE else None
+            digest = (_hexdigest(head) if head is not None and len(head) <= expected[0]
+                      else _digest_from(fd, head, None, meter))
         except OSError as error:
             append(_failure(path, error))
             continue
@@ -399,7 +405,7 @@ def _checked_after(path: str, expected: tuple[int, int, int, int], digest: str) 
     return _new_outcome(HashOutcome, (path, _STABLE, digest, ""))
 
 
-_fstat, _close = os.fstat, os.close
+_fstat, _read, _close, _hexdigest = os.fstat, os.read, os.close, xxhash.xxh3_128_hexdigest
 _S_ISREG = st_.S_ISREG
 _STABLE = HashStatus.STABLE
 _new_outcome = tuple.__new__
