@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from enum import Enum
+from functools import partial
 from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
@@ -193,42 +194,29 @@ def hash_stable(path: PathLike, before: os.stat_result | FileState, *, stat: Sta
     inode, so same size and mtime means the content we read is unchanged, and
     nothing was renamed over it). Five syscalls for a small file, which is
     what keeps small-file hashing near the open+read+close floor.
-    ``stat`` (called as ``stat(path, dir_fd=None, follow_symlinks=False)``) is a seam: a
+    ``stat`` (called as ``stat(path, follow_symlinks=False)``) is a seam: a
     test can change the file between the read and the re-stat.
     """
-    name = os.fspath(path)
-    return _hash_at(name, name, _signature(before), None, stat)
+    return _hash_at(os.fspath(path), _signature(before), stat)
 
 
-def _hash_at(name: str, shown: str, expected: tuple[int, int, int, int], folder_fd: int | None,
-             stat: StatFn, meter: Meter | None = None) -> HashOutcome:
-    """The flat core of ``hash_stable``; ``name`` is relative to ``folder_fd`` when one is given.
-
-    Opening and stat-ing relative to an open folder skips resolving the whole
-    path twice per file, which is most of a small file's cost.
-    """
+def _hash_at(path: str, expected: tuple[int, int, int, int], stat: StatFn, meter: Meter | None = None) -> HashOutcome:
+    """The core of ``hash_stable``, for one file: open, check, read, close, check again."""
     try:
-        fd = os.open(name, _OPEN_FLAGS, dir_fd=folder_fd)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as error:
-        return _failure(shown, error)
+        return _failure(path, error)
     try:
         at_open = os.fstat(fd)
-        if not st_.S_ISREG(at_open.st_mode):
-            return HashOutcome(shown, HashStatus.NOT_REGULAR, message="not a regular file any more; not read")
-        if (at_open.st_size, at_open.st_mtime_ns, at_open.st_ino, at_open.st_dev) != expected:
-            return HashOutcome(shown, HashStatus.CHANGED, message="changed since it was observed; hash later")
+        if not st_.S_ISREG(at_open.st_mode) or (at_open.st_size, at_open.st_mtime_ns, at_open.st_ino,
+                                                 at_open.st_dev) != expected:
+            return _refused(path, at_open)
         digest = _digest_fd(fd, expected[0], None, meter)
     except OSError as error:
-        return _failure(shown, error)
+        return _failure(path, error)
     finally:
         os.close(fd)
-    try:
-        after = stat(name, dir_fd=folder_fd, follow_symlinks=False)
-    except OSError as error:
-        return _failure(shown, error)
-    if (after.st_size, after.st_mtime_ns, after.st_ino, after.st_dev) != expected:
-        return HashOutcome(shown, HashStatus.CHANGED, message="changed or replaced while being read; hash later")
-    return HashOutcome(shown, HashStatus.STABLE, digest)
+    return _checked_after(path, expected, digest, partial(stat, follow_symlinks=False))
 
 
 def _signature(st: os.stat_result | FileState) -> tuple[int, int, int, int]:
@@ -287,7 +275,7 @@ def hash_many(
     outcomes: list[HashOutcome | None] = [None] * len(items)
     small = [i for i, (_, expected) in enumerate(items) if workers <= 1 or expected[0] < big_file]
     with ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="bifrost-hash") as threads:
-        futures = [(i, threads.submit(_hash_at, items[i][0], items[i][0], items[i][1], None, os.stat, meter))
+        futures = [(i, threads.submit(_hash_at, items[i][0], items[i][1], os.stat, meter))
                    for i in big]
         pooled = uses_pool([items[i] for i in small], workers, pool_min_files, pool_min_bytes)
         shares = _shares(small, workers) if pooled else [small]
@@ -394,10 +382,11 @@ def _refused(path: str, at_open: os.stat_result) -> HashOutcome:
     return HashOutcome(path, HashStatus.CHANGED, message="changed since it was observed; hash later")
 
 
-def _checked_after(path: str, expected: tuple[int, int, int, int], digest: str) -> HashOutcome:
+def _checked_after(path: str, expected: tuple[int, int, int, int], digest: str,
+                   lstat: Callable[[str], os.stat_result] = os.lstat) -> HashOutcome:
     """The digest, if the path's ``lstat`` after the read still shows the file observed."""
     try:
-        after = os.lstat(path)
+        after = lstat(path)
     except OSError as error:
         return _failure(path, error)
     if (after.st_size, after.st_mtime_ns, after.st_ino, after.st_dev) != expected:
