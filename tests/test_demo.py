@@ -194,7 +194,7 @@ def test_init_writes_files_every_user_can_read(bifrostctl_bin):
         assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}
         code = ("import sys\nfrom pathlib import Path\nfrom bifrostd.config import load_config\n"
                 "print(len(load_config(Path(sys.argv[1])).load_templates().templates))")
-        done = run_as_nobody(code, str(written[0]), preload=("bifrostd.config", "bifrostd.templates", "yaml", "hashlib"))
+        done = run_as_nobody(code, str(written[0]), preload=("bifrostd.config", "bifrostd.templates.templateset", "yaml", "hashlib"))
         assert done.returncode == 0, done.stderr
         assert int(done.stdout) >= 40
     finally:
