@@ -105,20 +105,27 @@ def test_a_real_writer_never_gets_a_torn_hash_recorded(tmp_path):
     path = tmp_path / "growing.exr"
     path.write_bytes(b"")
     stop = threading.Event()
+    limit = 64 * 1024 * 1024  # bounded, so a slow reader on a loaded machine can never fill the disk
 
     def writer():
         with open(path, "ab") as f:
-            while not stop.is_set():
+            written = 0
+            while not stop.is_set() and written < limit:
                 f.write(b"z" * 65536)
                 f.flush()
+                written += 65536
 
     thread = threading.Thread(target=writer)
     thread.start()
+    outcomes = []
     try:
-        outcomes = [(hash_stable(path, before), before) for before in (os.stat(path) for _ in range(50))]
+        while thread.is_alive() and len(outcomes) < 200:
+            before = os.stat(path)
+            outcomes.append((hash_stable(path, before), before))
     finally:
         stop.set()
         thread.join()
+    assert outcomes
     for outcome, before in outcomes:
         if outcome.status is HashStatus.STABLE:
             assert outcome.digest == xxhash.xxh3_128_hexdigest(b"z" * before.st_size)
