@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .catalog import Catalog
     from .catalog.queries import EntityInfo, FileRow, SequenceInfo
     from .config import Config
+    from .resolver import LatestQuery
     from .templates import TemplateSet
     from .templates import Entity as TemplateEntity
     from .templates.references import ResolvedReference
@@ -52,10 +53,12 @@ __all__ = [
     "Fields",
     "File",
     "FrameSequence",
+    "Listing",
     "Match",
     "ResolveError",
     "Studio",
     "TemplateError",
+    "Unresolved",
     "Version",
 ]
 
@@ -96,12 +99,22 @@ class Fields(Mapping[str, Any]):
 @dataclass(frozen=True, slots=True)
 class Entity:
     """A production entity: ``kind`` (project, sequence, shot, asset, task, version...), its ``bifrost:///``
-    reference, its own ``name``, and the fields that identify it from the top (project, sequence, shot...)."""
+    reference, its own ``name``, the fields that identify it from the top (project, sequence, shot...), and
+    ``own``: those it adds to its parent's (a shot's ``shot``).
+
+    An entity read from the catalog also says what it holds: ``files`` and
+    ``bytes`` of its own present files, and how many ``children`` it has.
+    They are None for an entity derived from a path or a reference alone.
+    """
 
     kind: str
     uri: str
     name: str
     fields: Fields
+    own: Fields
+    files: int | None = None
+    bytes: int | None = None
+    children: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,26 @@ class Match:
     template: str
     fields: Fields
     entity: Entity | None
+    #: For a ``?version=latest`` reference, the catalogued version chosen (with what it holds); else None.
+    latest: Entity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """Why a path is not one managed thing, from :meth:`Studio.explain`.
+
+    ``reason`` says it in words; ``root`` names the root the path is under
+    (None when it is under none). For a path that several templates match,
+    ``candidates`` names them and ``relative`` and ``fields`` hold the first
+    one's reading; otherwise ``relative`` is None and ``fields`` empty.
+    """
+
+    input: str
+    reason: str
+    root: str | None
+    relative: str | None = None
+    fields: Fields = Fields()
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +181,9 @@ class FrameSequence:
     last: int | None
     count: int
     missing: str
+    #: How many frames ``missing`` stands for, and the bytes of the present ones.
+    missing_count: int
+    bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +195,24 @@ class Version:
     number: int | str
     files: tuple[File, ...]
     sequences: tuple[FrameSequence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What is under an entity, under the top, or in a folder (:meth:`Studio.listing`).
+
+    For an entity (``entity`` None at the top): its ``children``, its own
+    single files, and its frame files as ``sequences``. For a folder path:
+    ``root`` and ``folder`` (relative to the root) say which, and ``files``
+    holds every catalogued file at or below it, frames included.
+    """
+
+    entity: Entity | None
+    children: tuple[Entity, ...]
+    files: tuple[File, ...]
+    sequences: tuple[FrameSequence, ...]
+    root: str | None = None
+    folder: str | None = None
 
 
 class Studio:
@@ -220,25 +274,39 @@ class Studio:
         ResolveError. A path that several templates match raises ResolveError
         (``bifrostctl templates check`` proves a template set has none).
         """
+        answer = self.explain(target, os=os)
+        if isinstance(answer, Match):
+            return answer
+        if not answer.candidates and not strict:
+            return None
+        candidates = f" ({', '.join(answer.candidates)})" if answer.candidates else ""
+        raise ResolveError(f"{answer.input}: {answer.reason}{candidates}")
+
+    def explain(self, target: str | _os.PathLike[str], *, os: str | None = None) -> Match | Unresolved:
+        """:meth:`resolve`, saying why when a path is not one managed thing: an :class:`Unresolved` names
+        the root the path is under, the reason, and for an ambiguous path the templates it matches.
+
+        A reference resolves as with :meth:`resolve`, or raises ResolveError
+        (or FieldValueError for a value its key does not allow).
+        """
         from .templates import is_reference
 
         text = _os.fspath(target)
         if is_reference(text):
-            return self._match_of_reference(self._reference(text, os))
+            return self._match_of_reference(text, os)
         from .templates.resolution import resolve_path
 
         answer = resolve_path(self._set, text)
-        if answer.matched:
-            assert answer.match is not None
-            found = answer.match
-            assert found.template is not None  # matched: by one template
-            path = answer.path if os is None else self._absolute(found.root, found.relative, os)
-            return Match(path, found.root, found.relative, found.template.name, Fields(found.fields),
-                         self._entity_of(found.entity))
-        if answer.match is None and not strict:
-            return None
-        candidates = f" ({', '.join(answer.match.candidates)})" if answer.match is not None else ""
-        raise ResolveError(f"{text}: {answer.reason}{candidates}")
+        found, reason = answer.match, answer.reason
+        if reason is not None:
+            if found is None:
+                return Unresolved(answer.input, reason, answer.root)
+            return Unresolved(answer.input, reason, found.root, found.relative, Fields(found.fields),
+                              tuple(found.candidates))
+        assert found is not None and found.template is not None  # matched: by one template
+        path = answer.path if os is None else self._absolute(found.root, found.relative, os)
+        return Match(path, found.root, found.relative, found.template.name, Fields(found.fields),
+                     self._entity_of(found.entity))
 
     def path(self, template: str, fields: Mapping[str, Any] | None = None, *, os: str | None = None) -> str:
         """The absolute path of ``template`` for ``fields`` on ``os`` (this machine's by default).
@@ -248,30 +316,49 @@ class Studio:
         match can format its publish; a missing or invalid value raises
         FieldValueError naming it, an unknown template ResolveError.
         """
+        return self.format(template, fields, os=os).path
+
+    def format(self, template: str, fields: Mapping[str, Any] | None = None, *, os: str | None = None,
+               strict: bool = False) -> Match:
+        """:meth:`path` as a :class:`Match`: the path with its root, rootless form, the typed fields the
+        template used and the entity they identify, as :meth:`resolve` of that path would give them.
+
+        With ``strict``, a field the template does not use raises
+        FieldValueError (a misspelt key would else be dropped unseen).
+        """
         from .templates.resolution import format_path
 
-        return format_path(self._set, template, fields or {}, os_name=os, ignore_unknown=True).path
+        formatted = format_path(self._set, template, fields or {}, os_name=os, ignore_unknown=not strict)
+        compiled = formatted.template
+        return Match(formatted.path, compiled.root, compiled.format(formatted.fields), compiled.name,
+                     Fields(formatted.fields), self._entity_of(self._set.entity_of(compiled, formatted.fields)))
 
     # -- the catalog ------------------------------------------------------------------------
     def latest(self, reference: str, *, template: str | None = None, os: str | None = None,
                **fields: Any) -> Match | None:
         """The newest catalogued version at or below a task (or beside a version) whose path at
-        ``template`` holds present files; None when there is none yet.
+        ``template`` holds present files; None when there is none yet. ``Match.latest`` is that version.
 
         Further ``fields`` fill keys the reference does not (``ext="ma"``),
         as the query of ``bifrost:///...?version=latest&ext=ma`` does.
         Raises ResolveError for a malformed reference, or one naming an
         entity that holds the versions of several tasks (a shot).
         """
-        from .resolver import find_latest, latest_query
+        from .resolver import latest_query
 
         query = {"version": "latest", **({"template": template} if template else {}), **fields}
         uri = f"{reference}{'&' if '?' in reference else '?'}{urlencode(query)}"
         asked = latest_query(self._set, uri)
         assert asked is not None
+        return self._latest(asked, os)[0]
+
+    def entity(self, reference: str) -> Entity:
+        """The catalogued entity a reference names, with what it holds; ResolveError when the catalog
+        has no such entity."""
+        from .reconcile.targets import find_entity
+
         with self._reading() as catalog:
-            found = find_latest(catalog, self._set, asked, os_name=os)
-        return self._match_of_reference(found.resolved) if found.resolved is not None else None
+            return self._catalogued(find_entity(catalog, self._set, reference))
 
     def versions(self, reference: str, *, os: str | None = None) -> tuple[Version, ...]:
         """The catalogued versions at or below an entity (a task, shot or asset), by task then number, with
@@ -300,7 +387,21 @@ class Studio:
 
         with self._reading() as catalog:
             found = entities(catalog, self._set, kind, fields)
-        return tuple(Entity(info.kind, info.uri, info.name, Fields(own)) for info, own in found)
+        return tuple(self._catalogued(info, own) for info, own in found)
+
+    def listing(self, target: str | _os.PathLike[str] | None = None, *, os: str | None = None) -> Listing:
+        """What ``bifrostctl ls`` shows: the children, own files and frame sequences of the entity a
+        reference names (the projects for None), or every catalogued file at or below a folder path."""
+        from .resolver import EntityListing, listing
+
+        with self._reading() as catalog:
+            found = listing(catalog, self._set, None if target is None else _os.fspath(target))
+        files = tuple(self._file(row, os) for row in found.files)
+        if not isinstance(found, EntityListing):
+            return Listing(None, (), files, (), found.root, found.folder)
+        return Listing(self._catalogued(found.entity) if found.entity else None,
+                       tuple(self._catalogued(child) for child in found.children), files,
+                       tuple(self._sequence(seq, os) for seq in found.sequences))
 
     def close(self) -> None:
         """Close the catalog connection (the next question that needs it opens it again)."""
@@ -344,33 +445,45 @@ class Studio:
             self._catalog_pid = _os.getpid()
         return self._catalog
 
-    def _reference(self, uri: str, os_name: str | None) -> ResolvedReference:
-        from .resolver import find_latest, latest_query
+    def _match_of_reference(self, uri: str, os_name: str | None) -> Match:
+        from .resolver import latest_query
         from .templates.references import resolve_reference
 
         query = latest_query(self._set, uri)
         if query is None:
-            return resolve_reference(self._set, uri, os_name=os_name)
+            return self._reference_match(resolve_reference(self._set, uri, os_name=os_name))
+        match, reason = self._latest(query, os_name)
+        if match is None:
+            raise ResolveError(reason)
+        return match
+
+    def _latest(self, query: LatestQuery, os_name: str | None) -> tuple[Match | None, str]:
+        """The match of a version=latest question, or None and why there is none."""
+        from .resolver import find_latest
+
         with self._reading() as catalog:
             found = find_latest(catalog, self._set, query, os_name=os_name)
-        if found.resolved is None:
-            raise ResolveError(found.reason)
-        return found.resolved
+        if found.resolved is None or found.version is None:
+            return None, found.reason
+        return self._reference_match(found.resolved, self._catalogued(found.version)), ""
 
-    def _match_of_reference(self, resolved: ResolvedReference) -> Match:
+    def _reference_match(self, resolved: ResolvedReference, latest: Entity | None = None) -> Match:
         template = resolved.template
         return Match(resolved.path, template.root, template.format(resolved.fields), template.name,
-                     Fields(resolved.fields), self._entity_of(resolved.entity))
+                     Fields(resolved.fields), self._entity_of(resolved.entity), latest)
 
     def _entity_of(self, entity: TemplateEntity | None) -> Entity | None:
         if entity is None:
             return None
-        return Entity(entity.kind, entity.uri(self._set.entities), entity.name, Fields(entity.fields))
+        return Entity(entity.kind, entity.uri(self._set.entities), entity.name, Fields(entity.fields),
+                      Fields(dict(entity.chain[-1][1])))
 
-    def _catalogued(self, info: EntityInfo) -> Entity:
+    def _catalogued(self, info: EntityInfo, fields: Mapping[str, Any] | None = None) -> Entity:
         from .resolver import entity_fields
 
-        return Entity(info.kind, info.uri, info.name, Fields(entity_fields(self._set, info.uri)))
+        typed = entity_fields(self._set, info.uri) if fields is None else fields
+        return Entity(info.kind, info.uri, info.name, Fields(typed), Fields(info.keys), info.files, info.bytes,
+                      info.children)
 
     def _absolute(self, root: str, relative: str, os_name: str | None) -> str:
         from .templates.templateset import join_root
@@ -384,4 +497,4 @@ class Studio:
 
     def _sequence(self, seq: SequenceInfo, os_name: str | None) -> FrameSequence:
         return FrameSequence(self._absolute(seq.root, seq.pattern, os_name), seq.root, seq.pattern, seq.first,
-                             seq.last, seq.count, seq.missing)
+                             seq.last, seq.count, seq.missing, seq.missing_count, seq.bytes)

@@ -1,9 +1,9 @@
 """Answers that need the catalog as well as the template set: a reference's latest version, an entity's
 versions and files, a listing of an entity or a folder, the entities of a kind.
 
-One implementation behind ``bifrostctl resolve ...?version=latest``,
-``versions`` and ``ls`` and behind :class:`bifrostd.api.Studio`, so their
-answers can't drift. Functions take an open :class:`~bifrostd.catalog.Catalog`
+The catalog half of :class:`bifrostd.api.Studio`, which ``bifrostctl resolve
+...?version=latest``, ``versions`` and ``ls`` ask in turn, so their answers
+can't drift. Functions take an open :class:`~bifrostd.catalog.Catalog`
 (a read connection is enough; nothing here writes) and return the catalog's
 frozen values. What the template set alone answers is in
 ``bifrostd.templates.resolution``.
@@ -177,11 +177,6 @@ class EntityListing:
     files: list[FileRow]
     sequences: list[SequenceInfo]
 
-    def to_json(self) -> dict[str, Any]:
-        return {"entity": self.entity.to_json() if self.entity else None,
-                "children": [k.to_json() for k in self.children], "files": [f.to_json() for f in self.files],
-                "sequences": [s.to_json() for s in self.sequences]}
-
 
 @dataclass(frozen=True, slots=True)
 class FolderListing:
@@ -190,9 +185,6 @@ class FolderListing:
     root: str
     folder: str
     files: list[FileRow]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"root": self.root, "folder": self.folder, "files": [f.to_json() for f in self.files]}
 
 
 def listing(catalog: Catalog, template_set: TemplateSet, target: str | None) -> EntityListing | FolderListing:

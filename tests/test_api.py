@@ -159,6 +159,61 @@ def test_a_path_outside_every_root_gives_none_or_says_why(studio, tmp_path):
         studio.resolve("/etc/passwd", strict=True)
 
 
+def test_explain_says_why_a_path_is_not_one_managed_thing(studio, demo):
+    unmanaged = studio.explain(demo / "projects/demo/sequences/sq010/notes.txt")
+    assert isinstance(unmanaged, api.Unresolved)
+    assert (unmanaged.root, unmanaged.reason, unmanaged.candidates) == ("projects", "matches no template", ())
+    outside = studio.explain("/etc/passwd")
+    assert (outside.input, outside.root, outside.reason) == ("/etc/passwd", None, "is under no root")
+    assert studio.explain(demo / WORK / "sh0100_anim_v002.ma") == studio.resolve(demo / WORK / "sh0100_anim_v002.ma")
+
+
+def test_a_path_two_templates_match_is_explained_and_refused(own_demo):
+    shots = own_demo / "templates" / "shots.yaml"
+    shots.write_text(shots.read_text() + "  shot_work_maya_copy:\n    root: projects\n"
+                     "    path: '{@shot_task_root}/work/maya/{shot}_{task}[_{name}]_v{version}.{maya_ext}'\n"
+                     "    entity: version\n")
+    path = own_demo / WORK / "sh0100_anim_v002.ma"
+    with Studio.open(own_demo) as studio:
+        answer = studio.explain(path)
+        assert isinstance(answer, api.Unresolved) and answer.root == "projects"
+        assert set(answer.candidates) == {"shot_work_maya", "shot_work_maya_copy"}
+        assert answer.relative == str(path.relative_to(own_demo / "projects")) and answer.fields["version"] == 2
+        with pytest.raises(ResolveError, match="shot_work_maya, shot_work_maya_copy|shot_work_maya_copy, shot_work_maya"):
+            studio.resolve(path)  # not None: the path is managed, by two templates
+
+
+def test_format_gives_what_resolve_of_the_path_gives(studio, managed):
+    for match in managed:
+        assert studio.format(match.template, match.fields) == match
+    work = managed[0]
+    with pytest.raises(api.FieldValueError, match="has no field 'colour'"):
+        studio.format(work.template, {**work.fields, "colour": "red"}, strict=True)
+    assert studio.format(work.template, {**work.fields, "colour": "red"}) == work
+
+
+def test_an_entity_says_what_it_holds(studio):
+    shot = studio.entity("bifrost:///shot/demo/sq010/sh0100")
+    assert (shot.kind, shot.name, dict(shot.own)) == ("shot", "sh0100", {"shot": "sh0100"})
+    assert shot.children == len(studio.listing(shot.uri).children) > 0
+    version = studio.entity("bifrost:///version/shot/demo/sq010/sh0100/anim/2")
+    own_files = [f for f in studio.files(version.uri)]
+    assert version.files == len(own_files) and version.bytes == sum(f.size for f in own_files) > 0
+    assert studio.resolve(version.uri).entity == dataclasses.replace(version, files=None, bytes=None, children=None)
+    with pytest.raises(ResolveError, match="not in the catalog"):
+        studio.entity("bifrost:///shot/demo/sq010/sh9900")
+
+
+def test_a_listing_of_the_top_an_entity_and_a_folder(studio, demo):
+    top = studio.listing()
+    assert top.entity is None and [p.uri for p in top.children] == ["bifrost:///project/demo"]
+    comp = studio.listing("bifrost:///version/shot/demo/sq010/sh0100/comp/2")
+    assert comp.sequences and all(s.count and s.bytes > 0 and s.missing_count >= 0 for s in comp.sequences)
+    folder = studio.listing(demo / WORK)
+    assert (folder.root, folder.folder, folder.entity) == ("projects", WORK.removeprefix("projects/"), None)
+    assert sorted(f.path for f in folder.files) == sorted(str(p) for p in (demo / WORK).rglob("*") if p.is_file())
+
+
 def test_a_reference_gives_its_path_on_each_os(studio, demo):
     shot = studio.resolve("bifrost:///shot/demo/sq010/sh0100")
     assert (shot.template, shot.path) == ("shot_root", str(demo / "projects/demo/sequences/sq010/sh0100"))
@@ -187,6 +242,23 @@ def test_the_cli_gives_the_same_answers(studio, demo, managed):
     assert [v["uri"] for v in cli["versions"]] == [v.entity.uri for v in studio.versions(TASK)]
     assert [[f["path"] for f in v["files"]] for v in cli["versions"]] == [
         [f.relative for f in v.files] for v in studio.versions(TASK)]
+    assert [(v["bytes"], v["keys"]) for v in cli["versions"]] == [
+        (v.entity.bytes, dict(v.entity.own)) for v in studio.versions(TASK)]
+    assert cli["entity"]["children"] == studio.entity(TASK).children
+    shot = "bifrost:///shot/demo/sq010/sh0100"
+    listed = json.loads(bifrostctl("--config", str(demo), "ls", "--json", shot).stdout)
+    assert [(c["uri"], c["files"]) for c in listed["children"]] == [
+        (c.uri, c.files) for c in studio.listing(shot).children]
+    comp = "bifrost:///version/shot/demo/sq010/sh0100/comp/2"
+    listed = json.loads(bifrostctl("--config", str(demo), "ls", "--json", comp).stdout)
+    assert [(s["pattern"], s["first"], s["last"], s["missing"]) for s in listed["sequences"]] == [
+        (s.relative, s.first, s.last, s.missing) for s in studio.listing(comp).sequences]
+    latest = f"{TASK}?version=latest&template=shot_work_maya&ext=ma"
+    resolved = json.loads(bifrostctl("--config", str(demo), "resolve", "--json", latest).stdout)["results"][0]
+    assert (resolved["path"], resolved["latest"]["uri"]) == (studio.resolve(latest).path, studio.resolve(latest).latest.uri)
+    formatted = json.loads(bifrostctl("--config", str(demo), "path", "--json", "shot_root", "project=demo",
+                                      "sequence=sq010", "shot=sh0100").stdout)
+    assert formatted["path"] == studio.path("shot_root", {"project": "demo", "sequence": "sq010", "shot": "sh0100"})
 
 
 def test_versions_files_and_entities(studio, demo):

@@ -292,10 +292,6 @@ class VersionInfo:
     files: list[FileRow] = field(default_factory=list)
     sequences: list[SequenceInfo] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {**self.entity.to_json(), "files": [f.to_json() for f in self.files],
-                "sequences": [s.to_json() for s in self.sequences]}
-
 
 def versions(conn: sqlite3.Connection, entity_id: int, version_field: str) -> list[VersionInfo]:
     found = descendants(conn, entity_id, "version")

@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
     else:
         code = result if isinstance(result, int) else 0
+    finally:
+        obj.close()
     if argv is None:
         sys.exit(code)
     return code

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..api import Studio
     from ..catalog import Catalog
     from ..config import Config
     from ..templates import TemplateSet
@@ -20,6 +21,7 @@ class CliContext:
     debug: bool = False
     _config: Config | None = field(default=None)
     _templates: TemplateSet | None = field(default=None)
+    _studio: Studio | None = field(default=None)
 
     @property
     def quiet(self) -> bool:
@@ -39,6 +41,20 @@ class CliContext:
         if self._templates is None:
             self._templates = self.config().load_templates()
         return self._templates
+
+    def studio(self) -> Studio:
+        """The Python API's studio over this run's config and template set: the commands that ask what
+        pipeline code asks (resolve, path, ls, versions) ask it, so both get one answer."""
+        if self._studio is None:
+            from ..api import Studio
+
+            self._studio = Studio(self.config(), self.templates())
+        return self._studio
+
+    def close(self) -> None:
+        """Close what the run opened (the studio's catalog connection)."""
+        if self._studio is not None:
+            self._studio.close()
 
     def progress(self, *, as_json: bool = False) -> TerminalProgress:
         """Progress bars for long work: on a terminal only, never with --json or --quiet."""

@@ -1,5 +1,5 @@
-"""Commands that ask the catalog about entities: ``ls`` and ``versions``. They render what
-``bifrostd.resolver`` answers."""
+"""Commands that ask the catalog about entities: ``ls`` and ``versions``. They render what the Python
+API (:class:`bifrostd.api.Studio`) answers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from .documents import catalogued_json, listing_json, version_json
 from .output import emit_json, json_option, table
 
 
@@ -20,11 +21,7 @@ def ls_command(obj, target: str | None, as_json: bool) -> int:
 
     Without TARGET, list the top-level entities (projects).
     """
-    from ..resolver import listing
-
-    template_set = obj.templates()
-    with obj.catalog() as catalog:
-        document = listing(catalog, template_set, target).to_json()
+    document = listing_json(obj.studio().listing(target))
     if as_json:
         emit_json("bifrost.ls.1", document)
     else:
@@ -61,18 +58,15 @@ def _files_text(files: list[dict], sequences: list[dict]) -> list[str]:
 @click.pass_obj
 def versions(obj, reference: str, as_json: bool) -> int:
     """The versions at or below an entity (a task, shot or asset), with files, frame ranges and gaps."""
-    from ..resolver import versions as versions_of
-
-    template_set = obj.templates()
-    with obj.catalog() as catalog:
-        entity, found = versions_of(catalog, template_set, reference)
+    studio = obj.studio()
+    entity, found = studio.entity(reference), studio.versions(reference)
     if as_json:
-        emit_json("bifrost.versions.1", {"entity": entity.to_json(), "versions": [v.to_json() for v in found]})
+        emit_json("bifrost.versions.1", {"entity": catalogued_json(entity), "versions": [version_json(v) for v in found]})
         return 0
     blocks = []
-    for info in found:
-        blocks.append("\n".join([f"{info.entity.uri}  ({info.entity.files} files)",
-                                 *_files_text([f.to_json() for f in info.files],
-                                              [s.to_json() for s in info.sequences])]))
+    for version in found:
+        document = version_json(version)
+        blocks.append("\n".join([f"{version.entity.uri}  ({version.entity.files} files)",
+                                 *_files_text(document["files"], document["sequences"])]))
     click.echo("\n\n".join(blocks) or f"no versions under {entity.uri}")
     return 0

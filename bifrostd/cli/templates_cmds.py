@@ -1,6 +1,6 @@
 """Commands over the template set: ``resolve``, ``path``, ``templates check``, and ``templates plan``
-(the set against the catalog). They parse and render; the answers come from ``templates.resolution``,
-``templates.references`` and, for ``?version=latest``, ``bifrostd.resolver``."""
+(the set against the catalog). They parse and render; ``resolve`` and ``path`` ask the Python API
+(:class:`bifrostd.api.Studio`), the others ``templates.check`` and ``reconcile.plan``."""
 
 from __future__ import annotations
 
@@ -10,50 +10,24 @@ from typing import Any
 
 import click
 
+from ..api import Match
 from ..errors import FieldValueError, ResolveError
+from ..templates import is_reference
+from .documents import path_match_json, reference_match_json, unresolved_json
 from .output import emit_json, emit_json_line, json_option, printable, table
 
 OS_CHOICE = click.Choice(["linux", "windows", "mac"])
 
 
-def _path_json(template_set, answer) -> dict[str, Any]:
-    """The JSON result of resolving one path."""
-    found = answer.match
-    if found is None:
-        return {"input": answer.input, "matched": False, "reason": answer.reason, "root": answer.root}
-    document: dict[str, Any] = {"input": answer.input, "root": found.root, "relative": found.relative,
-                                "fields": found.fields}
-    if found.ambiguous:
-        return {**document, "matched": False, "reason": answer.reason, "candidates": list(found.candidates)}
-    entity = found.entity.to_json(template_set.entities) if found.entity else None
-    return {**document, "matched": True, "template": found.template.name, "entity": entity}
-
-
-def _reference_json(template_set, resolved, os_name: str | None) -> dict[str, Any]:
-    """The JSON result of resolving one reference to a path."""
-    return {"input": resolved.uri, "matched": True, "path": resolved.path, "template": resolved.template.name,
-            "fields": resolved.fields, "entity": resolved.entity.to_json(template_set.entities),
-            "os": os_name or template_set.os_name}
-
-
-def _resolve_one(obj, template_set, item: str, os_name: str | None) -> dict[str, Any]:
-    from ..templates import is_reference
-
-    if not is_reference(item):
-        from ..templates.resolution import resolve_path
-
-        return _path_json(template_set, resolve_path(template_set, item))
-    from ..resolver import find_latest, latest_query
-    from ..templates.references import resolve_reference
-
-    query = latest_query(template_set, item)
-    if query is None:
-        return _reference_json(template_set, resolve_reference(template_set, item, os_name=os_name), os_name)
-    with obj.catalog() as catalog:  # only version=latest needs the catalog
-        latest = find_latest(catalog, template_set, query, os_name=os_name)
-    if latest.version is None:
-        raise ResolveError(latest.reason)
-    return {**_reference_json(template_set, latest.resolved, os_name), "input": item, "latest": latest.version.to_json()}
+def _resolve_one(obj, item: str, os_name: str | None) -> dict[str, Any]:
+    """The JSON result of resolving one path or reference, from what the Python API answers."""
+    studio = obj.studio()
+    answer = studio.explain(item, os=os_name)
+    if not isinstance(answer, Match):
+        return unresolved_json(answer)
+    if is_reference(item):
+        return reference_match_json(item, answer, os_name or studio.os_name)
+    return path_match_json(item, answer)
 
 
 def _human(document: dict[str, Any]) -> str:
@@ -81,13 +55,13 @@ def resolve(obj, items: tuple[str, ...], os_name: str | None, as_json: bool) -> 
     With '-' as the only argument, read paths from stdin, one per line, and
     write one JSON object per line. Exit code 1 if any input matched nothing.
     """
-    template_set = obj.templates()
+    obj.studio()  # the template set is read, or its error raised, before the first input
     if items == ("-",):
-        return _resolve_stream(obj, template_set, os_name)
+        return _resolve_stream(obj, os_name)
     documents = []
     for item in items:
         try:
-            documents.append(_resolve_one(obj, template_set, item, os_name))
+            documents.append(_resolve_one(obj, item, os_name))
         except INPUT_ERRORS as exc:
             if len(items) == 1:
                 raise
@@ -104,14 +78,14 @@ def resolve(obj, items: tuple[str, ...], os_name: str | None, as_json: bool) -> 
 INPUT_ERRORS = (ResolveError, FieldValueError)
 
 
-def _resolve_stream(obj, template_set, os_name: str | None) -> int:
+def _resolve_stream(obj, os_name: str | None) -> int:
     code = 0
     for line in sys.stdin.buffer:  # bytes: each line is a filesystem name, decoded as os.listdir would
         item = os.fsdecode(line.rstrip(b"\r\n"))
         if not item:
             continue
         try:
-            document = _resolve_one(obj, template_set, item, os_name)
+            document = _resolve_one(obj, item, os_name)
         except INPUT_ERRORS as exc:
             document = {"input": item, "matched": False, "reason": str(exc)}
         code = code if document["matched"] else 1
@@ -137,14 +111,13 @@ def _parse_assignments(assignments: tuple[str, ...]) -> dict[str, str]:
 @click.pass_obj
 def path_command(obj, template: str, assignments: tuple[str, ...], os_name: str | None, as_json: bool) -> int:
     """Format the path of TEMPLATE from key=value fields."""
-    from ..templates.resolution import format_path
-
-    template_set = obj.templates()
-    template_set.template(template)  # an unknown template is reported before a malformed key=value
-    formatted = format_path(template_set, template, _parse_assignments(assignments), os_name=os_name)
+    studio = obj.studio()
+    if template not in studio.templates:  # an unknown template is reported before a malformed key=value
+        studio.format(template)
+    formatted = studio.format(template, _parse_assignments(assignments), os=os_name, strict=True)
     if as_json:
-        emit_json("bifrost.path.1", {"template": template, "fields": formatted.fields, "os": formatted.os_name,
-                                     "path": formatted.path})
+        emit_json("bifrost.path.1", {"template": template, "fields": dict(formatted.fields),
+                                     "os": os_name or studio.os_name, "path": formatted.path})
     else:
         click.echo(formatted.path)
     return 0
