@@ -22,13 +22,14 @@ from ..model import (
 from ..model import CatalogView, WalkScope, parent_dir
 from .connection import transaction
 from .entities import EntityIds, SequenceIds
+from .frame_fields import FIELDS_COLUMN
 from .events import INSERT_EVENT, INSERT_EVENT_FILE_ID, EventKind, owner_name
 from .paths import below, from_columns, to_columns
 
-RECORD_COLUMNS = """
-SELECT f.id, f.root, f.path, f.raw, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, f.template, f.fields,
-       f.frame, f.fingerprint, f.state, e.kind, e.uri, e.name, s.pattern
-FROM {source}
+RECORD_COLUMNS = f"""
+SELECT f.id, f.root, f.path, f.raw, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, f.template,
+       {FIELDS_COLUMN}, f.frame, f.fingerprint, f.state, e.kind, e.uri, e.name, s.pattern
+FROM {{source}}
 LEFT JOIN entities e ON e.id = f.entity_id
 LEFT JOIN sequences s ON s.id = f.sequence_id
 """
@@ -272,7 +273,8 @@ class Applier:
         entity_id = self.entities.ensure(cls.entities, now)
         sequence_id = self.sequences.ensure(state.root, cls, entity_id, now)
         writes.add.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
-                           state.device, state.uid, state.hash, cls.template, cls.fields_json, entity_id, sequence_id,
+                           state.device, state.uid, state.hash, cls.template,
+                           self.sequences.fields_column(sequence_id, cls), entity_id, sequence_id,
                            cls.frame, self.fingerprint, now, now))
         writes.appeared.append((now, "appeared", self.source, state.root, text, raw, None, None, entity_id, state.uid,
                                 self.owner(state.uid), self.scan_id, None))
@@ -294,7 +296,8 @@ class Applier:
         sequence_id = self.sequences.ensure(state.root, cls, entity_id, now)
         self.sequences.touch(self.sequences.lookup(record.root, record.classification.sequence))
         writes.move.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
-                            state.device, state.uid, action.hash, cls.template, cls.fields_json, entity_id,
+                            state.device, state.uid, action.hash, cls.template,
+                            self.sequences.fields_column(sequence_id, cls), entity_id,
                             sequence_id, cls.frame, self.fingerprint, now, record.id))
         writes.event(self._event(EventKind.MOVED, state, now, entity_id, old=record))
 
@@ -312,8 +315,8 @@ class Applier:
         entity_id = self.entities.ensure(cls.entities, now)
         sequence_id = self.sequences.ensure(record.root, cls, entity_id, now)
         self.sequences.touch(self.sequences.lookup(record.root, record.classification.sequence))
-        writes.rematch.append((cls.template, cls.fields_json, entity_id, sequence_id, cls.frame, action.fingerprint,
-                               record.id))
+        fields = self.sequences.fields_column(sequence_id, cls)
+        writes.rematch.append((cls.template, fields, entity_id, sequence_id, cls.frame, action.fingerprint, record.id))
         if action.changed:
             state = FileState(record.root, record.relative, record.size, record.mtime_ns, record.inode,
                               record.device, record.uid)

@@ -1,0 +1,66 @@
+"""Catalogs written at an earlier migration level upgrade in place and keep every record."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+
+from bifrostd.catalog import Catalog
+from bifrostd.catalog.frame_fields import FIELDS_COLUMN
+from bifrostd.catalog.migrations import CATALOG
+
+from studio_tree import age_tree, load, make_tree, scan, write_config
+
+#: The tables an old catalog is given, with the columns every level has (the rest are filled by upgrades).
+COPIED = {
+    "entities": "id, kind, uri, name, keys, parent_id, created_ns, updated_ns, metadata",
+    "sequences": "id, root, pattern, template, entity_id, first, last, count, missing, missing_count, updated_ns",
+    "dirs": "root, path, raw, mtime_ns, listed_ns",
+    "scans": "id, root, started_ns, finished_ns, status, full, source, fingerprint, counts, findings, duration_s",
+    "events": "id, at_ns, kind, source, root, path, raw, old_path, old_raw, file_id, entity_id, uid, user, scan_id, "
+              "details",
+}
+FILE_COLUMNS = ("f.id, f.root, f.path, f.raw, f.dir, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, "
+                "f.template, {fields}, f.entity_id, f.sequence_id, f.frame, f.fingerprint, f.state, "
+                "f.first_seen_ns, f.last_seen_ns, f.metadata")
+
+
+def old_catalog(path, current, *, stop_before: str) -> None:
+    """A catalog at the level before ``stop_before``, holding what ``current`` holds as that level stored it
+    (every file with its own fields)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    CATALOG.apply(Database(conn), stop_before=stop_before)
+    conn.execute("ATTACH ? AS current", (str(current),))
+    conn.execute("BEGIN")
+    for table, columns in COPIED.items():
+        conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM current.{table}")
+    columns = FILE_COLUMNS.format(fields="fields")
+    conn.execute(f"INSERT INTO files ({columns.replace('f.', '')}) SELECT {FILE_COLUMNS.format(fields=FIELDS_COLUMN)} "
+                 "FROM current.files f LEFT JOIN current.sequences s ON s.id = f.sequence_id")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def records(path) -> list[tuple]:
+    with Catalog.open(path) as catalog:
+        return sorted((r.root, r.relative, r.size, r.mtime_ns, r.hash, r.classification, r.fingerprint, r.status)
+                      for r in catalog.present_records())
+
+
+def test_a_catalog_before_compact_files_upgrades_in_place_and_keeps_its_records(tmp_path):
+    tree = tmp_path / "projects"
+    made = make_tree(tree, shots=2, versions=2, frames=6, gap=1003)
+    age_tree(tree)
+    config = write_config(tmp_path, tree)
+    scan(config)
+    current = load(config)[0].catalog_path
+    old = tmp_path / "old" / "catalog.db"
+    old.parent.mkdir()
+    old_catalog(old, current, stop_before="0008_compact_files")
+    with Catalog.open(old, write=True) as catalog:
+        assert catalog.migrations()[-1] == CATALOG._migrations[-1].name
+        assert catalog.integrity() == "ok"
+        compacted = catalog._conn.execute("SELECT count(*) FROM files WHERE fields IS NULL").fetchone()[0]
+    assert len(records(old)) == len(made) and records(old) == records(current)
+    assert compacted == sum(1 for path in made if ".100" in path)  # every frame file, no other
