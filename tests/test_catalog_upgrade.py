@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+
+import pytest
 
 from sqlite_utils import Database
 
@@ -21,24 +24,27 @@ COPIED = {
     "events": "id, at_ns, kind, source, root, path, raw, old_path, old_raw, file_id, entity_id, uid, user, scan_id, "
               "details",
 }
-FILE_COLUMNS = ("f.id, f.root, f.path, f.raw, f.dir, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, "
+FILE_COLUMNS = ("f.id, f.root, f.path, f.raw, {dir}, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, "
                 "f.template, {fields}, f.entity_id, f.sequence_id, f.frame, f.fingerprint, f.state, "
                 "f.first_seen_ns, f.last_seen_ns, f.metadata")
 
 
-def old_catalog(path, current, *, stop_before: str) -> None:
-    """A catalog at the level before ``stop_before``, holding what ``current`` holds as that level stored it
-    (every file with its own fields)."""
+def old_catalog(path, current, *, level: str) -> None:
+    """A catalog at migration ``level`` holding what ``current`` holds: written as 0007 stored it (every file
+    with its own fields and folder path), then brought up to ``level`` by the migrations up to it."""
     conn = sqlite3.connect(path, isolation_level=None)
-    CATALOG.apply(Database(conn), stop_before=stop_before)
+    CATALOG.apply(Database(conn), stop_before="0008_compact_files")
     conn.execute("ATTACH ? AS current", (str(current),))
     conn.execute("BEGIN")
     for table, columns in COPIED.items():
         conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM current.{table}")
-    columns = FILE_COLUMNS.format(fields="fields")
-    conn.execute(f"INSERT INTO files ({columns.replace('f.', '')}) SELECT {FILE_COLUMNS.format(fields=FIELDS_COLUMN)} "
-                 "FROM current.files f LEFT JOIN current.sequences s ON s.id = f.sequence_id")
+    source = FILE_COLUMNS.format(dir="fo.path", fields=FIELDS_COLUMN)
+    conn.execute(f"INSERT INTO files ({FILE_COLUMNS.format(dir='dir', fields='fields').replace('f.', '')}) "
+                 f"SELECT {source} FROM current.files f JOIN current.folders fo ON fo.id = f.folder_id "
+                 "LEFT JOIN current.sequences s ON s.id = f.sequence_id")
     conn.execute("COMMIT")
+    after = [m.name for m in CATALOG._migrations][[m.name for m in CATALOG._migrations].index(level) + 1:]
+    CATALOG.apply(Database(conn), stop_before=after)
     conn.close()
 
 
@@ -48,7 +54,8 @@ def records(path) -> list[tuple]:
                       for r in catalog.present_records())
 
 
-def test_a_catalog_before_compact_files_upgrades_in_place_and_keeps_its_records(tmp_path):
+@pytest.mark.parametrize("level", ["0007_mirror", "0008_compact_files"])
+def test_an_older_catalog_upgrades_in_place_and_keeps_its_records(tmp_path, level):
     tree = tmp_path / "projects"
     made = make_tree(tree, shots=2, versions=2, frames=6, gap=1003)
     age_tree(tree)
@@ -57,10 +64,15 @@ def test_a_catalog_before_compact_files_upgrades_in_place_and_keeps_its_records(
     current = load(config)[0].catalog_path
     old = tmp_path / "old" / "catalog.db"
     old.parent.mkdir()
-    old_catalog(old, current, stop_before="0008_compact_files")
+    old_catalog(old, current, level=level)
     with Catalog.open(old, write=True) as catalog:
         assert catalog.migrations()[-1] == CATALOG._migrations[-1].name
         assert catalog.integrity() == "ok"
         compacted = catalog._conn.execute("SELECT count(*) FROM files WHERE fields IS NULL").fetchone()[0]
+        unmanaged = catalog.unmanaged_by_folder()
     assert len(records(old)) == len(made) and records(old) == records(current)
     assert compacted == sum(1 for path in made if ".100" in path)  # every frame file, no other
+    with Catalog.open(current) as catalog:
+        assert unmanaged == catalog.unmanaged_by_folder()
+    moved = shutil.move(old, current)
+    assert scan(config, full=True).plan.empty and moved == current  # it holds the tree as the current one does

@@ -234,6 +234,32 @@ def _mirror(db: Database) -> None:
     """)
 
 
+FILES_0008 = """
+    id INTEGER PRIMARY KEY,
+    root TEXT NOT NULL,
+    path TEXT NOT NULL,
+    raw BLOB NOT NULL DEFAULT x'',
+    dir TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    device INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    hash TEXT,
+    template TEXT,
+    fields TEXT DEFAULT '{}',
+    entity_id INTEGER REFERENCES entities(id),
+    sequence_id INTEGER REFERENCES sequences(id),
+    frame INTEGER,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'present',
+    first_seen_ns INTEGER NOT NULL,
+    last_seen_ns INTEGER NOT NULL,
+    metadata TEXT,
+    UNIQUE (root, path, raw)
+"""
+
+
 @CATALOG(name="0008_compact_files")
 def _compact_files(db: Database) -> None:
     """Frame files' fields kept once in their sequence, and smaller indexes.
@@ -261,12 +287,22 @@ def _compact_files(db: Database) -> None:
     _fields_into_sequences(db)
 
 
-FILES_0008 = """
+def _fields_into_sequences(db: Database) -> None:
+    """Each sequence's JSON around the frame, from one of its frames; then the frames it gives back lose theirs."""
+    rows = db.execute("SELECT sequence_id, fields, frame FROM files WHERE sequence_id IS NOT NULL "
+                      "AND frame IS NOT NULL GROUP BY sequence_id").fetchall()
+    db.conn.executemany("UPDATE sequences SET fields_head = ?, fields_tail = ? WHERE id = ?",
+                        ((*fields_around(fields, frame), sequence_id) for sequence_id, fields, frame in rows))
+    db.execute("UPDATE files SET fields = NULL WHERE frame IS NOT NULL AND fields = "
+               "(SELECT s.fields_head || files.frame || s.fields_tail FROM sequences s WHERE s.id = files.sequence_id)")
+
+
+FILES_0009 = """
     id INTEGER PRIMARY KEY,
     root TEXT NOT NULL,
     path TEXT NOT NULL,
     raw BLOB NOT NULL DEFAULT x'',
-    dir TEXT NOT NULL,
+    folder_id INTEGER NOT NULL REFERENCES folders(id),
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
@@ -287,14 +323,31 @@ FILES_0008 = """
 """
 
 
-def _fields_into_sequences(db: Database) -> None:
-    """Each sequence's JSON around the frame, from one of its frames; then the frames it gives back lose theirs."""
-    rows = db.execute("SELECT sequence_id, fields, frame FROM files WHERE sequence_id IS NOT NULL "
-                      "AND frame IS NOT NULL GROUP BY sequence_id").fetchall()
-    db.conn.executemany("UPDATE sequences SET fields_head = ?, fields_tail = ? WHERE id = ?",
-                        ((*fields_around(fields, frame), sequence_id) for sequence_id, fields, frame in rows))
-    db.execute("UPDATE files SET fields = NULL WHERE frame IS NOT NULL AND fields = "
-               "(SELECT s.fields_head || files.frame || s.fields_tail FROM sequences s WHERE s.id = files.sequence_id)")
+@CATALOG(name="0009_folders")
+def _folders(db: Database) -> None:
+    """Each folder holding files stored once (``folders``); a record names it by ``folder_id``, indexed
+    by ``files_folder``, where it repeated the folder's path in ``dir`` and again in ``files_dir``."""
+    _run(db, f"""
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        root TEXT NOT NULL,
+        path TEXT NOT NULL,
+        UNIQUE (root, path)
+    );
+    INSERT INTO folders (root, path) SELECT DISTINCT root, dir FROM files ORDER BY root, dir;
+    CREATE TABLE files_new ({FILES_0009});
+    INSERT INTO files_new SELECT f.id, f.root, f.path, f.raw, fo.id, f.size, f.mtime_ns, f.inode, f.device, f.uid,
+        f.hash, f.template, f.fields, f.entity_id, f.sequence_id, f.frame, f.fingerprint, f.state, f.first_seen_ns,
+        f.last_seen_ns, f.metadata
+    FROM files f JOIN folders fo ON fo.root = f.root AND fo.path = f.dir;
+    DROP TABLE files;
+    ALTER TABLE files_new RENAME TO files;
+    CREATE INDEX files_folder ON files(folder_id);
+    CREATE INDEX files_entity ON files(entity_id);
+    CREATE INDEX files_sequence ON files(sequence_id, frame);
+    CREATE INDEX files_state ON files(state) WHERE state != 'present';
+    CREATE INDEX files_inode ON files(device, inode) WHERE state != 'present';
+    """)
 
 
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
