@@ -22,7 +22,7 @@ from ..model import (
 from ..model import CatalogView, WalkScope, parent_dir
 from .connection import transaction
 from .entities import EntityIds, SequenceIds
-from .folders import FOLDERS_WITH_FILES, FolderIds
+from .folders import FOLDERS_WITH_FILES, FolderIds, event_path
 from .frame_fields import FIELDS_COLUMN
 from .events import INSERT_EVENT, INSERT_EVENT_FILE_ID, EventKind, owner_name
 from .paths import below, from_columns, to_columns
@@ -271,8 +271,8 @@ class Applier:
         writes.add.append((state.root, text, raw, folder_id, state.size, state.mtime_ns, state.inode, state.device,
                            state.uid, state.hash, cls.template, fields, entity_id, sequence_id, cls.frame,
                            self.fingerprint, now, now))
-        writes.appeared.append((now, "appeared", self.source, state.root, text, raw, None, None, entity_id, state.uid,
-                                self.owner(state.uid), self.scan_id, None))
+        writes.appeared.append((now, "appeared", self.source, state.root, *self._place(state.root, text, raw), raw,
+                                None, None, entity_id, state.uid, self.owner(state.uid), self.scan_id, None, text))
 
     def _update(self, action: Update, now: int, writes: _Writes) -> None:
         state = action.observed
@@ -324,9 +324,13 @@ class Applier:
                old: FileRecord | None = None, details: dict | None = None) -> tuple:
         text, raw = to_columns(state.relative)
         old_text, old_raw = to_columns(old.relative) if old else (None, None)
-        return (now, kind.value, self.source, state.root, text, raw, old_text, old_raw, state.root, text, raw,
-                entity_id, state.uid, self.owner(state.uid), self.scan_id,
+        return (now, kind.value, self.source, state.root, *self._place(state.root, text, raw), raw, old_text, old_raw,
+                state.root, text, raw, entity_id, state.uid, self.owner(state.uid), self.scan_id,
                 json.dumps(details, default=str) if details else None)
+
+    def _place(self, root: str, text: str, raw: bytes) -> tuple[int | None, str]:
+        """(folder_id, path) as an event stores a file's path (see ``events.INSERT_EVENT``)."""
+        return event_path(None if raw else self.folders.ensure(root, parent_dir(text)), text, raw)
 
     def remember_dirs(self, plan: Plan) -> None:
         now = self.clock()
@@ -361,7 +365,7 @@ class _Writes:
         self._appeared(conn, first_id)
 
     def _appeared(self, conn: sqlite3.Connection, first_id: int) -> None:
-        """Events of added files, with their ids.
+        """Events of added files, with their ids (each row ends with the file's whole path text, for the lookup).
 
         Rows inserted into a rowid table by the one writer take ids max+1,
         max+2, ... in order, so when every add made a new row (none hit the
@@ -371,9 +375,9 @@ class _Writes:
         events = self.appeared
         new_rows = conn.execute("SELECT count(*) FROM files WHERE id >= ?", (first_id,)).fetchone()[0]
         if new_rows == len(events):
-            conn.executemany(INSERT_EVENT_FILE_ID, ((*e[:8], first_id + n, *e[8:]) for n, e in enumerate(events)))
+            conn.executemany(INSERT_EVENT_FILE_ID, ((*e[:9], first_id + n, *e[9:-1]) for n, e in enumerate(events)))
         else:
-            conn.executemany(INSERT_EVENT, ((*e[:8], e[3], e[4], e[5], *e[8:]) for e in events))
+            conn.executemany(INSERT_EVENT, ((*e[:9], e[3], e[-1], e[6], *e[9:-1]) for e in events))
 
 
 # -- forgetting missing records -------------------------------------------------------------
@@ -400,7 +404,7 @@ def missing_records(conn: sqlite3.Connection, *, root: str | None = None, folder
 
 FORGET_FILES = """
 DELETE FROM files WHERE id IN (SELECT value FROM json_each(?)) AND state != 'present'
-RETURNING id, root, path, raw, entity_id, sequence_id, uid
+RETURNING id, root, path, raw, entity_id, sequence_id, uid, folder_id
 """
 
 
@@ -413,8 +417,9 @@ def forget_records(conn: sqlite3.Connection, ids: Sequence[int], *, source: str,
     with transaction(conn):
         rows = conn.execute(FORGET_FILES, (json.dumps(list(ids)),)).fetchall()
         conn.executemany(INSERT_EVENT_FILE_ID, (
-            (now_ns, EventKind.FORGOTTEN.value, source, root, path, raw, None, None, file_id, entity_id, uid,
-             owner(uid), None, None) for file_id, root, path, raw, entity_id, _, uid in rows))
+            (now_ns, EventKind.FORGOTTEN.value, source, root, *event_path(folder_id, path, raw), raw, None, None,
+             file_id, entity_id, uid, owner(uid), None, None) for file_id, root, path, raw, entity_id, _, uid, folder_id
+            in rows))
         sequences = SequenceIds(conn)
         for row in rows:
             sequences.touch(row[5])

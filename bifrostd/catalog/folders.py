@@ -22,6 +22,12 @@ WHERE fo.root = ? AND EXISTS (SELECT 1 FROM files f WHERE f.folder_id = fo.id)
 """
 
 
+def event_path(folder_id: int | None, text: str, raw: bytes) -> tuple[int | None, str]:
+    """(folder_id, path) as an event stores a file's path: its folder and its name, or no folder and the
+    whole path for an undecodable name (whose ``raw`` bytes are the whole path's)."""
+    return (None, text) if raw else (folder_id, text.rpartition("/")[2])
+
+
 class FolderIds:
     """(root, folder text) → id, creating a folder's row on first use."""
 

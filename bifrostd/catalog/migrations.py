@@ -350,6 +350,17 @@ def _folders(db: Database) -> None:
     """)
 
 
+@CATALOG(name="0010_event_folders")
+def _event_folders(db: Database) -> None:
+    """An event names its file by folder and name (``folder_id`` and ``path``), where it repeated the
+    folder's path; events logged before keep their whole path and no folder (the log is append-only).
+    ``events_at`` goes: the log's query reads newest first by id, and SQLite's planner never chose it."""
+    _run(db, """
+    ALTER TABLE events ADD COLUMN folder_id INTEGER REFERENCES folders(id);
+    DROP INDEX events_at;
+    """)
+
+
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations; returns the names applied now."""
     db = Database(conn, execute_plugins=False)
