@@ -271,7 +271,7 @@ class Applier:
         writes.add.append((state.root, text, raw, folder_id, state.size, state.mtime_ns, state.inode, state.device,
                            state.uid, state.hash, cls.template, fields, entity_id, sequence_id, cls.frame,
                            self.fingerprint, now, now))
-        writes.appeared.append((now, "appeared", self.source, state.root, *self._place(state.root, text, raw), raw,
+        writes.appeared.append((now, "appeared", self.source, state.root, *event_path(folder_id, text, raw), raw,
                                 None, None, entity_id, state.uid, self.owner(state.uid), self.scan_id, None, text))
 
     def _update(self, action: Update, now: int, writes: _Writes) -> None:
