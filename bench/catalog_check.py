@@ -37,16 +37,22 @@ def build_catalog(db: Path, tree: Path, files: int) -> None:
     conn = sqlite3.connect(db)
     seed = conn.execute("SELECT count(*) FROM files").fetchone()[0]
     events = conn.execute("SELECT max(id) FROM events").fetchone()[0]
+    folders = conn.execute("SELECT max(id) FROM folders").fetchone()[0]
     copy = 0
     while conn.execute("SELECT count(*) FROM files").fetchone()[0] < files:
         copy += 1
         conn.execute("BEGIN")
-        conn.execute(  # the same rows under another top folder: new paths, new ids, the same shape of data
-            "INSERT INTO files (root, path, raw, dir, size, mtime_ns, inode, device, uid, hash, template, fields, "
-            "entity_id, sequence_id, frame, fingerprint, state, first_seen_ns, last_seen_ns) "
-            "SELECT root, ?2 || path, raw, ?2 || dir, size, mtime_ns, inode + ?1, device, uid, hash, template, "
-            "fields, entity_id, sequence_id, frame, fingerprint, state, first_seen_ns, last_seen_ns "
-            "FROM files WHERE id <= ?3", (copy * 10**9, f"copy{copy}/", seed))
+        conn.execute(  # the seed's folders under another top folder
+            "INSERT INTO folders (root, path) SELECT root, ?1 || path FROM folders WHERE id <= ?2",
+            (f"copy{copy}/", folders))
+        conn.execute(  # the same rows there: new paths, new ids, the same shape of data
+            "INSERT INTO files (root, path, raw, folder_id, size, mtime_ns, inode, device, uid, hash, template, "
+            "fields, entity_id, sequence_id, frame, fingerprint, state, first_seen_ns, last_seen_ns) "
+            "SELECT f.root, ?2 || f.path, f.raw, c.id, f.size, f.mtime_ns, f.inode + ?1, f.device, f.uid, f.hash, "
+            "f.template, f.fields, f.entity_id, f.sequence_id, f.frame, f.fingerprint, f.state, f.first_seen_ns, "
+            "f.last_seen_ns FROM files f JOIN folders o ON o.id = f.folder_id "
+            "JOIN folders c ON c.root = o.root AND c.path = ?2 || o.path WHERE f.id <= ?3",
+            (copy * 10**9, f"copy{copy}/", seed))
         conn.execute(  # and their 'appeared' events: a real catalog holds one per file at least
             "INSERT INTO events (at_ns, kind, source, root, path, raw, file_id, entity_id, uid, user, scan_id) "
             "SELECT at_ns, kind, source, root, ?1 || path, raw, NULL, entity_id, uid, user, scan_id "

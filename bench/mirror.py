@@ -281,9 +281,12 @@ def noop_planning(folder: Path, count: int) -> float:
     target = parse_target("plan", {"url": "s3://bench/plan"})
     with Catalog.open(folder / "catalog.db", write=True) as catalog:
         catalog._conn.execute("BEGIN")
+        catalog._conn.executemany("INSERT OR IGNORE INTO folders (root, path) VALUES (?, ?)",
+                                  {(r[0], r[2]) for r in rows})
         catalog._conn.executemany(
-            "INSERT INTO files (root, path, dir, size, mtime_ns, inode, device, uid, hash, template, fingerprint, "
-            "first_seen_ns, last_seen_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "INSERT INTO files (root, path, folder_id, size, mtime_ns, inode, device, uid, hash, template, "
+            "fingerprint, first_seen_ns, last_seen_ns) VALUES (?1, ?2, (SELECT id FROM folders WHERE root = ?1 "
+            "AND path = ?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", rows)
         catalog._conn.execute("COMMIT")
         state = MirrorState.of(catalog)
         first = plan_target(state, target, lambda r, p: folder / r / p, now_ns=now)

@@ -282,8 +282,9 @@ def _catalog_rows(config) -> dict[str, list[tuple]]:
     try:
         return {
             "files": conn.execute(
-                "SELECT f.root, f.path, f.raw, f.dir, f.size, f.mtime_ns, f.hash, f.template, f.fields, f.frame,"
-                " f.state, e.kind, e.uri, s.pattern, s.count FROM files f"
+                "SELECT f.root, f.path, f.raw, fo.path, f.size, f.mtime_ns, f.hash, f.template, f.fields, f.frame,"
+                " f.state, e.kind, e.uri, s.pattern, s.fields_head, s.fields_tail, s.count FROM files f"
+                " JOIN folders fo ON fo.id = f.folder_id"
                 " LEFT JOIN entities e ON e.id = f.entity_id LEFT JOIN sequences s ON s.id = f.sequence_id"
                 " ORDER BY f.root, f.path").fetchall(),
             "entities": conn.execute("SELECT kind, uri, name, keys FROM entities ORDER BY uri").fetchall(),
@@ -311,7 +312,7 @@ def test_a_first_index_loaded_in_bulk_records_what_batch_by_batch_does(tmp_path,
     scan(batched, batch_size=7)
     recorded = _catalog_rows(bulk)
     assert recorded == _catalog_rows(batched)
-    assert any(name == "files_dir" for name, _ in recorded["indexes"])
+    assert any(name == "files_folder" for name, _ in recorded["indexes"])
     assert any(count > 1 for *_, count in recorded["files"] if count is not None)  # sequences were counted
     with reader(bulk) as catalog:
         assert catalog.integrity() == "ok"

@@ -179,8 +179,10 @@ def fill(conn, count: int, *, root="projects", template="render", start=0) -> No
     rows = [(root, f"seq/sh{i // 1000:03d}/f{i:06d}.exr", f"seq/sh{i // 1000:03d}", 100 + i % 7, 1, i, 1, 0,
              f"{i:032x}", template, "fp", NOW, NOW) for i in range(start, start + count)]
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO files (root, path, dir, size, mtime_ns, inode, device, uid, hash, template, "
-                     "fingerprint, first_seen_ns, last_seen_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.executemany("INSERT OR IGNORE INTO folders (root, path) VALUES (?, ?)", {(r[0], r[2]) for r in rows})
+    conn.executemany("INSERT INTO files (root, path, folder_id, size, mtime_ns, inode, device, uid, hash, template, "
+                     "fingerprint, first_seen_ns, last_seen_ns) VALUES (?1, ?2, (SELECT id FROM folders WHERE "
+                     "root = ?1 AND path = ?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", rows)
     conn.execute("COMMIT")
 
 

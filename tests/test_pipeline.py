@@ -70,8 +70,9 @@ def contents(path: Path, since_event: int) -> tuple[list[tuple], list[tuple]]:
     """The file records (what a reader sees) and the events logged after ``since_event``, without ids or clocks."""
     with Catalog.open(path) as catalog:
         files = catalog._conn.execute(f"SELECT {FILE_COLUMNS} FROM files ORDER BY path").fetchall()
-        events = catalog._conn.execute("SELECT kind, path, old_path FROM events WHERE id > ? ORDER BY kind, path",
-                                       (since_event,)).fetchall()
+        logged = catalog.events(limit=10**6)
+    events = sorted(((e.kind, e.relative, e.old_relative) for e in logged if e.id > since_event),
+                    key=lambda e: (e[0], e[1], e[2] or ""))
     return files, events
 
 

@@ -45,7 +45,7 @@ def _at_paths(conn: sqlite3.Connection, root: str, files: Iterable[str], rows: d
 
 
 def _missing(conn: sqlite3.Connection, root: str, inodes: list[tuple[int, int]], rows: dict[int, tuple]) -> None:
-    # '+f.root': through the files_state index (the missing records only), not files_dir (every record of the root)
+    # '+f.root': through the files_state index (the missing records only), not one holding every record of the root
     base = RECORD_COLUMNS.format(source="files f") + " WHERE f.state != 'present' AND +f.root = ?"
     if len(inodes) > INODE_LOOKUPS_MAX:
         rows.update((r[0], r) for r in conn.execute(base, (root,)))

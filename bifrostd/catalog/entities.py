@@ -16,6 +16,7 @@ from typing import Sequence
 
 from ..model import Classification, EntityRow
 from .connection import inserted_id
+from .frame_fields import fields_around, stored_fields
 from ..sequences import FrameRange, collapse, format_ranges
 
 
@@ -103,9 +104,12 @@ class SequenceIds:
         self.cache = IdCache(conn, every="SELECT root, pattern, id FROM sequences",
                              one="SELECT id FROM sequences WHERE root = ? AND pattern = ?")
         self.touched: set[int] = set()
+        self._around: dict[int, tuple[str | None, str | None]] = {}  # id -> (fields_head, fields_tail)
 
     def preload(self) -> None:
         self.cache.preload()
+        self._around = {row[0]: row[1:] for row in self.conn.execute(
+            "SELECT id, fields_head, fields_tail FROM sequences")}
 
     def lookup(self, root: str, pattern: str | None) -> int | None:
         """The id of the sequence ``pattern`` of ``root``, or None when there is none."""
@@ -116,12 +120,25 @@ class SequenceIds:
             return None
         sequence_id = self.lookup(root, classification.sequence)
         if sequence_id is None:
+            around = fields_around(classification.fields_json, classification.frame)
             cursor = self.conn.execute(
-                "INSERT INTO sequences (root, pattern, template, entity_id, updated_ns) VALUES (?,?,?,?,?)",
-                (root, classification.sequence, classification.template, entity_id, now_ns))
+                "INSERT INTO sequences (root, pattern, template, entity_id, updated_ns, fields_head, fields_tail) "
+                "VALUES (?,?,?,?,?,?,?)", (root, classification.sequence, classification.template, entity_id, now_ns,
+                                           *around))
             sequence_id = self.cache.add((root, classification.sequence), inserted_id(cursor))
+            self._around[sequence_id] = around
         self.touched.add(sequence_id)
         return sequence_id
+
+    def fields_column(self, sequence_id: int | None, classification: Classification) -> str | None:
+        """What ``files.fields`` stores for a file of ``sequence_id``: None when the sequence gives it back."""
+        if sequence_id is None:
+            return classification.fields_json
+        around = self._around.get(sequence_id)
+        if around is None:
+            row = self.conn.execute("SELECT fields_head, fields_tail FROM sequences WHERE id = ?", (sequence_id,))
+            around = self._around[sequence_id] = tuple(row.fetchone())
+        return stored_fields(classification.fields_json, classification.frame, *around)
 
     def touch(self, sequence_id: int | None) -> None:
         if sequence_id is not None:

@@ -45,15 +45,22 @@ def owner_name(uid: int) -> str | None:
         return None
 
 
+#: An event names its file by ``folder_id`` and the name in that folder (``path``), or, with no folder, by
+#: the whole path: an undecodable name (``raw`` holds the whole path's bytes), or an event logged before
+#: migration 0010. The file's id is looked up by its whole path (root, text, raw: the last three ``?``).
 INSERT_EVENT = """
-INSERT INTO events (at_ns, kind, source, root, path, raw, old_path, old_raw, file_id, entity_id, uid, user, scan_id, details)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM files WHERE root = ? AND path = ? AND raw = ?), ?, ?, ?, ?, ?)
+INSERT INTO events (at_ns, kind, source, root, folder_id, path, raw, old_path, old_raw, file_id, entity_id, uid, user,
+                    scan_id, details)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM files WHERE root = ? AND path = ? AND raw = ?), ?, ?, ?, ?, ?)
 """
 #: The same with the file's id known (files added in bulk), which saves a lookup per event.
 INSERT_EVENT_FILE_ID = """
-INSERT INTO events (at_ns, kind, source, root, path, raw, old_path, old_raw, file_id, entity_id, uid, user, scan_id, details)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO events (at_ns, kind, source, root, folder_id, path, raw, old_path, old_raw, file_id, entity_id, uid, user,
+                    scan_id, details)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+#: An event's whole path (text form), for a query joining ``events ev`` and its folder ``fo``.
+EVENT_PATH = "CASE WHEN fo.path IS NULL THEN ev.path WHEN fo.path = '' THEN ev.path ELSE fo.path || '/' || ev.path END"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +84,11 @@ class Event:
                 "entity": self.entity_uri, "user": self.user, "scan_id": self.scan_id, "details": self.details}
 
 
-LOG_QUERY = """
-SELECT ev.id, ev.at_ns, ev.kind, ev.source, ev.root, ev.path, ev.raw, ev.old_path, ev.old_raw, ev.file_id,
+LOG_QUERY = f"""
+SELECT ev.id, ev.at_ns, ev.kind, ev.source, ev.root, {EVENT_PATH}, ev.raw, ev.old_path, ev.old_raw, ev.file_id,
        en.uri, ev.user, ev.scan_id, ev.details
-FROM events ev LEFT JOIN entities en ON en.id = ev.entity_id
-WHERE ev.at_ns >= ? {extra}
+FROM events ev LEFT JOIN folders fo ON fo.id = ev.folder_id LEFT JOIN entities en ON en.id = ev.entity_id
+WHERE ev.at_ns >= ? {{extra}}
 ORDER BY ev.id DESC LIMIT ?
 """
 

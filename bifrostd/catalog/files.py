@@ -22,13 +22,15 @@ from ..model import (
 from ..model import CatalogView, WalkScope, parent_dir
 from .connection import transaction
 from .entities import EntityIds, SequenceIds
+from .folders import FOLDERS_WITH_FILES, FolderIds, event_path
+from .frame_fields import FIELDS_COLUMN
 from .events import INSERT_EVENT, INSERT_EVENT_FILE_ID, EventKind, owner_name
 from .paths import below, from_columns, to_columns
 
-RECORD_COLUMNS = """
-SELECT f.id, f.root, f.path, f.raw, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, f.template, f.fields,
-       f.frame, f.fingerprint, f.state, e.kind, e.uri, e.name, s.pattern
-FROM {source}
+RECORD_COLUMNS = f"""
+SELECT f.id, f.root, f.path, f.raw, f.size, f.mtime_ns, f.inode, f.device, f.uid, f.hash, f.template,
+       {FIELDS_COLUMN}, f.frame, f.fingerprint, f.state, e.kind, e.uri, e.name, s.pattern
+FROM {{source}}
 LEFT JOIN entities e ON e.id = f.entity_id
 LEFT JOIN sequences s ON s.id = f.sequence_id
 """
@@ -68,9 +70,10 @@ def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False
     conn.execute("DELETE FROM scope_dirs")
     conn.executemany("INSERT INTO scope_dirs VALUES (?, ?)", wanted)
     # The orders are forced: without them SQLite's planner, which has no statistics for the temp table, reads
-    # every record of the catalog (a scan of files for the join; files_dir's rows of each root for the missing
-    # ones) where these read only the records of the listed folders and the few missing ones.
-    scoped = RECORD_COLUMNS.format(source="scope_dirs d CROSS JOIN files f ON f.root = d.root AND f.dir = d.dir")
+    # every record of the catalog (a scan of files for the join; the rows of each root for the missing ones)
+    # where these read only the records of the listed folders and the few missing ones.
+    scoped = RECORD_COLUMNS.format(source="scope_dirs d CROSS JOIN folders fo ON fo.root = d.root AND fo.path = d.dir"
+                                          " CROSS JOIN files f ON f.folder_id = fo.id")
     missing = RECORD_COLUMNS.format(source="files f") + \
         f" WHERE f.state != 'present' AND +f.root IN ({_placeholders(roots)})"  # through the files_state index
     records = {r[0]: r for r in conn.execute(scoped)}
@@ -82,7 +85,7 @@ SIGNATURES = """
 SELECT root, path, raw, id, size, mtime_ns, inode, device, uid,
        state = 'present' AND fingerprint = ? AND (hash IS NOT NULL OR ?)
 FROM files WHERE +root IN ({roots})
-"""  # '+root': scan the table in order; through the files_dir index it is ~20 % slower
+"""  # '+root': scan the table in order, not through the (root, path, raw) index
 
 
 def load_signatures(conn: sqlite3.Connection, roots: Iterable[str], fingerprint: str, *,
@@ -111,23 +114,13 @@ def load_records(conn: sqlite3.Connection, roots: Iterable[str], ids: Iterable[i
 
 
 def _escaped(scope: WalkScope) -> WalkScope:
-    """The scope in the escaped text form that ``files.dir`` is stored in."""
+    """The scope in the escaped text form that ``folders.path`` is stored in."""
     def convert(keys: frozenset) -> frozenset:
         return frozenset((root, to_columns(d)[0]) for root, d in keys)
 
     return WalkScope(scope.roots, convert(scope.listed), convert(scope.skipped), convert(scope.failed))
 
 
-#: The folders of a root that hold records, one index seek each (a loose index scan of ``files_dir``):
-#: the cost grows with folders, not files, where ``SELECT DISTINCT`` would read every record's index entry.
-FOLDERS_WITH_FILES = """
-WITH RECURSIVE folder(dir) AS (
-    SELECT (SELECT min(dir) FROM files WHERE root = ?1)
-    UNION ALL
-    SELECT (SELECT min(dir) FROM files WHERE root = ?1 AND dir > folder.dir) FROM folder WHERE folder.dir IS NOT NULL
-)
-SELECT ?1, dir FROM folder WHERE dir IS NOT NULL
-"""
 
 
 def _wanted_dirs(conn: sqlite3.Connection, scope: WalkScope, roots: list[str]) -> set[tuple[str, str]]:
@@ -143,7 +136,7 @@ def _wanted_dirs(conn: sqlite3.Connection, scope: WalkScope, roots: list[str]) -
 
 # -- applying a plan --------------------------------------------------------------------
 INSERT_FILE = """
-INSERT INTO files (root, path, raw, dir, size, mtime_ns, inode, device, uid, hash, template, fields, entity_id,
+INSERT INTO files (root, path, raw, folder_id, size, mtime_ns, inode, device, uid, hash, template, fields, entity_id,
                    sequence_id, frame, fingerprint, state, first_seen_ns, last_seen_ns)
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'present',?,?)
 ON CONFLICT (root, path, raw) DO UPDATE SET
@@ -156,7 +149,7 @@ UPDATE_FILE = """
 UPDATE files SET size=?, mtime_ns=?, inode=?, device=?, uid=?, hash=?, state='present', last_seen_ns=? WHERE id=?
 """
 MOVE_FILE = """
-UPDATE files SET root=?, path=?, raw=?, dir=?, size=?, mtime_ns=?, inode=?, device=?, uid=?, hash=?, template=?,
+UPDATE files SET root=?, path=?, raw=?, folder_id=?, size=?, mtime_ns=?, inode=?, device=?, uid=?, hash=?, template=?,
     fields=?, entity_id=?, sequence_id=?, frame=?, fingerprint=?, state='present', last_seen_ns=? WHERE id=?
 """
 REMATCH_FILE = "UPDATE files SET template=?, fields=?, entity_id=?, sequence_id=?, frame=?, fingerprint=? WHERE id=?"
@@ -194,6 +187,7 @@ class Applier:
         self.owner = owner
         self.entities = EntityIds(conn)
         self.sequences = SequenceIds(conn)
+        self.folders = FolderIds(conn)
         self.fingerprint = ""
 
     def apply(self, plan: Plan, *, batch_size: int = 20000, progress: Callable[[int], None] | None = None) -> int:
@@ -205,6 +199,7 @@ class Applier:
         if len(plan.actions) >= PRELOAD_IDS:
             self.entities.preload()
             self.sequences.preload()
+            self.folders.preload()
         actions = _in_path_order(plan.actions)
         if self._is_bulk(plan):
             return self._apply_bulk(plan, actions, batch_size, progress)
@@ -271,11 +266,13 @@ class Applier:
         text, raw = to_columns(state.relative)
         entity_id = self.entities.ensure(cls.entities, now)
         sequence_id = self.sequences.ensure(state.root, cls, entity_id, now)
-        writes.add.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
-                           state.device, state.uid, state.hash, cls.template, cls.fields_json, entity_id, sequence_id,
-                           cls.frame, self.fingerprint, now, now))
-        writes.appeared.append((now, "appeared", self.source, state.root, text, raw, None, None, entity_id, state.uid,
-                                self.owner(state.uid), self.scan_id, None))
+        folder_id = self.folders.ensure(state.root, parent_dir(text))
+        fields = self.sequences.fields_column(sequence_id, cls)
+        writes.add.append((state.root, text, raw, folder_id, state.size, state.mtime_ns, state.inode, state.device,
+                           state.uid, state.hash, cls.template, fields, entity_id, sequence_id, cls.frame,
+                           self.fingerprint, now, now))
+        writes.appeared.append((now, "appeared", self.source, state.root, *event_path(folder_id, text, raw), raw,
+                                None, None, entity_id, state.uid, self.owner(state.uid), self.scan_id, None, text))
 
     def _update(self, action: Update, now: int, writes: _Writes) -> None:
         state = action.observed
@@ -293,9 +290,11 @@ class Applier:
         entity_id = self.entities.ensure(cls.entities, now)
         sequence_id = self.sequences.ensure(state.root, cls, entity_id, now)
         self.sequences.touch(self.sequences.lookup(record.root, record.classification.sequence))
-        writes.move.append((state.root, text, raw, parent_dir(text), state.size, state.mtime_ns, state.inode,
-                            state.device, state.uid, action.hash, cls.template, cls.fields_json, entity_id,
-                            sequence_id, cls.frame, self.fingerprint, now, record.id))
+        folder_id = self.folders.ensure(state.root, parent_dir(text))
+        fields = self.sequences.fields_column(sequence_id, cls)
+        writes.move.append((state.root, text, raw, folder_id, state.size, state.mtime_ns, state.inode, state.device,
+                            state.uid, action.hash, cls.template, fields, entity_id, sequence_id, cls.frame,
+                            self.fingerprint, now, record.id))
         writes.event(self._event(EventKind.MOVED, state, now, entity_id, old=record))
 
     def _vanish(self, action: Vanish, now: int, writes: _Writes) -> None:
@@ -312,8 +311,8 @@ class Applier:
         entity_id = self.entities.ensure(cls.entities, now)
         sequence_id = self.sequences.ensure(record.root, cls, entity_id, now)
         self.sequences.touch(self.sequences.lookup(record.root, record.classification.sequence))
-        writes.rematch.append((cls.template, cls.fields_json, entity_id, sequence_id, cls.frame, action.fingerprint,
-                               record.id))
+        fields = self.sequences.fields_column(sequence_id, cls)
+        writes.rematch.append((cls.template, fields, entity_id, sequence_id, cls.frame, action.fingerprint, record.id))
         if action.changed:
             state = FileState(record.root, record.relative, record.size, record.mtime_ns, record.inode,
                               record.device, record.uid)
@@ -325,9 +324,13 @@ class Applier:
                old: FileRecord | None = None, details: dict | None = None) -> tuple:
         text, raw = to_columns(state.relative)
         old_text, old_raw = to_columns(old.relative) if old else (None, None)
-        return (now, kind.value, self.source, state.root, text, raw, old_text, old_raw, state.root, text, raw,
-                entity_id, state.uid, self.owner(state.uid), self.scan_id,
+        return (now, kind.value, self.source, state.root, *self._place(state.root, text, raw), raw, old_text, old_raw,
+                state.root, text, raw, entity_id, state.uid, self.owner(state.uid), self.scan_id,
                 json.dumps(details, default=str) if details else None)
+
+    def _place(self, root: str, text: str, raw: bytes) -> tuple[int | None, str]:
+        """(folder_id, path) as an event stores a file's path (see ``events.INSERT_EVENT``)."""
+        return event_path(None if raw else self.folders.ensure(root, parent_dir(text)), text, raw)
 
     def remember_dirs(self, plan: Plan) -> None:
         now = self.clock()
@@ -362,7 +365,7 @@ class _Writes:
         self._appeared(conn, first_id)
 
     def _appeared(self, conn: sqlite3.Connection, first_id: int) -> None:
-        """Events of added files, with their ids.
+        """Events of added files, with their ids (each row ends with the file's whole path text, for the lookup).
 
         Rows inserted into a rowid table by the one writer take ids max+1,
         max+2, ... in order, so when every add made a new row (none hit the
@@ -372,9 +375,9 @@ class _Writes:
         events = self.appeared
         new_rows = conn.execute("SELECT count(*) FROM files WHERE id >= ?", (first_id,)).fetchone()[0]
         if new_rows == len(events):
-            conn.executemany(INSERT_EVENT_FILE_ID, ((*e[:8], first_id + n, *e[8:]) for n, e in enumerate(events)))
+            conn.executemany(INSERT_EVENT_FILE_ID, ((*e[:9], first_id + n, *e[9:-1]) for n, e in enumerate(events)))
         else:
-            conn.executemany(INSERT_EVENT, ((*e[:8], e[3], e[4], e[5], *e[8:]) for e in events))
+            conn.executemany(INSERT_EVENT, ((*e[:9], e[3], e[-1], e[6], *e[9:-1]) for e in events))
 
 
 # -- forgetting missing records -------------------------------------------------------------
@@ -401,7 +404,7 @@ def missing_records(conn: sqlite3.Connection, *, root: str | None = None, folder
 
 FORGET_FILES = """
 DELETE FROM files WHERE id IN (SELECT value FROM json_each(?)) AND state != 'present'
-RETURNING id, root, path, raw, entity_id, sequence_id, uid
+RETURNING id, root, path, raw, entity_id, sequence_id, uid, folder_id
 """
 
 
@@ -414,8 +417,9 @@ def forget_records(conn: sqlite3.Connection, ids: Sequence[int], *, source: str,
     with transaction(conn):
         rows = conn.execute(FORGET_FILES, (json.dumps(list(ids)),)).fetchall()
         conn.executemany(INSERT_EVENT_FILE_ID, (
-            (now_ns, EventKind.FORGOTTEN.value, source, root, path, raw, None, None, file_id, entity_id, uid,
-             owner(uid), None, None) for file_id, root, path, raw, entity_id, _, uid in rows))
+            (now_ns, EventKind.FORGOTTEN.value, source, root, *event_path(folder_id, path, raw), raw, None, None,
+             file_id, entity_id, uid, owner(uid), None, None) for file_id, root, path, raw, entity_id, _, uid, folder_id
+            in rows))
         sequences = SequenceIds(conn)
         for row in rows:
             sequences.touch(row[5])

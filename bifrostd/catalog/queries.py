@@ -84,8 +84,8 @@ class Gap:
 def unmanaged_by_folder(conn: sqlite3.Connection, *, examples: int = 3, limit: int = 200) -> list[FolderGroup]:
     """Present files no template matches, grouped by folder, biggest groups first."""
     groups: dict[tuple[str, str], list] = {}
-    rows = conn.execute("SELECT root, dir, path, raw FROM files WHERE state = 'present' AND template IS NULL "
-                        "ORDER BY root, dir, path")
+    rows = conn.execute("SELECT f.root, fo.path, f.path, f.raw FROM files f JOIN folders fo ON fo.id = f.folder_id "
+                        "WHERE f.state = 'present' AND f.template IS NULL ORDER BY f.root, fo.path, f.path")
     for root, folder, path, raw in rows:
         if raw:  # an undecodable name: the same lossless form as every other path in JSON
             folder, _, name = from_columns(path, raw).rpartition("/")
