@@ -36,6 +36,16 @@ class FileState:
         return (self.size, self.mtime_ns, self.inode)
 
 
+KnownFile = tuple[str, int, int, int, int, int, int]
+"""A catalogued file as a full walk compares it: (stored path, record id, size, mtime_ns, inode, device, uid).
+
+Plain tuples, not objects: a full walk compares every file with one, and
+most are unchanged. ``size`` is -1 for a record that is not settled (not
+present, derived with other templates, or not hashed when hashing), so no
+file ever matches it and such a record is always planned.
+"""
+
+
 class FindingKind(str, Enum):
     """Per-path problems met while walking, hashing or mirroring; never fatal to the job."""
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from ..model import (
     Action, Add, Classification, EntityRow, FileRecord, FileState, FileStatus, Move, Plan, Rematch, Update, Vanish,
 )
-from ..model import CatalogView, WalkScope, parent_dir
+from ..model import CatalogView, KnownFile, WalkScope, parent_dir
 from .connection import transaction
 from .entities import EntityIds, SequenceIds
 from .folders import FOLDERS_WITH_FILES, FolderIds, event_path
@@ -82,26 +82,33 @@ def load_view(conn: sqlite3.Connection, scope: WalkScope, *, whole: bool = False
 
 
 SIGNATURES = """
-SELECT root, path, raw, id, size, mtime_ns, inode, device, uid,
-       state = 'present' AND fingerprint = ? AND (hash IS NOT NULL OR ?)
-FROM files WHERE +root IN ({roots})
+SELECT path, id, CASE WHEN state = 'present' AND fingerprint = ?1 AND (hash IS NOT NULL OR ?2) THEN size ELSE -1 END,
+       mtime_ns, inode, device, uid{raw}
+FROM files WHERE +root = ?3 AND {names}
 """  # '+root': scan the table in order, not through the (root, path, raw) index
+UTF8_SIGNATURES = SIGNATURES.format(raw="", names="raw = x''")
+RAW_SIGNATURES = SIGNATURES.format(raw=", raw", names="raw != x''")
 
 
 def load_signatures(conn: sqlite3.Connection, roots: Iterable[str], fingerprint: str, *,
-                    hashed: bool) -> dict[str, dict[str, tuple]]:
-    """Every record of ``roots`` as ``{root: {relative: (id, size, mtime_ns, inode, device, uid, settled)}}``.
+                    hashed: bool) -> dict[str, dict[str, KnownFile]]:
+    """Every record of ``roots`` as ``{root: {relative: KnownFile}}``, for a full walk to compare with.
 
     Compact on purpose (one tuple per record, no objects): a full walk
-    compares every file against it, and most are unchanged. ``settled`` is
-    true for a present record derived with ``fingerprint`` that has a hash
-    (or ``hashed`` is false): unchanged on disk, such a record needs nothing.
+    compares every file against it, and most are unchanged. A record is
+    settled (its size is kept, not -1) when present, derived with
+    ``fingerprint`` and hashed (or ``hashed`` is false): unchanged on disk,
+    it needs nothing. Records named in UTF-8 (nearly all) are keyed by their
+    text as it is, with no per-row decoding; the few others are read apart,
+    so an escaped text can never stand for a real name.
     """
-    roots = list(roots)
-    out: dict[str, dict[str, tuple]] = {root: {} for root in roots}
-    rows = conn.execute(SIGNATURES.format(roots=_placeholders(roots)), (fingerprint, int(not hashed), *roots))
-    for row in rows:
-        out[row[0]][from_columns(row[1], row[2]) if row[2] else row[1]] = row[3:]
+    settled = (fingerprint, int(not hashed))
+    out: dict[str, dict[str, KnownFile]] = {}
+    for root in roots:
+        known = {row[0]: row for row in conn.execute(UTF8_SIGNATURES, (*settled, root))}
+        raw = conn.execute(RAW_SIGNATURES, (*settled, root))
+        known.update((from_columns(row[0], row[7]), row[:7]) for row in raw)
+        out[root] = known
     return out
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVa
 
 from ..errors import CatalogCorrupt, CatalogError
 from ..model import FileRecord, Plan
-from ..model import CatalogView, WalkScope
+from ..model import CatalogView, KnownFile, WalkScope
 from . import queries, scans
 from .connection import WriterLock, open_database
 from .dirty_view import dirty_view
@@ -161,8 +161,8 @@ class Catalog:
         return load_view(self._conn, scope, whole=whole, dirs=dirs)
 
     @_guarded
-    def signatures(self, roots, fingerprint: str, *, hashed: bool) -> dict[str, dict[str, tuple]]:
-        """Every record of ``roots`` as a compact signature (see ``files.load_signatures``)."""
+    def signatures(self, roots, fingerprint: str, *, hashed: bool) -> dict[str, dict[str, KnownFile]]:
+        """Every record of ``roots`` as a compact signature, by root and relative path (see ``files.load_signatures``)."""
         return load_signatures(self._conn, roots, fingerprint, hashed=hashed)
 
     @_guarded

@@ -14,6 +14,12 @@ not ``a``'s. What a pruned rescan cannot see is a file modified *in place*
 (``full=True``, scheduled or ``bifrostctl scan --full``) repairs anything the
 watcher missed.
 
+Unchanged files. A full walk given the catalog's ``known`` signatures
+compares each regular file's ``lstat`` with its record's in the listing
+loop and makes no ``FileState`` for one whose size, mtime, inode, device and
+owner all match: it is only counted (``WalkResult.unchanged``), and its
+record drops out of ``WalkResult.unmatched``, the records still to plan.
+
 Racy directories. Directory mtimes are as coarse as the filesystem's clock
 tick, so a directory listed in the same tick as a later creation would keep
 the same mtime. A directory whose mtime is within ``settle_ns`` of the walk's
@@ -40,7 +46,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from bifrostd.errors import ScanError
-from bifrostd.model import FileState, Finding, FindingKind
+from bifrostd.model import FileState, Finding, FindingKind, KnownFile
 
 __all__ = [
     "SETTLE_NS",
@@ -86,6 +92,11 @@ class WalkResult:
     from the catalog); files of a ``listed`` directory are exactly those in
     ``files`` under it. Files of an ``unreadable`` directory are unknown:
     keep what the catalog has and let the finding speak.
+
+    With ``known`` signatures, ``files`` leaves out the ``unchanged`` regular
+    files found exactly as known (``unchanged_bytes`` is their size), and
+    ``unmatched`` holds the known entries no file matched: changed, gone,
+    or in a folder that was not listed.
     """
 
     root: str
@@ -96,6 +107,9 @@ class WalkResult:
     unreadable: frozenset[str]
     symlinks: tuple[Symlink, ...] = ()
     findings: tuple[Finding, ...] = ()
+    unchanged: int = 0
+    unchanged_bytes: int = 0
+    unmatched: Mapping[str, KnownFile] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +136,9 @@ class _Walk:
     scandir: ScandirFn
     stat: StatFn
     fresh_after_ns: int
+    known: Mapping[str, KnownFile] = field(default_factory=dict)
+    unseen: dict[str, KnownFile] = field(default_factory=dict)
+    unchanged_bytes: int = 0
     files: list[FileState] = field(default_factory=list)
     directories: dict[str, int] = field(default_factory=dict)
     listed: set[str] = field(default_factory=set)
@@ -147,6 +164,9 @@ class _Walk:
             frozenset(self.unreadable),
             tuple(self.symlinks),
             tuple(self.findings),
+            len(self.known) - len(self.unseen),
+            self.unchanged_bytes,
+            self.unseen,
         )
 
 
@@ -161,7 +181,8 @@ def walk(
     stat: StatFn = os.stat,
     now_ns: Callable[[], int] = time.time_ns,
     settle_ns: int = SETTLE_NS,
-    on_listed: Callable[[list[FileState]], None] | None = None,
+    on_listed: Callable[[list[FileState], int, int], None] | None = None,
+    known: Mapping[str, KnownFile] | None = None,
 ) -> WalkResult:
     """Walk ``root_path`` (or its subfolder ``under``) and observe every regular file.
 
@@ -172,13 +193,19 @@ def walk(
     called as ``stat(name, dir_fd=fd, follow_symlinks=False)`` for a listed
     entry and as ``stat(path, follow_symlinks=...)`` otherwise.
     ``on_listed`` is called after each folder is listed with the files found
-    so far (the walk's own growing list: read it, don't keep or change it), to
-    show progress. Raises ``ScanError`` if the root itself cannot be used.
+    so far (the walk's own growing list: read it, don't keep or change it),
+    and how many files and bytes were found unchanged so far, to show
+    progress. ``known`` maps relative paths to the catalog's
+    signatures: files found exactly as known are counted, not put in
+    ``files`` (see ``WalkResult``). Raises ``ScanError`` if the root itself
+    cannot be used.
     """
     root_abs = os.fspath(root_path)
     top = _check_under(under)
     top_st = _stat_root(root_name, root_abs, top, stat)
     state = _Walk(root_name, os.path.realpath(root_abs), scandir, stat, now_ns() - settle_ns)
+    if known:
+        state.known, state.unseen = known, dict(known)  # a copy: the caller's mapping is left as it was
     view = prior if prior is not None and not full else None
     children = _children(view) if view is not None else {}
     stack: list[tuple[str, str, os.stat_result]] = [(top, _join(root_abs, top), top_st)]
@@ -193,7 +220,7 @@ def walk(
         else:
             stack.extend(_list(state, relative, absolute))
             if on_listed is not None:
-                on_listed(state.files)
+                on_listed(state.files, len(state.known) - len(state.unseen), state.unchanged_bytes)
     if not top and prior:
         _distrust_an_empty_root(state, prior)
     return state.result()
@@ -214,6 +241,7 @@ def _distrust_an_empty_root(state: _Walk, prior: Mapping[str, int]) -> None:
     if not known:
         return
     state.files.clear()  # stray files in the mount point: hidden again once the share is mounted
+    state.unseen, state.unchanged_bytes = dict(state.known), 0
     state.listed.discard("")
     state.directories.pop("", None)
     state.unreadable.add("")
@@ -316,12 +344,15 @@ def _list_fd(state: _Walk, relative: str, absolute: str, folder_fd: int) -> list
 
 
 def _entries(state: _Walk, prefix: str, absolute: str, folder_fd: int, entries: list[os.DirEntry[str]]) -> list[str]:
-    """The hot loop (~1 µs an entry): regular files become FileStates, the rest is classified.
+    """The hot loop (~1 µs an entry): regular files become FileStates unless known unchanged, the rest is classified.
 
     Kept as one flat loop with local names on purpose: a function call per
-    entry would cost a sixth of the walk.
+    entry would cost a sixth of the walk. A file's known signature is taken
+    out of ``unseen`` and put back only if the file differs from it.
     """
-    files, root, stat = state.files, state.root, state.stat
+    files, root, stat, unseen = state.files, state.root, state.stat, state.unseen
+    take = unseen.pop
+    same_bytes = 0
     subdirs: list[str] = []
     for entry in entries:
         name = entry.name
@@ -337,11 +368,20 @@ def _entries(state: _Walk, prefix: str, absolute: str, folder_fd: int, entries: 
             _entry_error(state, prefix + name, error)
             continue
         if st_.S_ISREG(st.st_mode):
-            files.append(FileState(root, prefix + name, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_uid))
+            relative, size = prefix + name, st.st_size
+            known = take(relative, None)
+            if known is not None:
+                if known[2] == size and known[3] == st.st_mtime_ns and known[4] == st.st_ino \
+                        and known[5] == st.st_dev and known[6] == st.st_uid:
+                    same_bytes += size
+                    continue
+                unseen[relative] = known
+            files.append(FileState(root, relative, size, st.st_mtime_ns, st.st_ino, st.st_dev, st.st_uid))
         elif st_.S_ISDIR(st.st_mode):
             subdirs.append(name)  # replaced by a directory since the listing
         else:
             _odd_type(state, prefix + name, f"{absolute}/{name}", st)
+    state.unchanged_bytes += same_bytes
     return subdirs
 
 

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 from ..errors import FieldValueError
 from ..model import (
     UNMANAGED, Action, Add, CatalogView, Classification, DirState, EntityRow, FileRecord, FileState, FileStatus,
-    Finding, FindingKind, Move, Observations, Plan, Rematch, RootDir, Update, Vanish, WalkScope, parent_dir,
+    Finding, FindingKind, KnownFile, Move, Observations, Plan, Rematch, RootDir, Update, Vanish, WalkScope, parent_dir,
 )
 from ..templates.compiled import CompiledTemplate
 from ..templates.entities import Chain, Entity
@@ -150,35 +150,34 @@ def _entity_fields(template_set: TemplateSet) -> set[str]:
 
 
 # -- planning ---------------------------------------------------------------------------
-#: A catalogued file as split_unchanged compares it: (id, size, mtime_ns, inode, device, uid, settled)
-Signature = tuple[int, int, int, int, int, int, int]
-
-
 def split_unchanged(observations: Observations,
-                    signatures: Mapping[str, Mapping[str, Signature]]) -> tuple[Observations, list[int]]:
+                    signatures: Mapping[str, Mapping[str, KnownFile]]) -> tuple[Observations, list[int]]:
     """Drop the files a full walk found exactly as catalogued; (the rest, ids of records still to plan).
 
-    ``signatures`` is ``{root: {relative: (id, size, mtime_ns, inode, device,
-    uid, settled)}}``. A file whose record is settled (present, derived with
-    the current templates, hashed if hashing) and whose size, mtime, inode,
-    device and owner are unchanged would get no action from :func:`plan_catalog_changes`, so
-    it and its record are left out of planning: a full rescan of an
+    ``signatures`` is ``{root: {relative: KnownFile}}`` (``Catalog.signatures``).
+    A file whose record is settled (present, derived with the current
+    templates, hashed if hashing) and whose size, mtime, inode, device and
+    owner are unchanged would get no action from :func:`plan_catalog_changes`,
+    so it and its record are left out of planning: a full rescan of an
     unchanged tree then costs one comparison per file. The ids returned are
     every other record, so planning the rest gives the same plan as planning
-    everything.
+    everything. This is the rule's plain statement, which the property tests
+    hold planning to; a full walk applies it in its listing loop
+    (``observe.walk`` given ``known``), where no object is made for an
+    unchanged file.
     """
     kept: list[FileState] = []
     unchanged: set[int] = set()
-    empty: dict[str, Signature] = {}
+    empty: dict[str, KnownFile] = {}
     with gc_paused():
         for observed in observations.files:
             sig = signatures.get(observed.root, empty).get(observed.relative)
-            if sig is not None and sig[6] and sig[1] == observed.size and sig[2] == observed.mtime_ns \
-                    and sig[3] == observed.inode and sig[4] == observed.device and sig[5] == observed.uid:
-                unchanged.add(sig[0])
+            if sig is not None and sig[2:] == (observed.size, observed.mtime_ns, observed.inode, observed.device,
+                                               observed.uid):
+                unchanged.add(sig[1])
             else:
                 kept.append(observed)
-        ids = [sig[0] for records in signatures.values() for sig in records.values() if sig[0] not in unchanged]
+        ids = [sig[1] for records in signatures.values() for sig in records.values() if sig[1] not in unchanged]
     return replace(observations, files=tuple(kept)), ids
 
 

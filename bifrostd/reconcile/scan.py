@@ -5,9 +5,12 @@ after the walk are the pipeline's (``bifrostd.reconcile.pipeline``), shared
 with the watcher's dirty batches:
 
 1. walk each root with the catalog's remembered folder mtimes (``bifrostd.observe.walk``);
+   a walk that lists everything is given the catalog's compact signatures
+   first, and counts the files it finds exactly as catalogued instead of
+   observing them;
 2. load the catalog's view of what that walk may change (``bifrostd.catalog``):
-   after a walk that listed everything, compact signatures first, then only
-   the records still to plan (``RootWalk.view``);
+   after a walk that listed everything, only the records no file matched
+   (``RootWalk.view``);
 3. hash only what needs it (the pipeline); a file that changed while being
    read gets no hash and its folder is remembered as unsettled, so the next
    scan retries it (``RootWalk.with_hashes``);
@@ -29,16 +32,19 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ..model import DirState, FileState, Finding, Plan, RehashScope
+from ..model import DirState, FileState, Finding, KnownFile, Plan, RehashScope
 from ..observe.walk import UNSETTLED
 from ..progress import INTERVAL, Progress, Reporter
 from .pipeline import Hashed, Hasher, Pipeline, Stopwatch, default_hasher
-from .plan import split_unchanged, summary
+from .plan import summary
 from ..model import CatalogView, Observations, RootDir, WalkScope
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
+    from ..observe.walk import WalkResult
     from ..templates import TemplateSet
+
+Known = Mapping[str, Mapping[str, KnownFile]]  # {root: {relative: signature}}, as ``Catalog.signatures`` reads it
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:
@@ -90,30 +96,57 @@ class ScanReport:
 
 
 # -- walking ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the walks of the roots saw.
+
+    Files found exactly as their settled records (``unchanged`` of them,
+    ``unchanged_bytes`` in all) are counted, not among ``observations``;
+    ``unmatched`` are the ids of the known records no file matched, the
+    ones still to plan. Without known signatures both are empty.
+    """
+
+    observations: Observations
+    unchanged: int = 0
+    unchanged_bytes: int = 0
+    unmatched: tuple[int, ...] = ()
+
+
 def observe_roots(template_set: TemplateSet, roots: Sequence[str], prior: dict[tuple[str, str], int], *, full: bool,
-            walker: Callable[..., Any] | None = None, report: Reporter | None = None) -> Observations:
+                  walker: Callable[..., Any] | None = None, report: Reporter | None = None,
+                  known: Known | None = None) -> Seen:
     """Walk every root and merge the results into one set of observations.
 
     With a byte-aware ``report``, the walker is also given ``on_listed`` (see
     ``scan.walk``), so the files and bytes found so far show while it walks.
+    With ``known`` signatures, each walker is given its root's.
     """
     if walker is None:
         from ..observe.walk import walk
 
         walker = walk
+    results: list[WalkResult] = []
+    tally = _WalkTally(report) if report is not None and report.wants_bytes else None
+    for root in roots:
+        mine = {rel: mtime for (name, rel), mtime in prior.items() if name == root}
+        extra: dict[str, Any] = {"on_listed": tally.listed} if tally is not None else {}
+        if known is not None:
+            extra["known"] = known.get(root, {})
+        results.append(walker(root, template_set.root_path(root), mine, full=full, **extra))
+        if tally is not None:
+            tally.root_done(results[-1])
+    return _merged(roots, results)
+
+
+def _merged(roots: Sequence[str], results: Sequence[WalkResult]) -> Seen:
     files: list[FileState] = []
     dirs: list[DirState] = []
     findings: list[Finding] = []
     listed: set[RootDir] = set()
     skipped: set[RootDir] = set()
     failed: set[RootDir] = set()
-    tally = _WalkTally(report) if report is not None and report.wants_bytes else None
-    for root in roots:
-        mine = {rel: mtime for (name, rel), mtime in prior.items() if name == root}
-        extra: dict[str, Any] = {"on_listed": tally.listed} if tally is not None else {}
-        result = walker(root, template_set.root_path(root), mine, full=full, **extra)
-        if tally is not None:
-            tally.root_done(result.files)
+    for result in results:
+        root = result.root
         files.extend(result.files)
         dirs.extend(DirState(root, rel, mtime) for rel, mtime in result.directories.items())
         findings.extend(result.findings)
@@ -121,14 +154,17 @@ def observe_roots(template_set: TemplateSet, roots: Sequence[str], prior: dict[t
         skipped.update((root, d) for d in result.skipped)
         failed.update((root, d) for d in result.unreadable)
     scope = WalkScope(frozenset(roots), frozenset(listed), frozenset(skipped), frozenset(failed))
-    return Observations(tuple(files), scope, tuple(dirs), tuple(findings))
+    unmatched = tuple(sig[1] for result in results for sig in result.unmatched.values())
+    return Seen(Observations(tuple(files), scope, tuple(dirs), tuple(findings)),
+                sum(r.unchanged for r in results), sum(r.unchanged_bytes for r in results), unmatched)
 
 
 class _WalkTally:
     """Files and bytes found by the walks so far, told at most ten times a second.
 
     A file's size is added once, when a report is due (not per entry: the
-    walk's hot loop stays as it is), from the walker's growing list of files.
+    walk's hot loop stays as it is), from the walker's growing list of files;
+    files found unchanged come as the walker's running count and bytes.
     """
 
     def __init__(self, report: Reporter, clock: Callable[[], float] = time.monotonic) -> None:
@@ -136,18 +172,19 @@ class _WalkTally:
         self.files = self.bytes = self.counted = 0
         self.last = clock()
 
-    def listed(self, found: Sequence[FileState]) -> None:
+    def listed(self, found: Sequence[FileState], unchanged: int = 0, unchanged_bytes: int = 0) -> None:
         now = self.clock()
         if now - self.last < INTERVAL:
             return
         self.last = now
         self.bytes += sum(f.size for f in found[self.counted:])
         self.counted = len(found)
-        self.report.between("walking", self.files + len(found), None, self.bytes)
+        self.report.between("walking", self.files + len(found) + unchanged, None,
+                            self.bytes + unchanged_bytes)
 
-    def root_done(self, found: Sequence[FileState]) -> None:
-        self.bytes += sum(f.size for f in found[self.counted:])
-        self.files += len(found)
+    def root_done(self, result: WalkResult) -> None:
+        self.bytes += sum(f.size for f in result.files[self.counted:]) + result.unchanged_bytes
+        self.files += len(result.files) + result.unchanged
         self.counted = 0
 
 
@@ -163,7 +200,7 @@ def scan(catalog: Catalog | None, template_set: TemplateSet, options: ScanOption
                         hash_files=options.hash_files, rehash=options.rehash)
     walked = _walk_roots(catalog, template_set, options, roots, walker=walker, report=report,
                          clock=pipeline.stopwatch)
-    files_seen = len(walked.observations.files)
+    files_seen = len(walked.observations.files) + walked.unchanged
     done = pipeline.run(walked, catalog, report=report)
     scope = done.walked.observations.scope
     result = ScanReport(done.plan, roots, files_seen, len(scope.listed), len(scope.skipped), done.hashed,
@@ -185,17 +222,38 @@ def _begin(catalog: Catalog | None, template_set: TemplateSet, options: ScanOpti
 
 def _walk_roots(catalog: Catalog | None, template_set: TemplateSet, options: ScanOptions, roots: tuple[str, ...], *,
                 walker: Callable[..., Any] | None, report: Reporter, clock: Stopwatch) -> RootWalk:
-    """Walk the roots (pruned by the folder mtimes the catalog remembers, unless ``options.full``)."""
+    """Walk the roots (pruned by the folder mtimes the catalog remembers, unless ``options.full``).
+
+    A walk that lists everything (``full``, or the first) compares each file
+    with the catalog's signatures as it goes (see ``observe.walk``).
+    """
     prior = catalog.dirs(roots) if catalog is not None else {}
+    whole = catalog is not None and (options.full or not prior)
     report.count("walking", 0, None, 0 if report.wants_bytes else None)
-    observations = clock("walk", observe_roots, template_set, roots, prior, full=options.full, walker=walker,
-                         report=report)
-    found = len(observations.files)
-    found_bytes = sum(f.size for f in observations.files) if report.wants_bytes else None
+    known = None
+    if whole:
+        assert catalog is not None  # only a walk with a catalog is whole
+        known = clock("signatures", _known, catalog, template_set.fingerprint, roots, options)
+    seen = clock("walk", observe_roots, template_set, roots, prior, full=options.full, walker=walker,
+                 report=report, known=known)
+    files = seen.observations.files
+    found = len(files) + seen.unchanged
+    found_bytes = sum(f.size for f in files) + seen.unchanged_bytes if report.wants_bytes else None
     report.count("walking", found, found, found_bytes)
-    return RootWalk(observations, whole=catalog is not None and (options.full or not prior),
-                    fingerprint=template_set.fingerprint, hash_files=options.hash_files, keep=options.rehash,
-                    prior=prior)
+    return RootWalk(seen.observations, whole=whole, fingerprint=template_set.fingerprint,
+                    hash_files=options.hash_files, keep=options.rehash, prior=prior, unchanged=seen.unchanged,
+                    unmatched=seen.unmatched)
+
+
+def _known(catalog: Catalog, fingerprint: str, roots: Sequence[str], options: ScanOptions) -> Known:
+    """The catalog's signatures of ``roots``; those of files a scrub covers are unsettled (size -1), so no file
+    matches them: the files are read again and their records still loaded to plan them."""
+    known = catalog.signatures(roots, fingerprint, hashed=options.hash_files)
+    keep = options.rehash
+    if keep is None:
+        return known
+    return {root: {rel: (sig[:2] + (-1,) + sig[3:] if keep.covers(root, rel) else sig) for rel, sig in sigs.items()}
+            for root, sigs in known.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +261,11 @@ class RootWalk:
     """A walk of whole roots, as the pipeline takes it (a ``pipeline.Walked``).
 
     ``whole``: every folder was listed (a full walk, or a first one) and
-    there is a catalog, so unchanged files are told apart by their compact
-    signatures before any record is loaded. A file that could not be read
+    there is a catalog, so the walk told unchanged files apart by their
+    compact signatures: ``unchanged`` of them are not among the
+    observations, and only the records with ids in ``unmatched`` are loaded
+    to plan the rest (see ``reconcile.plan.split_unchanged`` for why that
+    plans the same as loading everything). A file that could not be read
     stably gets no hash and its folder is remembered as unsettled, so the
     next walk, pruned or not, lists it and reads the file again.
     """
@@ -215,14 +276,14 @@ class RootWalk:
     hash_files: bool
     keep: RehashScope | None = None
     prior: Mapping[tuple[str, str], int] | None = None  # the remembered folders the walk started from
+    unchanged: int = 0
+    unmatched: tuple[int, ...] = ()
 
     def view(self, catalog: Catalog | None) -> tuple[RootWalk, CatalogView]:
         if not self.whole:
             return self, _view(catalog, self.observations.scope, whole=False, dirs=self.prior)
         assert catalog is not None  # only a walk with a catalog is whole
-        observations, view = _whole_view(catalog, self.observations, self.fingerprint, hashed=self.hash_files,
-                                         keep=self.keep, dirs=self.prior)
-        return replace(self, observations=observations), view
+        return self, catalog.records(sorted(self.observations.scope.roots), self.unmatched, dirs=self.prior)
 
     def with_hashes(self, hashed: Hashed, view: CatalogView) -> tuple[RootWalk, CatalogView]:
         observations = _retry_next_walk(hashed) if hashed.failed else hashed.observations
@@ -246,30 +307,9 @@ def _retry_next_walk(hashed: Hashed) -> Observations:
     return replace(observations, files=files, dirs=dirs, findings=observations.findings + findings)
 
 
-def _whole_view(catalog: Catalog, observations: Observations, fingerprint: str, *,
-                hashed: bool, keep: RehashScope | None = None,
-                dirs: Mapping[tuple[str, str], int] | None = None) -> tuple[Observations, CatalogView]:
-    """For a walk that listed everything: compare compact signatures, then load only the records to plan.
-
-    Files ``keep`` covers are planned whatever their signature says (a scrub reads them again); their
-    records are among the ids ``split_unchanged`` returns, as it never saw those files.
-    """
-    roots = sorted(observations.scope.roots)
-    signatures = catalog.signatures(roots, fingerprint, hashed=hashed)
-    if keep is None:
-        observations, ids = split_unchanged(observations, signatures)
-        return observations, catalog.records(roots, ids, dirs=dirs)
-    kept: list[FileState] = []
-    others: list[FileState] = []
-    for observed in observations.files:
-        (kept if keep.covers(observed.root, observed.relative) else others).append(observed)
-    rest, ids = split_unchanged(replace(observations, files=tuple(others)), signatures)
-    return replace(rest, files=rest.files + tuple(kept)), catalog.records(roots, ids, dirs=dirs)
-
-
 def _view(catalog: Catalog | None, scope: WalkScope, *, whole: bool,
           dirs: Mapping[tuple[str, str], int] | None = None) -> CatalogView:
     return catalog.view(scope, whole=whole, dirs=dirs) if catalog is not None else CatalogView()
 
 
-__all__ = ["RootWalk", "ScanOptions", "ScanReport", "observe_roots", "scan"]
+__all__ = ["RootWalk", "ScanOptions", "ScanReport", "Seen", "observe_roots", "scan"]
