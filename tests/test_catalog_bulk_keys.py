@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bifrostd.catalog.connection import check_foreign_keys, foreign_keys_checked_at_end, transaction
+from bifrostd.catalog.connection import foreign_keys_checked_at_end, transaction
 from bifrostd.errors import CatalogError
 
 
@@ -22,10 +22,10 @@ def _conn(tmp_path) -> sqlite3.Connection:
 def test_a_dangling_id_rolls_the_load_back_and_keys_are_on_again(tmp_path):
     conn = _conn(tmp_path)
     with pytest.raises(CatalogError, match="missing parents"):
-        with foreign_keys_checked_at_end(conn), transaction(conn):
+        with foreign_keys_checked_at_end(conn) as check, transaction(conn):
             conn.execute("INSERT INTO child VALUES (1, 1)")
             conn.execute("INSERT INTO child VALUES (2, 99)")  # accepted while keys are off
-            check_foreign_keys(conn)
+            check()
     assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 0
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     with pytest.raises(sqlite3.IntegrityError):
@@ -34,8 +34,19 @@ def test_a_dangling_id_rolls_the_load_back_and_keys_are_on_again(tmp_path):
 
 def test_a_sound_load_commits(tmp_path):
     conn = _conn(tmp_path)
-    with foreign_keys_checked_at_end(conn), transaction(conn):
+    with foreign_keys_checked_at_end(conn) as check, transaction(conn):
         conn.execute("INSERT INTO child VALUES (1, 1)")
-        check_foreign_keys(conn)
+        check()
     assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 1
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_rows_dangling_before_the_load_do_not_stop_it(tmp_path):
+    conn = _conn(tmp_path)
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.execute("INSERT INTO child VALUES (1, 42)")  # an old catalog's fault, not this load's
+    conn.execute("PRAGMA foreign_keys=ON")
+    with foreign_keys_checked_at_end(conn) as check, transaction(conn):
+        conn.execute("INSERT INTO child VALUES (2, 1)")
+        check()
+    assert conn.execute("SELECT count(*) FROM child").fetchone()[0] == 2

@@ -15,7 +15,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import CatalogBusy, CatalogError, CatalogMissing
 from .state_folder import make_folder, open_private
@@ -115,27 +115,35 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-@contextmanager
-def foreign_keys_checked_at_end(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Foreign keys off for a bulk load, back on after it, whatever happens; enter it outside any transaction.
 
-    With them on, every inserted file row looks up its folder, entity and
+@contextmanager
+def foreign_keys_checked_at_end(conn: sqlite3.Connection) -> Iterator[Callable[[], None]]:
+    """Foreign keys off for a bulk load, back on after it whatever happens; yields the check to run at its end.
+
+    Enter it outside any transaction (the pragma is a no-op inside one).
+    With keys on, every inserted file row looks up its folder, entity and
     sequence, and every event its folder: about a sixth of a first index's
-    apply. The load ends with ``check_foreign_keys`` inside its transaction,
-    so a dangling id still rolls the whole load back; only the moment of the
-    check moves. The pragma is per connection and not stored, so a kill -9
-    leaves nothing of it behind.
+    apply. The load calls the yielded check inside its transaction before
+    committing: it raises ``CatalogError`` (so the load rolls back) for any
+    row naming a missing parent that was not already so before the load,
+    which is exactly what per-row checks would have refused. The pragma is
+    per connection and not stored, so a kill -9 leaves nothing of it behind.
     """
     conn.execute("PRAGMA foreign_keys=OFF")
     try:
-        yield conn
+        before = _dangling(conn)
+        yield lambda: _refuse_new_dangling(conn, before)
     finally:
         conn.execute("PRAGMA foreign_keys=ON")
 
 
-def check_foreign_keys(conn: sqlite3.Connection) -> None:
-    """Raise ``CatalogError`` (rolling back the caller's transaction) if any row names a parent that is not there."""
-    found = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+def _dangling(conn: sqlite3.Connection) -> set[tuple]:
+    """(table, rowid, parent, key) of every row naming a missing parent: a search of each child table."""
+    return {tuple(row) for row in conn.execute("PRAGMA foreign_key_check")}
+
+
+def _refuse_new_dangling(conn: sqlite3.Connection, before: set[tuple]) -> None:
+    found = sorted(_dangling(conn) - before, key=str)
     if found:
         raise CatalogError(f"a bulk load would leave rows naming missing parents (table, rowid, parent): "
-                           f"{[tuple(row[:3]) for row in found]}; nothing was written")
+                           f"{[row[:3] for row in found[:5]]}; nothing was written")

@@ -20,7 +20,7 @@ from ..model import (
     Action, Add, Classification, EntityRow, FileRecord, FileState, FileStatus, Move, Plan, Rematch, Update, Vanish,
 )
 from ..model import CatalogView, KnownFile, WalkScope, parent_dir
-from .connection import check_foreign_keys, foreign_keys_checked_at_end, transaction
+from .connection import foreign_keys_checked_at_end, transaction
 from .entities import EntityIds, SequenceIds
 from .folders import FOLDERS_WITH_FILES, FolderIds, event_path
 from .frame_fields import FIELDS_COLUMN
@@ -240,7 +240,7 @@ class Applier:
         which read files through its index, are computed once, after it is built.
         """
         done = 0
-        with foreign_keys_checked_at_end(self.conn), transaction(self.conn):
+        with foreign_keys_checked_at_end(self.conn) as check_foreign_keys, transaction(self.conn):
             indexes = self.conn.execute(SECONDARY_INDEXES).fetchall()
             for name, _ in indexes:
                 self.conn.execute(f'DROP INDEX "{name}"')
@@ -253,7 +253,7 @@ class Applier:
                 self.conn.execute(sql)
             self.sequences.refresh(self.clock())
             self.remember_dirs(plan)
-            check_foreign_keys(self.conn)
+            check_foreign_keys()
         return done
 
     def apply_batch(self, actions: Sequence[Action], *, refresh: bool = True) -> None:
