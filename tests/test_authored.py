@@ -142,3 +142,39 @@ def test_racing_processes_never_lose_a_change(tmp_path):
     data = read_sidecar(tmp_path).data
     assert data is not None
     assert sorted(data.tags) == sorted(f"p{n}-{i}" for n in range(4) for i in range(25))
+
+
+# -- the catalog's index of sidecars ----------------------------------------------------------------
+
+
+def test_catalog_keeps_the_last_good_values_of_a_broken_sidecar(tmp_path):
+    from bifrostd.catalog import Catalog
+
+    folder = tmp_path / "sh0010"
+    folder.mkdir()
+    update_sidecar(folder, lambda a: FULL)
+    with Catalog.open(tmp_path / "catalog.db", write=True) as catalog:
+        catalog.index_sidecar("projects", "demo/sh0010", read_sidecar(folder))
+        assert catalog.authored("projects", "demo/sh0010").data == FULL
+        assert catalog.broken_sidecars() == []
+        (folder / SIDECAR_NAME).write_text("schema: bifrost.entity.1\ntags: [a b]\n")
+        catalog.index_sidecar("projects", "demo/sh0010", read_sidecar(folder))
+        row = catalog.authored("projects", "demo/sh0010")
+        assert row.data == FULL  # never blanked
+        assert [(p["line"], p["key"]) for p in row.problems] == [(2, "tags")]
+        assert [b.folder for b in catalog.broken_sidecars()] == ["demo/sh0010"]
+        (folder / SIDECAR_NAME).write_text(render_sidecar(Authored("new")))
+        catalog.index_sidecar("projects", "demo/sh0010", read_sidecar(folder))
+        assert catalog.authored("projects", "demo/sh0010").data == Authored("new")
+        assert catalog.broken_sidecars() == []
+        assert catalog.authored("projects", "elsewhere") is None
+
+
+def test_a_sidecar_broken_from_the_start_has_no_values_but_its_problems(tmp_path):
+    from bifrostd.catalog import Catalog
+
+    (tmp_path / SIDECAR_NAME).write_text("nonsense: [\n")
+    with Catalog.open(tmp_path / "catalog.db", write=True) as catalog:
+        catalog.index_sidecar("projects", "x", read_sidecar(tmp_path))
+        row = catalog.authored("projects", "x")
+        assert row.data is None and row.problems[0]["code"] == "syntax"
