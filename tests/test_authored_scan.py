@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from bifrostd import Studio
 from bifrostd.atomic_write import write_atomic
 from bifrostd.authored import SIDECAR_NAME, Authored, FrameRange, Link, update_sidecar
 from bifrostd.catalog import Catalog
@@ -22,11 +23,8 @@ def ctl(studio: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def folders(studio: Path) -> tuple[str, str]:
-    """Two folders of the demo's projects root, relative to it."""
-    root = studio / "projects"
-    found = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*/*") if p.is_dir())
-    return found[0], found[-1]
+#: Two shot folders of the demo studio, relative to its projects root.
+GOOD, BAD = "demo/sequences/sq010/sh0100", "demo/sequences/sq010/sh0200"
 
 
 def indexed(studio: Path, folder: str):
@@ -37,7 +35,7 @@ def indexed(studio: Path, folder: str):
 def test_scan_indexes_sidecars_rebuilds_them_and_drift_reports_a_broken_one(tmp_path):
     studio = tmp_path / "studio"
     subprocess.run([installed("bifrostctl"), "init", "--demo", str(studio)], check=True, capture_output=True)
-    good, bad = folders(studio)
+    good, bad = GOOD, BAD
     update_sidecar(studio / "projects" / good, lambda a: SHOT)
     (studio / "projects" / bad / SIDECAR_NAME).write_text("schema: bifrost.entity.1\nframes:\n  cut_in: x\n")
     assert ctl(studio, "scan").returncode == 0
@@ -64,3 +62,7 @@ def test_scan_indexes_sidecars_rebuilds_them_and_drift_reports_a_broken_one(tmp_
     row = indexed(studio, good)
     assert row.data == SHOT and row.problems[0]["line"] == 2  # the last good values are kept
     assert {b["folder"] for b in json.loads(ctl(studio, "drift", "--json").stdout)["broken_sidecars"]} == {good, bad}
+    with Studio.open(studio) as api:  # the API answers the last good values of a broken sidecar, too
+        assert api.authored("bifrost:///shot/demo/sq010/sh0100") == SHOT
+        assert api.authored("bifrost:///shot/demo/sq010/sh0200") == Authored()
+        assert api.authored("bifrost:///shot/demo/sq010/sh0300") == Authored()
