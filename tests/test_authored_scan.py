@@ -66,3 +66,11 @@ def test_scan_indexes_sidecars_rebuilds_them_and_drift_reports_a_broken_one(tmp_
         assert api.authored("bifrost:///shot/demo/sq010/sh0100") == SHOT
         assert api.authored("bifrost:///shot/demo/sq010/sh0200") == Authored()
         assert api.authored("bifrost:///shot/demo/sq010/sh0300") == Authored()
+
+    shown = ctl(studio, "show", "bifrost:///shot/demo/sq010/sh0100", "--json")  # broken now: the last good values
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    assert document["entity"]["uri"] == "bifrost:///shot/demo/sq010/sh0100"
+    assert document["authored"] == SHOT.to_json()
+    text = ctl(studio, "show", "bifrost:///shot/demo/sq010/sh0100").stdout
+    assert "1001-1100 (handles 8, 8)" in text and "hero, night" in text and "fields.vendor" in text
