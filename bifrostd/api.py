@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 from urllib.parse import urlencode
 
+from .authored import Authored, FrameRange, Link
 from .errors import BifrostError, CatalogError, ConfigError, FieldValueError, ResolveError, TemplateError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .templates.references import ResolvedReference
 
 __all__ = [
+    "Authored",
     "BifrostError",
     "CatalogError",
     "ConfigError",
@@ -52,7 +54,9 @@ __all__ = [
     "FieldValueError",
     "Fields",
     "File",
+    "FrameRange",
     "FrameSequence",
+    "Link",
     "Listing",
     "Match",
     "ResolveError",
@@ -359,6 +363,26 @@ class Studio:
 
         with self._reading() as catalog:
             return self._catalogued(find_entity(catalog, self._set, reference))
+
+    def authored(self, reference: str) -> Authored:
+        """What people authored about the entity ``reference`` names: its sidecar as it is in the tree.
+
+        The sidecar is the truth and the catalog its index, so a sidecar just
+        written is seen at once. When it is broken, the catalog's last good
+        values (empty if it never had any): a broken sidecar never blanks an
+        entity; ``bifrostctl drift`` names its file, line and reason.
+        """
+        from .authored import read_sidecar
+        from .templates.references import resolve_reference
+
+        resolved = resolve_reference(self._set, reference)
+        read = read_sidecar(resolved.path)
+        if read.data is not None:
+            return read.data
+        template = resolved.template
+        with self._reading() as catalog:
+            row = catalog.authored(template.root, template.format(resolved.fields))
+        return row.data if row is not None and row.data is not None else Authored()
 
     def versions(self, reference: str, *, os: str | None = None) -> tuple[Version, ...]:
         """The catalogued versions at or below an entity (a task, shot or asset), by task then number, with

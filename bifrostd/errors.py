@@ -34,7 +34,9 @@ or a mirror run are *findings* in a result, not exceptions.
     ├── MirrorError (14)
     │   └── MirrorTargetError (15)        unknown or misconfigured target
     │       └── MirrorConfigInvalid (15)  problems in the mirror section only, each with file:line:col
-    └── PackageMissing (16) *             a Python package a feature needs is not installed
+    ├── PackageMissing (16) *             a Python package a feature needs is not installed
+    └── AuthoredError (18)                authored data (sidecars) could not be read or written
+        └── SidecarBroken (18)            a sidecar fails its schema; nothing was written
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
@@ -217,6 +219,20 @@ class PackageMissing(BifrostError):
 
     exit_code = 16
     restart_mends = False
+
+
+class AuthoredError(BifrostError):
+    """{}"""
+
+    exit_code = 18
+
+
+class SidecarBroken(AuthoredError):
+    """{file} is broken, so nothing was written to it; mend it by hand (or move it aside) and retry:\n{listing}"""
+
+    def __init__(self, file: str, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        super().__init__(file=file, listing="\n".join(str(p) for p in self.problems))
 
 
 def _rebuild(cls: type[BifrostError], args: tuple[Any, ...], fields: dict[str, Any]) -> BifrostError:

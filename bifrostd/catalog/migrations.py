@@ -361,6 +361,22 @@ def _event_folders(db: Database) -> None:
     """)
 
 
+@CATALOG(name="0012_authored")
+def _authored(db: Database) -> None:
+    """The index of sidecar files (``catalog.authored``): per folder, the last good document (the sidecar's
+    text as Bifrost renders it; NULL until one was good) and the problems of the file as it is now (JSON;
+    NULL when it is good). Numbered 0012: 0011 is taken by a change made alongside."""
+    _run(db, """
+    CREATE TABLE authored (
+        folder_id INTEGER PRIMARY KEY REFERENCES folders(id),
+        data TEXT,
+        problems TEXT,
+        updated_ns INTEGER NOT NULL
+    );
+    CREATE INDEX authored_broken ON authored(folder_id) WHERE problems IS NOT NULL;
+    """)
+
+
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
     """Apply pending migrations; returns the names applied now."""
     db = Database(conn, execute_plugins=False)

@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ..authored import LOCK_NAME, SIDECAR_NAME
 from ..model import FileRecord
 from .files import RECORD_COLUMNS, record_from_row
 from .paths import below, display, from_columns
@@ -81,8 +82,12 @@ class Gap:
                 "last": self.last, "count": self.count, "missing": self.missing, "missing_count": self.missing_count}
 
 
+_OWN_FILES = frozenset({SIDECAR_NAME, LOCK_NAME})
+
+
 def unmanaged_by_folder(conn: sqlite3.Connection, *, examples: int = 3, limit: int = 200) -> list[FolderGroup]:
-    """Present files no template matches, grouped by folder, biggest groups first."""
+    """Present files no template matches, grouped by folder, biggest groups first; Bifrost's own sidecar
+    and its lock are not drift (a broken sidecar is, as its own kind: ``Catalog.broken_sidecars``)."""
     groups: dict[tuple[str, str], list] = {}
     rows = conn.execute("SELECT f.root, fo.path, f.path, f.raw FROM files f JOIN folders fo ON fo.id = f.folder_id "
                         "WHERE f.state = 'present' AND f.template IS NULL ORDER BY f.root, fo.path, f.path")
@@ -91,6 +96,8 @@ def unmanaged_by_folder(conn: sqlite3.Connection, *, examples: int = 3, limit: i
             folder, _, name = from_columns(path, raw).rpartition("/")
         else:
             name = path.rpartition("/")[2]
+        if name in _OWN_FILES:
+            continue
         entry = groups.setdefault((root, folder), [0, []])
         entry[0] += 1
         if len(entry[1]) < examples:

@@ -19,10 +19,12 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVar
 
+from ..authored import SidecarRead
 from ..errors import CatalogCorrupt, CatalogError
 from ..model import FileRecord, Plan
 from ..model import CatalogView, KnownFile, WalkScope
 from . import queries, scans
+from .authored import AuthoredRow, authored_row, broken_sidecars, index_sidecar
 from .connection import WriterLock, open_database
 from .dirty_view import dirty_view
 from .events import Event, read_log
@@ -213,6 +215,23 @@ class Catalog:
         self._require_writer()
         applier = Applier(self._conn, source=source, scan_id=scan_id, clock=self.clock)
         return applier.apply(plan, batch_size=batch_size, progress=progress)
+
+    # -- authored data (sidecars) ---------------------------------------------------
+    @_guarded
+    def index_sidecar(self, root: str, folder: str, read: SidecarRead) -> None:
+        """Record the sidecar of ``folder`` as read: good data replaces, a broken read keeps the last good."""
+        self._require_writer()
+        index_sidecar(self._conn, root, folder, read, self.clock())
+
+    @_guarded
+    def authored(self, root: str, folder: str) -> AuthoredRow | None:
+        """What the catalog knows of the sidecar of ``folder`` (None: no sidecar was ever indexed there)."""
+        return authored_row(self._conn, root, folder)
+
+    @_guarded
+    def broken_sidecars(self) -> list[AuthoredRow]:
+        """Every folder whose sidecar is broken now, with its problems and its last good values."""
+        return broken_sidecars(self._conn)
 
     # -- forgetting ---------------------------------------------------------------
     @_guarded

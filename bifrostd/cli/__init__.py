@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
            "List the entities under an entity (a bifrost:/// reference), or the files under a folder."),
     "versions": ("entity_cmds:versions",
                  "The versions at or below an entity (a task, shot or asset), with files, frame ranges and gaps."),
+    "show": ("entity_cmds:show", "One entity: its fields, what it holds, and what people authored about it (its sidecar)."),
     "mirror": ("mirror_cmds:mirror", "Mirror catalogued files to buckets, check the buckets, and restore from them."),
     "daemon": ("daemon_cmds:daemon",
                "Ask the running bifrostd for its state, or to reload or stop (exit code 13 when none runs)."),

@@ -221,11 +221,14 @@ def drift(obj, limit: int, as_json: bool) -> int:
         missing = catalog.missing_files()
         gaps = catalog.gaps()
         stale = plan_template_change(catalog.present_records(other_than=template_set.fingerprint), template_set)
+        broken = catalog.broken_sidecars()
     document = {"unmanaged": [g.to_json() for g in unmanaged], "missing": [_record_json(r) for r in missing],
                 "gaps": [g.to_json() for g in gaps],
                 "template_mismatch": [_rematch_json(a) for a in stale.actions()],
+                "broken_sidecars": [_broken_json(b) for b in broken],
                 "fingerprint": template_set.fingerprint}
-    counts = {name: len(document[name]) for name in ("unmanaged", "missing", "gaps", "template_mismatch")}
+    counts = {name: len(document[name])
+              for name in ("unmanaged", "missing", "gaps", "template_mismatch", "broken_sidecars")}
     counts["unmanaged_files"] = sum(g.count for g in unmanaged)
     if as_json:
         emit_json("bifrost.drift.1", {**document, "counts": counts})
@@ -237,6 +240,11 @@ def drift(obj, limit: int, as_json: bool) -> int:
 def _record_json(record) -> dict[str, Any]:
     return {"root": record.root, "path": record.relative, "template": record.classification.template,
             "entity": record.classification.entity_uri, "size": record.size}
+
+
+def _broken_json(row) -> dict[str, Any]:
+    return {"root": row.root, "folder": row.folder, "problems": list(row.problems),
+            "last_good_kept": row.data is not None}
 
 
 def _rematch_json(action) -> dict[str, Any]:
@@ -266,6 +274,11 @@ def _drift_text(doc: dict[str, Any], counts: dict[str, int], limit: int) -> str:
         rows = [(m["path"], f"{m['template'][0]} -> {m['template'][1]}") for m in doc["template_mismatch"][:limit]]
         parts.append(f"records whose template no longer matches: {counts['template_mismatch']:,}\n"
                      + table(["path", "template"], rows))
+    if doc["broken_sidecars"]:
+        lines = [f"{p['file']}:{p['line']}:{p['column']}: {p['key'] + ': ' if p['key'] else ''}{p['message']}"
+                 for b in doc["broken_sidecars"][:limit] for p in b["problems"]]
+        parts.append(f"broken sidecars: {counts['broken_sidecars']:,} (the catalog keeps their last good values)\n"
+                     + "\n".join(lines))
     return "\n\n".join(parts)
 
 

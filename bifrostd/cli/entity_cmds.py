@@ -1,4 +1,4 @@
-"""Commands that ask the catalog about entities: ``ls`` and ``versions``. They render what the Python
+"""Commands that ask the catalog about entities: ``ls``, ``versions`` and ``show``. They render what the Python
 API (:class:`bifrostd.api.Studio`) answers."""
 
 from __future__ import annotations
@@ -70,3 +70,33 @@ def versions(obj, reference: str, as_json: bool) -> int:
                                  *_files_text(document["files"], document["sequences"])]))
     click.echo("\n\n".join(blocks) or f"no versions under {entity.uri}")
     return 0
+
+
+# -- show -------------------------------------------------------------------------------
+@click.command()
+@click.argument("reference")
+@json_option
+@click.pass_obj
+def show(obj, reference: str, as_json: bool) -> int:
+    """One entity: its fields, what it holds, and what people authored about it (its sidecar)."""
+    studio = obj.studio()
+    entity, authored = studio.entity(reference), studio.authored(reference)
+    if as_json:
+        emit_json("bifrost.show.1", {"entity": catalogued_json(entity), "authored": authored.to_json()})
+        return 0
+    click.echo(_show_text(catalogued_json(entity), authored.to_json()))
+    return 0
+
+
+def _show_text(entity: dict[str, Any], authored: dict[str, Any]) -> str:
+    rows: list[tuple[Any, ...]] = [("kind", entity["kind"]), ("files", entity["files"]),
+                                   ("children", entity["children"])]
+    rows += [(k, v) for k, v in entity["keys"].items()]
+    frames = authored.get("frames")
+    rows += [("description", authored.get("description", "")),
+             ("frames", f"{frames['cut_in']}-{frames['cut_out']} (handles {frames['handle_in']}, "
+                        f"{frames['handle_out']})" if frames else "-"),
+             ("tags", ", ".join(authored.get("tags", [])) or "-"),
+             ("links", ", ".join(f"{link['as']} {link['to']}" for link in authored.get("links", [])) or "-")]
+    rows += [(f"fields.{k}", v) for k, v in authored.get("fields", {}).items()]
+    return f"{entity['uri']}\n" + "\n".join(f"  {name:<12} {value}" for name, value in rows)

@@ -31,6 +31,7 @@ from ..errors import ScanError
 from ..model import DirState, FileState, Finding, Plan, RehashScope, Rematch
 from .pipeline import Hashed, Pipeline, default_hasher
 from .plan import Classifier, summary
+from .sidecars import index_sidecars
 from ..model import CatalogView, Observations, WalkScope, parent_dir
 from ..observe.settle import Dirty
 
@@ -187,6 +188,7 @@ def apply_dirty(catalog: Catalog, template_set: TemplateSet, root: str, dirty: S
     the_plan = done.plan
     if not the_plan.empty or the_plan.dirs or the_plan.dirs_gone:
         pipeline.apply(catalog, the_plan, source="watch")
+    index_sidecars(catalog, template_set, done.walked.observations.files)
     return BatchReport(root, len(dirty), len(the_plan.actions), done.walked.young, the_plan.findings,
                        summary(the_plan))
 

@@ -37,6 +37,7 @@ from ..observe.walk import UNSETTLED
 from ..progress import INTERVAL, Progress, Reporter
 from .pipeline import Hashed, Hasher, Pipeline, Stopwatch, default_hasher
 from .plan import summary
+from .sidecars import index_sidecars
 from ..model import CatalogView, Observations, RootDir, WalkScope
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ def scan(catalog: Catalog | None, template_set: TemplateSet, options: ScanOption
         return replace(result, duration_s=time.perf_counter() - started)
     assert catalog is not None and scan_id is not None  # not a dry run: begun above
     pipeline.apply(catalog, done.plan, scan_id=scan_id, batch_size=options.batch_size, report=report)
+    index_sidecars(catalog, template_set, done.walked.observations.files)
     result = replace(result, duration_s=time.perf_counter() - started, applied=True)
     catalog.finish_scan(scan_id, counts=result.counts, findings=done.plan.findings, duration_s=result.duration_s)
     return result
