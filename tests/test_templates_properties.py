@@ -25,8 +25,8 @@ def value_strategy(key):
     if key.type is KeyType.INT:
         return st.integers(min_value=0, max_value=10**6)
     if key.type is KeyType.FRAME:
-        return st.one_of(st.integers(min_value=-999, max_value=10**6), st.sampled_from(["####", "%04d", "$F4", "@@@@"]))
-    return st.one_of(st.integers(min_value=1001, max_value=9999), st.just("<UDIM>"))
+        return st.one_of(st.integers(min_value=-999, max_value=10**6), st.sampled_from(["####", "%04d", "$F4", "@@@@", "[1001-1100]", "1001-1100#", "[-0005-0010]"]))
+    return st.one_of(st.integers(min_value=1001, max_value=9999), st.sampled_from(["<UDIM>", "$UDIM", "<UVTILE>"]))
 
 
 @st.composite
