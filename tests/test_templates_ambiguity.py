@@ -121,3 +121,18 @@ def test_generated_templates_are_flagged_or_round_trip(name, data):
             by_field = {key.field: key for key in template.keys.values()}
             written = {f: by_field[f].parse(by_field[f].render(v)) for f, v in fields.items()}
             assert {f: v for f, v in found.fields.items()} == {f: written[f] for f in found.fields}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(file_names())
+def test_the_separator_shortcut_never_hides_two_readings(name):
+    from bifrostd.templates.ambiguity import find_two_readings, pieces
+    from bifrostd.templates.check import ProofCache, _one_reading_by_separators, _symbol_chars
+
+    with tempfile.TemporaryDirectory() as tmp:
+        template = load_template_set(write(Path(tmp), f"  t: {{path: 'f/{name}', root: p}}\n")).templates["t"]
+        proofs = ProofCache()
+        for piece in pieces(template):
+            if _one_reading_by_separators(piece.tokens, template.keys, proofs):
+                fsm = proofs.fsm(piece.regex(template.keys))
+                assert find_two_readings(piece.fields, fsm, _symbol_chars(fsm)) is None

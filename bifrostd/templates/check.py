@@ -235,6 +235,8 @@ def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None =
     problems = []
     for template in template_set.templates.values():
         for piece in pieces(template):
+            if _one_reading_by_separators(piece.tokens, template.keys, proofs):
+                continue
             fsm = proofs.fsm(piece.regex(template.keys))
             found = None if isinstance(fsm, Exception) else find_two_readings(piece.fields, fsm, _symbol_chars(fsm))
             if found is None:
@@ -249,6 +251,33 @@ def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None =
             ))
             break
     return problems
+
+
+def _one_reading_by_separators(tokens: tuple[Any, ...], keys: dict[str, Any], proofs: ProofCache) -> bool:
+    """True if every key but the last is followed by static text whose first character it can't hold.
+
+    Each key then ends at the first such character after its start, so the
+    split is unique; most file names (``{shot}_{task}_v{version}.{frame}.exr``)
+    are proven this way, without building the larger marked automaton.
+    """
+    from .pattern import KeyRef, Text
+
+    if not all(isinstance(t, (KeyRef, Text)) for t in tokens):
+        return False
+    for token, following in zip(tokens, tokens[1:]):
+        if isinstance(token, KeyRef) and not (isinstance(following, Text) and following.text
+                                              and not _may_hold(keys[token.name].regex(token.padding),
+                                                                following.text[0], proofs)):
+            return False
+    return True
+
+
+def _may_hold(regex: str, char: str, proofs: ProofCache) -> bool:
+    """True unless it is proven that no text ``regex`` matches contains ``char``."""
+    fsm, holding = proofs.fsm(f"(?:{regex})"), proofs.fsm(f".*{re.escape(char)}.*")
+    if isinstance(fsm, Exception) or isinstance(holding, Exception):
+        return True
+    return not (fsm & holding).empty()
 
 
 def _whole_example(template: CompiledTemplate, index: int, segment: str, proofs: ProofCache) -> str:
