@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bifrostd.errors import FieldValueError
 from bifrostd.templates import KeyType, load_template_set
 from bifrostd.templates.compiled import _parse_with_captures
+from bifrostd.templates.keys import unsafe_reason
 from bifrostd.templates.pattern import KeyRef, Optional, walk_tokens
 
 SMALL = load_template_set(Path(__file__).resolve().parent.parent / "fixtures" / "templates" / "small")
@@ -21,12 +22,14 @@ def value_strategy(key):
     if key.type is KeyType.STR:
         if key.choices:
             return st.sampled_from(key.choices)
-        return st.from_regex(re.compile(f"(?:{key.regex()})", re.ASCII), fullmatch=True)
+        # a pattern admits Windows device names ('nUL'), which formatting refuses on purpose
+        return st.from_regex(re.compile(f"(?:{key.regex()})", re.ASCII), fullmatch=True).filter(
+            lambda v: unsafe_reason(v) is None)
     if key.type is KeyType.INT:
         return st.integers(min_value=0, max_value=10**6)
     if key.type is KeyType.FRAME:
-        return st.one_of(st.integers(min_value=-999, max_value=10**6), st.sampled_from(["####", "%04d", "$F4", "@@@@"]))
-    return st.one_of(st.integers(min_value=1001, max_value=9999), st.just("<UDIM>"))
+        return st.one_of(st.integers(min_value=-999, max_value=10**6), st.sampled_from(["####", "%04d", "$F4", "@@@@", "[1001-1100]", "1001-1100#", "[-0005-0010]"]))
+    return st.one_of(st.integers(min_value=1001, max_value=9999), st.sampled_from(["<UDIM>", "$UDIM", "<UVTILE>"]))
 
 
 @st.composite

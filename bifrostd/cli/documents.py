@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..templates import notation_of
+
 if TYPE_CHECKING:
     from ..api import Entity, File, FrameSequence, Listing, Match, Unresolved, Version
 
@@ -51,18 +53,30 @@ def listing_json(listing: Listing) -> dict[str, Any]:
 
 
 def path_match_json(text: str, match: Match) -> dict[str, Any]:
-    """A path that one template matches."""
-    return {"input": text, "root": match.root, "relative": match.relative, "fields": dict(match.fields),
-            "matched": True, "template": match.template,
-            "entity": entity_json(match.entity) if match.entity else None}
+    """A path that one template matches; ``notations`` names a frame or UDIM notation found (``####``)."""
+    return _with_notations({"input": text, "root": match.root, "relative": match.relative,
+                            "fields": dict(match.fields), "matched": True, "template": match.template,
+                            "entity": entity_json(match.entity) if match.entity else None})
+
+
+def _with_notations(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with a ``notations`` member when a field holds a frame or UDIM notation.
+
+    Added only then, so documents of numbered paths stay as they were.
+    """
+    found = {name: notation for name, value in document["fields"].items() if (notation := notation_of(value))}
+    if found:
+        document["notations"] = found
+    return document
 
 
 def unresolved_json(answer: Unresolved) -> dict[str, Any]:
     """A path under no root, matching no template, or matching several (with their reading)."""
     if not answer.candidates:
         return {"input": answer.input, "matched": False, "reason": answer.reason, "root": answer.root}
-    return {"input": answer.input, "root": answer.root, "relative": answer.relative, "fields": dict(answer.fields),
-            "matched": False, "reason": answer.reason, "candidates": list(answer.candidates)}
+    return _with_notations({"input": answer.input, "root": answer.root, "relative": answer.relative,
+                            "fields": dict(answer.fields), "matched": False, "reason": answer.reason,
+                            "candidates": list(answer.candidates)})
 
 
 def reference_match_json(text: str, match: Match, os_name: str) -> dict[str, Any]:
@@ -72,4 +86,4 @@ def reference_match_json(text: str, match: Match, os_name: str) -> dict[str, Any
                 "os": os_name}
     if match.latest is not None:
         document["latest"] = catalogued_json(match.latest)
-    return document
+    return _with_notations(document)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .entities import Entity, Reference, is_reference, parse_reference
     from .keys import Key, KeyType
+    from .notations import notation_of
     from .source import SourceProblem, Where
     from .spec import current_os
     from .templateset import Match, TemplateSet, build_template_set, load_template_set
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 #: no more of the engine than that.
 _HOMES = {
     "Entity": "entities", "Reference": "entities", "is_reference": "entities", "parse_reference": "entities",
-    "Key": "keys", "KeyType": "keys", "SourceProblem": "source", "Where": "source",
+    "Key": "keys", "KeyType": "keys", "notation_of": "notations", "SourceProblem": "source", "Where": "source",
     "Match": "templateset", "TemplateSet": "templateset", "build_template_set": "templateset",
     "current_os": "spec", "load_template_set": "templateset",
 }
@@ -46,6 +47,7 @@ __all__ = [
     "current_os",
     "is_reference",
     "load_template_set",
+    "notation_of",
     "parse_reference",
 ]
 

@@ -224,8 +224,73 @@ def overlap_problems(template_set: TemplateSet, *, proofs: ProofCache | None = N
     for templates in by_root.values():
         for a, b in combinations(templates, 2):
             finder.pair(a, b)
-    proofs.keep({t.approx_regex for t in template_set.templates.values()})
     return finder.problems
+
+
+def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None = None) -> list[SourceProblem]:
+    """Every template with a path that splits into fields two ways (see :mod:`.ambiguity`)."""
+    from .ambiguity import find_two_readings, pieces, readings_text
+
+    proofs = ProofCache() if proofs is None else proofs
+    problems = []
+    for template in template_set.templates.values():
+        for piece in pieces(template):
+            if _one_reading_by_separators(piece.tokens, template.keys, proofs):
+                continue
+            fsm = proofs.fsm(piece.regex(template.keys))
+            found = None if isinstance(fsm, Exception) else find_two_readings(piece.fields, fsm, _symbol_chars(fsm))
+            if found is None:
+                continue
+            verb = "reads" if found.confirmed else "may read (ignoring repeated keys)"
+            problems.append(SourceProblem(
+                template.where, f"templates.{template.name}",
+                f"a path has two readings: {_whole_example(template, piece.index, found.example, proofs)!r} {verb} "
+                f"{readings_text(found)}",
+                "make adjacent keys unable to share text (a pattern without the separator, or choices)",
+                code="ambiguous",
+            ))
+            break
+    return problems
+
+
+def _one_reading_by_separators(tokens: tuple[Any, ...], keys: dict[str, Any], proofs: ProofCache) -> bool:
+    """True if every key but the last is followed by static text whose first character it can't hold.
+
+    Each key then ends at the first such character after its start, so the
+    split is unique; most file names (``{shot}_{task}_v{version}.{frame}.exr``)
+    are proven this way, without building the larger marked automaton.
+    """
+    from .pattern import KeyRef, Text
+
+    if not all(isinstance(t, (KeyRef, Text)) for t in tokens):
+        return False
+    for token, following in zip(tokens, tokens[1:]):
+        if isinstance(token, KeyRef) and not (isinstance(following, Text) and following.text
+                                              and not _may_hold(keys[token.name].regex(token.padding),
+                                                                following.text[0], proofs)):
+            return False
+    return True
+
+
+def _may_hold(regex: str, char: str, proofs: ProofCache) -> bool:
+    """True unless it is proven that no text ``regex`` matches contains ``char``."""
+    fsm, holding = proofs.fsm(f"(?:{regex})"), proofs.fsm(f".*{re.escape(char)}.*")
+    if isinstance(fsm, Exception) or isinstance(holding, Exception):
+        return True
+    return not (fsm & holding).empty()
+
+
+def _whole_example(template: CompiledTemplate, index: int, segment: str, proofs: ProofCache) -> str:
+    """A path of ``template`` whose segment ``index`` is ``segment`` (the segment alone if none is found)."""
+    if index < 0:
+        return segment
+    fsm = proofs.fsm(template.approx_regex)
+    example = None if isinstance(fsm, Exception) else shortest_example(fsm)
+    parts = (example or "").split("/")
+    if index >= len(parts):
+        return segment
+    parts[index] = segment
+    return "/".join(parts)
 
 
 def unsafe_pattern_problems(template_set: TemplateSet) -> list[SourceProblem]:
@@ -261,4 +326,10 @@ def check_template_set(location: Path, *, proofs: ProofCache | None = None) -> t
     if template_set is None:
         return None, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))
     problems = problems + unsafe_pattern_problems(template_set) + overlap_problems(template_set, proofs=proofs)
+    problems += ambiguity_problems(template_set, proofs=proofs)
+    if proofs is not None:
+        from .ambiguity import pieces
+
+        templates = template_set.templates.values()
+        proofs.keep({t.approx_regex for t in templates} | {p.regex(t.keys) for t in templates for p in pieces(t)})
     return template_set, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))

@@ -223,9 +223,25 @@ class CompiledTemplate:
         missing = sorted(self._missing(fields, use_defaults=use_defaults))
         if missing:
             raise FieldValueError(f"template {self.name!r} needs a value for {', '.join(missing)}")
-        relative = "".join(self._render(self.tokens, fields, use_defaults))
+        written: dict[str, Any] = {}
+        relative = "".join(self._render(self.tokens, fields, use_defaults, written))
         check_relative(relative)
+        self._check_reads_back(relative, written)
         return relative
+
+    def _check_reads_back(self, relative: str, written: dict[str, Any]) -> None:
+        """Refuse a path that would not resolve to the fields it was written from.
+
+        ``{name}_{channel}[_{layer}]`` with channel ``ch`` and layer ``la`` writes
+        ``n_ch_la``, which reads back as channel ``ch_la``: such a path would
+        be catalogued under other fields than the caller's, so it is not written.
+        """
+        parsed = self.parse(relative)
+        if parsed != written:
+            got = "nothing" if parsed is None else ", ".join(f"{k}={v!r}" for k, v in parsed.items())
+            raise FieldValueError(
+                f"template {self.name!r} would write {relative!r}, which reads back as {got}; "
+                "choose values that keep the fields apart, or make the template's keys unable to share text")
 
     def _value(self, key: Key, fields: dict[str, Any], use_defaults: bool) -> Any:
         if key.field in fields and fields[key.field] is not None:
@@ -241,15 +257,19 @@ class CompiledTemplate:
                     missing.add(key.field)
         return missing
 
-    def _render(self, tokens: tuple[Token, ...], fields: dict[str, Any], use_defaults: bool) -> Iterator[str]:
+    def _render(self, tokens: tuple[Token, ...], fields: dict[str, Any], use_defaults: bool,
+                written: dict[str, Any]) -> Iterator[str]:
+        """The path's pieces; ``written`` gets each field's typed value as the path will read it."""
         for token in tokens:
             if isinstance(token, Text):
                 yield token.text
             elif isinstance(token, KeyRef):
                 key = self.keys[token.name]
-                yield key.render(self._value(key, fields, use_defaults), token.padding)
+                text = key.render(self._value(key, fields, use_defaults), token.padding)
+                written.setdefault(key.field, key.parse(text))
+                yield text
             elif isinstance(token, Optional) and self._optional_present(token, fields):
-                yield from self._render(token.parts, fields, use_defaults)
+                yield from self._render(token.parts, fields, use_defaults, written)
 
     def _optional_present(self, token: Optional, fields: dict[str, Any]) -> bool:
         names = [self.keys[t.name].field for t in _key_refs(token.parts)]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from .keys import FRAME_PLACEHOLDER_STARTS
+from .keys import FRAME_PLACEHOLDER_STARTS, FRAME_RANGE_ENDS
 
 Parser = Callable[[str], "dict[str, Any] | None"]
 
@@ -38,7 +38,7 @@ def specialised_parser(name: str, regex: re.Pattern[str], fields: tuple[str, ...
     """A parse function for ``regex`` whose groups fill ``fields`` in order.
 
     ``integers`` are always present and digits only; ``numbers`` become ints
-    unless they are a frame placeholder (``####``, ``%04d``, ``$F4``); ``optional`` fields are left out when their group
+    unless they are a frame notation (``####``, ``%04d``, ``$F4``, ``[1001-1100]``, ``1001-1100#``); ``optional`` fields are left out when their group
     did not take part in the match.
     """
     values = [f"v{i}" for i in range(len(fields))]
@@ -54,7 +54,8 @@ def specialised_parser(name: str, regex: re.Pattern[str], fields: tuple[str, ...
         if field in integers:
             expression = f"int({value})"
         elif field in numbers:
-            expression = f"({value} if {value}[0] in {FRAME_PLACEHOLDER_STARTS!r} else int({value}))"
+            expression = (f"({value} if {value}[0] in {FRAME_PLACEHOLDER_STARTS!r} or {value}[-1] in {FRAME_RANGE_ENDS!r}"
+                          f" else int({value}))")
         else:
             expression = value
         if field in optional:

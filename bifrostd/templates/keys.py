@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any
 
 from ..errors import FieldValueError
+from .notations import DEFAULT_UDIM_NOTATIONS, FRAME_NOTATIONS, digits, notation_regex, render_token
 from .source import Where
 
 #: Characters no field value may contain, in either direction. ':' makes a drive on Windows:
@@ -44,9 +45,10 @@ class KeyType(str, Enum):
 
 
 UDIM_TOKEN = "<UDIM>"
-#: First characters of the frame placeholders (``####``, ``@@@@``, ``%04d``, ``$F4``);
-#: a frame number starts with a digit or '-'.
-FRAME_PLACEHOLDER_STARTS = "#@%$"
+#: First characters of the frame notations (``####``, ``@@@@``, ``%04d``, ``$F4``, ``[1001-1100]``);
+#: a frame number starts with a digit or '-', and so does a range ``1001-1100#``, which ends with '#' or '@'.
+FRAME_PLACEHOLDER_STARTS = "#@%$["
+FRAME_RANGE_ENDS = "#@"
 
 
 def unsafe_reason(text: str) -> str | None:
@@ -81,17 +83,8 @@ def windows_name_problem(name: str) -> str | None:
 
 
 def _digits(padding: int, *, strict: bool) -> str:
-    """Regex for a non-negative integer written with ``padding`` digits.
-
-    Strict matching (tk-core's default): exactly ``padding`` digits, or more
-    digits without a leading zero for values that need them (``v1000`` passes
-    ``{version:03}``, ``v0012`` and ``v12`` do not).
-    """
-    if not strict:
-        return r"\d+"
-    if padding <= 1:
-        return r"(?:0|[1-9]\d*)"
-    return rf"(?:\d{{{padding}}}|[1-9]\d{{{padding},}})"
+    """Regex for a non-negative integer written with ``padding`` digits (see :func:`.notations.digits`)."""
+    return digits(padding, strict=strict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +106,15 @@ class Key:
     minimum: int | None = None
     maximum: int | None = None
     description: str = ""
+    #: The notations a frame or UDIM key accepts besides numbers (see :mod:`.notations`); () for the type's default.
+    notations: tuple[str, ...] = ()
+
+    @property
+    def accepted_notations(self) -> tuple[str, ...]:
+        """The notations this frame or UDIM key matches and writes, "number" first."""
+        if self.notations:
+            return ("number", *(n for n in self.notations if n != "number"))
+        return DEFAULT_UDIM_NOTATIONS if self.type is KeyType.UDIM else FRAME_NOTATIONS
 
     # -- regex -------------------------------------------------------------
     def regex(self, padding: int | None = None) -> str:
@@ -124,10 +126,9 @@ class Key:
             return f"(?:{self.pattern or DEFAULT_STR_PATTERN})"
         if self.type is KeyType.INT:
             return _digits(pad, strict=self.strict)
-        if self.type is KeyType.FRAME:
-            tokens = [f"#{{{pad}}}", f"@{{{pad}}}", f"%0{pad}d", rf"\$F{pad}"] if pad > 1 else ["#", "@", "%d", r"\$F"]
-            return "(?:-?" + _digits(pad, strict=self.strict) + "|" + "|".join(tokens) + ")"
-        return r"(?:[1-9]\d{3}|<UDIM>)"
+        udim = self.type is KeyType.UDIM
+        forms = [notation_regex(n, udim=udim, padding=pad, strict=self.strict) for n in self.accepted_notations]
+        return "(?:" + "|".join(forms) + ")"
 
     # -- parse: text from a path -> typed value -------------------------------
     def parse(self, text: str) -> Any:
@@ -203,24 +204,15 @@ class Key:
         return sign + str(abs(number)).zfill(pad)
 
     def _frame_token(self, token: str, pad: int) -> str:
-        """Normalise a frame placeholder to this key's padding (``#`` → ``####``, ``%d`` → ``%04d``)."""
-        width = max(pad, 1)
-        forms = {
-            "#": "#" * width,
-            "@": "@" * width,
-            "%d": f"%0{width}d" if width > 1 else "%d",
-            "$F": f"$F{width}" if width > 1 else "$F",
-        }
-        if token in forms:
-            return forms[token]
-        if token in forms.values():
-            return token
-        raise self._fail(token, f"not a frame number or a placeholder for {width}-digit frames ({', '.join(forms.values())})")
+        """A frame notation in this key's padding (``#`` → ``####``, ``[1-100]`` → ``[0001-0100]``)."""
+        return render_token(token, udim=False, notations=self.accepted_notations, padding=pad,
+                            fail=lambda why: self._fail(token, why))
 
     def _render_udim(self, value: Any) -> str:
-        if isinstance(value, str) and value.upper() in (UDIM_TOKEN, "UDIM", "<UDIM>"):
-            return UDIM_TOKEN
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]+", value.strip()):
+            return render_token(value, udim=True, notations=self.accepted_notations, padding=4,
+                                fail=lambda why: self._fail(value, why))
         number = self._as_int(value)
         if not 1001 <= number <= 9999:
-            raise self._fail(value, "a UDIM tile is a number from 1001 to 9999, or <UDIM>")
+            raise self._fail(value, "a UDIM tile is a number from 1001 to 9999, or a notation such as <UDIM>")
         return str(number)

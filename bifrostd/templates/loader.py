@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .keys import Key, KeyType, unsafe_reason
+from .notations import FRAME_NOTATIONS, UDIM_NOTATIONS
 from .pattern import MAX_PADDING, PatternSyntaxError, tokenize
 from .source import Located, SourceProblem, Where, did_you_mean, read_yaml
 from .spec import OS_NAMES, SCHEMA_ID, Declarations, EntityKind, Root, TemplateDef
@@ -22,8 +23,8 @@ COMMON_KEY_OPTIONS = ("type", "alias", "default", "description")
 KEY_OPTIONS: dict[KeyType, tuple[str, ...]] = {
     KeyType.STR: (*COMMON_KEY_OPTIONS, "pattern", "choices", "case"),
     KeyType.INT: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max"),
-    KeyType.FRAME: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max"),
-    KeyType.UDIM: COMMON_KEY_OPTIONS,
+    KeyType.FRAME: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max", "notations"),
+    KeyType.UDIM: (*COMMON_KEY_OPTIONS, "notations"),
 }
 TEMPLATE_OPTIONS = ("path", "root", "entity", "priority", "description")
 ENTITY_OPTIONS = ("keys", "parent", "parents")
@@ -188,6 +189,8 @@ class _Reader:
             return node.plain()
         if option == "description":
             return str(node.value)
+        if option == "notations":
+            return self._notations_option(full, key_type, node)
         check = _SCALAR_OPTIONS.get(option)
         if check is None:
             return node.value
@@ -215,6 +218,19 @@ class _Reader:
             self.problem(node.where, full, "a key pattern must not contain capturing groups", "use (?:...) instead")
             return _INVALID
         return value
+
+    def _notations_option(self, full: str, key_type: KeyType, node: Located) -> Any:
+        allowed = UDIM_NOTATIONS if key_type is KeyType.UDIM else FRAME_NOTATIONS
+        plain = node.plain()
+        if not isinstance(plain, list) or not plain:
+            self.problem(node.where, full, "notations are a non-empty list", f"choose from {', '.join(allowed)}")
+            return _INVALID
+        for name in plain:
+            if name not in allowed:
+                hint = did_you_mean(str(name), allowed) or f"choose from {', '.join(allowed)}"
+                self.problem(node.where, full, f"unknown notation {name!r}", hint)
+                return _INVALID
+        return tuple(plain)
 
     def _choices_option(self, full: str, node: Located) -> Any:
         plain = node.plain()
