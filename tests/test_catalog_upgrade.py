@@ -87,11 +87,11 @@ def test_an_older_catalog_upgrades_in_place_and_keeps_its_records(tmp_path, leve
     assert scan(config, full=True).plan.empty and moved == current  # it holds the tree as the current one does
 
 
-def test_a_catalog_before_0012_gains_an_empty_index_of_sidecars(tmp_path):
+def test_a_catalog_before_0011_gains_an_empty_index_of_sidecars(tmp_path):
     path = tmp_path / "catalog.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    CATALOG.apply(Database(conn), stop_before="0012_authored")
+    CATALOG.apply(Database(conn), stop_before="0011_authored")
     conn.close()
     with Catalog.open(path, write=True) as catalog:
-        assert catalog.migrations()[-1] == "0012_authored"
+        assert catalog.migrations()[-1] == "0011_authored"
         assert catalog.broken_sidecars() == [] and catalog.authored("projects", "x") is None

@@ -361,11 +361,11 @@ def _event_folders(db: Database) -> None:
     """)
 
 
-@CATALOG(name="0012_authored")
+@CATALOG(name="0011_authored")
 def _authored(db: Database) -> None:
     """The index of sidecar files (``catalog.authored``): per folder, the last good document (the sidecar's
     text as Bifrost renders it; NULL until one was good) and the problems of the file as it is now (JSON;
-    NULL when it is good). Numbered 0012: 0011 is taken by a change made alongside."""
+    NULL when it is good)."""
     _run(db, """
     CREATE TABLE authored (
         folder_id INTEGER PRIMARY KEY REFERENCES folders(id),
