@@ -10,17 +10,18 @@ from bifrostd.catalog.connection import foreign_keys_checked_at_end, transaction
 from bifrostd.errors import CatalogError
 
 
-def _conn(tmp_path) -> sqlite3.Connection:
+@pytest.fixture
+def conn(tmp_path):
     conn = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
     conn.execute("PRAGMA foreign_keys=ON")
     conn.executescript("CREATE TABLE parent (id INTEGER PRIMARY KEY);"
                        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));"
                        "INSERT INTO parent VALUES (1);")
-    return conn
+    yield conn
+    conn.close()
 
 
-def test_a_dangling_id_rolls_the_load_back_and_keys_are_on_again(tmp_path):
-    conn = _conn(tmp_path)
+def test_a_dangling_id_rolls_the_load_back_and_keys_are_on_again(conn):
     with pytest.raises(CatalogError, match="missing parents"):
         with foreign_keys_checked_at_end(conn) as check, transaction(conn):
             conn.execute("INSERT INTO child VALUES (1, 1)")
@@ -32,8 +33,7 @@ def test_a_dangling_id_rolls_the_load_back_and_keys_are_on_again(tmp_path):
         conn.execute("INSERT INTO child VALUES (3, 99)")
 
 
-def test_a_sound_load_commits(tmp_path):
-    conn = _conn(tmp_path)
+def test_a_sound_load_commits(conn):
     with foreign_keys_checked_at_end(conn) as check, transaction(conn):
         conn.execute("INSERT INTO child VALUES (1, 1)")
         check()
@@ -41,8 +41,7 @@ def test_a_sound_load_commits(tmp_path):
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
-def test_rows_dangling_before_the_load_do_not_stop_it(tmp_path):
-    conn = _conn(tmp_path)
+def test_rows_dangling_before_the_load_do_not_stop_it(conn):
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("INSERT INTO child VALUES (1, 42)")  # an old catalog's fault, not this load's
     conn.execute("PRAGMA foreign_keys=ON")
