@@ -99,6 +99,12 @@ def test_render_then_parse_is_identity(data):
     assert parse_sidecar(text, "x").data == data
 
 
+@pytest.mark.parametrize("text", ["\x85", "line\u2028separator", "\u2029", "caf\u00e9 \u30b7\u30e7\u30c3\u30c8"])
+def test_a_description_with_unicode_line_breaks_reads_back_as_written(text):
+    data = Authored(description=text)
+    assert parse_sidecar(render_sidecar(data), "x").data == data
+
+
 def test_read_missing_is_empty(tmp_path):
     read = read_sidecar(tmp_path)
     assert read.ok and read.data == Authored()

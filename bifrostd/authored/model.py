@@ -92,9 +92,28 @@ class SidecarRead:
         return self.data is not None and not self.problems
 
 
+class _SidecarDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, writing text that holds a Unicode line break (NEL, LS, PS) double-quoted.
+
+    Written plain or single-quoted with ``allow_unicode``, PyYAML emits such a
+    character raw, and reading folds it into a space: the text would not read
+    back as written. Double-quoted, it is escaped (``\\N``, ``\\L``, ``\\P``).
+    """
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    style = '"' if any(c in text for c in _UNICODE_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_UNICODE_BREAKS = "\x85\u2028\u2029"
+_SidecarDumper.add_representer(str, _represent_text)
+
+
 def render_sidecar(data: Authored) -> str:
     """The YAML text of ``data``: block style, keys in a fixed order, so diffs by hand stay small."""
-    return yaml.safe_dump(data.to_json(), sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml.dump(data.to_json(), Dumper=_SidecarDumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False)
 
 
 def parse_sidecar(text: str, file: str) -> SidecarRead:
