@@ -62,7 +62,7 @@ def log(path) -> list[dict]:
         return [event.to_json() for event in catalog.events(limit=10**6)]
 
 
-@pytest.mark.parametrize("level", ["0007_mirror", "0008_compact_files", "0009_folders", "0010_event_folders"])
+@pytest.mark.parametrize("level", ["0007_mirror", "0008_compact_files", "0009_event_folders"])
 def test_an_older_catalog_upgrades_in_place_and_keeps_its_records(tmp_path, level):
     tree = tmp_path / "projects"
     made = make_tree(tree, shots=2, versions=2, frames=6, gap=1003)
@@ -87,11 +87,11 @@ def test_an_older_catalog_upgrades_in_place_and_keeps_its_records(tmp_path, leve
     assert scan(config, full=True).plan.empty and moved == current  # it holds the tree as the current one does
 
 
-def test_a_catalog_before_0011_gains_an_empty_index_of_sidecars(tmp_path):
+def test_a_catalog_before_0010_gains_an_empty_index_of_sidecars(tmp_path):
     path = tmp_path / "catalog.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    CATALOG.apply(Database(conn), stop_before="0011_authored")
+    CATALOG.apply(Database(conn), stop_before="0010_authored")
     conn.close()
     with Catalog.open(path, write=True) as catalog:
-        assert catalog.migrations()[-1] == "0011_authored"
+        assert catalog.migrations()[-1] == "0010_authored"
         assert catalog.broken_sidecars() == [] and catalog.authored("projects", "x") is None

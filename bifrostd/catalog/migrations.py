@@ -239,7 +239,7 @@ FILES_0008 = """
     root TEXT NOT NULL,
     path TEXT NOT NULL,
     raw BLOB NOT NULL DEFAULT x'',
-    dir TEXT NOT NULL,
+    folder_id INTEGER NOT NULL REFERENCES folders(id),
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     inode INTEGER NOT NULL,
@@ -262,22 +262,36 @@ FILES_0008 = """
 
 @CATALOG(name="0008_compact_files")
 def _compact_files(db: Database) -> None:
-    """Frame files' fields kept once in their sequence, and smaller indexes.
+    """Smaller file records: frame files' fields kept once in their sequence, each folder stored once, fewer
+    index entries.
 
     ``files.fields`` may be NULL: the file's sequence holds the JSON around the
-    frame (``frame_fields``). ``files_inode`` only serves the search for a
+    frame (``frame_fields``). Each folder holding files is stored once
+    (``folders``), and a record names it by ``folder_id`` (indexed by
+    ``files_folder``), where it repeated the folder's path in ``dir`` and
+    again in ``files_dir``. ``files_inode`` only serves the search for a
     moved file's missing record, so it now holds missing records only;
-    ``events_file`` served no query. SQLite can't drop a NOT NULL, so the
-    files table is copied into its new form.
+    ``events_file`` served no query. SQLite can't drop a NOT NULL column, so
+    the files table is copied, once, into its new form.
     """
     _run(db, f"""
     ALTER TABLE sequences ADD COLUMN fields_head TEXT;
     ALTER TABLE sequences ADD COLUMN fields_tail TEXT;
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        root TEXT NOT NULL,
+        path TEXT NOT NULL,
+        UNIQUE (root, path)
+    );
+    INSERT INTO folders (root, path) SELECT DISTINCT root, dir FROM files ORDER BY root, dir;
     CREATE TABLE files_new ({FILES_0008});
-    INSERT INTO files_new SELECT * FROM files;
+    INSERT INTO files_new SELECT f.id, f.root, f.path, f.raw, fo.id, f.size, f.mtime_ns, f.inode, f.device, f.uid,
+        f.hash, f.template, f.fields, f.entity_id, f.sequence_id, f.frame, f.fingerprint, f.state, f.first_seen_ns,
+        f.last_seen_ns, f.metadata
+    FROM files f JOIN folders fo ON fo.root = f.root AND fo.path = f.dir;
     DROP TABLE files;
     ALTER TABLE files_new RENAME TO files;
-    CREATE INDEX files_dir ON files(root, dir);
+    CREATE INDEX files_folder ON files(folder_id);
     CREATE INDEX files_entity ON files(entity_id);
     CREATE INDEX files_sequence ON files(sequence_id, frame);
     CREATE INDEX files_state ON files(state) WHERE state != 'present';
@@ -297,60 +311,7 @@ def _fields_into_sequences(db: Database) -> None:
                "(SELECT s.fields_head || files.frame || s.fields_tail FROM sequences s WHERE s.id = files.sequence_id)")
 
 
-FILES_0009 = """
-    id INTEGER PRIMARY KEY,
-    root TEXT NOT NULL,
-    path TEXT NOT NULL,
-    raw BLOB NOT NULL DEFAULT x'',
-    folder_id INTEGER NOT NULL REFERENCES folders(id),
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    inode INTEGER NOT NULL,
-    device INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    hash TEXT,
-    template TEXT,
-    fields TEXT DEFAULT '{}',
-    entity_id INTEGER REFERENCES entities(id),
-    sequence_id INTEGER REFERENCES sequences(id),
-    frame INTEGER,
-    fingerprint TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'present',
-    first_seen_ns INTEGER NOT NULL,
-    last_seen_ns INTEGER NOT NULL,
-    metadata TEXT,
-    UNIQUE (root, path, raw)
-"""
-
-
-@CATALOG(name="0009_folders")
-def _folders(db: Database) -> None:
-    """Each folder holding files stored once (``folders``); a record names it by ``folder_id``, indexed
-    by ``files_folder``, where it repeated the folder's path in ``dir`` and again in ``files_dir``."""
-    _run(db, f"""
-    CREATE TABLE folders (
-        id INTEGER PRIMARY KEY,
-        root TEXT NOT NULL,
-        path TEXT NOT NULL,
-        UNIQUE (root, path)
-    );
-    INSERT INTO folders (root, path) SELECT DISTINCT root, dir FROM files ORDER BY root, dir;
-    CREATE TABLE files_new ({FILES_0009});
-    INSERT INTO files_new SELECT f.id, f.root, f.path, f.raw, fo.id, f.size, f.mtime_ns, f.inode, f.device, f.uid,
-        f.hash, f.template, f.fields, f.entity_id, f.sequence_id, f.frame, f.fingerprint, f.state, f.first_seen_ns,
-        f.last_seen_ns, f.metadata
-    FROM files f JOIN folders fo ON fo.root = f.root AND fo.path = f.dir;
-    DROP TABLE files;
-    ALTER TABLE files_new RENAME TO files;
-    CREATE INDEX files_folder ON files(folder_id);
-    CREATE INDEX files_entity ON files(entity_id);
-    CREATE INDEX files_sequence ON files(sequence_id, frame);
-    CREATE INDEX files_state ON files(state) WHERE state != 'present';
-    CREATE INDEX files_inode ON files(device, inode) WHERE state != 'present';
-    """)
-
-
-@CATALOG(name="0010_event_folders")
+@CATALOG(name="0009_event_folders")
 def _event_folders(db: Database) -> None:
     """An event names its file by folder and name (``folder_id`` and ``path``), where it repeated the
     folder's path; events logged before keep their whole path and no folder (the log is append-only).
@@ -361,7 +322,7 @@ def _event_folders(db: Database) -> None:
     """)
 
 
-@CATALOG(name="0011_authored")
+@CATALOG(name="0010_authored")
 def _authored(db: Database) -> None:
     """The index of sidecar files (``catalog.authored``): per folder, the last good document (the sidecar's
     text as Bifrost renders it; NULL until one was good) and the problems of the file as it is now (JSON;
