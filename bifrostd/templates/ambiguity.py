@@ -24,7 +24,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .compiled import CompiledTemplate
+from .compiled import CompiledTemplate, key_refs
 from .keys import Key
 from .pattern import KeyRef, Optional, Text, Token
 
@@ -93,16 +93,8 @@ def pieces(template: CompiledTemplate) -> list[Piece]:
 
 
 def _piece(index: int, tokens: list[Token], template: CompiledTemplate) -> Piece:
-    fields = tuple(template.keys[ref.name].field for ref in _refs(tuple(tokens)))
+    fields = tuple(template.keys[ref.name].field for ref in key_refs(tuple(tokens)))
     return Piece(index, tuple(t for t in tokens if not (isinstance(t, Text) and not t.text)), fields)
-
-
-def _refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
-    for token in tokens:
-        if isinstance(token, KeyRef):
-            yield token
-        elif isinstance(token, Optional):
-            yield from _refs(token.parts)
 
 
 def _all_text(tokens: tuple[Token, ...]) -> str:

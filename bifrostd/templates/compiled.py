@@ -272,7 +272,7 @@ class CompiledTemplate:
                 yield from self._render(token.parts, fields, use_defaults, written)
 
     def _optional_present(self, token: Optional, fields: dict[str, Any]) -> bool:
-        names = [self.keys[t.name].field for t in _key_refs(token.parts)]
+        names = [self.keys[t.name].field for t in key_refs(token.parts)]
         return bool(names) and all(fields.get(name) is not None for name in names)
 
 
@@ -312,12 +312,13 @@ def _occurrence_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: 
     return parts
 
 
-def _key_refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
+def key_refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
+    """Every key reference of ``tokens``, optional parts included, in order."""
     for token in tokens:
         if isinstance(token, KeyRef):
             yield token
         elif isinstance(token, Optional):
-            yield from _key_refs(token.parts)
+            yield from key_refs(token.parts)
 
 
 def compile_template(
@@ -335,7 +336,7 @@ def compile_template(
     """Compile expanded ``tokens`` (no references left; every key defined)."""
     builder = _Builder(keys)
     builder.add(tokens)
-    used = {t.name: keys[t.name] for t in _key_refs(tokens)}
+    used = {t.name: keys[t.name] for t in key_refs(tokens)}
     required = frozenset(keys[t.name].field for t in tokens if isinstance(t, KeyRef))
     return CompiledTemplate(
         name=name,
@@ -379,7 +380,7 @@ def _simple_captures(captures: list[Capture], tokens: tuple[Token, ...], keys: d
 
 def _optional_fields(tokens: tuple[Token, ...], keys: dict[str, Key]) -> set[str]:
     """Fields that appear only inside optional parts (absent when the part is)."""
-    inside = {keys[t.name].field for tok in tokens if isinstance(tok, Optional) for t in _key_refs(tok.parts)}
+    inside = {keys[t.name].field for tok in tokens if isinstance(tok, Optional) for t in key_refs(tok.parts)}
     outside = {keys[t.name].field for t in tokens if isinstance(t, KeyRef)}
     return inside - outside
 
