@@ -120,6 +120,16 @@ class FieldValueError(TemplateError):
     exit_code = 5
 
 
+class ImportSourceInvalid(TemplateError):
+    """{source} cannot be imported:\n{listing}"""
+
+    exit_code = 19
+
+    def __init__(self, source: str, problems: list[Any]) -> None:
+        self.problems = list(problems)
+        super().__init__(source=source, listing="\n".join(str(p) for p in self.problems))
+
+
 class ResolveError(BifrostError):
     """{}"""
 
