@@ -17,7 +17,8 @@ or a mirror run are *findings* in a result, not exceptions.
     │   └── ConfigInvalid (3) *           one or more problems, each with file:line:col
     ├── TemplateError (4) *               template set invalid
     │   ├── TemplateSetInvalid (4) *      one or more problems, each with file:line:col
-    │   └── FieldValueError (5) *         a value that can't be formatted or would escape a root
+    │   ├── FieldValueError (5) *         a value that can't be formatted or would escape a root
+    │   └── ImportSourceInvalid (19) *    a foreign configuration 'templates import' cannot read
     ├── ResolveError (6)                  a path or reference that can't be resolved
     │   └── ReferenceIncomplete (6)       a reference that names no whole entity
     ├── CatalogError (7)
