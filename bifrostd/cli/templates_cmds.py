@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import sys
 from typing import Any
 
@@ -203,3 +204,63 @@ def _plan_text(categories: dict[str, tuple], refresh: int, limit: int) -> str:
         parts.append(f"{name.replace('_', ' ')}: {len(actions):,}\n" + table(["path", "template", "entity"], rows))
     parts.append(f"{refresh:,} records keep their template and entity (re-derived with the new set on the next scan)")
     return "\n\n".join(parts)
+
+
+# --- templates import: other systems' conventions as a Bifrost template set ----------------------------------
+
+def _import_group() -> click.Group:
+    """The ``templates import`` group: made here unless another importer's command made it first."""
+    existing = templates.commands.get("import")
+    if isinstance(existing, click.Group):
+        return existing
+
+    @templates.group("import")
+    def templates_import() -> None:
+        """Translate another system's folder conventions into a Bifrost template set."""
+
+    return templates_import
+
+
+@_import_group().command("ayon")
+@click.argument("anatomy", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write DIR/templates.yaml instead of printing the set.")
+@click.option("--hierarchy-depth", type=click.IntRange(0, 8), default=2, show_default=True,
+              help="How many parent folders {hierarchy} stands for.")
+@json_option
+def import_ayon(anatomy: Path, out_dir: Path | None, hierarchy_depth: int, as_json: bool) -> int:
+    """Translate an AYON project anatomy (ANATOMY.json or .yaml) into a Bifrost template set.
+
+    Without --out, the set is printed as YAML and the report goes to stderr;
+    with --out DIR, the set is written to DIR/templates.yaml and the report
+    printed. The report names every construct not carried exactly, and the
+    AYON field names each Bifrost key stands for.
+
+    Exit code 0 if everything was carried exactly, 1 if anything was
+    approximated or left out, 19 if the anatomy cannot be read.
+    """
+    from ..importers.ayon import import_ayon as translate_anatomy
+    from ..importers.emit import render_set, write_set
+
+    result = translate_anatomy(anatomy, hierarchy_depth=hierarchy_depth)
+    written = write_set(out_dir, result.document, result.header) if out_dir is not None else None
+    if as_json:
+        extra = {"written": str(written)} if written else {"yaml": render_set(result.document, result.header)}
+        emit_json("bifrost.templates-import.1", {**result.to_json(), **extra})
+    else:
+        if written is None:
+            click.echo(render_set(result.document, result.header), nl=False)
+        click.echo(_import_report(result, written), err=written is None)
+    return 1 if result.approximated or result.skipped else 0
+
+
+def _import_report(result, written: Path | None) -> str:
+    lines = [printable(str(note)) for note in result.notes]
+    if result.renamed:
+        width = max(len(r.source) for r in result.renamed) + 2
+        lines += ["field names:", *(f"  {'{' + r.source + '}':<{width}}  {r.bifrost}" for r in result.renamed)]
+    count = f"{len(result.document['templates'])} templates, {len(result.document['keys'])} keys"
+    approximated = sum(1 for note in result.notes if note.approximated)
+    lines.append(f"{count}; {approximated} construct(s) approximated, {len(result.skipped)} template(s) left out"
+                 + (f"; wrote {written}" if written else ""))
+    return "\n".join(lines)
