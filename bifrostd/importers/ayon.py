@@ -72,12 +72,13 @@ def translate(anatomy: Anatomy, *, hierarchy_depth: int = DEFAULT_HIERARCHY_DEPT
         raise ImportSourceInvalid(anatomy.source, state.problems)
     _mark_joined(state, [p for _, pair in translated if pair for p in pair if p])
     keys = _keys(state)
-    kinds = entity_kinds(set(keys))
+    kinds = entity_kinds(set(keys), [k for k in (hierarchy_key(i) for i in range(1, hierarchy_depth + 1)) if k in keys])
     templates = _templates(translated, kinds)
     document = {"schema": "bifrost.templates.1", "roots": _roots(state), "keys": keys, "entities": kinds,
                 "templates": templates}
     skipped = tuple(f"{t.category}/{t.name}" for t, pair in translated if pair is None)
-    return ImportResult("ayon", anatomy.source, document, tuple(state.notes),
+    notes = sorted(state.notes, key=lambda note: note.line)
+    return ImportResult("ayon", anatomy.source, document, tuple(notes),
                         tuple(Renamed(s, b) for s, b in state.renamed.items()),
                         header=_header(anatomy, hierarchy_depth), skipped=skipped)
 
@@ -207,23 +208,28 @@ class _Translator:
         if kind is Special.UNSUPPORTED:
             raise _Skip(f"{token.written} is a list or a relative folder path, which no Bifrost key holds")
         levels = [hierarchy_key(i) for i in range(1, self.state.depth + 1)]
+        if kind is Special.PARENT:
+            return self.parent(token, levels, optional=optional)
         for level in levels:
             self.use(level, Kind.NAME, Case.AS_IS, token.name, optional=optional, rename=False)
         self.state.renamed.setdefault(token.name, "/".join(levels) or "(nothing: depth 0)")
-        self.note(token.written, f"any number of parent folders in AYON; exactly {self.state.depth} here "
-                                 f"({'/'.join('{' + k + '}' for k in levels) or 'none'}); folders at another depth "
-                                 "do not match (import again with --hierarchy-depth)", approximated=True)
-        if kind is Special.PARENT:
-            return "{" + (levels[-1] if levels else self._project()) + "}"
         written = "/".join("{" + k + "}" for k in levels)
+        self.note(token.written, f"any number of parent folders in AYON; exactly {self.state.depth} here "
+                                 f"({written or 'none'}); a folder at another depth does not match "
+                                 "(import again with --hierarchy-depth)", approximated=True)
         if kind is Special.FOLDER_PATH:
             self.use("folder", Kind.NAME, Case.AS_IS, "folder[name]", optional=optional)
             return f"{written}/{{folder}}" if written else "{folder}"
         return written
 
-    def _project(self) -> str:
-        self.use("project", Kind.NAME, Case.AS_IS, "project[name]", optional=False)
-        return "project"
+    def parent(self, token: Field, levels: list[str], *, optional: bool) -> str:
+        """``{parent}``: the last of the folder's parents, or the project's name for a top folder."""
+        key, source = (levels[-1], token.name) if levels else ("project", "project[name]")
+        self.use(key, Kind.NAME, Case.AS_IS, source, optional=optional, rename=False)
+        self.state.renamed.setdefault(token.name, key)
+        self.note(token.written, f"the folder's last parent, here {{{key}}}: right for folders {self.state.depth} "
+                                 "deep only (import again with --hierarchy-depth)", approximated=True)
+        return "{" + key + "}"
 
     def use(self, key: str, kind: Kind, case: Case, source: str, *, optional: bool, rename: bool = True) -> None:
         uses = self.state.uses
@@ -269,7 +275,7 @@ def _padding(spec: str) -> int | None:
         same = all(format(n, spec) == f"{n:0{width}d}" for n in (7, 42, 999, 123456789))
     except (ValueError, TypeError):
         return None
-    return width if same else None
+    return (0 if width == 1 else width) if same else None  # one digit is no padding at all
 
 
 # --- the set ----------------------------------------------------------------------------------------------

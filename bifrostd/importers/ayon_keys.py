@@ -7,8 +7,9 @@ segment with another field loses ``_`` and ``.`` (AYON's separators), so every p
 each narrowing is a note.
 
 Entities: AYON's folders are typed in its database, not in paths, so an anatomy says no more than
-"a folder below the project": the import declares ``project``, ``folder`` (by name, unique in an AYON
-project), ``task`` and ``product`` below a folder, and ``version`` below a product or a task (a work file).
+"a folder below the project": the import declares ``project``, ``folder`` (by its parents' names and its
+own, since AYON keeps names unique among siblings only), ``task`` and ``product`` below a folder, and
+``version`` below a product or a task (a work file).
 """
 
 from __future__ import annotations
@@ -99,14 +100,18 @@ _KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def entity_kinds(keys: set[str]) -> dict[str, dict[str, Any]]:
-    """The ``entities:`` section: the kinds whose key the templates use, parents limited to those declared."""
+def entity_kinds(keys: set[str], parents_of_folder: list[str]) -> dict[str, dict[str, Any]]:
+    """The ``entities:`` section: the kinds whose key the templates use, parents limited to those declared.
+
+    A folder is identified by its parent folders' names and its own (``parents_of_folder``: the
+    hierarchy keys), as AYON keeps folder names unique among siblings only.
+    """
     declared: dict[str, dict[str, Any]] = {}
     for kind, key, parents in _KINDS:
         if key not in keys:
             continue
         present = [p for p in parents if p in declared]
-        spec: dict[str, Any] = {"keys": [key]}
+        spec: dict[str, Any] = {"keys": [*parents_of_folder, key] if kind == "folder" else [key]}
         if len(present) == 1:
             spec["parent"] = present[0]
         elif present:

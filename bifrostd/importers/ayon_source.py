@@ -10,7 +10,8 @@ AYON keeps an anatomy in two shapes, and both are read:
 
 An item is ``{directory, file}`` (``folder`` is the older name of ``directory``; an explicit ``path`` is
 used as written), ``{value}`` (``others``), ``{directory}`` alone (``staging``) or, in older anatomies, a
-plain string. Other scalar values of an item are inner keys for that item, as in AYON.
+plain string. Every scalar value of an item (``directory`` and ``file`` too, and a ``version_padding`` of
+its own) is an inner key for that item's ``{@...}``, over the common ones, as in AYON.
 
 Positions: YAML nodes carry their line; a JSON file is also composed as YAML to find lines (JSON is
 YAML's flow style), and where that fails its notes name the JSON pointer only.
@@ -29,7 +30,6 @@ from ..templates.source import Located, parse_yaml
 __all__ = ["Anatomy", "AyonRoot", "AyonTemplate", "read_anatomy"]
 
 CATEGORIES = ("work", "publish", "hero", "delivery", "staging", "others")
-_ITEM_PARTS = frozenset({"name", "original_name", "directory", "folder", "file", "path", "value"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +185,7 @@ class _Reader:
                                  "mapping with 'directory' and 'file' (or 'value')")
             return None
         assert isinstance(item, dict)
-        values = {**common, **{k: v for k, v in item.items() if k not in _ITEM_PARTS and not isinstance(v, (dict, list))}}
+        values = {**common, **{k: v for k, v in item.items() if not isinstance(v, (dict, list))}}
         directory = item.get("directory", item.get("folder"))
         own_dir = directory if isinstance(directory, str) and isinstance(item.get("file"), str) else None
         line = self.line([*where, "file"]) or self.line([*where, "value"]) or self.line(where)

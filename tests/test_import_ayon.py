@@ -1,0 +1,310 @@
+"""bifrostctl templates import ayon: AYON anatomies (fixtures/ayon/) as Bifrost template sets.
+
+The expectations are written from AYON's documented behaviour, not from the importer: for each sample
+path, the template data AYON fills when it formats that path (``project[name]``, ``hierarchy``,
+``folder[name]``...). The translated set must read the path back into those values, under the Bifrost
+key names of the mapping docs/coming-from-ayon.md documents, and format them back to the same path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bifrostd.cli import main
+from bifrostd.errors import ImportSourceInvalid
+from bifrostd.importers.ayon import import_ayon
+from bifrostd.importers.ayon_syntax import Field, Literal, OptionalPart, expand_inner, tokenize
+from bifrostd.importers.emit import write_set
+from bifrostd.templates import load_template_set
+from bifrostd.templates.check import check_template_set
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ayon"
+ANATOMY = FIXTURES / "anatomy.yaml"
+PROJECT = FIXTURES / "project.json"
+
+#: AYON field → Bifrost key: the table of docs/coming-from-ayon.md
+MAPPING = {
+    "project[name]": "project", "project[code]": "project_code", "PROJECT[CODE]": "project_code_upper",
+    "folder[name]": "folder", "folder[type]": "folder_type", "task[name]": "task", "Task[name]": "task_capitalized",
+    "task[short]": "task_short", "task[type]": "task_type", "product[name]": "product",
+    "product[type]": "product_type", "version": "version", "frame": "frame", "udim": "udim", "ext": "ext",
+    "output": "output", "comment": "comment", "representation": "representation",
+    "originalBasename": "original_basename", "user[name]": "user",
+}
+
+
+def bifrost_fields(ayon: dict[str, Any]) -> dict[str, Any]:
+    """AYON's template data (flattened to its field spellings) as Bifrost fields."""
+    fields = {MAPPING[name]: value for name, value in ayon.items() if name not in ("hierarchy", "parent")}
+    if "hierarchy" in ayon:
+        fields.update({f"hierarchy_{i}": part for i, part in enumerate(ayon["hierarchy"].split("/"), start=1)})
+    if "parent" in ayon:
+        fields["hierarchy_2"] = ayon["parent"]  # the last of two parents
+    return fields
+
+
+SHOT = {"project[name]": "demo", "hierarchy": "shots/sq010", "folder[name]": "sh010"}
+ASSET = {"project[name]": "demo", "hierarchy": "assets/characters", "folder[name]": "hero"}
+CODE = {"project[code]": "dm"}
+
+#: (path, template, the data AYON uses to write it: its TemplateResult's used values)
+SAMPLES = [
+    ("/srv/ayon/demo/shots/sq010/sh010/work/animation/dm_sh010_anim_v003_blocking.ma", "work_default",
+     {**SHOT, **CODE, "task[name]": "animation", "task[short]": "anim", "version": 3, "comment": "blocking", "ext": "ma"}),
+    ("/srv/ayon/demo/shots/sq010/sh010/work/animation/dm_sh010_anim_v012.ma", "work_default",
+     {**SHOT, **CODE, "task[name]": "animation", "task[short]": "anim", "version": 12, "ext": "ma"}),
+    ("/srv/ayon/demo/shots/sq010/sh010/work/comp/nuke/sh010_Comp_v0007.nk", "work_nuke",
+     {**SHOT, "task[name]": "comp", "Task[name]": "Comp", "version": 7}),
+    ("/srv/ayon/demo/shots/sq010/sh010/publish/render/renderMain/v003/dm_sh010_renderMain_v003_beauty.1001.exr",
+     "publish_default", {**SHOT, **CODE, "product[type]": "render", "product[name]": "renderMain", "version": 3,
+                         "output": "beauty", "frame": 1001, "ext": "exr"}),
+    ("/srv/ayon/demo/assets/characters/hero/publish/texture/textureMain/v002/dm_hero_textureMain_v002_1012.exr",
+     "publish_default", {**ASSET, **CODE, "product[type]": "texture", "product[name]": "textureMain", "version": 2,
+                         "udim": 1012, "ext": "exr"}),
+    ("/srv/ayon/demo/assets/characters/hero/publish/model/modelMain/v1000/dm_hero_modelMain_v1000.abc",
+     "publish_default", {**ASSET, **CODE, "product[type]": "model", "product[name]": "modelMain", "version": 1000,
+                         "ext": "abc"}),
+    ("/srv/ayon/demo/shots/sq010/sh010/plates/plateMain/v001/A001C003.1001.exr", "publish_plate",
+     {**SHOT, "product[name]": "plateMain", "version": 1, "originalBasename": "A001C003", "frame": 1001, "ext": "exr"}),
+    ("/srv/ayon/demo/assets/characters/hero/publish/model/modelMain/hero/dm_hero_modelMain_hero.abc", "hero_default",
+     {**ASSET, **CODE, "product[type]": "model", "product[name]": "modelMain", "ext": "abc"}),
+    ("/srv/renders/demo/delivery/Shot/DM_sh010_Compositing_v003.01001.mov", "delivery_client",
+     {"project[name]": "demo", "folder[type]": "Shot", "PROJECT[CODE]": "DM", "folder[name]": "sh010",
+      "task[type]": "Compositing", "version": 3, "frame": 1001, "representation": "mov"}),
+    ("/srv/renders/demo/staging/jane/sq010_sh010", "staging_render",
+     {"project[name]": "demo", "user[name]": "jane", "parent": "sq010", "folder[name]": "sh010"}),
+    ("/srv/renders/demo/playblast/sh010/animation/v003/sh010_v003.1001.png", "others_playblast",
+     {"project[name]": "demo", "folder[name]": "sh010", "task[name]": "animation", "version": 3, "frame": 1001}),
+    ("/srv/ayon/demo/shots/sq010/sh010/work/animation", "work_default_dir",
+     {**SHOT, "task[name]": "animation"}),
+]
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    result = import_ayon(ANATOMY)
+    folder = tmp_path_factory.mktemp("ayon") / "templates"
+    write_set(folder, result.document, result.header)
+    return result, folder
+
+
+def test_fixture_set_passes_the_check(imported):
+    _, folder = imported
+    template_set, problems = check_template_set(folder)
+    assert template_set is not None and problems == []
+    assert len(template_set.templates) == 14
+
+
+@pytest.mark.parametrize(("path", "template", "ayon"), SAMPLES, ids=[s[1] + str(i) for i, s in enumerate(SAMPLES)])
+def test_paths_resolve_to_what_ayon_fills_and_format_back(imported, path, template, ayon):
+    template_set = load_template_set(imported[1])
+    if template_set.os_name != "linux":
+        pytest.skip("the sample paths are Linux paths")
+    match = template_set.match(path)
+    assert match is not None and match.template is not None, path
+    assert match.template.name == template
+    assert match.fields == bifrost_fields(ayon)
+    assert template_set.format(template, match.fields) == path
+
+
+def test_entities_follow_ayons_hierarchy(imported):
+    template_set = load_template_set(imported[1])
+    work = template_set.match_relative("work", "demo/shots/sq010/sh010/work/animation/dm_sh010_anim_v003.ma")
+    assert work is not None and work.entity is not None
+    assert work.entity.kind == "version"
+    assert [kind for kind, _ in work.entity.chain] == ["project", "folder", "task", "version"]
+    hero = template_set.match_relative("work", "demo/assets/characters/hero/publish/model/modelMain/hero/dm_hero_modelMain_hero.abc")
+    assert hero is not None and hero.entity is not None
+    assert [kind for kind, _ in hero.entity.chain] == ["project", "folder", "product"]
+    assert hero.entity.fields["hierarchy_1"] == "assets"
+
+
+def test_document_maps_field_names_and_syntax(imported):
+    result, _ = imported
+    templates, keys = result.document["templates"], result.document["keys"]
+    assert result.document["roots"]["renders"] == {"windows": "R:/renders", "linux": "/srv/renders",
+                                                   "mac": "/Volumes/renders"}
+    assert templates["publish_default"]["path"] == (
+        "{@publish_default_dir}/{project_code}_{folder}_{product}_v{version}[_{output}][.{frame}][_{udim}].{ext}")
+    assert templates["work_nuke"]["path"].endswith("/{folder}_{task_capitalized}_v{version:04}.nk")
+    assert templates["delivery_client"]["path"].endswith("_v{version}[.{frame:05}].{representation}")
+    assert templates["staging_render"] == {"root": "renders", "path": "{project}/staging/{user}/{hierarchy_2}_{folder}",
+                                           "entity": "project", "description": "AYON staging/render"}
+    assert keys["version"] == {"type": "int", "padding": 3} and keys["frame"] == {"type": "frame", "padding": 4}
+    assert keys["task_short"] == {"type": "str", "choices": ["anim", "comp", "lgt", "mdl"]}
+    assert keys["folder_type"]["choices"] == ["Folder", "Asset", "Sequence", "Shot"]
+    renamed = {r.source: r.bifrost for r in result.renamed}
+    assert renamed["folder[name]"] == "folder" and renamed["hierarchy"] == "hierarchy_1/hierarchy_2"
+    assert renamed["TASK[NAME]" if "TASK[NAME]" in renamed else "Task[name]"] == "task_capitalized"
+    assert renamed["PROJECT[CODE]"] == "project_code_upper" and renamed["parent"] == "hierarchy_2"
+    assert renamed["root[renders]"] == "root renders"
+    assert result.skipped == ("publish/source", "others/version_label")
+
+
+def test_report_names_lines_and_exits_1(tmp_path, capsys):
+    code = main(["templates", "import", "ayon", str(ANATOMY), "--out", str(tmp_path / "set")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert (tmp_path / "set" / "templates.yaml").is_file()
+    lines = out.splitlines()
+    assert f"{ANATOMY}:22: approximated: {{hierarchy}} in work/default: any number of parent folders in AYON; " \
+           "exactly 2 here ({hierarchy_1}/{hierarchy_2}); a folder at another depth does not match " \
+           "(import again with --hierarchy-depth)" in lines
+    assert f"{ANATOMY}:35: approximated: template publish/source: left out: {{originalDirname}} is a list or a " \
+           "relative folder path, which no Bifrost key holds" in lines
+    assert f"{ANATOMY}:51: approximated: template others/version_label: left out: it does not start with " \
+           "{root[...]}, so it is under no root" in lines
+    assert any(line.startswith(f"{ANATOMY}:43: note: {{task[type]}} (key task_type): choices") for line in lines)
+    assert "  {folder[name]}      folder" in lines
+    assert lines[-1].startswith("14 templates, 22 keys; ") and lines[-1].endswith(f"wrote {tmp_path / 'set' / 'templates.yaml'}")
+
+
+def test_yaml_to_stdout_and_report_to_stderr(capsys):
+    code = main(["templates", "import", "ayon", str(PROJECT)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out.startswith(f"# Imported from the AYON anatomy {PROJECT}")
+    assert "schema: bifrost.templates.1" in captured.out and "approximated" not in captured.out
+    assert f"{PROJECT}:15: note: {{asset}} in work/default: the OpenPype name of {{folder[name]}}; key 'folder'" \
+        in captured.err.splitlines()
+
+
+def test_project_shape_with_older_forms(tmp_path):
+    result = import_ayon(PROJECT)
+    templates = result.document["templates"]
+    assert templates["work_default"]["path"] == "{@work_default_dir}/{project_code}_{folder}_{task}_v{version}[_{comment}].{ext}"
+    assert templates["work_default_dir"]["path"] == "{project}/{hierarchy_1}/{hierarchy_2}/{folder}/work/{task}"
+    assert templates["publish_default"]["path"] == "{@publish_default_dir}/{project_code}_{folder}_{product}_v{version}[.{frame}].{ext}"
+    assert templates["delivery_flat"]["path"] == "{project}/delivery/{folder}_{product}_v{version}.{ext}"
+    assert templates["others_padded"]["path"] == "{project}/review/{folder}_v{version:04}.mov"  # its own version_padding
+    write_set(tmp_path / "set", result.document)
+    assert check_template_set(tmp_path / "set")[1] == []
+
+
+@pytest.mark.parametrize(("depth", "directory"), [
+    (0, "{project}/{folder}/work/{task}"),
+    (1, "{project}/{hierarchy_1}/{folder}/work/{task}"),
+    (3, "{project}/{hierarchy_1}/{hierarchy_2}/{hierarchy_3}/{folder}/work/{task}"),
+])
+def test_hierarchy_depth(tmp_path, depth, directory):
+    result = import_ayon(ANATOMY, hierarchy_depth=depth)
+    assert result.document["templates"]["work_default_dir"]["path"] == directory
+    write_set(tmp_path / "set", result.document)
+    assert check_template_set(tmp_path / "set")[1] == []
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+EXACT = """\
+roots: [{name: work, windows: 'P:/x', linux: /srv/x, darwin: /Volumes/x}]
+templates:
+  version_padding: 3
+  version: 'v{version:0>{@version_padding}}'
+  work:
+    - {name: default, directory: '{root[work]}/{task[type]}/{@version}', file: 'scene_{@version}.ma'}
+task_types: [{name: Animation, shortName: anim}]
+"""
+
+
+def test_exact_anatomy_exits_0(tmp_path, capsys):
+    code = main(["templates", "import", "ayon", str(write(tmp_path, "exact.yaml", EXACT)), "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["approximated"] is False and document["skipped"] == []
+    assert document["schema"] == "bifrost.templates-import.1" and "task_type" in document["yaml"]
+    assert {"source": "task[type]", "bifrost": "task_type"} in document["renamed"]
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("broken.json", '{\n  "templates": {\n    "work": {,}\n  }\n}\n', "broken.json:3:14: JSON syntax error: Expecting property name"),
+    ("broken.yaml", "templates:\n  work: [\n    {name: a\n", "broken.yaml:4:1: YAML syntax error"),
+    ("undefined.yaml", "roots: {work: /srv}\ntemplates:\n  work:\n    default:\n      directory: '{root[work]}/x'\n"
+     "      file: 'a_{@vesion}.ma'\n",
+     "undefined.yaml:6: /templates/work/default: {@vesion} names no template key (defined: directory, file)"),
+    ("cycle.yaml", "roots: {work: /srv}\ntemplates:\n  common: {a: '{@b}', b: '{@a}'}\n  work:\n    default: '{root[work]}/{@a}'\n",
+     "cycle.yaml:5: /templates/work/default: {@a} contains itself"),
+    ("list.json", "[1, 2]", "list.json: not an AYON anatomy: no 'templates' mapping"),
+    ("missing.json", None, "missing.json: cannot read: No such file or directory"),
+])
+def test_unreadable_sources_exit_19(tmp_path, capsys, name, text, message):
+    path = write(tmp_path, name, text) if text is not None else tmp_path / name
+    with pytest.raises(ImportSourceInvalid) as raised:
+        import_ayon(path)
+    assert raised.value.exit_code == 19
+    assert any(str(p).startswith(str(tmp_path / message.split(":")[0]) + message[len(message.split(":")[0]):])
+               for p in raised.value.problems), raised.value.problems
+    assert main(["templates", "import", "ayon", str(path)]) == 19
+    assert capsys.readouterr().err.startswith(f"Error: {path} cannot be imported:")
+
+
+def test_json_notes_carry_lines_and_pointers(tmp_path):
+    text = json.dumps({"roots": {"work": {"linux": "/srv"}},
+                       "templates": {"work": {"a": {"directory": "{root[work]}/{hierarchy}", "file": "{folder[parents]}.ma"}}}},
+                      indent=2)
+    result = import_ayon(write(tmp_path, "a.json", text))
+    (note,) = [n for n in result.notes if "left out" in n.done]
+    assert note.line == 11 and note.construct == "template work/a"
+    with pytest.raises(ImportSourceInvalid) as raised:
+        import_ayon(write(tmp_path, "b.json", text.replace("{hierarchy}", "{@nope}")))
+    assert str(raised.value.problems[0]).startswith(f"{tmp_path / 'b.json'}:11: /templates/work/a: {{@nope}}")
+
+
+def test_whole_project_entity_reads_its_config(tmp_path):
+    project = {"name": "demo", "config": json.loads(PROJECT.read_text())}
+    result = import_ayon(write(tmp_path, "project.json", json.dumps(project)))
+    assert "work_default" in result.document["templates"]
+
+
+def test_installed_command_writes_a_set_that_checks(tmp_path, bifrostctl_bin):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([bifrostctl_bin, "templates", "import", "ayon", str(ANATOMY), "--out", str(tmp_path / "templates"),
+                           "--json"], capture_output=True, timeout=60, env=env, text=True)
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    assert document["written"] == str(tmp_path / "templates" / "templates.yaml")
+    assert document["templates"] == 14 and document["approximated"] is True
+    (tmp_path / "bifrost.yaml").write_text("schema: bifrost.config.1\ntemplates: templates\nstate: state\n")
+    check = subprocess.run([bifrostctl_bin, "--config", str(tmp_path / "bifrost.yaml"), "templates", "check"],
+                           capture_output=True, timeout=60, env=env, text=True)
+    assert check.returncode == 0 and check.stdout.strip() == "14 templates, no problems", check.stdout + check.stderr
+
+
+# --- AYON's template language -----------------------------------------------------------------------------
+
+def test_tokenize_nests_optional_parts_as_ayon_does():
+    assert tokenize("a<_{b}<.{c:0>4}>>x") == (
+        Literal("a"), OptionalPart((Literal("_"), Field("b"), OptionalPart((Literal("."), Field("c", "0>4"))))), Literal("x"))
+    assert tokenize("<abc>{d}") == (Literal("<abc>"), Field("d"))  # no field: literal, as in AYON
+    assert tokenize("a<{b}") == (Literal("a<"), Field("b"))  # unclosed: literal
+
+
+def test_inner_keys_expand_recursively():
+    values = {"version_padding": 3, "version": "v{version:0>{@version_padding}}"}
+    assert expand_inner("{@version}/{@version}", values) == "v{version:0>3}/v{version:0>3}"
+
+
+@pytest.mark.parametrize(("spec", "written"), [
+    ("0>3", "{version}"), ("03", "{version}"), ("03d", "{version}"), ("0>4", "{version:04}"), ("", "{version:00}"),
+    ("d", "{version:00}"),
+])
+def test_zero_padding_specs(tmp_path, spec, written):
+    field = "{version" + (f":{spec}" if spec else "") + "}"
+    text = f"roots: {{work: /srv}}\ntemplates:\n  version_padding: 3\n  work:\n    a: '{{root[work]}}/{{task[type]}}/{field}.ma'\n"
+    result = import_ayon(write(tmp_path, "a.yaml", text))
+    assert result.document["templates"]["work_a"]["path"] == "{task_type}/" + written + ".ma"
+
+
+def test_other_format_spec_is_noted(tmp_path):
+    text = "roots: {work: /srv}\ntemplates:\n  work:\n    a: '{root[work]}/{task[type]}/{version:>3}.ma'\n"
+    result = import_ayon(write(tmp_path, "a.yaml", text))
+    assert any("':>3' is not a zero padding" in n.done for n in result.notes) and result.approximated
