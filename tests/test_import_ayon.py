@@ -308,3 +308,30 @@ def test_other_format_spec_is_noted(tmp_path):
     text = "roots: {work: /srv}\ntemplates:\n  work:\n    a: '{root[work]}/{task[type]}/{version:>3}.ma'\n"
     result = import_ayon(write(tmp_path, "a.yaml", text))
     assert any("':>3' is not a zero padding" in n.done for n in result.notes) and result.approximated
+
+
+# --- the worked example of docs/coming-from-ayon.md ---------------------------------------------------------
+
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "coming-from-ayon.md"
+
+
+def test_guide_example_imports_checks_and_resolves_as_shown(tmp_path, capsys):
+    text = GUIDE.read_text()
+    anatomy = text.split("cat > anatomy.yaml <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    source = write(tmp_path, "anatomy.yaml", anatomy + "\n")
+    assert main(["templates", "import", "ayon", str(source), "--out", str(tmp_path / "studio" / "templates")]) == 1
+    report = capsys.readouterr().out
+    summary = "6 templates, 13 keys; 14 construct(s) approximated, 0 template(s) left out; wrote "
+    assert summary + "studio/templates/templates.yaml" in text and summary in report
+    config = tmp_path / "studio" / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\ntemplates: templates\nstate: state\n")
+    assert main(["--config", str(config), "templates", "check"]) == 0
+    assert capsys.readouterr().out.strip() == "6 templates, no problems"
+    shown = text.split("```\n/mnt/projects/demo/shots/sq010/sh010/work/animation/dm_sh010_animation_v003_blocking.ma\n", 1)[1]
+    expected = dict(line.split(None, 1) for line in shown.split("```", 1)[0].strip().splitlines())
+    template_set = load_template_set(tmp_path / "studio" / "templates")
+    match = template_set.match_relative("work", "demo/shots/sq010/sh010/work/animation/dm_sh010_animation_v003_blocking.ma")
+    assert match is not None and match.template is not None and match.entity is not None
+    assert expected.pop("template") == match.template.name and expected.pop("root") == "work"
+    assert expected.pop("entity") == f"version {match.entity.uri(template_set.entities)}"
+    assert expected == {k: str(v) for k, v in match.fields.items()}
