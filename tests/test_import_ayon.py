@@ -304,6 +304,16 @@ def test_zero_padding_specs(tmp_path, spec, written):
     assert result.document["templates"]["work_a"]["path"] == "{task_type}/" + written + ".ma"
 
 
+def test_a_template_left_out_leaves_no_key_behind(tmp_path):
+    text = "roots: {work: /srv}\ntemplates:\n  work:\n    a: '{root[work]}/{task[type]}/x.ma'\n" \
+           "    b: '{root[work]}/{user[name]}/{originalDirname}/x.ma'\n"
+    result = import_ayon(write(tmp_path, "a.yaml", text))
+    assert list(result.document["keys"]) == ["task_type"] and result.skipped == ("work/b",)
+    assert [r.source for r in result.renamed] == ["root[work]", "task[type]"]
+    write_set(tmp_path / "set", result.document)
+    assert check_template_set(tmp_path / "set")[1] == []
+
+
 def test_other_format_spec_is_noted(tmp_path):
     text = "roots: {work: /srv}\ntemplates:\n  work:\n    a: '{root[work]}/{task[type]}/{version:>3}.ma'\n"
     result = import_ayon(write(tmp_path, "a.yaml", text))

@@ -16,7 +16,7 @@ text) is left out. An undefined ``{@inner}`` key or a malformed field makes the 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,6 @@ class _State:
     notes: list[Note] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
-    used_roots: set[str] = field(default_factory=set)
 
 
 def translate(anatomy: Anatomy, *, hierarchy_depth: int = DEFAULT_HIERARCHY_DEPTH) -> ImportResult:
@@ -101,16 +100,29 @@ def _header(anatomy: Anatomy, depth: int) -> str:
 
 def _translate_item(state: _State, item: AyonTemplate) -> tuple[_Pattern, _Pattern | None] | None:
     """The item's path pattern and its directory's, or None (left out, with a note)."""
+    before = _Saved(state)
     try:
         path = _translate_text(state, item, item.path)
         directory = _translate_text(state, item, item.directory) if item.directory is not None else None
     except _Skip as skip:
+        before.restore(state)  # what it used before the field that stopped it is not part of the set
         state.notes.append(Note(state.anatomy.source, item.line, f"template {item.category}/{item.name}",
                                 f"left out: {skip}"))
         return None
     except _Unreadable:
         return None
     return path, directory
+
+
+class _Saved:
+    """The keys, renames and notes gathered so far, to return to when a template is left out."""
+
+    def __init__(self, state: _State) -> None:
+        self.uses = {k: replace(v, sources=set(v.sources)) for k, v in state.uses.items()}
+        self.renamed, self.notes = dict(state.renamed), list(state.notes)
+
+    def restore(self, state: _State) -> None:
+        state.uses, state.renamed, state.notes = self.uses, self.renamed, self.notes
 
 
 class _Unreadable(Exception):
@@ -151,7 +163,6 @@ def _split_root(state: _State, tokens: tuple[Token, ...]) -> tuple[str, tuple[To
     rest = tokens[1:]
     if not rest or not isinstance(rest[0], Literal) or not rest[0].text.startswith("/"):
         raise _Skip(f"{{root[{root}]}} is not followed by '/'")
-    state.used_roots.add(root)
     state.renamed.setdefault(name.written, f"root {root}")
     stripped = rest[0].text.lstrip("/")
     return root, ((Literal(stripped),) if stripped else ()) + rest[1:]
