@@ -234,6 +234,8 @@ def test_exact_anatomy_exits_0(tmp_path, capsys):
     ("cycle.yaml", "roots: {work: /srv}\ntemplates:\n  common: {a: '{@b}', b: '{@a}'}\n  work:\n    default: '{root[work]}/{@a}'\n",
      "cycle.yaml:5: /templates/work/default: {@a} contains itself"),
     ("list.json", "[1, 2]", "list.json: not an AYON anatomy: no 'templates' mapping"),
+    ("field.yaml", "roots: {work: /srv}\ntemplates:\n  work:\n    default: '{root[work]}/{task[name]'\n",
+     "field.yaml:4: /templates/work/default: malformed template '{root[work]}/{task[name]': "),
     ("missing.json", None, "missing.json: cannot read: No such file or directory"),
 ])
 def test_unreadable_sources_exit_19(tmp_path, capsys, name, text, message):
@@ -310,6 +312,25 @@ def test_a_template_left_out_leaves_no_key_behind(tmp_path):
     result = import_ayon(write(tmp_path, "a.yaml", text))
     assert list(result.document["keys"]) == ["task_type"] and result.skipped == ("work/b",)
     assert [r.source for r in result.renamed] == ["root[work]", "task[type]"]
+    write_set(tmp_path / "set", result.document)
+    assert check_template_set(tmp_path / "set")[1] == []
+
+
+def test_undefined_root_leaves_the_template_out(tmp_path):
+    text = "roots: {work: /srv}\ntemplates:\n  work:\n    a: '{root[work]}/{task[type]}/x.ma'\n" \
+           "    b: '{root[render]}/{task[type]}/y.exr'\n"
+    result = import_ayon(write(tmp_path, "a.yaml", text))
+    assert result.skipped == ("work/b",)
+    assert str(result.notes[-1]) == f"{tmp_path / 'a.yaml'}:5: approximated: template work/b: left out: " \
+                                    "{root[render]} names no root of the anatomy"
+
+
+def test_root_names_become_bifrost_names(tmp_path):
+    text = "roots: [{name: 2d, linux: /srv/2d}]\ntemplates:\n  work:\n    a: '{root[2d]}/{task[type]}/x.ma'\n"
+    result = import_ayon(write(tmp_path, "a.yaml", text))
+    assert result.document["roots"] == {"r_2d": {"linux": "/srv/2d"}}
+    assert result.document["templates"]["work_a"]["root"] == "r_2d"
+    assert {r.source: r.bifrost for r in result.renamed}["root[2d]"] == "root r_2d"
     write_set(tmp_path / "set", result.document)
     assert check_template_set(tmp_path / "set")[1] == []
 

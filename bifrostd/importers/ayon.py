@@ -157,9 +157,9 @@ def _split_root(state: _State, tokens: tuple[Token, ...]) -> tuple[str, tuple[To
     name = field_name(head.name) if isinstance(head, Field) else None
     if name is None or special(name) is not Special.ROOT or len(name.parts) != 2:
         raise _Skip("it does not start with {root[...]}, so it is under no root")
-    root = name.parts[1]
-    if root not in {r.name for r in state.anatomy.roots}:
-        raise _Skip(f"{{root[{root}]}} names no root of the anatomy")
+    if name.parts[1] not in {r.name for r in state.anatomy.roots}:
+        raise _Skip(f"{{root[{name.parts[1]}]}} names no root of the anatomy")
+    root = root_name(name.parts[1])
     rest = tokens[1:]
     if not rest or not isinstance(rest[0], Literal) or not rest[0].text.startswith("/"):
         raise _Skip(f"{{root[{root}]}} is not followed by '/'")
@@ -332,8 +332,18 @@ def _roots(state: _State) -> dict[str, Any]:
             paths = {"linux": f"/mnt/{root.name}"}
             state.notes.append(Note(state.anatomy.source, root.line, f"root {root.name}",
                                     f"has no path; written as {paths['linux']} (set it in bifrost.yaml)"))
-        roots[root.name] = paths
+        roots[root_name(root.name)] = paths
+        if root_name(root.name) != root.name:
+            state.notes.append(Note(state.anatomy.source, root.line, f"root {root.name}",
+                                    f"named {root_name(root.name)}: a Bifrost name starts with a letter or '_'",
+                                    approximated=False))
     return roots
+
+
+def root_name(name: str) -> str:
+    """AYON's root name as a Bifrost name (letters, digits and '_', not starting with a digit)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return name if name and not name[0].isdigit() else f"r_{name}"
 
 
 def _templates(translated: list[tuple[AyonTemplate, tuple[_Pattern, _Pattern | None] | None]],
