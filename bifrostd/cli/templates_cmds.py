@@ -13,6 +13,7 @@ import click
 
 from ..api import Match
 from ..errors import FieldValueError, ResolveError
+from ..importers.report import ImportResult
 from ..templates import is_reference
 from .documents import path_match_json, reference_match_json, unresolved_json
 from .output import emit_json, emit_json_line, json_option, printable, table
@@ -254,7 +255,7 @@ def import_ayon(anatomy: Path, out_dir: Path | None, hierarchy_depth: int, as_js
     return 1 if result.approximated or result.skipped else 0
 
 
-def _import_report(result, written: Path | None) -> str:
+def _import_report(result: ImportResult, written: Path | None) -> str:
     lines = [printable(str(note)) for note in result.notes]
     if result.renamed:
         width = max(len(r.source) for r in result.renamed) + 2
