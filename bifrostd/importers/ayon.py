@@ -24,7 +24,7 @@ from ..errors import ImportSourceInvalid
 from ..templates import pattern as bifrost_pattern
 from .ayon_fields import LEGACY, Case, Kind, Special, field_name, hierarchy_key, key_for, special
 from .ayon_keys import KeyUse, Lists, entity_kinds, entity_of, key_spec
-from .ayon_source import Anatomy, AyonTemplate, read_anatomy
+from .ayon_source import Anatomy, AyonTemplate, located, read_anatomy
 from .ayon_syntax import Field, InnerKeyError, Literal, OptionalPart, Token, expand_inner, tokenize
 from .report import ImportResult, Note, Renamed
 
@@ -145,9 +145,9 @@ def _tokens(state: _State, item: AyonTemplate, text: str) -> tuple[Token, ...]:
     except InnerKeyError as exc:
         known = ", ".join(sorted(k for k, v in item.values.items() if not isinstance(v, (dict, list)))) or "none"
         what = "contains itself" if exc.cycle else f"names no template key (defined: {known})"
-        state.problems.append(f"{state.anatomy.source}:{item.line}: {item.pointer}: {{@{exc.name}}} {what}")
+        state.problems.append(f"{located(state.anatomy.source, item.line)}: {item.pointer}: {{@{exc.name}}} {what}")
     except ValueError as exc:
-        state.problems.append(f"{state.anatomy.source}:{item.line}: {item.pointer}: malformed template {text!r}: {exc}")
+        state.problems.append(f"{located(state.anatomy.source, item.line)}: {item.pointer}: malformed template {text!r}: {exc}")
     raise _Unreadable()
 
 

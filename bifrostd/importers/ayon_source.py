@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import ImportSourceInvalid
 from ..templates.source import Located, parse_yaml
 
-__all__ = ["Anatomy", "AyonRoot", "AyonTemplate", "read_anatomy"]
+__all__ = ["Anatomy", "AyonRoot", "AyonTemplate", "located", "read_anatomy"]
 
 CATEGORIES = ("work", "publish", "hero", "delivery", "staging", "others")
 
@@ -88,6 +88,11 @@ def _child(node: Located, key: str | int) -> Located | None:
     return None
 
 
+def located(file: str, line: int) -> str:
+    """``file:line``, or the file alone where the line is unknown (0)."""
+    return f"{file}:{line}" if line else file
+
+
 def read_anatomy(path: Path) -> Anatomy:
     """Read an anatomy file; raises :class:`ImportSourceInvalid` when it can't be read."""
     text = _read_text(path)
@@ -125,9 +130,12 @@ def _anatomy(file: str, document: Any, positions: _Positions) -> Anatomy:
     if not isinstance(document, dict) or not isinstance(document.get("templates"), dict):
         raise ImportSourceInvalid(file, [f"{file}: not an AYON anatomy: no 'templates' mapping"])
     reader = _Reader(file, positions, prefix)
+    roots = reader.roots(document.get("roots"))
+    if not roots:
+        raise ImportSourceInvalid(file, [f"{located(file, reader.line(['roots']))}: not an AYON anatomy: no 'roots'"])
     common = _common(document["templates"])
     templates = [t for category in _categories(document["templates"]) for t in reader.category(category, document, common)]
-    return Anatomy(file, tuple(reader.roots(document.get("roots"))), tuple(templates), common,
+    return Anatomy(file, tuple(roots), tuple(templates), common,
                    _folder_types(document), _task_types(document), tuple(reader.problems))
 
 
@@ -181,7 +189,7 @@ class _Reader:
             return AyonTemplate(category, name, item, None, dict(common), pointer, self.line(where))
         text = _item_path(item) if isinstance(item, dict) else None
         if text is None:
-            self.problems.append(f"{self.file}:{self.line(where)}: {pointer}: expected a template string or a "
+            self.problems.append(f"{located(self.file, self.line(where))}: {pointer}: expected a template string or a "
                                  "mapping with 'directory' and 'file' (or 'value')")
             return None
         assert isinstance(item, dict)
