@@ -204,6 +204,24 @@ def test_hierarchy_depth(tmp_path, depth, directory):
     assert check_template_set(tmp_path / "set")[1] == []
 
 
+def test_several_depths_give_a_template_each(tmp_path, capsys):
+    out = tmp_path / "set"
+    args = ["templates", "import", "ayon", str(ANATOMY), "--hierarchy-depth", "1", "--hierarchy-depth", "2", "--json"]
+    assert main([*args, "--out", str(out)]) == 1
+    assert json.loads(capsys.readouterr().out)["templates"] == 25
+    template_set, problems = check_template_set(out)
+    assert template_set is not None
+    assert {p.code for p in problems} == {"overlap"}  # a folder or task named 'work' reads at both depths
+    assert {"work_default_h1", "work_default_h2", "delivery_client", "others_playblast"} <= set(template_set.templates)
+    assert "work_default" not in template_set.templates
+    shallow = template_set.match_relative("work", "demo/assets/hero/work/rig/dm_hero_mdl_v002.ma")
+    deep = template_set.match_relative("work", "demo/shots/sq010/sh010/work/animation/dm_sh010_anim_v003.ma")
+    assert shallow is not None and shallow.template is not None and shallow.template.name == "work_default_h1"
+    assert deep is not None and deep.template is not None and deep.template.name == "work_default_h2"
+    assert [kind for kind, _ in shallow.entity.chain] == ["project", "folder_h1", "task", "version"]
+    assert [kind for kind, _ in deep.entity.chain] == ["project", "folder_h2", "task", "version"]
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)

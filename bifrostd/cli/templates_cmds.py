@@ -226,10 +226,10 @@ def _import_group() -> click.Group:
 @click.argument("anatomy", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write DIR/templates.yaml instead of printing the set.")
-@click.option("--hierarchy-depth", type=click.IntRange(0, 8), default=2, show_default=True,
-              help="How many parent folders {hierarchy} stands for.")
+@click.option("--hierarchy-depth", type=click.IntRange(0, 8), multiple=True, default=(2,), show_default=True,
+              help="How many parent folders {hierarchy} stands for; repeat it for templates at several depths.")
 @json_option
-def import_ayon(anatomy: Path, out_dir: Path | None, hierarchy_depth: int, as_json: bool) -> int:
+def import_ayon(anatomy: Path, out_dir: Path | None, hierarchy_depth: tuple[int, ...], as_json: bool) -> int:
     """Translate an AYON project anatomy (ANATOMY.json or .yaml) into a Bifrost template set.
 
     Without --out, the set is printed as YAML and the report goes to stderr;

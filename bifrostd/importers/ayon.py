@@ -8,7 +8,8 @@ written out in place, as AYON does before formatting. ``<optional>`` parts becom
 ``{version:0>3}`` a padding.
 
 What Bifrost can't say the same way is a note (see :mod:`.report`): ``{hierarchy}``, any number of parent
-folders in AYON, is a fixed number of segments here (``hierarchy_depth``); names get patterns; a template
+folders in AYON, is a fixed number of segments here (``hierarchy_depth``: one depth, or several, each
+with templates of its own, suffixed ``_h<depth>``); names get patterns; a template
 whose text can't be expressed (a ``{root}`` that isn't its start, ``{originalDirname}``, brackets in its
 text) is left out. An undefined ``{@inner}`` key or a malformed field makes the source unreadable (exit 19).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..errors import ImportSourceInvalid
 from ..templates import pattern as bifrost_pattern
@@ -34,7 +35,7 @@ DEFAULT_HIERARCHY_DEPTH = 2
 _UNSAFE_TEXT = re.compile(r"[\[\]{}\\:]")
 
 
-def import_ayon(path: Path, *, hierarchy_depth: int = DEFAULT_HIERARCHY_DEPTH) -> ImportResult:
+def import_ayon(path: Path, *, hierarchy_depth: int | Iterable[int] = DEFAULT_HIERARCHY_DEPTH) -> ImportResult:
     """Read the anatomy at ``path`` and translate it; raises ImportSourceInvalid if it can't be read."""
     return translate(read_anatomy(path), hierarchy_depth=hierarchy_depth)
 
@@ -55,31 +56,51 @@ class _Pattern:
 @dataclass(slots=True)
 class _State:
     anatomy: Anatomy
-    depth: int
+    depths: tuple[int, ...]  # every depth asked for, ascending
     lists: Lists
+    depth: int = 0  # the depth being translated
     uses: dict[str, KeyUse] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     renamed: dict[str, str] = field(default_factory=dict)
 
 
-def translate(anatomy: Anatomy, *, hierarchy_depth: int = DEFAULT_HIERARCHY_DEPTH) -> ImportResult:
-    """The Bifrost template set of ``anatomy`` and its report (pure: no I/O)."""
-    state = _State(anatomy, hierarchy_depth, _lists(anatomy), problems=list(anatomy.problems))
+def translate(anatomy: Anatomy, *, hierarchy_depth: int | Iterable[int] = DEFAULT_HIERARCHY_DEPTH) -> ImportResult:
+    """The Bifrost template set of ``anatomy`` and its report (pure: no I/O).
+
+    ``hierarchy_depth``: how many parent folders ``{hierarchy}`` stands for; with several depths, each
+    template that depends on it is written once per depth, named ``<category>_<name>_h<depth>``.
+    """
+    depths = tuple(sorted({hierarchy_depth} if isinstance(hierarchy_depth, int) else set(hierarchy_depth)))
+    state = _State(anatomy, depths or (DEFAULT_HIERARCHY_DEPTH,), _lists(anatomy), problems=list(anatomy.problems))
     translated = [(t, _translate_item(state, t)) for t in anatomy.templates]
     if state.problems:
         raise ImportSourceInvalid(anatomy.source, state.problems)
-    _mark_joined(state, [p for _, pair in translated if pair for p in pair if p])
+    _mark_joined(state, [p for _, variants in translated for _, pair in variants or () for p in pair if p])
     keys = _keys(state)
-    kinds = entity_kinds(set(keys), [k for k in (hierarchy_key(i) for i in range(1, hierarchy_depth + 1)) if k in keys])
-    templates = _templates(translated, kinds)
+    kinds = entity_kinds(set(keys), _folder_kinds(state.depths, set(keys)))
     document = {"schema": "bifrost.templates.1", "roots": _roots(state), "keys": keys, "entities": kinds,
-                "templates": templates}
-    skipped = tuple(f"{t.category}/{t.name}" for t, pair in translated if pair is None)
+                "templates": _templates(translated, kinds)}
+    skipped = tuple(f"{t.category}/{t.name}" for t, variants in translated if variants is None)
     notes = sorted(state.notes, key=lambda note: note.line)
     return ImportResult("ayon", anatomy.source, document, tuple(notes),
                         tuple(Renamed(s, b) for s, b in state.renamed.items()),
-                        header=_header(anatomy, hierarchy_depth), skipped=skipped)
+                        header=_header(anatomy, state.depths), skipped=skipped)
+
+
+def _folder_kinds(depths: tuple[int, ...], keys: set[str]) -> dict[str, list[str]]:
+    """The folder entity kinds and their keys: the parents' names and the folder's, one kind per depth.
+
+    Shallowest first, so that the deepest kind a template identifies is found first from the end.
+    """
+    per_depth: dict[int, list[str]] = {}
+    for depth in depths:
+        folder_keys = [k for k in (hierarchy_key(i) for i in range(1, depth + 1)) if k in keys] + ["folder"]
+        if folder_keys not in per_depth.values():
+            per_depth[depth] = folder_keys
+    if len(per_depth) == 1:
+        return {"folder": next(iter(per_depth.values()))}
+    return {f"folder_h{depth}": folder_keys for depth, folder_keys in per_depth.items()}
 
 
 def _lists(anatomy: Anatomy) -> Lists:
@@ -91,19 +112,28 @@ def _lists(anatomy: Anatomy) -> Lists:
                  tuple(s for _, s in anatomy.task_types if s), padding("version_padding", 3), padding("frame_padding", 4))
 
 
-def _header(anatomy: Anatomy, depth: int) -> str:
+def _header(anatomy: Anatomy, depths: tuple[int, ...]) -> str:
     return (f"Imported from the AYON anatomy {anatomy.source} by 'bifrostctl templates import ayon'.\n"
-            f"{{hierarchy}} is {depth} folder(s) deep here (--hierarchy-depth); see docs/coming-from-ayon.md.")
+            f"{{hierarchy}} is {_depths_text(depths)} folder(s) deep here (--hierarchy-depth); "
+            "see docs/coming-from-ayon.md.")
+
+
+def _depths_text(depths: tuple[int, ...]) -> str:
+    return str(depths[0]) if len(depths) == 1 else ", ".join(map(str, depths[:-1])) + f" or {depths[-1]}"
 
 
 # --- one template ---------------------------------------------------------------------------------------
 
-def _translate_item(state: _State, item: AyonTemplate) -> tuple[_Pattern, _Pattern | None] | None:
-    """The item's path pattern and its directory's, or None (left out, with a note)."""
+#: A translated template: its name suffix ("" or "_h2") and its path and directory patterns
+_Variant = tuple[str, tuple[_Pattern, _Pattern | None]]
+
+
+def _translate_item(state: _State, item: AyonTemplate) -> list[_Variant] | None:
+    """The item's path and directory patterns, one variant per depth where they depend on it; None if
+    it is left out (with a note)."""
     before = _Saved(state)
     try:
-        path = _translate_text(state, item, item.path)
-        directory = _translate_text(state, item, item.directory) if item.directory is not None else None
+        variants = [(depth, _translate_pair(state, item, depth)) for depth in state.depths]
     except _Skip as skip:
         before.restore(state)  # what it used before the field that stopped it is not part of the set
         state.notes.append(Note(state.anatomy.source, item.line, f"template {item.category}/{item.name}",
@@ -111,6 +141,15 @@ def _translate_item(state: _State, item: AyonTemplate) -> tuple[_Pattern, _Patte
         return None
     except _Unreadable:
         return None
+    if all(pair == variants[0][1] for _, pair in variants):
+        return [("", variants[0][1])]
+    return [(f"_h{depth}", pair) for depth, pair in variants]
+
+
+def _translate_pair(state: _State, item: AyonTemplate, depth: int) -> tuple[_Pattern, _Pattern | None]:
+    state.depth = depth
+    path = _translate_text(state, item, item.path)
+    directory = _translate_text(state, item, item.directory) if item.directory is not None else None
     return path, directory
 
 
@@ -223,11 +262,10 @@ class _Translator:
             return self.parent(token, levels, optional=optional)
         for level in levels:
             self.use(level, Kind.NAME, Case.AS_IS, token.name, optional=optional, rename=False)
-        self.state.renamed.setdefault(token.name, "/".join(levels) or "(nothing: depth 0)")
+        deepest = [hierarchy_key(i) for i in range(1, self.state.depths[-1] + 1)]
+        self.state.renamed.setdefault(token.name, "/".join(deepest) or "(nothing: depth 0)")
         written = "/".join("{" + k + "}" for k in levels)
-        self.note(token.written, f"any number of parent folders in AYON; exactly {self.state.depth} here "
-                                 f"({written or 'none'}); a folder at another depth does not match "
-                                 "(import again with --hierarchy-depth)", approximated=True)
+        self.note(token.written, self.depth_note(f"({written or 'none'})"), approximated=True)
         if kind is Special.FOLDER_PATH:
             self.use("folder", Kind.NAME, Case.AS_IS, "folder[name]", optional=optional)
             return f"{written}/{{folder}}" if written else "{folder}"
@@ -237,10 +275,21 @@ class _Translator:
         """``{parent}``: the last of the folder's parents, or the project's name for a top folder."""
         key, source = (levels[-1], token.name) if levels else ("project", "project[name]")
         self.use(key, Kind.NAME, Case.AS_IS, source, optional=optional, rename=False)
-        self.state.renamed.setdefault(token.name, key)
-        self.note(token.written, f"the folder's last parent, here {{{key}}}: right for folders {self.state.depth} "
-                                 "deep only (import again with --hierarchy-depth)", approximated=True)
+        several = len(self.state.depths) > 1
+        self.state.renamed.setdefault(token.name, "the last hierarchy_N" if several else key)
+        where = "the last hierarchy key" if several else f"{{{key}}}"
+        self.note(token.written, f"the folder's last parent, here {where}: right for folders "
+                                 f"{_depths_text(self.state.depths)} deep only (import again with --hierarchy-depth)",
+                  approximated=True)
         return "{" + key + "}"
+
+    def depth_note(self, written: str) -> str:
+        depths = self.state.depths
+        if len(depths) == 1:
+            return (f"any number of parent folders in AYON; exactly {depths[0]} here {written}; a folder at another "
+                    "depth does not match (import again with --hierarchy-depth)")
+        return (f"any number of parent folders in AYON; {_depths_text(depths)} here, a template for each "
+                "(named ..._h<depth>); a folder at another depth does not match (add it with --hierarchy-depth)")
 
     def use(self, key: str, kind: Kind, case: Case, source: str, *, optional: bool, rename: bool = True) -> None:
         uses = self.state.uses
@@ -346,15 +395,12 @@ def root_name(name: str) -> str:
     return name if name and not name[0].isdigit() else f"r_{name}"
 
 
-def _templates(translated: list[tuple[AyonTemplate, tuple[_Pattern, _Pattern | None] | None]],
+def _templates(translated: list[tuple[AyonTemplate, list[_Variant] | None]],
                kinds: dict[str, dict[str, Any]]) -> dict[str, Any]:
     templates: dict[str, Any] = {}
     folders: dict[tuple[str, str], str] = {}  # (root, directory pattern) -> the folder template's name
-    for item, pair in translated:
-        if pair is None:
-            continue
-        path, directory = pair
-        name = _template_name(item)
+    for item, suffix, (path, directory) in ((i, s, p) for i, variants in translated for s, p in variants or ()):
+        name = _template_name(item) + suffix
         text = path.text
         if directory is not None and path.text.startswith(directory.text + "/"):
             folder = folders.setdefault((directory.root, directory.text), f"{name}_dir")

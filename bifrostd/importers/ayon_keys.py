@@ -90,34 +90,36 @@ def _name_note(use: KeyUse, pattern: str) -> str:
     return f"AYON names follow {AYON_NAME_RULE}; here {pattern}: {why}{case}"
 
 
-#: The kinds an import may declare, each with its keys and possible parents, top down.
-_KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("project", "project", ()),
-    ("folder", "folder", ("project",)),
-    ("task", "task", ("folder",)),
-    ("product", "product", ("folder",)),
-    ("version", "version", ("product", "task")),
-)
-
-
-def entity_kinds(keys: set[str], parents_of_folder: list[str]) -> dict[str, dict[str, Any]]:
+def entity_kinds(keys: set[str], folders: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
     """The ``entities:`` section: the kinds whose key the templates use, parents limited to those declared.
 
-    A folder is identified by its parent folders' names and its own (``parents_of_folder``: the
-    hierarchy keys), as AYON keeps folder names unique among siblings only.
+    A folder is identified by its parent folders' names and its own, as AYON keeps folder names unique
+    among siblings only: ``folders`` maps each folder kind to those keys (one kind per depth imported,
+    shallowest first). A task or product tries the deepest folder kind first.
     """
     declared: dict[str, dict[str, Any]] = {}
-    for kind, key, parents in _KINDS:
-        if key not in keys:
-            continue
-        present = [p for p in parents if p in declared]
-        spec: dict[str, Any] = {"keys": [*parents_of_folder, key] if kind == "folder" else [key]}
-        if len(present) == 1:
-            spec["parent"] = present[0]
-        elif present:
-            spec["parents"] = present
-        declared[kind] = spec
+    if "project" in keys:
+        declared["project"] = {"keys": ["project"]}
+    if "folder" in keys:
+        for kind, folder_keys in folders.items():
+            declared[kind] = _with_parents(folder_keys, ["project"], declared)
+    deepest_first = [kind for kind in reversed(list(folders)) if kind in declared]
+    for kind in ("task", "product"):
+        if kind in keys:
+            declared[kind] = _with_parents([kind], deepest_first, declared)
+    if "version" in keys:
+        declared["version"] = _with_parents(["version"], ["product", "task"], declared)
     return declared
+
+
+def _with_parents(keys: list[str], parents: list[str], declared: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    present = [p for p in parents if p in declared]
+    spec: dict[str, Any] = {"keys": keys}
+    if len(present) == 1:
+        spec["parent"] = present[0]
+    elif present:
+        spec["parents"] = present
+    return spec
 
 
 def entity_of(required: set[str], kinds: dict[str, dict[str, Any]]) -> str | None:
