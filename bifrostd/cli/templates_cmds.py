@@ -32,7 +32,7 @@ def _resolve_one(obj, item: str, os_name: str | None) -> dict[str, Any]:
 
 def _human(document: dict[str, Any]) -> str:
     if not document["matched"]:
-        extra = f" ({', '.join(document['candidates'])})" if document.get("candidates") else ""
+        extra = f" ({', '.join(document['candidates'])})" if document.get("candidates") and "readings" not in document else ""
         return f"{printable(document['input'])}: {document['reason']}{extra}"
     rows = [("path", document["path"]) if "path" in document else ("root", document["root"]),
             ("template", document["template"])]

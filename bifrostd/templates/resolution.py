@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from ..errors import ResolveError
 from .compiled import CompiledTemplate
+from .readings import differing_text
 from .templateset import Match, TemplateSet
 
 NO_ROOT = "is under no root"
@@ -26,7 +27,8 @@ AMBIGUOUS = "matches several templates of equal priority"
 @dataclass(frozen=True, slots=True)
 class PathResolution:
     """A path as the template set reads it. ``match`` is None when no template matches; a match whose
-    ``ambiguous`` is true names the tied templates in ``candidates`` (``templates check`` rules it out)."""
+    ``ambiguous`` is true names the tied templates in ``candidates``, or the one template that reads
+    the path two ways with both ``readings`` (``templates check`` rules both out)."""
 
     input: str
     #: The absolute path matched (a relative input is taken from the current folder).
@@ -43,6 +45,9 @@ class PathResolution:
     def reason(self) -> str | None:
         """Why the path names no template: under no root, matching none, or matching several; None if matched."""
         if self.match is not None:
+            if self.match.readings:
+                first, second = self.match.readings[:2]
+                return f"reads two ways under template {self.match.candidates[0]!r}: {differing_text(first, second)}"
             return AMBIGUOUS if self.match.ambiguous else None
         return NO_TEMPLATE if self.root is not None else NO_ROOT
 
