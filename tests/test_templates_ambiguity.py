@@ -82,7 +82,7 @@ def test_path_refuses_a_path_with_two_readings(tmp_path):
 ])
 @pytest.mark.parametrize("where", ["set", "template"])
 def test_a_declared_rule_picks_one_reading_everywhere(tmp_path, rule, reading, refused, where):
-    line = (f"  tex: {{path: 'tex/{{name}}_{{channel}}[_{{layer}}].tif', root: p"
+    line = ("  tex: {path: 'tex/{name}_{channel}[_{layer}].tif', root: p"
             + (f", readings: {rule}}}\n" if where == "template" else "}\n"))
     folder = write(tmp_path / "t", line)
     if where == "set":

@@ -53,8 +53,9 @@ def listing_json(listing: Listing) -> dict[str, Any]:
 
 
 def path_match_json(text: str, match: Match) -> dict[str, Any]:
-    """A path that one template matches; ``notations`` names a frame or UDIM notation found (``####``)."""
-    return _with_notations({"input": text, "root": match.root, "relative": match.relative,
+    """A path that one template matches, with its path on the OS asked for (a Windows path read on
+    Linux gives the Linux path); ``notations`` names a frame or UDIM notation found (``####``)."""
+    return _with_notations({"input": text, "path": match.path, "root": match.root, "relative": match.relative,
                             "fields": dict(match.fields), "matched": True, "template": match.template,
                             "entity": entity_json(match.entity) if match.entity else None})
 

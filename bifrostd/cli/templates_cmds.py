@@ -34,8 +34,11 @@ def _human(document: dict[str, Any]) -> str:
     if not document["matched"]:
         extra = f" ({', '.join(document['candidates'])})" if document.get("candidates") and "readings" not in document else ""
         return f"{printable(document['input'])}: {document['reason']}{extra}"
-    rows = [("path", document["path"]) if "path" in document else ("root", document["root"]),
-            ("template", document["template"])]
+    if "relative" in document:  # a path: its root, and its path when that is not the text given
+        rows = [("path", document["path"])] if document["path"] != document["input"] else []
+        rows += [("root", document["root"]), ("template", document["template"])]
+    else:
+        rows = [("path", document["path"]), ("template", document["template"])]
     entity = document.get("entity")
     if entity:
         rows.append(("entity", f"{entity['kind']} {entity['uri']}"))

@@ -137,7 +137,10 @@ class TemplateSet:
             raise ResolveError(f"unknown root {root!r} (roots: {', '.join(self.roots)})") from None
         if os_name not in paths:
             raise ResolveError(f"root {root!r} has no path for {os_name}")
-        return paths[os_name].rstrip("/\\") or "/"
+        path = paths[os_name].rstrip("/\\")
+        if os_name == "windows" and len(path) == 2 and path[1] == ":":
+            return path + "\\"  # a drive's root: 'B:' alone names the drive's current folder
+        return path or "/"
 
     def split_path(self, path: str) -> tuple[str, str] | None:
         """(root name, root-relative POSIX path) for an absolute path, or None if under no root."""
