@@ -184,8 +184,6 @@ def test_the_cheap_proof_never_hides_two_readings(name):
 @given(file_names(), st.data())
 def test_matching_refuses_exactly_the_paths_with_two_readings(name, data):
     """A path matching gives one reading for has one (format gives it back); one it refuses has two."""
-    from bifrostd.templates.readings import readings
-
     with tempfile.TemporaryDirectory() as tmp:
         template_set = load_template_set(write(Path(tmp), f"  t: {{path: 'f/{name}', root: p}}\n"))
         template = template_set.templates["t"]
@@ -195,7 +193,7 @@ def test_matching_refuses_exactly_the_paths_with_two_readings(name, data):
                 fields.setdefault(key.field, data.draw(values(key)))
             relative = "".join(template._render(template.tokens, fields, True, {}))  # written unchecked
             found = template_set.match_relative("p", relative)
-            every = readings(template, relative, limit=3)
+            every = template.readings(relative, limit=3)
             if found is None:
                 assert every == []
             elif found.ambiguous:

@@ -212,6 +212,10 @@ class CompiledTemplate:
         """The typed fields of a root-relative POSIX path, or None if it does not match."""
         return self.parser(relative)
 
+    def readings(self, relative: str, *, limit: int = 2, rule: ReadingRule = ReadingRule.LONGEST_FIRST) -> list[dict[str, Any]]:
+        """The distinct readings of a root-relative path, at most ``limit``, in ``rule``'s order (see :mod:`.readings`)."""
+        return readings(self.tokens, self.keys, relative, value_converter, limit=limit, rule=rule)
+
     # -- format ---------------------------------------------------------------------
     def reject_unknown(self, names: Any) -> None:
         """Raise FieldValueError for a field name this template does not use (a typo would else be ignored)."""
@@ -315,7 +319,7 @@ def _parse_refusing_two(template: CompiledTemplate, parser: Parser, relative: st
     fields = parser(relative)
     if fields is None:
         return None
-    found = readings(template, relative, limit=2)
+    found = template.readings(relative, limit=2)
     return TwoWays(found) if len(found) > 1 else fields
 
 
@@ -323,7 +327,7 @@ def _parse_by_rule(template: CompiledTemplate, parser: Parser, relative: str) ->
     """The reading the template's rule prefers (the regex tells quickly whether there is any)."""
     if parser(relative) is None:
         return None
-    found = readings(template, relative, limit=1, rule=template.rule)
+    found = template.readings(relative, limit=1, rule=template.rule)
     return found[0] if found else None
 
 

@@ -24,13 +24,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from .keys import Key
 from .pattern import KeyRef, Optional, Text, Token
-
-if TYPE_CHECKING:
-    from .compiled import CompiledTemplate
 
 __all__ = ["Piece", "ReadingRule", "TwoWays", "differing_text", "may_hold", "one_reading_by_separators",
            "one_reading_proven", "piece_proven", "pieces", "readings", "segments"]
@@ -282,29 +279,27 @@ def _in_category(name: str, code: int) -> bool:
 # -- every reading of one path ------------------------------------------------------------
 @lru_cache(maxsize=1024)
 def _key_regex(regex: str) -> re.Pattern[str]:
-    from .compiled import PATTERN_FLAGS
-
-    return re.compile(regex, PATTERN_FLAGS)
+    return re.compile(regex, re.ASCII)  # as template regexes read them (compiled.PATTERN_FLAGS)
 
 
-def readings(template: CompiledTemplate, relative: str, *, limit: int = 2,
+def readings(tokens: tuple[Token, ...], keys: dict[str, Key], relative: str,
+             converter: Callable[[Key], Callable[[str], Any]], *, limit: int = 2,
              rule: ReadingRule = ReadingRule.LONGEST_FIRST) -> list[dict[str, Any]]:
-    """The distinct readings (typed fields) of ``relative`` under ``template``, at most ``limit``,
-    in the order ``rule`` prefers (REFUSE enumerates as LONGEST_FIRST).
+    """The distinct readings (typed fields) of ``relative`` under a template's ``tokens``, at most
+    ``limit``, in the order ``rule`` prefers (REFUSE enumerates as LONGEST_FIRST).
 
-    Values are checked as parsing checks them (a key's type, range, case
-    and safety), and a repeated field must read the same value everywhere.
+    Values are converted by ``converter(key)``, which checks them as parsing
+    does (a key's type, range, case and safety), and a repeated field must
+    read the same value everywhere. :meth:`.CompiledTemplate.readings` calls this.
     """
-    from .compiled import value_converter
-
     shortest = rule is ReadingRule.SHORTEST_FIRST
     found: list[dict[str, Any]] = []
-    for end, values in _sequence(template.tokens, 0, 0, relative, template.keys, shortest):
+    for end, values in _sequence(tokens, 0, 0, relative, keys, shortest):
         if end != len(relative):
             continue
         fields: dict[str, Any] | None = {}
         for key, text in values:
-            fields = _add(fields, key, text, value_converter)
+            fields = _add(fields, key, text, converter)
             if fields is None:
                 break
         if fields is not None and fields not in found:
