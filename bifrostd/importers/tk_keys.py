@@ -232,7 +232,7 @@ def _timestamp_key(ctx: _Ctx, options: dict[str, tuple[Where, Located]]) -> KeyT
                       for part in re.findall(r"%.|[^%]+", spec))
     out = KeyTranslation({"type": "str", "pattern": pattern})
     out.notes.append(ctx.note(_at(options, "type", ctx.where), f"type: timestamp, format_spec: {spec!r}",
-                              f"a text key with pattern {pattern!r}: the value is text, not a date, "
+                              f"a text key with pattern '{pattern}': the value is text, not a date, "
                               "and a default of now/utc_now is left out"))
     return out
 
