@@ -24,6 +24,7 @@ from bifrostd.importers.emit import write_set
 from bifrostd.importers.tk import import_tk
 from bifrostd.importers.tk_names import Renamer
 from bifrostd.templates.check import check_template_set
+from bifrostd.templates.keys import windows_name_problem
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "fixtures" / "tk"
@@ -213,6 +214,21 @@ def test_cli_writes_a_set_that_templates_check_passes(tmp_path):
     assert resolve.returncode == 0, resolve.stderr
     answer = json.loads(resolve.stdout)["results"][0]
     assert answer["template"] == "maya_shot_work" and answer["fields"]["shot"] == "sh0100"
+
+
+NAMES = st.text(st.characters(categories=["Lu", "Ll", "Lo", "Nd"]), min_size=1, max_size=6).filter(
+    lambda text: text.isalnum() and windows_name_problem(text) is None)  # Bifrost refuses device names (com1)
+
+
+@given(sequence=NAMES, shot=NAMES, name=st.from_regex(r"[a-z][a-zA-Z0-9]{0,5}", fullmatch=True),
+       iteration=st.none() | st.integers(0, 999), version=st.integers(0, 99999), extension=st.sampled_from(["ma", "mb"]))
+def test_imported_work_template_round_trips(imported, sequence, shot, name, iteration, version, extension):
+    """format then match gives the fields back, for any Unicode alphanumeric names tk-core's filter accepts."""
+    fields = {"sequence": sequence, "shot": shot, "task": "anim", "name": name, "version": version,
+              "extension": extension, **({"iteration": iteration} if iteration is not None else {})}
+    path = imported.templates["maya_shot_work"].format(fields)
+    match = imported.match_relative("primary", path)
+    assert match is not None and match.template.name == "maya_shot_work" and match.fields == fields
 
 
 @given(st.lists(st.text(alphabet="AaBb._-1", min_size=1, max_size=4), max_size=8))
