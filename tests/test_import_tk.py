@@ -129,6 +129,8 @@ def test_formatting_round_trips(imported):
     work = imported.templates["maya_shot_work"]
     fields = {"sequence": "sq010", "shot": "sh0100", "task": "anim", "name": "main", "version": 3}
     assert work.format(fields) == f"{SHOT}/anim/work/maya/main.v003.ma"  # extension: its default, ma
+    render = imported.templates["nuke_shot_render"]  # tk-core's sequence default: %d in the key's padding
+    assert render.format({**fields, "task": "comp", "output": "beauty"}).endswith("_beauty_v003.%04d.exr")
     udim = imported.templates["mari_texture"]
     assert udim.format({"asset_type": "Prop", "asset": "cup", "task": "tex", "name": "main", "version": 1}).endswith(
         "main.v001.<UDIM>.tif")
@@ -153,7 +155,9 @@ def test_report_lists_each_approximation_with_file_and_line(result):
     assert lines[("templates.yml", 108, True)] == "strings template 'nuke_shot_version_name'"
     assert lines[("templates.yml", 66, False)] == "key 'eye': exclusions: ['both']"
     assert lines[("templates.yml", 104, False)] == "template 'farm_shot_render': @shot_root"
-    assert sum(n.approximated for n in result.notes) == 5
+    assert lines[("templates.yml", 46, True)] == "key 'SEQ': type: sequence"  # <UDIM> is no frame in Bifrost
+    assert lines[("templates.yml", 52, True)] == "key 'UDIM': type: sequence (UDIM tiles)"
+    assert sum(n.approximated for n in result.notes) == 8
     assert result.skipped == ("nuke_shot_version_name",)
     assert {(r.source, r.bifrost) for r in result.renamed} == {
         ("Sequence", "sequence"), ("Shot", "shot"), ("Step", "task"), ("Asset", "asset"),

@@ -201,18 +201,24 @@ def _int_key(ctx: _Ctx, options: dict[str, tuple[Where, Located]]) -> KeyTransla
 
 def _sequence_key(ctx: _Ctx, options: dict[str, tuple[Where, Located]]) -> KeyTranslation:
     default = _plain(options, "default")
+    where = _at(options, "type", ctx.where)
     if default in _UDIM_DEFAULTS or "udim" in ctx.name.lower():
         out = KeyTranslation({"type": "udim", "notations": list(_TK_UDIM_NOTATIONS)})
         if default in _UDIM_DEFAULTS:
-            out.options["default"] = "<UDIM>" if default == "<UDIM>" else default
+            out.options["default"] = default
+        out.notes.append(ctx.note(where, "type: sequence (UDIM tiles)", "a udim key: tiles are 1001 to 9999, and "
+                                  "'@', '$F' and Flame ranges, which tk-core also reads here, are not tiles"))
         return out
     out = KeyTranslation({"type": "frame"})
     _format_spec(ctx, options, out, unpadded=1)  # tk-core's sequence keys default to format_spec "01"
     out.options["notations"] = list(_TK_FRAME_NOTATIONS)
     if _plain(options, "strict_matching") is False:
         out.options["strict"] = False
+    out.options["default"] = "%d"  # tk-core's default for a sequence key: %d in its padding (%04d)
     if isinstance(default, str):
         _frame_default(ctx, options, out, default)
+    out.notes.append(ctx.note(where, "type: sequence", "a frame key: '<UDIM>' and '$UDIM', which tk-core also reads "
+                              "as any sequence key's value, are not frames (declare a udim key for tiles)"))
     return out
 
 
