@@ -38,7 +38,7 @@ class TkSource:
 def locate(source: Path, roots: Path | None) -> tuple[Path, Path | None]:
     """The templates file and roots file of ``source``: a config folder, its ``core`` folder, or a file."""
     if source.is_dir():
-        core = source / "core" if (source / "core" / "templates.yml").is_file() else source
+        core = source if (source / "templates.yml").is_file() else source / "core"  # a config folder, or its core
         templates = core / "templates.yml"
         found_roots = core / "roots.yml"
         return templates, roots or (found_roots if found_roots.is_file() else None)
