@@ -51,7 +51,9 @@ _MARKS = "\ue000-\uefff"  # the characters themselves: the automata's regex read
 CHARS_PROOF_REGEX = {
     "alphanumeric": r"[^\x00-/:-@\[-`{-\x7f" + _MARKS + "]+",
     "alpha": r"[^\x00-@\[-`{-\x7f" + _MARKS + "]+",
-    "any": r"[^/\\:\x00-\x1f\x7f" + _MARKS + "]+",
+    # '/' alone: the other characters 'any' refuses never occur in static text, so they cannot make two
+    # templates meet or a name read two ways, and each one named would cost the automata a symbol.
+    "any": "[^/" + _MARKS + "]+",
 }
 
 
