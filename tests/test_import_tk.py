@@ -193,6 +193,16 @@ def test_unreadable_sources_exit_19_with_file_and_line(tmp_path, capsys, text, e
     assert "cannot be imported" in capsys.readouterr().err
 
 
+def test_template_names_bifrost_cannot_hold_are_made_distinct(tmp_path):
+    source = tmp_path / "templates.yml"
+    source.write_text("keys:\n  v: {type: int, format_spec: '03'}\n"
+                      "paths:\n  work.area: 'a/v{v}'\n  work_area: 'b/v{v}'\n  work-file: '@work.area/x.txt'\n")
+    result = import_tk(source)
+    templates = result.document["templates"]
+    assert {n.construct: n.done for n in result.notes}["template 'work.area'"].startswith("named 'work_area_2'")
+    assert templates == {"work_area_2": "a/v{v}", "work_area": "b/v{v}", "work_file": "{@work_area_2}/x.txt"}
+
+
 def test_missing_source_exits_19(tmp_path, capsys):
     assert main(["templates", "import", "tk", str(tmp_path / "nowhere")]) == 19
 

@@ -19,7 +19,7 @@ from ..templates.source import Located, SourceProblem, Where
 from ..templates.spec import SCHEMA_ID
 from .report import ImportResult, Note
 from .tk_keys import translate_key
-from .tk_names import Renamer, bifrost_name
+from .tk_names import Renamer, bifrost_name, unique_names
 from .tk_source import Entry, TkSource, read_source
 
 __all__ = ["import_tk"]
@@ -123,14 +123,18 @@ class _Translator:
             if root and bifrost_name(root) not in roots:
                 self.problems.append(SourceProblem(where, f"paths.{name}.root_name", f"unknown root {root!r}"))
         by_length = sorted(self.tk.paths, key=len, reverse=True)
+        template_names = unique_names(self.tk.paths)
         out: dict[str, Any] = {}
         for name, (text, _, where) in definitions.items():
-            refs = _References(definitions, template_roots, by_length, names, self)
+            refs = _References(definitions, template_roots, template_names, by_length, names, self)
             path = refs.translate(name, text, where, template_roots[name], ())
             entry: dict[str, Any] = {"path": path}
             if len(roots) > 1:
                 entry["root"] = template_roots[name]
-            out[bifrost_name(name)] = entry["path"] if len(entry) == 1 else entry
+            out[template_names[name]] = entry["path"] if len(entry) == 1 else entry
+            if template_names[name] != name:
+                self.notes.append(_note(where, f"template '{name}'", f"named '{template_names[name]}' (Bifrost names "
+                                        "are letters, digits and '_')", approximated=False))
         return out
 
     def _definition(self, name: str, where: Where, node: Located) -> tuple[str, str | None, Where]:
@@ -165,6 +169,7 @@ class _References:
 
     definitions: dict[str, tuple[str, str | None, Where]]
     roots: dict[str, str]
+    template_names: dict[str, str]
     by_length: list[str]
     names: Renamer
     owner: _Translator
@@ -203,7 +208,7 @@ class _References:
             self.owner.problems.append(SourceProblem(where, f"paths.{name}", f"the reference at {text[i:]!r} {why}"))
             return len(text)
         if self.roots[target] == root:
-            out.append("{@" + bifrost_name(target) + "}")
+            out.append("{@" + self.template_names[target] + "}")
         else:
             inner, _, inner_where = self.definitions[target]
             out.append(self.translate(target, inner, inner_where, root, (*inlining, target)))

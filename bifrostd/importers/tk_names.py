@@ -14,7 +14,7 @@ from typing import Iterable
 
 from .report import Renamed
 
-__all__ = ["ENTITY_FIELDS", "Renamer", "bifrost_name"]
+__all__ = ["ENTITY_FIELDS", "Renamer", "bifrost_name", "unique_names"]
 
 #: tk-core's well-known keys and the Bifrost field each fills (the fields of the default entity kinds).
 ENTITY_FIELDS = {"Sequence": "sequence", "Shot": "shot", "Asset": "asset", "sg_asset_type": "asset_type",
@@ -61,6 +61,18 @@ class Renamer:
 
     def renamed(self) -> tuple[Renamed, ...]:
         return tuple(Renamed(source, target) for source, target in self._map.items() if source != target)
+
+
+def unique_names(names: Iterable[str]) -> dict[str, str]:
+    """Each name as a Bifrost name, distinct ones kept distinct: a valid name keeps itself, and
+    ``a.b`` beside ``a_b`` becomes ``a_b_2``. In the order given."""
+    ordered = list(dict.fromkeys(names))
+    taken: set[str] = set()
+    chosen: dict[str, str] = {}
+    for name in sorted(ordered, key=lambda n: bifrost_name(n) != n):  # valid names choose first
+        chosen[name] = _unique(bifrost_name(name), taken)
+        taken.add(chosen[name])
+    return {name: chosen[name] for name in ordered}
 
 
 def _unique(wanted: str, taken: set[str]) -> str:
