@@ -252,3 +252,14 @@ def test_renamer_gives_distinct_valid_names(names):
     assert len(set(targets)) == len(targets)
     assert all(t.replace("_", "a").isalnum() and t.isascii() and not t[0].isdigit() for t in targets)
     assert all(rename(r.source) == r.bifrost != r.source for r in rename.renamed())
+
+
+def test_project_folder_and_placeholder_roots(tmp_path):
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "templates.yml").write_text("keys:\n  Shot: {type: str}\npaths:\n  shot: 'shots/{Shot}'\n")
+    (tmp_path / "core" / "roots.yml").write_text("primary:\n  linux_path: /mnt/p\n  default: true\n")
+    result = import_tk(tmp_path, project="demo")
+    assert result.document["roots"] == {"primary": {"linux": "/mnt/p/demo", "windows": "X:\\primary\\demo",
+                                                    "mac": "/Volumes/primary/demo"}}
+    assert [n.construct for n in result.notes if n.approximated] == ["root 'primary'"]  # the placeholders
+    assert result.document["keys"] == {"shot": {"type": "str", "chars": "any"}}
