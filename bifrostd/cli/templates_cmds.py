@@ -1,12 +1,14 @@
-"""Commands over the template set: ``resolve``, ``path``, ``templates check``, and ``templates plan``
-(the set against the catalog). They parse and render; ``resolve`` and ``path`` ask the Python API
-(:class:`bifrostd.api.Studio`), the others ``templates.check`` and ``reconcile.plan``."""
+"""Commands over the template set: ``resolve``, ``path``, ``templates check``, ``templates plan``
+(the set against the catalog), and ``templates import`` (another system's conventions as a set).
+They parse and render; ``resolve`` and ``path`` ask the Python API (:class:`bifrostd.api.Studio`),
+the others ``templates.check``, ``reconcile.plan`` and ``bifrostd.importers``."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +17,9 @@ from ..errors import FieldValueError, ResolveError
 from ..templates import is_reference
 from .documents import path_match_json, reference_match_json, unresolved_json
 from .output import emit_json, emit_json_line, json_option, printable, table
+
+if TYPE_CHECKING:
+    from ..importers.report import ImportResult
 
 OS_CHOICE = click.Choice(["linux", "windows", "mac"])
 
@@ -206,3 +211,55 @@ def _plan_text(categories: dict[str, tuple], refresh: int, limit: int) -> str:
         parts.append(f"{name.replace('_', ' ')}: {len(actions):,}\n" + table(["path", "template", "entity"], rows))
     parts.append(f"{refresh:,} records keep their template and entity (re-derived with the new set on the next scan)")
     return "\n\n".join(parts)
+
+
+@templates.group("import")
+def templates_import() -> None:
+    """Translate another system's folder conventions into a Bifrost template set.
+
+    Prints the set as YAML (or writes DIR/templates.yaml with --out) and, on stderr,
+    every construct not carried exactly. Exit code 1 if anything was approximated,
+    19 if the source cannot be read.
+    """
+
+
+@templates_import.command("tk")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--roots", type=click.Path(path_type=Path), default=None,
+              help="The roots.yml to use (default: core/roots.yml beside the templates).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write DIR/templates.yaml instead of printing the set.")
+@click.option("--project", default=None, help="The project's folder below each storage root, added to the roots' paths.")
+@json_option
+def templates_import_tk(source: Path, roots: Path | None, out_dir: Path | None, project: str | None,
+                        as_json: bool) -> int:
+    """Import a ShotGrid Toolkit config folder (core/templates.yml and core/roots.yml) or a templates.yml."""
+    from ..importers.tk import import_tk
+
+    return render_import(import_tk(source, roots, project=project), out_dir, as_json=as_json)
+
+
+def render_import(result: ImportResult, out_dir: Path | None, *, as_json: bool) -> int:
+    """Write or print an imported set and its report; the exit code (1 if anything was approximated)."""
+    from ..importers.emit import render_set, write_set
+
+    written = write_set(out_dir, result.document, result.header) if out_dir is not None else None
+    if as_json:
+        document = result.to_json()
+        document.update({"written": str(written)} if written else {"set": result.document})
+        emit_json("bifrost.templates-import.1", document)
+    else:
+        if written is None:
+            click.echo(render_set(result.document, result.header), nl=False)
+        click.echo(_import_report(result, written), err=True)
+    return 1 if result.approximated else 0
+
+
+def _import_report(result: ImportResult, written: Path | None) -> str:
+    lines = [printable(str(note)) for note in result.notes]
+    lines += [f"renamed: {r.source} -> {r.bifrost}" for r in result.renamed]
+    approximated = sum(note.approximated for note in result.notes)
+    where = f"; written to {written}" if written else ""
+    lines.append(f"{len(result.document.get('templates') or {})} templates, {len(result.document.get('keys') or {})} "
+                 f"keys from {result.source}: {approximated} approximated, {len(result.renamed)} renamed{where}")
+    return "\n".join(lines)

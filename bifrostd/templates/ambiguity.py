@@ -48,7 +48,7 @@ def _tagged_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: list
         elif isinstance(token, KeyRef):
             index = counter[0]
             counter[0] += 1
-            yield f"{chr(_MARK + 2 * index)}{keys[token.name].regex(token.padding)}{chr(_MARK + 2 * index + 1)}"
+            yield f"{chr(_MARK + 2 * index)}{keys[token.name].regex(token.padding, proof=True)}{chr(_MARK + 2 * index + 1)}"
         elif isinstance(token, Optional):
             yield "(?:"
             yield from _tagged_parts(token.parts, keys, counter)

@@ -235,7 +235,7 @@ def _regex_parts(tokens: tuple[Token, ...], template: CompiledTemplate) -> list[
         if isinstance(token, Text):
             parts.append(re.escape(token.text))
         elif isinstance(token, KeyRef):
-            parts.append(template.keys[token.name].regex(token.padding))
+            parts.append(template.keys[token.name].regex(token.padding, proof=True))
         elif isinstance(token, Optional):
             parts += ["(?:", *_regex_parts(token.parts, template), ")?"]
     return parts

@@ -41,7 +41,7 @@ class Capture:
 def value_converter(key: Key) -> Converter:
     """The parse-direction conversion of a key, rejecting out-of-range values."""
     if key.type is KeyType.STR:
-        if key.pattern and not provably_safe(key.pattern):
+        if key.chars == "any" or (key.pattern and not provably_safe(key.pattern)):
             return _safe_checker(key.case)
         if key.case is None:
             return str
@@ -134,7 +134,7 @@ class _Builder:
     def _key(self, token: KeyRef) -> None:
         key = self.keys[token.name]
         fragment = key.regex(token.padding)
-        self.approx.append(fragment)
+        self.approx.append(key.regex(token.padding, proof=True))
         self.occurrences.append(key.field)
         earlier = self.first.get(key.field)
         if earlier is not None:
@@ -339,7 +339,7 @@ def _occurrence_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: 
         if isinstance(token, Text):
             parts.append(re.escape(token.text))
         elif isinstance(token, KeyRef):
-            parts.append(f"(?P<o{counter[0]}>{keys[token.name].regex(token.padding)})")
+            parts.append(f"(?P<o{counter[0]}>{keys[token.name].regex(token.padding, proof=True)})")
             counter[0] += 1
         elif isinstance(token, Optional):
             parts += ["(?:", *_occurrence_parts(token.parts, keys, counter), ")?"]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .keys import Key, KeyType, unsafe_reason
+from .keys import CHARS_REGEX, Key, KeyType, unsafe_reason
 from .notations import FRAME_NOTATIONS, UDIM_NOTATIONS
 from .pattern import MAX_PADDING, PatternSyntaxError, tokenize
 from .readings import ReadingRule
@@ -22,7 +22,7 @@ from .spec import OS_NAMES, SCHEMA_ID, Declarations, EntityKind, Root, TemplateD
 SECTIONS = ("schema", "include", "readings", "roots", "keys", "entities", "templates")
 COMMON_KEY_OPTIONS = ("type", "alias", "default", "description")
 KEY_OPTIONS: dict[KeyType, tuple[str, ...]] = {
-    KeyType.STR: (*COMMON_KEY_OPTIONS, "pattern", "choices", "case"),
+    KeyType.STR: (*COMMON_KEY_OPTIONS, "pattern", "chars", "choices", "case"),
     KeyType.INT: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max"),
     KeyType.FRAME: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max", "notations"),
     KeyType.UDIM: (*COMMON_KEY_OPTIONS, "notations"),
@@ -185,6 +185,10 @@ class _Reader:
                 ok = False
             elif option != "type":
                 kwargs[option] = converted
+        if "chars" in kwargs and "pattern" in kwargs:
+            self.problem(values["chars"].where, f"{path}.chars", "a key takes chars or a pattern, not both",
+                         "keep one of them")
+            ok = False
         if not ok:
             return None
         alias = kwargs.pop("alias", None)
@@ -215,6 +219,8 @@ class _Reader:
             return str(node.value)
         if option == "notations":
             return self._notations_option(full, key_type, node)
+        if option == "chars":
+            return self._chars_option(full, node)
         check = _SCALAR_OPTIONS.get(option)
         if check is None:
             return node.value
@@ -242,6 +248,13 @@ class _Reader:
             self.problem(node.where, full, "a key pattern must not contain capturing groups", "use (?:...) instead")
             return _INVALID
         return value
+
+    def _chars_option(self, full: str, node: Located) -> Any:
+        if node.value in CHARS_REGEX:
+            return node.value
+        hint = did_you_mean(str(node.value), CHARS_REGEX) or f"one of {', '.join(CHARS_REGEX)}"
+        self.problem(node.where, full, f"unknown character set {node.value!r}", hint)
+        return _INVALID
 
     def _notations_option(self, full: str, key_type: KeyType, node: Located) -> Any:
         allowed = UDIM_NOTATIONS if key_type is KeyType.UDIM else FRAME_NOTATIONS

@@ -146,7 +146,7 @@ def piece_proven(tokens: tuple[Token, ...], keys: dict[str, Key]) -> bool:
         return False
     if len(ways) == 1:
         return True
-    regexes = {keys[ref.name].regex(ref.padding) for ref in _refs(tokens)}
+    regexes = {keys[ref.name].regex(ref.padding, proof=True) for ref in _refs(tokens)}
     text = _all_text(tokens)
     counted = [c for c in sorted(set(text)) if not any(may_hold(regex, c) for regex in regexes)]
     counts = [tuple(_all_text(way).count(c) for c in counted) for way in ways]
@@ -192,7 +192,7 @@ def one_reading_by_separators(tokens: tuple[Token, ...], keys: dict[str, Key]) -
             if not (isinstance(following, Text) and following.text):
                 return False
             first = following.text[0]
-            if first != "/" and may_hold(keys[token.name].regex(token.padding), first):
+            if first != "/" and may_hold(keys[token.name].regex(token.padding, proof=True), first):
                 return False
     return True
 
