@@ -1,6 +1,7 @@
 """Commands over the template set: ``resolve``, ``path``, ``templates check``, and ``templates plan``
 (the set against the catalog). They parse and render; ``resolve`` and ``path`` ask the Python API
-(:class:`bifrostd.api.Studio`), the others ``templates.check`` and ``reconcile.plan``."""
+(:class:`bifrostd.api.Studio`), the others ``templates.check`` and ``reconcile.plan``. The commands that
+move the tree, ``templates migrate`` and ``conform``, live in :mod:`.migrate_cmds`."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ def path_command(obj, template: str, assignments: tuple[str, ...], os_name: str 
 
 @click.group()
 def templates() -> None:
-    """Check the studio's template set, and plan a change of it against the catalog."""
+    """Check the studio's template set, plan a change of it against the catalog, and move the tree to follow it."""
 
 
 @templates.command("check")
@@ -203,3 +204,13 @@ def _plan_text(categories: dict[str, tuple], refresh: int, limit: int) -> str:
         parts.append(f"{name.replace('_', ' ')}: {len(actions):,}\n" + table(["path", "template", "entity"], rows))
     parts.append(f"{refresh:,} records keep their template and entity (re-derived with the new set on the next scan)")
     return "\n\n".join(parts)
+
+
+def _add_tree_commands() -> None:
+    from .migrate_cmds import conform, migrate
+
+    templates.add_command(migrate)
+    templates.add_command(conform)
+
+
+_add_tree_commands()

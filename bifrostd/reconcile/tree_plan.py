@@ -1,0 +1,260 @@
+"""Planning a migration of the tree: which files move where when the templates change. Pure.
+
+Two sources of moves, one plan:
+
+- :func:`plan_migration` (``bifrostctl templates migrate``): each catalog
+  record names the template it was derived with and its typed fields; its
+  new path is the current set's template of the same name (or the one
+  ``renames`` pairs it with) formatted with the same fields.
+- :func:`plan_conform` (``bifrostctl templates conform OLD_SET``): each path
+  of a walk is parsed with another template set (``old``); its new path is the
+  current set's paired template formatted with the fields parsed.
+
+Then :func:`settle` keeps only moves that are safe to make, and
+:func:`sidecar_moves` takes the sidecars (``.bifrost-entity.yaml``) with
+the folders their files move out of.
+
+Invariants a reader could break:
+
+- **No two sources share a target**, and no target is a path that exists
+  (``occupied``) or a source of the same plan: a move never overwrites,
+  and the order of moves never matters.
+- **Every target reads back.** A target is kept only if the current set
+  matches it to the paired template: a moved file is never left unmanaged,
+  nor catalogued under other fields than those it was moved for.
+- **Nothing leaves its root.** A target under another root than its source,
+  or one that would escape the root, is refused, not moved.
+
+Nothing here reads a file or the catalog: the callable ``occupied`` is the
+only question asked of the world, so ``--dry-run`` prints exactly this plan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, Iterable, Mapping
+
+from ..authored import SIDECAR_NAME
+from ..errors import FieldValueError
+from ..model import FileRecord, parent_dir
+from ..templates.templateset import TemplateSet
+
+__all__ = ["Refusal", "Refused", "TreeMove", "TreePlan", "plan_conform", "plan_migration", "settle", "sidecar_moves"]
+
+#: Whether a (root, relative) path exists on disk: the planner's only view of the tree.
+Occupied = Callable[[str, str], bool]
+
+
+class Refusal(str, Enum):
+    """Why a move is not made. Each is a finding of the plan, never an exception that stops it."""
+
+    TARGET_EXISTS = "target-exists"
+    SHARED_TARGET = "shared-target"
+    OTHER_ROOT = "other-root"
+    NO_TEMPLATE = "no-template"
+    CANNOT_FORMAT = "cannot-format"
+    READS_BACK_OTHERWISE = "reads-back-otherwise"
+    SIDECAR_SPLIT = "sidecar-split"
+    OPEN_FOR_WRITING = "open-for-writing"
+    OTHER_FILESYSTEM = "other-filesystem"
+    SOURCE_GONE = "source-gone"
+
+
+@dataclass(frozen=True, slots=True)
+class TreeMove:
+    """One file to rename within ``root``: ``source`` to ``target`` (root-relative POSIX paths)."""
+
+    root: str
+    source: str
+    target: str
+    template: str | None = None  # the template the source was read with (None: a sidecar)
+    new_template: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"root": self.root, "from": self.source, "to": self.target,
+                "template": [self.template, self.new_template]}
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A move that is not made, and why (``target`` None when no target could be computed)."""
+
+    root: str
+    source: str
+    target: str | None
+    reason: Refusal
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"root": self.root, "from": self.source, "to": self.target, "reason": self.reason.value,
+                "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class TreePlan:
+    """The moves to make, in order, and those refused."""
+
+    moves: tuple[TreeMove, ...] = ()
+    refused: tuple[Refused, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": {"moves": len(self.moves), "refused": len(self.refused)},
+                "moves": [m.to_json() for m in self.moves], "refused": [r.to_json() for r in self.refused]}
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A path read with a template, and the template of the current set it is to be written with."""
+
+    root: str
+    relative: str
+    template: str
+    fields: Mapping[str, Any]
+    new_template: str
+
+
+# -- where each file goes --------------------------------------------------------------
+def plan_migration(records: Iterable[FileRecord], current: TemplateSet, *, renames: Mapping[str, str] | None = None,
+                   occupied: Occupied) -> TreePlan:
+    """Moves that bring catalogued files from the path their recorded template and fields had to the one the
+    current set's template of the same name (or its pair in ``renames``) gives those fields."""
+    renames = renames or {}
+    candidates = []
+    sidecars = []
+    for record in records:
+        template = record.classification.template
+        if _is_sidecar(record.relative):
+            sidecars.append((record.root, parent_dir(record.relative)))
+        elif template is not None:
+            fields = json.loads(record.classification.fields_json)
+            candidates.append(_Candidate(record.root, record.relative, template, fields, renames.get(template, template)))
+    return sidecar_moves(settle(candidates, current, occupied=occupied), sidecars, occupied=occupied)
+
+
+def plan_conform(paths: Iterable[tuple[str, str]], old: TemplateSet, current: TemplateSet, *,
+                 renames: Mapping[str, str] | None = None, occupied: Occupied) -> TreePlan:
+    """Moves that bring files laid out by the ``old`` set into the current set's layout. A path ``old`` does
+    not match is left where it is; sidecars follow their folders (:func:`sidecar_moves`)."""
+    renames = renames or {}
+    candidates = []
+    sidecars = []
+    for root, relative in paths:
+        if _is_sidecar(relative):
+            sidecars.append((root, parent_dir(relative)))
+            continue
+        found = old.match_relative(root, relative)
+        if found is not None and found.template is not None:
+            name = found.template.name
+            candidates.append(_Candidate(root, relative, name, found.fields, renames.get(name, name)))
+    return sidecar_moves(settle(candidates, current, occupied=occupied), sidecars, occupied=occupied)
+
+
+def _is_sidecar(relative: str) -> bool:
+    return relative.rpartition("/")[2] == SIDECAR_NAME
+
+
+def settle(candidates: Iterable[_Candidate], current: TemplateSet, *, occupied: Occupied) -> TreePlan:
+    """The moves of ``candidates`` whose target is new, distinct, under the same root and reads back."""
+    targets: list[tuple[_Candidate, str]] = []
+    refused: list[Refused] = []
+    for candidate in candidates:
+        target = _target(candidate, current)
+        if isinstance(target, Refused):
+            refused.append(target)
+        elif target != candidate.relative:
+            targets.append((candidate, target))
+    return _without_collisions(targets, refused, occupied)
+
+
+def _target(candidate: _Candidate, current: TemplateSet) -> str | Refused:
+    """The candidate's new root-relative path, or why it has none."""
+    root, source, name = candidate.root, candidate.relative, candidate.new_template
+    template = current.templates.get(name)
+    if template is None:
+        return Refused(root, source, None, Refusal.NO_TEMPLATE,
+                       f"the current set has no template {name!r}; pair {candidate.template!r} with one (--map)")
+    if template.root != root:
+        return Refused(root, source, None, Refusal.OTHER_ROOT, f"{name!r} lives under root {template.root!r}")
+    try:
+        target = template.format(dict(candidate.fields), use_defaults=False)
+    except FieldValueError as exc:  # a field the new template needs and the old did not have, or escapes
+        return Refused(root, source, None, Refusal.CANNOT_FORMAT, str(exc))
+    found = current.match_relative(root, target)
+    if found is None or found.template is not template:
+        reading = "nothing" if found is None or found.template is None else repr(found.template.name)
+        return Refused(root, source, target, Refusal.READS_BACK_OTHERWISE, f"the current set reads it as {reading}")
+    return target
+
+
+def _without_collisions(targets: list[tuple[_Candidate, str]], refused: list[Refused],
+                        occupied: Occupied) -> TreePlan:
+    shared = Counter((c.root, t) for c, t in targets)
+    sources = {(c.root, c.relative) for c, _ in targets}
+    moves = []
+    for candidate, target in targets:
+        root, source = candidate.root, candidate.relative
+        if shared[(root, target)] > 1:
+            refused.append(Refused(root, source, target, Refusal.SHARED_TARGET,
+                                   f"{shared[(root, target)]} files would move to it"))
+        elif (root, target) in sources or occupied(root, target):
+            refused.append(Refused(root, source, target, Refusal.TARGET_EXISTS, "a file is already there"))
+        else:
+            moves.append(TreeMove(root, source, target, candidate.template, candidate.new_template))
+    return TreePlan(tuple(sorted(moves, key=lambda m: (m.root, m.source))),
+                    tuple(sorted(refused, key=lambda r: (r.root, r.source))))
+
+
+# -- sidecars follow their folders -------------------------------------------------------
+def sidecar_moves(plan: TreePlan, sidecars: Iterable[tuple[str, str]], *, occupied: Occupied) -> TreePlan:
+    """``plan`` with the sidecar of each folder whose files move to one other folder moved there too.
+
+    A folder's destination is read from the moves below it: ``a/b/c/f`` to
+    ``x/b/c/f`` takes ``a`` to ``x``, ``a/b`` to ``x/b`` and ``a/b/c`` to
+    ``x/b/c``. A sidecar whose folder's files go to several places stays,
+    reported: the entity it describes was split, and a person decides.
+    """
+    destinations = _folder_destinations(plan.moves)
+    moves, refused = list(plan.moves), list(plan.refused)
+    for root, folder in sidecars:
+        places = destinations.get((root, folder))
+        if not places:
+            continue
+        source = _join(folder, SIDECAR_NAME)
+        if len(places) > 1:
+            refused.append(Refused(root, source, None, Refusal.SIDECAR_SPLIT,
+                                   "its folder's files move to " + ", ".join(sorted(places))))
+            continue
+        target = _join(next(iter(places)), SIDECAR_NAME)
+        if occupied(root, target):
+            refused.append(Refused(root, source, target, Refusal.TARGET_EXISTS, "a sidecar is already there"))
+        else:
+            moves.append(TreeMove(root, source, target))
+    return TreePlan(tuple(moves), tuple(refused))
+
+
+def _folder_destinations(moves: Iterable[TreeMove]) -> dict[tuple[str, str], set[str]]:
+    """For each folder a move leaves, the folders its files arrive in (identity excluded)."""
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for move in moves:
+        source, target = move.source.split("/")[:-1], move.target.split("/")[:-1]
+        shared = _common_tail(source, target)
+        for keep in range(shared + 1):  # the parent, then each ancestor the two paths still share the tail of
+            before = "/".join(source[:len(source) - keep])
+            after = "/".join(target[:len(target) - keep])
+            if before != after:
+                found[(move.root, before)].add(after)
+    return found
+
+
+def _common_tail(a: list[str], b: list[str]) -> int:
+    count = 0
+    while count < min(len(a), len(b)) and a[-1 - count] == b[-1 - count]:
+        count += 1
+    return count
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder}/{name}" if folder else name
