@@ -213,7 +213,8 @@ def sidecar_moves(plan: TreePlan, sidecars: Iterable[tuple[str, str]], *, occupi
 
     A folder's destination is read from the moves below it: ``a/b/c/f`` to
     ``x/b/c/f`` takes ``a`` to ``x``, ``a/b`` to ``x/b`` and ``a/b/c`` to
-    ``x/b/c``. A sidecar whose folder's files go to several places stays,
+    ``x/b/c``; a level inserted or dropped (``a/c/f`` to ``a/b/c/f``) moves
+    ``a/c`` to ``a/b/c`` and leaves ``a`` where it is. A sidecar whose folder's files go to several places stays,
     reported: the entity it describes was split, and a person decides.
     """
     destinations = _folder_destinations(plan.moves)
@@ -244,9 +245,15 @@ def _folder_destinations(moves: Iterable[TreeMove]) -> dict[tuple[str, str], set
         for keep in range(shared + 1):  # the parent, then each ancestor the two paths still share the tail of
             before = "/".join(source[:len(source) - keep])
             after = "/".join(target[:len(target) - keep])
-            if before != after:
+            if not _nested(before, after):
                 found[(move.root, before)].add(after)
     return found
+
+
+def _nested(a: str, b: str) -> bool:
+    """Whether one folder is the other or holds it: a level inserted or dropped above the files, which
+    leaves the folder itself where it was."""
+    return a == b or (a + "/").startswith(b + "/") or (b + "/").startswith(a + "/") or not a or not b
 
 
 def _common_tail(a: list[str], b: list[str]) -> int:

@@ -1,0 +1,335 @@
+"""Moving the tree to follow the templates: ``templates migrate`` and ``templates conform``.
+
+Real demo studios in tmp_path, scanned into a real catalog; the catalog,
+the sidecars and the mirror (a local-folder target) are checked after the
+moves; an interrupted migration is a real ``bifrostctl`` process killed with
+SIGKILL mid-run, then resumed or rolled back by the next one.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bifrostd.catalog import Catalog
+from bifrostd.catalog.state_lock import StateLock
+from bifrostd.cli import main
+from bifrostd.config import load_config
+from bifrostd.demo import create_demo_studio, write_studio_config
+from bifrostd.reconcile.tree_journal import JOURNAL_NAME
+from bifrostd.reconcile.tree_plan import Refusal, TreeMove, TreePlan, sidecar_moves
+from bifrostd.reconcile.tree_run import check_moves, execute
+
+MAYA = "demo/sequences/sq010/sh0100/anim/work/maya"
+PROJECTS = "projects"
+
+
+def run(capsys, studio: Path, *args: str) -> tuple[int, str, str]:
+    code = main(["--config", str(studio / "bifrost.yaml"), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def studio(tmp_path) -> Path:
+    """The demo studio, scanned with its own templates."""
+    root = tmp_path / "studio"
+    root.mkdir()
+    config = load_config(write_studio_config(root, demo=True))
+    create_demo_studio(root, config.load_templates())
+    assert main(["-q", "--config", str(root / "bifrost.yaml"), "scan"]) == 0
+    return root
+
+
+def edit_templates(studio: Path, old: str, new: str) -> None:
+    shots = studio / "templates" / "shots.yaml"
+    text = shots.read_text()
+    assert old in text
+    shots.write_text(text.replace(old, new))
+
+
+def rename_maya_folder(studio: Path) -> None:
+    edit_templates(studio, "/work/maya/", "/work/mayaproj/")
+
+
+def records(studio: Path) -> dict[int, tuple[str, str | None]]:
+    with Catalog.open(load_config(studio / "bifrost.yaml").catalog_path) as catalog:
+        return {r.id: (r.relative, r.hash) for r in catalog.present_records()}
+
+
+# -- the demo case of the issue ----------------------------------------------------------------------
+def test_renaming_the_maya_work_folder_moves_the_20_work_files_and_the_plan_is_clean(studio, capsys):
+    rename_maya_folder(studio)
+    code, out, _ = run(capsys, studio, "templates", "plan", "--json")
+    assert code == 1 and json.loads(out)["counts"]["became_unmanaged"] == 20
+    before = records(studio)
+
+    code, out, err = run(capsys, studio, "templates", "migrate", "--dry-run", "--json")
+    plan = json.loads(out)
+    assert code == 0 and plan["schema"] == "bifrost.tree-plan.1" and plan["counts"] == {"moves": 20, "refused": 0}
+    assert all(m["to"] == m["from"].replace("/work/maya/", "/work/mayaproj/") for m in plan["moves"])
+    assert (studio / PROJECTS / MAYA / "sh0100_anim_v001.ma").exists()  # a dry run moves nothing
+
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+    report = json.loads(out)
+    assert code == 0 and (report["moved"], report["records_moved"], report["refused"]) == (20, 20, [])
+    assert not (studio / PROJECTS / MAYA.replace("maya", "mayaproj") / "sh0100_anim_v001.ma").is_symlink()
+    assert (studio / PROJECTS / MAYA.replace("/maya", "/mayaproj") / "sh0100_anim_v001.ma").is_file()
+    assert run(capsys, studio, "templates", "plan")[0] == 0
+    after = records(studio)
+    assert set(after) == set(before)  # the same records: ids and hashes kept, paths updated
+    assert all(after[i][1] == before[i][1] for i in before)
+    assert sum(after[i][0] != before[i][0] for i in before) == 20
+    assert not (studio / ".bifrost" / JOURNAL_NAME).exists()
+
+    code, out, _ = run(capsys, studio, "templates", "migrate")
+    assert (code, out.strip()) == (0, "nothing to move: the tree already follows the templates")
+
+
+def test_the_catalog_logs_each_move_and_emptied_folders_go_unless_something_is_left(studio, capsys):
+    (studio / PROJECTS / MAYA / "notes.txt").write_text("mine")
+    rename_maya_folder(studio)
+    assert run(capsys, studio, "templates", "migrate")[0] == 0
+    code, out, _ = run(capsys, studio, "log", "--json", "--limit", "100")
+    moved = [e for e in json.loads(out)["events"] if e["kind"] == "moved"]
+    assert len(moved) == 20 and {e["source"] for e in moved} == {"migrate"}
+    assert (studio / PROJECTS / MAYA / "notes.txt").exists()  # a folder holding anything stays
+    assert not (studio / PROJECTS / MAYA.replace("sh0100", "sh0200")).exists()
+    assert (studio / PROJECTS / "demo/sequences/sq010/sh0200/anim").is_dir()  # skeleton: a template names it
+
+
+# -- collisions are refused --------------------------------------------------------------------------
+def test_two_sources_to_one_target_and_an_existing_target_are_refused(studio, capsys):
+    # without the optional name, blocking_v001 and v001 of a task would go to the same file
+    edit_templates(studio, "work/maya/{shot}_{task}[_{name}]_v{version}", "work/mayaproj/{shot}_{task}_v{version}")
+    target = studio / PROJECTS / MAYA.replace("sh0100", "sh0200").replace("/maya", "/mayaproj")
+    target.mkdir(parents=True)
+    (target / "sh0200_layout_v001.ma").write_text("already here")
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--dry-run", "--json")
+    plan = json.loads(out)
+    reasons = {(r["from"].rsplit("/", 1)[1], r["reason"]) for r in plan["refused"]}
+    assert code == 1
+    assert ("sh0100_anim_blocking_v001.ma", "shared-target") in reasons
+    assert ("sh0100_anim_v001.ma", "shared-target") in reasons
+    assert ("sh0200_layout_v001.ma", "target-exists") not in reasons  # another task's folder
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+    assert code == 1 and (target / "sh0200_layout_v001.ma").read_text() == "already here"
+
+
+def test_a_target_that_exists_is_never_overwritten(studio, capsys):
+    rename_maya_folder(studio)
+    target = studio / PROJECTS / MAYA.replace("/maya", "/mayaproj")
+    target.mkdir(parents=True)
+    (target / "sh0100_anim_v002.ma").write_text("someone's")
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+    assert code == 1 and json.loads(out)["moved"] == 19
+    assert (target / "sh0100_anim_v002.ma").read_text() == "someone's"
+    assert (studio / PROJECTS / MAYA / "sh0100_anim_v002.ma").exists()
+
+
+def test_a_renamed_template_is_paired_with_map(studio, capsys):
+    edit_templates(studio, "  shot_work_maya:", "  shot_maya_work:")
+    edit_templates(studio, "/work/maya/", "/work/mayaproj/")
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--dry-run", "--json")
+    plan = json.loads(out)
+    assert code == 1 and plan["counts"]["moves"] == 0 and {r["reason"] for r in plan["refused"]} == {"no-template"}
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--map", "shot_work_maya=shot_maya_work", "--json")
+    assert code == 0 and json.loads(out)["moved"] == 20
+    assert run(capsys, studio, "templates", "plan")[0] == 0
+
+
+# -- what a running system holds -----------------------------------------------------------------
+def test_a_daemon_holding_the_state_folder_refuses_the_migration_but_not_its_plan(studio, capsys):
+    rename_maya_folder(studio)
+    with StateLock(studio / ".bifrost"):
+        assert run(capsys, studio, "templates", "migrate", "--dry-run")[0] == 0
+        code, _, err = run(capsys, studio, "templates", "migrate")
+    assert code == 12 and "already runs on the state folder" in err
+    assert (studio / PROJECTS / MAYA / "sh0100_anim_v001.ma").exists()
+
+
+def test_a_file_open_for_writing_and_its_folder_are_not_moved(studio, capsys):
+    rename_maya_folder(studio)
+    config = load_config(studio / "bifrost.yaml")
+    template_set = config.load_templates()
+    roots = {name: template_set.root_path(name) for name in template_set.roots}
+    with open(studio / PROJECTS / MAYA / "sh0100_anim_v002.ma", "ab"):  # an artist's save in progress
+        code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+        plan = check_moves(TreePlan((TreeMove(PROJECTS, f"{MAYA}/sh0100_anim_v001.ma", "x/y.ma"),)), roots)
+    assert [r.reason for r in plan.refused] == [Refusal.OPEN_FOR_WRITING]
+    report = json.loads(out)
+    assert code == 1 and report["moved"] == 17  # the three files of that folder stay
+    assert (studio / PROJECTS / MAYA / "sh0100_anim_v001.ma").exists()
+
+
+def test_a_rename_across_filesystems_is_refused_and_nothing_is_copied(studio, capsys):
+    rename_maya_folder(studio)
+    config = load_config(studio / "bifrost.yaml")
+    template_set = config.load_templates()
+
+    def cross_device(source: str, target: str) -> None:
+        if source.endswith(f"{MAYA}/sh0100_anim_v001.ma"):
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), source)
+        os.rename(source, target)
+
+    from bifrostd.reconcile.tree_plan import plan_migration
+
+    with Catalog.open(config.catalog_path, write=True) as catalog:
+        plan = plan_migration(catalog.present_records(), template_set, occupied=lambda root, path: False)
+        report = execute(plan, catalog, template_set, config.state_dir, command="migrate", rename=cross_device)
+    assert report.moved == 19 and [r.reason for r in report.refused] == [Refusal.OTHER_FILESYSTEM]
+    assert (studio / PROJECTS / MAYA / "sh0100_anim_v001.ma").exists()
+
+
+# -- sidecars ----------------------------------------------------------------------------------------
+def test_sidecars_follow_their_folder_and_stay_when_it_is_split():
+    moves = (TreeMove("p", "a/s1/anim/f1.ma", "x/s1/anim/f1.ma"), TreeMove("p", "a/s1/comp/f2.nk", "x/s1/comp/f2.nk"),
+             TreeMove("p", "b/f3.ma", "c/f3.ma"), TreeMove("p", "b/f4.ma", "d/f4.ma"))
+    moves += (TreeMove("p", "q/sh1/f5.ma", "q/shots/sh1/f5.ma"),)  # a level inserted: q stays where it is
+    sidecars = [("p", "a/s1"), ("p", "a/s1/anim"), ("p", "b"), ("p", "a"), ("p", "elsewhere"), ("p", "q"),
+                ("p", "q/sh1")]
+    plan = sidecar_moves(TreePlan(moves), sidecars, occupied=lambda root, path: path == "x/.bifrost-entity.yaml")
+    added = {(m.source, m.target) for m in plan.moves[len(moves):]}
+    assert added == {("a/s1/.bifrost-entity.yaml", "x/s1/.bifrost-entity.yaml"),
+                     ("q/sh1/.bifrost-entity.yaml", "q/shots/sh1/.bifrost-entity.yaml"),
+                     ("a/s1/anim/.bifrost-entity.yaml", "x/s1/anim/.bifrost-entity.yaml")}
+    assert {(r.source, r.reason) for r in plan.refused} == {("b/.bifrost-entity.yaml", Refusal.SIDECAR_SPLIT),
+                                                            ("a/.bifrost-entity.yaml", Refusal.TARGET_EXISTS)}
+
+
+def test_a_sidecar_moves_with_its_shot_folder_and_is_indexed_there(studio, capsys):
+    shot = studio / PROJECTS / "demo/sequences/sq010/sh0100"
+    (shot / ".bifrost-entity.yaml").write_text("schema: bifrost.entity.1\ndescription: hero shot\n")
+    assert main(["-q", "--config", str(studio / "bifrost.yaml"), "scan"]) == 0
+    edit_templates(studio, "path: '{@sequence_root}/{shot}'", "path: '{@sequence_root}/shots/{shot}'")
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+    assert code == 0, out
+    moved = studio / PROJECTS / "demo/sequences/sq010/shots/sh0100/.bifrost-entity.yaml"
+    assert moved.read_text().endswith("hero shot\n") and not (shot / ".bifrost-entity.yaml").exists()
+    config = load_config(studio / "bifrost.yaml")
+    with Catalog.open(config.catalog_path) as catalog:
+        row = catalog.authored(PROJECTS, "demo/sequences/sq010/shots/sh0100")
+    assert row is not None and row.data is not None and row.data.description == "hero shot"
+    assert run(capsys, studio, "templates", "plan")[0] == 0
+
+
+# -- conform: a tree laid out by another set ---------------------------------------------------------
+def test_conform_brings_a_tree_laid_out_by_another_set_into_the_current_layout(studio, tmp_path, capsys):
+    old = tmp_path / "old-templates"
+    shutil.copytree(studio / "templates", old)
+    edit_templates(studio, "  shot_work_maya:", "  shot_maya_work:")
+    edit_templates(studio, "/work/maya/", "/work/mayaproj/")
+    code, out, _ = run(capsys, studio, "templates", "conform", str(old), "--dry-run", "--json")
+    plan = json.loads(out)
+    assert code == 1 and plan["counts"]["moves"] == 0 and len(plan["refused"]) == 20
+    assert {r["reason"] for r in plan["refused"]} == {"no-template"}
+    code, out, _ = run(capsys, studio, "templates", "conform", str(old), "--map", "shot_work_maya=shot_maya_work",
+                       "--json")
+    assert code == 0 and json.loads(out)["moved"] == 20 and json.loads(out)["records_moved"] == 20
+    assert run(capsys, studio, "templates", "plan")[0] == 0
+    code, out, _ = run(capsys, studio, "templates", "conform", str(old), "--map", "shot_work_maya=shot_maya_work")
+    assert (code, out.strip()) == (0, "nothing to move: the tree already follows the templates")
+
+
+# -- the mirror sees moves as copies -----------------------------------------------------------------
+def test_the_mirror_copies_moved_content_server_side_and_uploads_nothing(studio, tmp_path, capsys):
+    with (studio / "bifrost.yaml").open("a") as out:
+        out.write(f"mirror:\n  targets:\n    local: {{url: 'file://{tmp_path / 'bucket'}'}}\n")
+    code, out, _ = run(capsys, studio, "mirror", "run", "--json")
+    assert code == 0 and json.loads(out)["targets"][0]["counts"]["uploaded"] > 20
+    rename_maya_folder(studio)
+    assert run(capsys, studio, "templates", "migrate")[0] == 0
+    code, out, _ = run(capsys, studio, "mirror", "run", "--json")
+    (result,) = json.loads(out)["targets"]
+    assert code == 0 and result["planned"]["upload"] == 0 and result["planned"]["copy"] == 20
+    assert result["counts"]["copied"] == 20 and result["counts"].get("uploaded", 0) == 0 and result["bytes"] == 0
+    key = tmp_path / "bucket" / PROJECTS / MAYA.replace("/maya", "/mayaproj") / "sh0100_anim_v001.ma"
+    assert key.read_bytes() == (studio / PROJECTS / MAYA.replace("/maya", "/mayaproj") / "sh0100_anim_v001.ma").read_bytes()
+
+
+# -- an interrupted migration: kill -9, then resume or roll back ---------------------------------------
+#: A migration whose renames report on stdout and stall after the 40th, for the parent to kill: the real
+#: executor in a real process, stopped by SIGKILL between two renames.
+_STALLING = """
+import os, sys, time
+from pathlib import Path
+from bifrostd.catalog import Catalog
+from bifrostd.catalog.state_lock import StateLock
+from bifrostd.config import load_config
+from bifrostd.reconcile.tree_plan import plan_migration
+from bifrostd.reconcile.tree_run import execute, rename_no_replace
+
+config = load_config(Path(sys.argv[1]))
+template_set = config.load_templates()
+count = 0
+
+def rename(source, target):
+    global count
+    rename_no_replace(source, target)
+    count += 1
+    print(count, flush=True)
+    if count == 40:
+        time.sleep(120)
+
+with StateLock(config.state_dir), Catalog.open(config.catalog_path, write=True) as catalog:
+    plan = plan_migration(catalog.present_records(), template_set, occupied=lambda root, path: False)
+    execute(plan, catalog, template_set, config.state_dir, command="migrate", rename=rename)
+"""
+
+
+def make_many(studio: Path, count: int) -> None:
+    """``count`` more Maya work files (versions of one task), scanned."""
+    for version in range(10, 10 + count):
+        (studio / PROJECTS / MAYA / f"sh0100_anim_v{version:03d}.ma").write_bytes(b"v%d" % version)
+    assert main(["-q", "--config", str(studio / "bifrost.yaml"), "scan"]) == 0
+
+
+def kill_mid_migration(studio: Path) -> None:
+    with subprocess.Popen([sys.executable, "-c", _STALLING, str(studio / "bifrost.yaml")], stdout=subprocess.PIPE,
+                          text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            if line.strip() == "40":
+                break
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("how", ["--resume", "--rollback"])
+def test_a_migration_killed_mid_run_is_resumed_or_rolled_back(studio, capsys, how):
+    make_many(studio, 100)
+    rename_maya_folder(studio)
+    before = records(studio)
+    kill_mid_migration(studio)
+    assert (studio / ".bifrost" / JOURNAL_NAME).exists()
+    new = studio / PROJECTS / MAYA.replace("/maya", "/mayaproj")
+    assert len(list(new.iterdir())) == 40  # killed between two renames: 40 made, the rest not
+
+    code, _, err = run(capsys, studio, "templates", "migrate")
+    assert code == 20 and "--resume" in err and "--rollback" in err  # nothing new starts over a journal
+    code, out, _ = run(capsys, studio, "templates", "migrate", how, "--dry-run", "--json")
+    states = [m["state"] for m in json.loads(out)["moves"]]
+    assert code == 0 and (states.count("done"), states.count("to-do")) == (40, 80)
+
+    code, out, _ = run(capsys, studio, "templates", "migrate", how, "--json")
+    report = json.loads(out)
+    assert code == 0 and not report["refused"]
+    assert not (studio / ".bifrost" / JOURNAL_NAME).exists()
+    after = records(studio)
+    assert set(after) == set(before) and all(after[i][1] == before[i][1] for i in before)
+    if how == "--resume":
+        assert (report["moved"], report["already_done"]) == (80, 40)
+        assert run(capsys, studio, "templates", "plan")[0] == 0
+        assert sum("/work/mayaproj/" in path for path, _ in after.values()) == 120
+    else:
+        assert (report["moved"], report["already_done"]) == (40, 80)
+        assert after == before and not new.exists()
+        assert len(list((studio / PROJECTS / MAYA).glob("*.ma"))) == 103
