@@ -52,7 +52,7 @@ def write_journal(state_dir: Path, command: str, roots: Mapping[str, str], moves
     path = state_dir / JOURNAL_NAME
     document = {"schema": SCHEMA, "command": command, "roots": dict(roots),
                 "moves": [[m.root, m.source, m.target, m.template, m.new_template] for m in moves]}
-    write_atomic(path, json.dumps(document).encode(), mode=0o600, create_folders=True)
+    write_atomic(path, json.dumps(document).encode(), mode=0o640, create_folders=True)
     return Journal(path, command, dict(roots), moves)
 
 

@@ -41,6 +41,7 @@ from ..authored import SIDECAR_NAME
 from ..errors import FieldValueError
 from ..model import FileRecord, parent_dir
 from ..templates.templateset import TemplateSet
+from .plan import canonical_json
 
 __all__ = ["Refusal", "Refused", "TreeMove", "TreePlan", "plan_conform", "plan_migration", "settle", "sidecar_moves"]
 
@@ -128,7 +129,8 @@ def plan_migration(records: Iterable[FileRecord], current: TemplateSet, *, renam
         template = record.classification.template
         if _is_sidecar(record.relative):
             sidecars.append((record.root, parent_dir(record.relative)))
-        elif template is not None:
+        elif template is not None and not _in_place(current, record.root, record.relative,
+                                                    renames.get(template, template), record.classification.fields_json):
             fields = json.loads(record.classification.fields_json)
             candidates.append(_Candidate(record.root, record.relative, template, fields, renames.get(template, template)))
     return sidecar_moves(settle(candidates, current, occupied=occupied), sidecars, occupied=occupied)
@@ -148,8 +150,18 @@ def plan_conform(paths: Iterable[tuple[str, str]], old: TemplateSet, current: Te
         found = old.match_relative(root, relative)
         if found is not None and found.template is not None:
             name = found.template.name
-            candidates.append(_Candidate(root, relative, name, found.fields, renames.get(name, name)))
+            if not _in_place(current, root, relative, renames.get(name, name), canonical_json(found.fields)):
+                candidates.append(_Candidate(root, relative, name, found.fields, renames.get(name, name)))
     return sidecar_moves(settle(candidates, current, occupied=occupied), sidecars, occupied=occupied)
+
+
+def _in_place(current: TemplateSet, root: str, relative: str, name: str, fields_json: str) -> bool:
+    """Whether the current set already reads the path as template ``name`` with these fields: then
+    formatting them gives the path back (the set refuses to write paths that do not read back), so the
+    file stays, for the cost of a match rather than a format."""
+    found = current.match_relative(root, relative)
+    return (found is not None and found.template is not None and found.template.name == name
+            and canonical_json(found.fields) == fields_json)
 
 
 def _is_sidecar(relative: str) -> bool:
