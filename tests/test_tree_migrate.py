@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bifrostd.catalog import Catalog
 from bifrostd.catalog.state_lock import StateLock
@@ -333,3 +335,82 @@ def test_a_migration_killed_mid_run_is_resumed_or_rolled_back(studio, capsys, ho
         assert (report["moved"], report["already_done"]) == (40, 80)
         assert after == before and not new.exists()
         assert len(list((studio / PROJECTS / MAYA).glob("*.ma"))) == 103
+
+
+def test_reverting_the_templates_and_migrating_again_puts_every_file_back(studio, capsys):
+    before = records(studio)
+    rename_maya_folder(studio)
+    assert run(capsys, studio, "templates", "migrate")[0] == 0
+    edit_templates(studio, "/work/mayaproj/", "/work/maya/")
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+    assert code == 0 and json.loads(out)["moved"] == 20
+    assert records(studio) == before
+
+
+# -- who writes: /proc ---------------------------------------------------------------------------
+def fake_process(proc: Path, pid: int, opened: dict[int, tuple[str, str]]) -> None:
+    """A /proc/<pid> whose descriptors point at paths with fdinfo flags (octal, as the kernel writes them)."""
+    (proc / str(pid) / "fd").mkdir(parents=True)
+    (proc / str(pid) / "fdinfo").mkdir()
+    for fd, (path, flags) in opened.items():
+        os.symlink(path, proc / str(pid) / "fd" / str(fd))
+        (proc / str(pid) / "fdinfo" / str(fd)).write_text(f"pos:\t0\nflags:\t{flags}\nmnt_id:\t29\n")
+
+
+def test_only_descriptors_open_for_writing_under_the_roots_count(tmp_path):
+    from bifrostd.observe.open_files import open_for_writing
+
+    proc = tmp_path / "proc"
+    fake_process(proc, 10, {3: ("/mnt/projects/a.ma", "0100001"), 4: ("/mnt/projects/b.ma", "0100000"),
+                            5: ("/mnt/projects/c.exr", "02100002"), 6: ("/elsewhere/d.ma", "0100001"),
+                            7: ("socket:[123]", "02")})
+    fake_process(proc, 11, {})
+    (proc / "self").mkdir()
+    assert open_for_writing(("/mnt/projects",), proc=proc) == {"/mnt/projects/a.ma", "/mnt/projects/c.exr"}
+    assert open_for_writing(("/mnt/projects",), proc=tmp_path / "no-proc") == frozenset()
+
+
+# -- the plan's invariants, on any set of files -------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory):
+    """The default set, and a copy whose Maya work files lost their folder and their optional name."""
+    from bifrostd.demo import default_templates_dir
+    from bifrostd.templates import load_template_set
+
+    new = tmp_path_factory.mktemp("sets") / "new"
+    shutil.copytree(default_templates_dir(), new)
+    shots = new / "shots.yaml"
+    shots.write_text(shots.read_text().replace("work/maya/{shot}_{task}[_{name}]_v{version}",
+                                               "work/{shot}_{task}_v{version}"))
+    return load_template_set(default_templates_dir()), load_template_set(new)
+
+
+WORK_FILES = st.lists(st.tuples(st.sampled_from(["sq010", "sq020"]), st.sampled_from(["sh0100", "sh0200"]),
+                                st.sampled_from(["anim", "layout"]), st.integers(1, 4),
+                                st.sampled_from([None, "blocking", "main"]), st.sampled_from(["ma", "mb"])),
+                      max_size=30, unique=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=WORK_FILES, taken=st.sets(st.integers(0, 40), max_size=5))
+def test_no_two_moves_share_a_target_and_none_lands_on_a_file_or_outside_its_template(two_sets, files, taken):
+    from bifrostd.reconcile.tree_plan import plan_conform
+
+    old, new = two_sets
+    paths = []
+    for sequence, shot, task, version, name, ext in files:
+        fields = {"project": "demo", "sequence": sequence, "shot": shot, "task": task, "version": version,
+                  "ext": ext, **({"name": name} if name else {})}
+        paths.append(("projects", old.templates["shot_work_maya"].format(fields, use_defaults=False)))
+    occupied_paths = {new.templates["shot_work_maya"].format(
+        {"project": "demo", "sequence": "sq010", "shot": "sh0100", "task": "anim", "version": n % 4 + 1,
+         "ext": "ma"}) for n in taken}
+    plan = plan_conform(paths, old, new, occupied=lambda root, path: path in occupied_paths)
+    targets = [m.target for m in plan.moves]
+    sources = {p for _, p in paths}
+    assert len(targets) == len(set(targets))
+    assert not set(targets) & (occupied_paths | sources)
+    assert all(new.match_relative("projects", t).template.name == "shot_work_maya" for t in targets)
+    assert len(plan.moves) + len(plan.refused) == len(paths)  # every file moves or is said not to
+    assert {(r.source, r.reason) for r in plan.refused} <= {(p, Refusal.SHARED_TARGET) for _, p in paths} | {
+        (p, Refusal.TARGET_EXISTS) for _, p in paths}

@@ -86,14 +86,13 @@ def _has_path(template_set, root: str) -> bool:
 
 
 def _walk(template_set, roots: list[str]):
-    """(root, relative POSIX path) of every regular file under ``roots``; symlinks are not followed."""
+    """(root, relative POSIX path) of every regular file under ``roots``, as a full scan's walk sees them
+    (symlinks are not followed)."""
+    from ..observe.walk import walk
+
     for root in roots:
-        base = template_set.root_path(root)
-        for folder, _, files in os.walk(base):
-            prefix = os.path.relpath(folder, base).replace(os.sep, "/")
-            for name in sorted(files):
-                if os.path.isfile(os.path.join(folder, name)) and not os.path.islink(os.path.join(folder, name)):
-                    yield root, name if prefix == "." else f"{prefix}/{name}"
+        for state in walk(root, template_set.root_path(root), full=True).files:
+            yield root, state.relative
 
 
 def _plan_and_run(obj, command: str, make_plan: Callable[[Any, Callable[[str, str], bool]], Any],
