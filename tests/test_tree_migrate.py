@@ -154,7 +154,7 @@ def test_a_daemon_holding_the_state_folder_refuses_the_migration_but_not_its_pla
     with StateLock(studio / ".bifrost"):
         assert run(capsys, studio, "templates", "migrate", "--dry-run")[0] == 0
         code, _, err = run(capsys, studio, "templates", "migrate")
-    assert code == 12 and "already runs on the state folder" in err
+    assert code == 12 and "holds the state folder" in err and "bifrostctl daemon stop" in err
     assert (studio / PROJECTS / MAYA / "sh0100_anim_v001.ma").exists()
 
 
@@ -189,6 +189,26 @@ def test_a_rename_across_filesystems_is_refused_and_nothing_is_copied(studio, ca
         report = execute(plan, catalog, template_set, config.state_dir, command="migrate", rename=cross_device)
     assert report.moved == 19 and [r.reason for r in report.refused] == [Refusal.OTHER_FILESYSTEM]
     assert (studio / PROJECTS / MAYA / "sh0100_anim_v001.ma").exists()
+
+
+def test_a_file_the_filesystem_will_not_rename_is_reported_and_the_rest_move(studio, capsys):
+    rename_maya_folder(studio)
+    config = load_config(studio / "bifrost.yaml")
+    template_set = config.load_templates()
+
+    def read_only(source: str, target: str) -> None:
+        if "/sq020/" in source:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), source)
+        os.rename(source, target)
+
+    from bifrostd.reconcile.tree_plan import plan_migration
+
+    with Catalog.open(config.catalog_path, write=True) as catalog:
+        plan = plan_migration(catalog.present_records(), template_set, occupied=lambda root, path: False)
+        report = execute(plan, catalog, template_set, config.state_dir, command="migrate", rename=read_only)
+    assert report.moved == 12 and {r.reason for r in report.refused} == {Refusal.RENAME_FAILED}
+    assert len(report.refused) == 8 and "Permission denied" in report.refused[0].detail
+    assert not (config.state_dir / JOURNAL_NAME).exists()
 
 
 # -- sidecars ----------------------------------------------------------------------------------------

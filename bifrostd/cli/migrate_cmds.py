@@ -10,13 +10,13 @@ moves and makes them (``reconcile.tree_run``). See docs/migrating-the-tree.md.
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
-from ..errors import MigrationPending
+from ..errors import DaemonRunning, MigrationPending
 from .output import emit_json, json_option, printable
 
 MAP_HELP = ("Pair template OLD with the current set's template NEW (repeatable); unpaired templates go to the "
@@ -97,7 +97,6 @@ def _walk(template_set, roots: list[str]):
 
 def _plan_and_run(obj, command: str, make_plan: Callable[[Any, Callable[[str, str], bool]], Any],
                   dry_run: bool, as_json: bool) -> int:
-    from ..catalog.state_lock import StateLock
     from ..reconcile.tree_journal import read_journal
     from ..reconcile.tree_run import check_moves, execute
     from .catalog_cmds import open_catalog
@@ -107,7 +106,7 @@ def _plan_and_run(obj, command: str, make_plan: Callable[[Any, Callable[[str, st
     occupied = _occupied(roots)
     with ExitStack() as held:
         if not dry_run:  # no bifrostd may run or start while files move; the catalog is ours to write
-            held.enter_context(StateLock(config.state_dir))
+            held.enter_context(_state_lock(config.state_dir))
         _refuse_pending(read_journal(config.state_dir))
         catalog = held.enter_context(open_catalog(obj, write=not dry_run))
         plan = check_moves(make_plan(catalog, occupied), roots)
@@ -117,6 +116,22 @@ def _plan_and_run(obj, command: str, make_plan: Callable[[Any, Callable[[str, st
         report = execute(plan, catalog, template_set, config.state_dir, command=command)
     _render_report(obj, report, as_json=as_json)
     return 1 if plan.refused or report.refused else 0
+
+
+@contextmanager
+def _state_lock(state_dir: Path) -> Iterator[None]:
+    """Hold the daemon's lock on the state folder while files move: no bifrostd runs, nor starts, meanwhile."""
+    from ..catalog.state_lock import StateLock
+
+    try:
+        lock = StateLock(state_dir).acquire()
+    except DaemonRunning as exc:
+        raise DaemonRunning(f"bifrostd (pid {exc.fields['pid']}) holds the state folder {state_dir}: stop it "
+                            "('bifrostctl daemon stop'), move the tree, then start it again") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _occupied(roots: dict[str, str]) -> Callable[[str, str], bool]:
@@ -129,7 +144,6 @@ def _refuse_pending(journal) -> None:
 
 
 def _run_journal(obj, *, rollback: bool, dry_run: bool, as_json: bool) -> int:
-    from ..catalog.state_lock import StateLock
     from ..reconcile.tree_journal import read_journal
     from ..reconcile.tree_run import finish, roll_back
     from .catalog_cmds import open_catalog
@@ -142,7 +156,7 @@ def _run_journal(obj, *, rollback: bool, dry_run: bool, as_json: bool) -> int:
     if dry_run:
         _render_journal(journal, rollback=rollback, as_json=as_json)
         return 0
-    with StateLock(config.state_dir), open_catalog(obj, write=True) as catalog:
+    with _state_lock(config.state_dir), open_catalog(obj, write=True) as catalog:
         run = roll_back if rollback else finish
         report = run(journal, catalog, obj.templates())
     _render_report(obj, report, as_json=as_json)

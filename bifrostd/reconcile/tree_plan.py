@@ -62,6 +62,7 @@ class Refusal(str, Enum):
     OPEN_FOR_WRITING = "open-for-writing"
     OTHER_FILESYSTEM = "other-filesystem"
     SOURCE_GONE = "source-gone"
+    RENAME_FAILED = "rename-failed"
 
 
 @dataclass(frozen=True, slots=True)

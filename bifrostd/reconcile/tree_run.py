@@ -199,15 +199,15 @@ def _run(moves: Iterable[TreeMove], roots: Mapping[str, str], report: TreeReport
 
 def _rename(source: str, target: str, rename: Rename) -> tuple[Refusal, str] | None:
     """Rename one file; why not, when the filesystem says no (the move is reported, the others go on)."""
-    os.makedirs(os.path.dirname(target), exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         rename(source, target)
     except FileExistsError:
         return Refusal.TARGET_EXISTS, "a file appeared there since the plan"
     except OSError as exc:
         if exc.errno == errno.EXDEV:
             return Refusal.OTHER_FILESYSTEM, "the target folder is on another filesystem; nothing is copied"
-        raise
+        return Refusal.RENAME_FAILED, exc.strerror or str(exc)  # permissions, a read-only mount, a full disk
     return None
 
 
