@@ -108,6 +108,18 @@ def test_the_catalog_logs_each_move_and_emptied_folders_go_unless_something_is_l
     assert (studio / PROJECTS / "demo/sequences/sq010/sh0200/anim").is_dir()  # skeleton: a template names it
 
 
+def test_frame_sequences_and_udim_tiles_move_frame_by_frame_and_their_sequences_follow(studio, capsys):
+    edit_templates(studio, "{@farm_shot_task}/render/v{version}/{aov}/", "{@farm_shot_task}/render/{aov}/v{version}/")
+    assets = studio / "templates" / "assets.yaml"
+    assets.write_text(assets.read_text().replace("{@asset_publish_root}/textures/", "{@asset_publish_root}/tex/"))
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+    assert code == 0 and json.loads(out)["moved"] > 50
+    assert run(capsys, studio, "templates", "plan")[0] == 0
+    code, out, _ = run(capsys, studio, "drift", "--json")
+    (gap,) = json.loads(out)["gaps"]
+    assert gap["pattern"].endswith("render/beauty/v001/sh0100_lighting_beauty_v001.####.exr") and gap["missing"] == "1013"
+
+
 # -- collisions are refused --------------------------------------------------------------------------
 def test_two_sources_to_one_target_and_an_existing_target_are_refused(studio, capsys):
     # without the optional name, blocking_v001 and v001 of a task would go to the same file
