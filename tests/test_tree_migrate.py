@@ -228,29 +228,35 @@ def test_sidecars_follow_their_folder_and_stay_when_it_is_split():
     moves = (TreeMove("p", "a/s1/anim/f1.ma", "x/s1/anim/f1.ma"), TreeMove("p", "a/s1/comp/f2.nk", "x/s1/comp/f2.nk"),
              TreeMove("p", "b/f3.ma", "c/f3.ma"), TreeMove("p", "b/f4.ma", "d/f4.ma"))
     moves += (TreeMove("p", "q/sh1/f5.ma", "q/shots/sh1/f5.ma"),)  # a level inserted: q stays where it is
-    sidecars = [("p", "a/s1"), ("p", "a/s1/anim"), ("p", "b"), ("p", "a"), ("p", "elsewhere"), ("p", "q"),
-                ("p", "q/sh1")]
+    folders = ["a/s1", "a/s1/anim", "b", "a", "elsewhere", "q", "q/sh1"]
+    sidecars = [("p", f"{folder}/.bifrost-entity.yaml") for folder in folders] + [("p", "a/s1/.bifrost-entity.lock")]
     plan = sidecar_moves(TreePlan(moves), sidecars, occupied=lambda root, path: path == "x/.bifrost-entity.yaml")
     added = {(m.source, m.target) for m in plan.moves[len(moves):]}
     assert added == {("a/s1/.bifrost-entity.yaml", "x/s1/.bifrost-entity.yaml"),
+                     ("a/s1/.bifrost-entity.lock", "x/s1/.bifrost-entity.lock"),
                      ("q/sh1/.bifrost-entity.yaml", "q/shots/sh1/.bifrost-entity.yaml"),
                      ("a/s1/anim/.bifrost-entity.yaml", "x/s1/anim/.bifrost-entity.yaml")}
     assert {(r.source, r.reason) for r in plan.refused} == {("b/.bifrost-entity.yaml", Refusal.SIDECAR_SPLIT),
                                                             ("a/.bifrost-entity.yaml", Refusal.TARGET_EXISTS)}
 
 
-def test_a_sidecar_moves_with_its_shot_folder_and_is_indexed_there(studio, capsys):
-    shot = studio / PROJECTS / "demo/sequences/sq010/sh0100"
-    (shot / ".bifrost-entity.yaml").write_text("schema: bifrost.entity.1\ndescription: hero shot\n")
+def test_a_sidecar_and_its_lock_move_with_their_shot_folder_and_it_is_indexed_there(studio, capsys):
+    from dataclasses import replace
+
+    from bifrostd.authored import update_sidecar
+
+    shot = studio / PROJECTS / "demo/sequences/sq010/sh0200"
+    update_sidecar(shot, lambda authored: replace(authored, description="hero shot"))  # as the daemon writes it
     assert main(["-q", "--config", str(studio / "bifrost.yaml"), "scan"]) == 0
     edit_templates(studio, "path: '{@sequence_root}/{shot}'", "path: '{@sequence_root}/shots/{shot}'")
     code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
     assert code == 0, out
-    moved = studio / PROJECTS / "demo/sequences/sq010/shots/sh0100/.bifrost-entity.yaml"
-    assert moved.read_text().endswith("hero shot\n") and not (shot / ".bifrost-entity.yaml").exists()
+    moved = studio / PROJECTS / "demo/sequences/sq010/shots/sh0200"
+    assert "hero shot" in (moved / ".bifrost-entity.yaml").read_text() and (moved / ".bifrost-entity.lock").exists()
+    assert not shot.exists()  # emptied of everything, the old shot folder is gone
     config = load_config(studio / "bifrost.yaml")
     with Catalog.open(config.catalog_path) as catalog:
-        row = catalog.authored(PROJECTS, "demo/sequences/sq010/shots/sh0100")
+        row = catalog.authored(PROJECTS, "demo/sequences/sq010/shots/sh0200")
     assert row is not None and row.data is not None and row.data.description == "hero shot"
     assert run(capsys, studio, "templates", "plan")[0] == 0
 

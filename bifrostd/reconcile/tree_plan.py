@@ -11,7 +11,8 @@ Two sources of moves, one plan:
   current set's paired template formatted with the fields parsed.
 
 Then :func:`settle` keeps only moves that are safe to make, and
-:func:`sidecar_moves` takes the sidecars (``.bifrost-entity.yaml``) with
+:func:`sidecar_moves` takes the sidecars (``.bifrost-entity.yaml``, and the
+``.bifrost-entity.lock`` their writers lock) with
 the folders their files move out of.
 
 Invariants a reader could break:
@@ -37,9 +38,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Iterable, Mapping
 
-from ..authored import SIDECAR_NAME
+from ..authored import LOCK_NAME, SIDECAR_NAME
 from ..errors import FieldValueError
-from ..model import FileRecord, parent_dir
+from ..model import FileRecord
 from ..templates.templateset import TemplateSet
 from .plan import canonical_json
 
@@ -129,7 +130,7 @@ def plan_migration(records: Iterable[FileRecord], current: TemplateSet, *, renam
     for record in records:
         template = record.classification.template
         if _is_sidecar(record.relative):
-            sidecars.append((record.root, parent_dir(record.relative)))
+            sidecars.append((record.root, record.relative))
         elif template is not None and not _in_place(current, record.root, record.relative,
                                                     renames.get(template, template), record.classification.fields_json):
             fields = json.loads(record.classification.fields_json)
@@ -146,7 +147,7 @@ def plan_conform(paths: Iterable[tuple[str, str]], old: TemplateSet, current: Te
     sidecars = []
     for root, relative in paths:
         if _is_sidecar(relative):
-            sidecars.append((root, parent_dir(relative)))
+            sidecars.append((root, relative))
             continue
         found = old.match_relative(root, relative)
         if found is not None and found.template is not None:
@@ -165,8 +166,12 @@ def _in_place(current: TemplateSet, root: str, relative: str, name: str, fields_
             and canonical_json(found.fields) == fields_json)
 
 
+#: Bifrost's own files in an entity's folder: the sidecar and its writers' lock. They follow the folder.
+OWN_FILES = frozenset({SIDECAR_NAME, LOCK_NAME})
+
+
 def _is_sidecar(relative: str) -> bool:
-    return relative.rpartition("/")[2] == SIDECAR_NAME
+    return relative.rpartition("/")[2] in OWN_FILES
 
 
 def settle(candidates: Iterable[_Candidate], current: TemplateSet, *, occupied: Occupied) -> TreePlan:
@@ -222,28 +227,30 @@ def _without_collisions(targets: list[tuple[_Candidate, str]], refused: list[Ref
 
 # -- sidecars follow their folders -------------------------------------------------------
 def sidecar_moves(plan: TreePlan, sidecars: Iterable[tuple[str, str]], *, occupied: Occupied) -> TreePlan:
-    """``plan`` with the sidecar of each folder whose files move to one other folder moved there too.
+    """``plan`` with each sidecar (a (root, relative path) of :data:`OWN_FILES`) whose folder's files move to
+    one other folder moved there too.
 
     A folder's destination is read from the moves below it: ``a/b/c/f`` to
     ``x/b/c/f`` takes ``a`` to ``x``, ``a/b`` to ``x/b`` and ``a/b/c`` to
     ``x/b/c``; a level inserted or dropped (``a/c/f`` to ``a/b/c/f``) moves
-    ``a/c`` to ``a/b/c`` and leaves ``a`` where it is. A sidecar whose folder's files go to several places stays,
-    reported: the entity it describes was split, and a person decides.
+    ``a/c`` to ``a/b/c`` and leaves ``a`` where it is. A sidecar whose
+    folder's files go to several places stays, reported: the entity it
+    describes was split, and a person decides.
     """
     destinations = _folder_destinations(plan.moves)
     moves, refused = list(plan.moves), list(plan.refused)
-    for root, folder in sidecars:
+    for root, source in sidecars:
+        folder, _, name = source.rpartition("/")
         places = destinations.get((root, folder))
         if not places:
             continue
-        source = _join(folder, SIDECAR_NAME)
         if len(places) > 1:
             refused.append(Refused(root, source, None, Refusal.SIDECAR_SPLIT,
                                    "its folder's files move to " + ", ".join(sorted(places))))
             continue
-        target = _join(next(iter(places)), SIDECAR_NAME)
+        target = _join(next(iter(places)), name)
         if occupied(root, target):
-            refused.append(Refused(root, source, target, Refusal.TARGET_EXISTS, "a sidecar is already there"))
+            refused.append(Refused(root, source, target, Refusal.TARGET_EXISTS, f"a {name} is already there"))
         else:
             moves.append(TreeMove(root, source, target))
     return TreePlan(tuple(moves), tuple(refused))
