@@ -355,6 +355,9 @@ def test_a_migration_killed_mid_run_is_resumed_or_rolled_back(studio, capsys, ho
 
     code, _, err = run(capsys, studio, "templates", "migrate")
     assert code == 20 and "--resume" in err and "--rollback" in err  # nothing new starts over a journal
+    code, out, _ = run(capsys, studio, "status", "--json")
+    assert json.loads(out)["migration"]["moves"] == 120
+    assert "migration  interrupted (migrate, 120 moves)" in run(capsys, studio, "status")[1]
     code, out, _ = run(capsys, studio, "templates", "migrate", how, "--dry-run", "--json")
     states = [m["state"] for m in json.loads(out)["moves"]]
     assert code == 0 and (states.count("done"), states.count("to-do")) == (40, 80)

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Mapping
 
 from ..atomic_write import write_atomic
+from ..config import MIGRATION_JOURNAL
 from ..errors import MigrationError
 from .tree_plan import TreeMove
 
 __all__ = ["JOURNAL_NAME", "SCHEMA", "Journal", "MoveState", "move_state", "read_journal", "remove_journal",
            "write_journal"]
 
-JOURNAL_NAME = "tree-migration.journal"
+JOURNAL_NAME = MIGRATION_JOURNAL
 SCHEMA = "bifrost.tree-migration.1"
 
 
