@@ -223,6 +223,19 @@ def test_a_file_the_filesystem_will_not_rename_is_reported_and_the_rest_move(stu
     assert not (config.state_dir / JOURNAL_NAME).exists()
 
 
+def test_the_rename_never_replaces_a_file(tmp_path):
+    from bifrostd.reconcile.tree_run import _renameat2, rename_no_replace
+
+    (tmp_path / "a").write_text("a")
+    (tmp_path / "b").write_text("b")
+    with pytest.raises(FileExistsError):
+        rename_no_replace(str(tmp_path / "a"), str(tmp_path / "b"))
+    assert (tmp_path / "b").read_text() == "b"
+    rename_no_replace(str(tmp_path / "a"), str(tmp_path / "c"))
+    assert (tmp_path / "c").read_text() == "a" and not (tmp_path / "a").exists()
+    assert _renameat2() is not None or sys.platform != "linux"  # the kernel's no-replace rename, not a check
+
+
 # -- sidecars ----------------------------------------------------------------------------------------
 def test_sidecars_follow_their_folder_and_stay_when_it_is_split():
     moves = (TreeMove("p", "a/s1/anim/f1.ma", "x/s1/anim/f1.ma"), TreeMove("p", "a/s1/comp/f2.nk", "x/s1/comp/f2.nk"),

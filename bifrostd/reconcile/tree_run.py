@@ -27,8 +27,8 @@ done in reverse, with the same steps.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -114,19 +114,20 @@ def _absolute(roots: Mapping[str, str], root: str, relative: str) -> str:
 
 
 # -- renaming ----------------------------------------------------------------------------------
-def _libc_renameat2() -> Callable[..., int] | None:
-    name = ctypes.util.find_library("c")
-    function = getattr(ctypes.CDLL(name, use_errno=True), "renameat2", None) if name else None
-    return function
-
-
-_RENAMEAT2 = _libc_renameat2()
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """libc's renameat2 (Linux, glibc 2.28 or later), looked up in the running process: no subprocess."""
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except (OSError, TypeError):  # Windows has no process-wide symbol table
+        return None
 
 
 def rename_no_replace(source: str, target: str) -> None:
     """Rename ``source`` to ``target`` atomically; raise FileExistsError rather than replace a file there."""
-    if _RENAMEAT2 is not None:
-        if _RENAMEAT2(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(target), RENAME_NOREPLACE) == 0:
+    renameat2 = _renameat2()
+    if renameat2 is not None:
+        if renameat2(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(target), RENAME_NOREPLACE) == 0:
             return
         code = ctypes.get_errno()
         if code not in (errno.EINVAL, errno.ENOSYS):  # a filesystem without the flag falls through
