@@ -94,6 +94,8 @@ def test_renaming_the_maya_work_folder_moves_the_20_work_files_and_the_plan_is_c
 
     code, out, _ = run(capsys, studio, "templates", "migrate")
     assert (code, out.strip()) == (0, "nothing to move: the tree already follows the templates")
+    code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
+    assert code == 0 and json.loads(out)["moved"] == 0
 
 
 def test_the_catalog_logs_each_move_and_emptied_folders_go_unless_something_is_left(studio, capsys):
@@ -136,6 +138,7 @@ def test_two_sources_to_one_target_and_an_existing_target_are_refused(studio, ca
     assert ("sh0200_layout_v001.ma", "target-exists") not in reasons  # another task's folder
     code, out, _ = run(capsys, studio, "templates", "migrate", "--json")
     assert code == 1 and (target / "sh0200_layout_v001.ma").read_text() == "already here"
+    assert {r["reason"] for r in json.loads(out)["refused"]} == {"shared-target"}  # the plan's refusals too
 
 
 def test_a_target_that_exists_is_never_overwritten(studio, capsys):

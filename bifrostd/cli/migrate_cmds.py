@@ -98,7 +98,7 @@ def _walk(template_set, roots: list[str]):
 def _plan_and_run(obj, command: str, make_plan: Callable[[Any, Callable[[str, str], bool]], Any],
                   dry_run: bool, as_json: bool) -> int:
     from ..reconcile.tree_journal import read_journal
-    from ..reconcile.tree_run import check_moves, execute
+    from ..reconcile.tree_run import TreeReport, check_moves, execute
     from .catalog_cmds import open_catalog
 
     config, template_set = obj.config(), obj.templates()
@@ -111,11 +111,11 @@ def _plan_and_run(obj, command: str, make_plan: Callable[[Any, Callable[[str, st
         catalog = held.enter_context(open_catalog(obj, write=not dry_run))
         plan = check_moves(make_plan(catalog, occupied), roots)
         _render_plan(plan, dry_run=dry_run, as_json=as_json, command=command)
-        if dry_run or not plan.moves:
+        if dry_run or (not plan.moves and not as_json):
             return 1 if plan.refused else 0
-        report = execute(plan, catalog, template_set, config.state_dir, command=command)
-    _render_report(obj, report, as_json=as_json)
-    return 1 if plan.refused or report.refused else 0
+        report = execute(plan, catalog, template_set, config.state_dir, command=command) if plan.moves else None
+    _render_report(obj, report or TreeReport(), as_json=as_json, planned=plan.refused)
+    return 1 if plan.refused or (report and report.refused) else 0
 
 
 @contextmanager
@@ -196,9 +196,12 @@ def _render_journal(journal, *, rollback: bool, as_json: bool) -> None:
         click.echo(f"{state:<8} {move.root}:{printable(move.source)} -> {printable(move.target)}")
 
 
-def _render_report(obj, report, *, as_json: bool) -> None:
+def _render_report(obj, report, *, as_json: bool, planned: tuple = ()) -> None:
+    """The run's outcome; in JSON its refusals follow those of the plan (the text printed those already)."""
     if as_json:
-        emit_json("bifrost.tree-migration.1", report.to_json())
+        document = report.to_json()
+        document["refused"] = [r.to_json() for r in planned] + document["refused"]
+        emit_json("bifrost.tree-migration.1", document)
         return
     for refused in report.refused:
         click.echo(f"! {refused.root}:{printable(refused.source)}: {refused.reason.value} ({refused.detail})")
