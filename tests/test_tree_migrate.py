@@ -281,6 +281,8 @@ def test_a_sidecar_and_its_lock_move_with_their_shot_folder_and_it_is_indexed_th
 def test_conform_brings_a_tree_laid_out_by_another_set_into_the_current_layout(studio, tmp_path, capsys):
     old = tmp_path / "old-templates"
     shutil.copytree(studio / "templates", old)
+    code, out, _ = run(capsys, studio, "templates", "conform", str(old), "--dry-run")
+    assert (code, out.strip()) == (0, "nothing to move: the tree already follows the templates")
     edit_templates(studio, "  shot_work_maya:", "  shot_maya_work:")
     edit_templates(studio, "/work/maya/", "/work/mayaproj/")
     code, out, _ = run(capsys, studio, "templates", "conform", str(old), "--dry-run", "--json")

@@ -141,7 +141,8 @@ def plan_migration(records: Iterable[FileRecord], current: TemplateSet, *, renam
 def plan_conform(paths: Iterable[tuple[str, str]], old: TemplateSet, current: TemplateSet, *,
                  renames: Mapping[str, str] | None = None, occupied: Occupied) -> TreePlan:
     """Moves that bring files laid out by the ``old`` set into the current set's layout. A path ``old`` does
-    not match is left where it is; sidecars follow their folders (:func:`sidecar_moves`)."""
+    not match is left where it is, and so is one the current set already matches (it is in the current
+    layout, whatever ``old`` reads it as); sidecars follow their folders (:func:`sidecar_moves`)."""
     renames = renames or {}
     candidates = []
     sidecars = []
@@ -150,10 +151,9 @@ def plan_conform(paths: Iterable[tuple[str, str]], old: TemplateSet, current: Te
             sidecars.append((root, relative))
             continue
         found = old.match_relative(root, relative)
-        if found is not None and found.template is not None:
+        if found is not None and found.template is not None and not _managed(current, root, relative):
             name = found.template.name
-            if not _in_place(current, root, relative, renames.get(name, name), canonical_json(found.fields)):
-                candidates.append(_Candidate(root, relative, name, found.fields, renames.get(name, name)))
+            candidates.append(_Candidate(root, relative, name, found.fields, renames.get(name, name)))
     return sidecar_moves(settle(candidates, current, occupied=occupied), sidecars, occupied=occupied)
 
 
@@ -168,6 +168,11 @@ def _in_place(current: TemplateSet, root: str, relative: str, name: str, fields_
 
 #: Bifrost's own files in an entity's folder: the sidecar and its writers' lock. They follow the folder.
 OWN_FILES = frozenset({SIDECAR_NAME, LOCK_NAME})
+
+
+def _managed(current: TemplateSet, root: str, relative: str) -> bool:
+    found = current.match_relative(root, relative)
+    return found is not None and found.template is not None
 
 
 def _is_sidecar(relative: str) -> bool:
