@@ -1,7 +1,8 @@
 """Commands over the template set: ``resolve``, ``path``, ``templates check``, ``templates plan``
 (the set against the catalog), and ``templates import`` (another system's conventions as a set).
 They parse and render; ``resolve`` and ``path`` ask the Python API (:class:`bifrostd.api.Studio`),
-the others ``templates.check``, ``reconcile.plan`` and ``bifrostd.importers``."""
+the others ``templates.check``, ``reconcile.plan`` and ``bifrostd.importers``. The commands that
+move the tree, ``templates migrate`` and ``conform``, live in :mod:`.migrate_cmds`."""
 
 from __future__ import annotations
 
@@ -133,7 +134,7 @@ def path_command(obj, template: str, assignments: tuple[str, ...], os_name: str 
 
 @click.group()
 def templates() -> None:
-    """Check the studio's template set, and plan a change of it against the catalog."""
+    """Check the studio's template set, plan a change of it against the catalog, and move the tree to follow it."""
 
 
 @templates.command("check")
@@ -263,3 +264,13 @@ def _import_report(result: ImportResult, written: Path | None) -> str:
     lines.append(f"{len(result.document.get('templates') or {})} templates, {len(result.document.get('keys') or {})} "
                  f"keys from {result.source}: {approximated} approximated, {len(result.renamed)} renamed{where}")
     return "\n".join(lines)
+
+
+def _add_tree_commands() -> None:
+    from .migrate_cmds import conform, migrate
+
+    templates.add_command(migrate)
+    templates.add_command(conform)
+
+
+_add_tree_commands()
