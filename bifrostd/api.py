@@ -147,7 +147,9 @@ class Unresolved:
     ``reason`` says it in words; ``root`` names the root the path is under
     (None when it is under none). For a path that several templates match,
     ``candidates`` names them and ``relative`` and ``fields`` hold the first
-    one's reading; otherwise ``relative`` is None and ``fields`` empty.
+    one's reading; for a path one template reads two ways, ``candidates``
+    names that template and ``readings`` holds both readings; otherwise
+    ``relative`` is None and ``fields`` empty.
     """
 
     input: str
@@ -156,6 +158,7 @@ class Unresolved:
     relative: str | None = None
     fields: Fields = Fields()
     candidates: tuple[str, ...] = ()
+    readings: tuple[Fields, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +286,7 @@ class Studio:
             return answer
         if not answer.candidates and not strict:
             return None
-        candidates = f" ({', '.join(answer.candidates)})" if answer.candidates else ""
+        candidates = f" ({', '.join(answer.candidates)})" if answer.candidates and not answer.readings else ""
         raise ResolveError(f"{answer.input}: {answer.reason}{candidates}")
 
     def explain(self, target: str | _os.PathLike[str], *, os: str | None = None) -> Match | Unresolved:
@@ -306,7 +309,7 @@ class Studio:
             if found is None:
                 return Unresolved(answer.input, reason, answer.root)
             return Unresolved(answer.input, reason, found.root, found.relative, Fields(found.fields),
-                              tuple(found.candidates))
+                              tuple(found.candidates), tuple(Fields(r) for r in found.readings))
         assert found is not None and found.template is not None  # matched: by one template
         path = answer.path if os is None else self._absolute(found.root, found.relative, os)
         return Match(path, found.root, found.relative, found.template.name, Fields(found.fields),

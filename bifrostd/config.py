@@ -71,6 +71,10 @@ def parse_size(value: Any) -> int:
 DEFAULT_WORKERS = 2
 
 
+#: The journal of an unfinished tree migration, in the state folder (see docs/migrating-the-tree.md).
+MIGRATION_JOURNAL = "tree-migration.journal"
+
+
 @dataclass(frozen=True, slots=True)
 class ScanSettings:
     """The ``scan`` section. ``workers`` hash in parallel, each on its own CPU (all but one in a process
@@ -104,6 +108,11 @@ class Config:
     @property
     def catalog_path(self) -> Path:
         return self.state_dir / "catalog.db"
+
+    @property
+    def migration_journal_path(self) -> Path:
+        """Where an unfinished tree migration keeps its journal (``reconcile.tree_journal``)."""
+        return self.state_dir / MIGRATION_JOURNAL
 
     def located(self, section: str) -> Located:
         """The ``daemon`` or ``mirror`` section with positions, to say where a problem in it is.

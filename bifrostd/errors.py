@@ -36,8 +36,10 @@ or a mirror run are *findings* in a result, not exceptions.
     │   └── MirrorTargetError (15)        unknown or misconfigured target
     │       └── MirrorConfigInvalid (15)  problems in the mirror section only, each with file:line:col
     ├── PackageMissing (16) *             a Python package a feature needs is not installed
-    └── AuthoredError (18)                authored data (sidecars) could not be read or written
-        └── SidecarBroken (18)            a sidecar fails its schema; nothing was written
+    ├── AuthoredError (18)                authored data (sidecars) could not be read or written
+    │   └── SidecarBroken (18)            a sidecar fails its schema; nothing was written
+    └── MigrationError (20)               a migration of the tree cannot start or go on
+        └── MigrationPending (20)         an unfinished migration's journal: --resume or --rollback
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
@@ -244,6 +246,16 @@ class SidecarBroken(AuthoredError):
     def __init__(self, file: str, problems: list[Any]) -> None:
         self.problems = list(problems)
         super().__init__(file=file, listing="\n".join(str(p) for p in self.problems))
+
+
+class MigrationError(BifrostError):
+    """{}"""
+
+    exit_code = 20
+
+
+class MigrationPending(MigrationError):
+    """A migration of the tree was interrupted ({journal}: {moves} moves, {command}). Finish it with 'bifrostctl templates migrate --resume', or undo it with 'bifrostctl templates migrate --rollback', before anything else moves the tree."""
 
 
 def _rebuild(cls: type[BifrostError], args: tuple[Any, ...], fields: dict[str, Any]) -> BifrostError:

@@ -154,7 +154,7 @@ def test_document_maps_field_names_and_syntax(imported):
 
 def test_report_names_lines_and_exits_1(tmp_path, capsys):
     code = main(["templates", "import", "ayon", str(ANATOMY), "--out", str(tmp_path / "set")])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 1
     assert (tmp_path / "set" / "templates.yaml").is_file()
     lines = out.splitlines()
@@ -166,8 +166,9 @@ def test_report_names_lines_and_exits_1(tmp_path, capsys):
     assert f"{ANATOMY}:51: approximated: template others/version_label: left out: it does not start with " \
            "{root[...]}, so it is under no root" in lines
     assert any(line.startswith(f"{ANATOMY}:43: note: {{task[type]}} (key task_type): choices") for line in lines)
-    assert "  {folder[name]}      folder" in lines
-    assert lines[-1].startswith("14 templates, 22 keys; ") and lines[-1].endswith(f"wrote {tmp_path / 'set' / 'templates.yaml'}")
+    assert "renamed: folder[name] -> folder" in lines and "renamed: TASK[NAME] -> task_upper" not in lines
+    assert lines[-1] == f"14 templates, 22 keys from {ANATOMY}: 19 approximated, 17 renamed; written to " \
+                        f"{tmp_path / 'set' / 'templates.yaml'}"
 
 
 def test_yaml_to_stdout_and_report_to_stderr(capsys):
@@ -243,7 +244,7 @@ def test_exact_anatomy_exits_0(tmp_path, capsys):
     code = main(["templates", "import", "ayon", str(write(tmp_path, "exact.yaml", EXACT)), "--json"])
     document = json.loads(capsys.readouterr().out)
     assert code == 0 and document["approximated"] is False and document["skipped"] == []
-    assert document["schema"] == "bifrost.templates-import.1" and "task_type" in document["yaml"]
+    assert document["schema"] == "bifrost.templates-import.1" and "task_type" in document["set"]["keys"]
     assert {"source": "task[type]", "bifrost": "task_type"} in document["renamed"]
 
 
@@ -376,9 +377,14 @@ def test_guide_example_imports_checks_and_resolves_as_shown(tmp_path, capsys):
     anatomy = text.split("cat > anatomy.yaml <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
     source = write(tmp_path, "anatomy.yaml", anatomy + "\n")
     assert main(["templates", "import", "ayon", str(source), "--out", str(tmp_path / "studio" / "templates")]) == 1
-    report = capsys.readouterr().out
-    summary = "6 templates, 13 keys; 14 construct(s) approximated, 0 template(s) left out; wrote "
-    assert summary + "studio/templates/templates.yaml" in text and summary in report
+    report = capsys.readouterr().err.splitlines()
+    assert "6 templates, 13 keys from anatomy.yaml: 10 approximated, 8 renamed; written to " \
+           "studio/templates/templates.yaml" in text
+    assert report[-1] == f"6 templates, 13 keys from {source}: 10 approximated, 8 renamed; written to " \
+                         f"{tmp_path / 'studio' / 'templates' / 'templates.yaml'}"
+    shown_as_in_the_guide = [line.replace(str(source), "anatomy.yaml") for line in report]
+    assert all(line in shown_as_in_the_guide for line in text.split("The report reads:\n\n```\n", 1)[1].split("```")[0].splitlines()
+               if line != "..." and not line.startswith("6 templates"))
     config = tmp_path / "studio" / "bifrost.yaml"
     config.write_text("schema: bifrost.config.1\ntemplates: templates\nstate: state\n")
     assert main(["--config", str(config), "templates", "check"]) == 0
@@ -427,13 +433,14 @@ def _name(pattern: str = r"[a-z][a-zA-Z0-9-]{0,7}"):
 @st.composite
 def ayon_data(draw) -> dict[str, Any]:
     task, code = draw(_name()), draw(_name(r"[a-z0-9]{1,4}"))
-    data = {"root": {"work": "", "renders": ""}, "project": {"name": draw(_name()), "code": code},
-            "PROJECT": {"CODE": code.upper()}, "hierarchy": f"{draw(_name())}/{draw(_name())}",
+    alone = _name(r"[a-zA-Z0-9_](?:[a-zA-Z0-9_-]|\.(?!\.)){0,6}[a-zA-Z0-9_]")  # AYON's rule, without '..'
+    data = {"root": {"work": "", "renders": ""}, "project": {"name": draw(alone), "code": code},
+            "PROJECT": {"CODE": code.upper()}, "hierarchy": f"{draw(alone)}/{draw(_name())}",
             "folder": {"name": draw(_name()), "type": draw(st.sampled_from(["Folder", "Asset", "Sequence", "Shot"]))},
             "task": {"name": task, "short": draw(st.sampled_from(["anim", "comp", "lgt", "mdl"])),
                      "type": draw(st.sampled_from(["Animation", "Compositing", "Lighting", "Modeling"]))},
             "Task": {"name": task[0].upper() + task[1:]},
-            "product": {"name": draw(_name()), "type": draw(_name())}, "user": {"name": draw(_name())},
+            "product": {"name": draw(_name()), "type": draw(alone)}, "user": {"name": draw(alone)},
             "version": draw(st.integers(0, 10**5)), "ext": draw(_name(r"[a-z0-9]{1,4}")),
             "representation": draw(_name(r"[a-z0-9]{1,4}")), "originalBasename": draw(_name())}
     optional = {"comment": _name(), "output": _name(), "frame": st.integers(0, 10**5), "udim": st.integers(1001, 9999)}

@@ -203,8 +203,10 @@ def test_proofs_kept_between_checks_find_what_a_fresh_check_finds(tmp_path):
         """
     path = write(tmp_path, disjoint)
     assert check_template_set(path, proofs=proofs)[1] == []
-    overlap_fsms = [r for r in proofs.fsms if "\ue000" not in r]  # the others prove one reading per path
-    assert len(proofs.disjoint) == 1 and len(overlap_fsms) == 2
+    # proven on the one folder where they differ: two small automata, none for the whole templates
+    overlap_fsms = sorted(r for r in proofs.fsms if "\ue000" not in r)  # the others prove one reading per path
+    assert overlap_fsms == ["(?:anim|comp)", "(?:element|plate)"]
+    assert len(proofs.disjoint) == 2 and ("(?:anim|comp)", "(?:element|plate)") in proofs.disjoint
     edited = disjoint + "  c: '{project}/{shot}/{task}/{shot}_comp_v{version}.ma'\n"  # overlaps a
     write(tmp_path, edited)
     warm = [str(p) for p in check_template_set(path, proofs=proofs)[1]]
@@ -213,11 +215,13 @@ def test_proofs_kept_between_checks_find_what_a_fresh_check_finds(tmp_path):
     assert a_as_mb != disjoint
     write(tmp_path, a_as_mb)
     assert check_template_set(path, proofs=proofs)[1] == []
-    from bifrostd.templates.ambiguity import pieces
+    from bifrostd.templates.ambiguity import tagged_regex
+    from bifrostd.templates.check import segment_regexes
+    from bifrostd.templates.readings import pieces
 
     templates = check_template_set(path)[0].templates.values()
-    regexes = {t.approx_regex for t in templates}
-    pieces_regexes = {p.regex(t.keys) for t in templates for p in pieces(t)}
+    regexes = {t.approx_regex for t in templates} | {s.regex for t in templates for s in segment_regexes(t) or ()}
+    pieces_regexes = {tagged_regex(p, t.keys) for t in templates for p in pieces(t.tokens, t.keys)}
     assert set(proofs.fsms) <= regexes | pieces_regexes  # what the set no longer uses is dropped
     assert all(a in regexes and b in regexes for a, b in proofs.disjoint)
 
@@ -433,3 +437,34 @@ def test_a_file_above_the_size_limit_is_not_read(tmp_path):
     path.write_text(HEADER + "# " + "x" * (1 << 20) + "\n")
     (problem,) = problems_of(path)
     assert problem.code == "yaml-limit" and "a file may be at most 1 MiB" in problem.message
+
+
+SEGMENT_PARTS = ["{project}", "{shot}", "{task}", "work", "comp", "sh0100", "{shot}_{task}", "{project}_v{version}",
+                 "[{task}_]v{version}", "x[/{task}]"]
+
+
+def _template_paths():
+    from hypothesis import strategies as st
+
+    return st.lists(st.sampled_from(SEGMENT_PARTS), min_size=1, max_size=3).map(lambda parts: "/".join(parts) + ".ma")
+
+
+def test_a_segment_proof_never_calls_overlapping_templates_disjoint():
+    """Whatever the per-folder proof calls disjoint, the automaton of the whole templates agrees with."""
+    import tempfile
+
+    from hypothesis import HealthCheck, given, settings
+
+    from bifrostd.templates.check import ProofCache, _Overlaps, segment_regexes
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_template_paths(), _template_paths())
+    def check(a_path, b_path):
+        with tempfile.TemporaryDirectory() as tmp:
+            template_set = load_template_set(write(Path(tmp), f"templates:\n  a: '{a_path}'\n  b: '{b_path}'\n"))
+            a, b = template_set.templates["a"], template_set.templates["b"]
+            proofs = ProofCache()
+            if _Overlaps(template_set, proofs)._disjoint_segment(segment_regexes(a), segment_regexes(b)):
+                assert (proofs.fsm(a.approx_regex) & proofs.fsm(b.approx_regex)).empty(), (a_path, b_path)
+
+    check()

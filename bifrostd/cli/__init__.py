@@ -26,7 +26,8 @@ from .context import CliContext
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("setup_cmds:init", "Write DIRECTORY/bifrost.yaml and DIRECTORY/templates/ (the default studio templates)."),
     "templates": ("templates_cmds:templates",
-                  "Check the studio's template set, and plan a change of it against the catalog."),
+                  "Check the studio's template set, plan a change of it against the catalog, and move the tree to "
+                  "follow it."),
     "resolve": ("templates_cmds:resolve",
                 "Resolve PATHs to template, fields and entity, or bifrost:/// references to paths."),
     "path": ("templates_cmds:path_command", "Format the path of TEMPLATE from key=value fields."),

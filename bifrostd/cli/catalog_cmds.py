@@ -8,6 +8,7 @@ write when it holds the catalog.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
@@ -152,12 +153,25 @@ def status(obj, as_json: bool) -> int:
                               "records_from_other_sets": stale},
                 "drift": {"unmanaged": found.unmanaged, "missing": missing, "sequences_with_gaps": found.gaps,
                           "records_from_other_sets": stale},
-                "daemon": daemon_state(obj)}
+                "daemon": daemon_state(obj), "migration": _migration_state(obj)}
     if as_json:
         emit_json("bifrost.status.1", document)
     else:
         click.echo(_status_text(document))
     return 0
+
+
+def _migration_state(obj) -> dict[str, Any] | None:
+    """An interrupted tree migration's journal, in brief (None when there is none). Read here as plain JSON:
+    status loads nothing of the reconcile stage (see tests/test_cli_startup.py)."""
+    path = obj.config().migration_journal_path
+    try:
+        document = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"journal": str(path), "command": None, "moves": None}
+    return {"journal": str(path), "command": document.get("command"), "moves": len(document.get("moves", ()))}
 
 
 def daemon_state(obj) -> dict[str, Any] | None:
@@ -184,6 +198,10 @@ def _status_text(doc: dict[str, Any]) -> str:
     lines.append(f"drift      {drift['unmanaged']:,} unmanaged, {drift['missing']:,} missing, "
                  f"{drift['sequences_with_gaps']:,} sequences with gaps, "
                  f"{drift['records_from_other_sets']:,} records from other template sets")
+    if doc["migration"] is not None:
+        migration = doc["migration"]
+        lines.append(f"migration  interrupted ({migration['command']}, {migration['moves']} moves): "
+                     "'bifrostctl templates migrate --resume' or '--rollback'")
     if doc["daemon"] is not None:  # the running daemon's section (bifrostd/cli/daemon_cmds.py)
         from .daemon_cmds import describe_daemon
 

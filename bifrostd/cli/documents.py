@@ -53,8 +53,9 @@ def listing_json(listing: Listing) -> dict[str, Any]:
 
 
 def path_match_json(text: str, match: Match) -> dict[str, Any]:
-    """A path that one template matches; ``notations`` names a frame or UDIM notation found (``####``)."""
-    return _with_notations({"input": text, "root": match.root, "relative": match.relative,
+    """A path that one template matches, with its path on the OS asked for (a Windows path read on
+    Linux gives the Linux path); ``notations`` names a frame or UDIM notation found (``####``)."""
+    return _with_notations({"input": text, "path": match.path, "root": match.root, "relative": match.relative,
                             "fields": dict(match.fields), "matched": True, "template": match.template,
                             "entity": entity_json(match.entity) if match.entity else None})
 
@@ -71,12 +72,16 @@ def _with_notations(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def unresolved_json(answer: Unresolved) -> dict[str, Any]:
-    """A path under no root, matching no template, or matching several (with their reading)."""
+    """A path under no root, matching no template, matching several (with the first one's reading), or
+    read two ways by one (with both ``readings``)."""
     if not answer.candidates:
         return {"input": answer.input, "matched": False, "reason": answer.reason, "root": answer.root}
-    return _with_notations({"input": answer.input, "root": answer.root, "relative": answer.relative,
-                            "fields": dict(answer.fields), "matched": False, "reason": answer.reason,
-                            "candidates": list(answer.candidates)})
+    document: dict[str, Any] = {"input": answer.input, "root": answer.root, "relative": answer.relative,
+                                "fields": dict(answer.fields), "matched": False, "reason": answer.reason,
+                                "candidates": list(answer.candidates)}
+    if answer.readings:
+        document["readings"] = [dict(reading) for reading in answer.readings]
+    return _with_notations(document)
 
 
 def reference_match_json(text: str, match: Match, os_name: str) -> dict[str, Any]:

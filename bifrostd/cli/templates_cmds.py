@@ -1,22 +1,26 @@
-"""Commands over the template set: ``resolve``, ``path``, ``templates check``, and ``templates plan``
-(the set against the catalog). They parse and render; ``resolve`` and ``path`` ask the Python API
-(:class:`bifrostd.api.Studio`), the others ``templates.check`` and ``reconcile.plan``."""
+"""Commands over the template set: ``resolve``, ``path``, ``templates check``, ``templates plan``
+(the set against the catalog), and ``templates import`` (another system's conventions as a set).
+They parse and render; ``resolve`` and ``path`` ask the Python API (:class:`bifrostd.api.Studio`),
+the others ``templates.check``, ``reconcile.plan`` and ``bifrostd.importers``. The commands that
+move the tree, ``templates migrate`` and ``conform``, live in :mod:`.migrate_cmds`."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..api import Match
 from ..errors import FieldValueError, ResolveError
-from ..importers.report import ImportResult
 from ..templates import is_reference
 from .documents import path_match_json, reference_match_json, unresolved_json
 from .output import emit_json, emit_json_line, json_option, printable, table
+
+if TYPE_CHECKING:
+    from ..importers.report import ImportResult
 
 OS_CHOICE = click.Choice(["linux", "windows", "mac"])
 
@@ -34,10 +38,13 @@ def _resolve_one(obj, item: str, os_name: str | None) -> dict[str, Any]:
 
 def _human(document: dict[str, Any]) -> str:
     if not document["matched"]:
-        extra = f" ({', '.join(document['candidates'])})" if document.get("candidates") else ""
+        extra = f" ({', '.join(document['candidates'])})" if document.get("candidates") and "readings" not in document else ""
         return f"{printable(document['input'])}: {document['reason']}{extra}"
-    rows = [("path", document["path"]) if "path" in document else ("root", document["root"]),
-            ("template", document["template"])]
+    if "relative" in document:  # a path: its root, and its path when that is not the text given
+        rows = [("path", document["path"])] if document["path"] != document["input"] else []
+        rows += [("root", document["root"]), ("template", document["template"])]
+    else:
+        rows = [("path", document["path"]), ("template", document["template"])]
     entity = document.get("entity")
     if entity:
         rows.append(("entity", f"{entity['kind']} {entity['uri']}"))
@@ -127,7 +134,7 @@ def path_command(obj, template: str, assignments: tuple[str, ...], os_name: str 
 
 @click.group()
 def templates() -> None:
-    """Check the studio's template set, and plan a change of it against the catalog."""
+    """Check the studio's template set, plan a change of it against the catalog, and move the tree to follow it."""
 
 
 @templates.command("check")
@@ -207,61 +214,78 @@ def _plan_text(categories: dict[str, tuple], refresh: int, limit: int) -> str:
     return "\n\n".join(parts)
 
 
-# --- templates import: other systems' conventions as a Bifrost template set ----------------------------------
+@templates.group("import")
+def templates_import() -> None:
+    """Translate another system's folder conventions into a Bifrost template set.
 
-def _import_group() -> click.Group:
-    """The ``templates import`` group: made here unless another importer's command made it first."""
-    existing = templates.commands.get("import")
-    if isinstance(existing, click.Group):
-        return existing
-
-    @templates.group("import")
-    def templates_import() -> None:
-        """Translate another system's folder conventions into a Bifrost template set."""
-
-    return templates_import
+    Prints the set as YAML (or writes DIR/templates.yaml with --out) and, on stderr,
+    every construct not carried exactly. Exit code 1 if anything was approximated,
+    19 if the source cannot be read.
+    """
 
 
-@_import_group().command("ayon")
+@templates_import.command("tk")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--roots", type=click.Path(path_type=Path), default=None,
+              help="The roots.yml to use (default: core/roots.yml beside the templates).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write DIR/templates.yaml instead of printing the set.")
+@click.option("--project", default=None, help="The project's folder below each storage root, added to the roots' paths.")
+@json_option
+def templates_import_tk(source: Path, roots: Path | None, out_dir: Path | None, project: str | None,
+                        as_json: bool) -> int:
+    """Import a ShotGrid Toolkit config folder (core/templates.yml and core/roots.yml) or a templates.yml."""
+    from ..importers.tk import import_tk
+
+    return render_import(import_tk(source, roots, project=project), out_dir, as_json=as_json)
+
+
+@templates_import.command("ayon")
 @click.argument("anatomy", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Write DIR/templates.yaml instead of printing the set.")
 @click.option("--hierarchy-depth", type=click.IntRange(0, 8), multiple=True, default=(2,), show_default=True,
               help="How many parent folders {hierarchy} stands for; repeat it for templates at several depths.")
 @json_option
-def import_ayon(anatomy: Path, out_dir: Path | None, hierarchy_depth: tuple[int, ...], as_json: bool) -> int:
-    """Translate an AYON project anatomy (ANATOMY.json or .yaml) into a Bifrost template set.
+def templates_import_ayon(anatomy: Path, out_dir: Path | None, hierarchy_depth: tuple[int, ...], as_json: bool) -> int:
+    """Import an AYON project anatomy (ANATOMY.json or .yaml: an exported anatomy preset, a project's
+    config, or a whole project entity); AYON's field names are reported with the keys they became."""
+    from ..importers.ayon import import_ayon
 
-    Without --out, the set is printed as YAML and the report goes to stderr;
-    with --out DIR, the set is written to DIR/templates.yaml and the report
-    printed. The report names every construct not carried exactly, and the
-    AYON field names each Bifrost key stands for.
+    return render_import(import_ayon(anatomy, hierarchy_depth=hierarchy_depth), out_dir, as_json=as_json)
 
-    Exit code 0 if everything was carried exactly, 1 if anything was
-    approximated or left out, 19 if the anatomy cannot be read.
-    """
-    from ..importers.ayon import import_ayon as translate_anatomy
+
+def render_import(result: ImportResult, out_dir: Path | None, *, as_json: bool) -> int:
+    """Write or print an imported set and its report; the exit code (1 if anything was approximated)."""
     from ..importers.emit import render_set, write_set
 
-    result = translate_anatomy(anatomy, hierarchy_depth=hierarchy_depth)
     written = write_set(out_dir, result.document, result.header) if out_dir is not None else None
     if as_json:
-        extra = {"written": str(written)} if written else {"yaml": render_set(result.document, result.header)}
-        emit_json("bifrost.templates-import.1", {**result.to_json(), **extra})
+        document = result.to_json()
+        document.update({"written": str(written)} if written else {"set": result.document})
+        emit_json("bifrost.templates-import.1", document)
     else:
         if written is None:
             click.echo(render_set(result.document, result.header), nl=False)
-        click.echo(_import_report(result, written), err=written is None)
-    return 1 if result.approximated or result.skipped else 0
+        click.echo(_import_report(result, written), err=True)
+    return 1 if result.approximated else 0
 
 
 def _import_report(result: ImportResult, written: Path | None) -> str:
     lines = [printable(str(note)) for note in result.notes]
-    if result.renamed:
-        width = max(len(r.source) for r in result.renamed) + 2
-        lines += ["field names:", *(f"  {'{' + r.source + '}':<{width}}  {r.bifrost}" for r in result.renamed)]
-    count = f"{len(result.document['templates'])} templates, {len(result.document['keys'])} keys"
-    approximated = sum(1 for note in result.notes if note.approximated)
-    lines.append(f"{count}; {approximated} construct(s) approximated, {len(result.skipped)} template(s) left out"
-                 + (f"; wrote {written}" if written else ""))
+    lines += [f"renamed: {r.source} -> {r.bifrost}" for r in result.renamed]
+    approximated = sum(note.approximated for note in result.notes)
+    where = f"; written to {written}" if written else ""
+    lines.append(f"{len(result.document.get('templates') or {})} templates, {len(result.document.get('keys') or {})} "
+                 f"keys from {result.source}: {approximated} approximated, {len(result.renamed)} renamed{where}")
     return "\n".join(lines)
+
+
+def _add_tree_commands() -> None:
+    from .migrate_cmds import conform, migrate
+
+    templates.add_command(migrate)
+    templates.add_command(conform)
+
+
+_add_tree_commands()

@@ -2,9 +2,9 @@
 
 AYON's fields are untyped text and numbers; Bifrost keys have types and patterns. Numbers are exact
 (``version`` and ``frame`` with AYON's paddings, ``udim``); names get a pattern, and types and short names
-of tasks and folders get the anatomy's own lists as choices when it has them. A name that shares a path
-segment with another field loses ``_`` and ``.`` (AYON's separators), so every path has one reading;
-each narrowing is a note.
+of tasks and folders get the anatomy's own lists as choices when it has them. A name alone in its
+folder or file name takes any text (``chars: any``); one that shares a path segment with another field
+loses ``_`` and ``.`` (AYON's separators), so every path has one reading, and that narrowing is a note.
 
 Entities: AYON's folders are typed in its database, not in paths, so an anatomy says no more than
 "a folder below the project": the import declares ``project``, ``folder`` (by its parents' names and its
@@ -60,8 +60,15 @@ def key_spec(use: KeyUse, lists: Lists) -> tuple[dict[str, Any], str | None, boo
     choices = _choices(use, lists)
     if choices:
         return {"type": "str", "choices": choices}, "choices: the anatomy's own list", False
+    if not use.joined and use.case is Case.AS_IS:
+        return {"type": "str", "chars": "any"}, ANY_NOTE, False
     pattern = name_pattern(joined=use.joined, case=use.case, word=not use.required)
     return {"type": "str", "pattern": pattern}, _name_note(use, pattern), True
+
+
+#: A name alone in its folder or file name reads as AYON writes it: Bifrost's 'any' is every single path
+#: component but those it refuses in every set ('..', Windows device names), which no sane name is.
+ANY_NOTE = "any name, as AYON writes it (chars: any; Bifrost refuses '..' and Windows device names in every value)"
 
 
 def _choices(use: KeyUse, lists: Lists) -> list[str]:

@@ -102,11 +102,13 @@ def key_prefix(text: str, template_set: TemplateSet) -> str:
     root, sep, rest = text.partition(":")
     if sep and root in template_set.roots and not rest.startswith("//"):
         return f"{root}/{rest.strip('/')}".rstrip("/")
-    if os.path.isabs(text) or os.path.exists(text):
-        split = template_set.split_path(os.path.abspath(text))
-        if split is None:
+    from bifrostd.templates.placing import place, syntax_of
+
+    if os.path.isabs(text) or os.path.exists(text) or syntax_of(text, template_set.os_name) == "windows":
+        placed = place(template_set, text)
+        if placed.root is None:
             raise ResolveError(f"{text!r} is under no root (roots: {', '.join(template_set.roots)})")
-        return f"{split[0]}/{split[1]}".rstrip("/")
+        return f"{placed.root}/{placed.relative}".rstrip("/")
     return text.strip("/")
 
 

@@ -279,6 +279,10 @@ def _move_source(observed: FileState, by_inode: dict[tuple[int, int, int], FileR
 
 def _ambiguous(observed: FileState, classification: Classification) -> Finding:
     names = ", ".join(classification.candidates)
+    if len(classification.candidates) == 1:
+        return Finding(FindingKind.AMBIGUOUS_MATCH, observed.root, observed.relative,
+                       f"reads two ways under template {names} (bifrostctl resolve shows both); rename the file, "
+                       "or declare which reading wins ('readings: longest-first' or 'shortest-first')")
     return Finding(FindingKind.AMBIGUOUS_MATCH, observed.root, observed.relative,
                    f"matches several templates of equal priority ({names}); give one a higher priority")
 

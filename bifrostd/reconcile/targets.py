@@ -7,7 +7,6 @@ way everywhere.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from ..errors import ReferenceIncomplete, ResolveError
@@ -20,15 +19,14 @@ if TYPE_CHECKING:
 
 
 def split_folder(template_set: TemplateSet, path: str) -> tuple[str, str]:
-    """(root, root-relative path) of an absolute or relative ``path``; a root itself gives ``(root, "")``."""
-    absolute = os.path.abspath(path)
-    split = template_set.split_path(absolute)
-    if split is None:
-        for name in template_set.roots:
-            if template_set.root_path(name) == absolute:
-                return name, ""
+    """(root, root-relative path) of an absolute or relative ``path`` written for any OS (see
+    ``templates.placing``); a root itself gives ``(root, "")``."""
+    from ..templates.placing import place
+
+    placed = place(template_set, path)
+    if placed.root is None or placed.relative is None:
         raise ResolveError(f"{path} is under no root ({', '.join(template_set.roots)})")
-    return split[0], split[1].rstrip("/")
+    return placed.root, placed.relative.rstrip("/")
 
 
 def entity_of_reference(template_set: TemplateSet, uri: str) -> tuple[str, dict[str, str]]:

@@ -24,9 +24,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .compiled import CompiledTemplate, key_refs
 from .keys import Key
 from .pattern import KeyRef, Optional, Text, Token
+from .readings import Piece
 
 _MARK = 0xE000
 
@@ -48,58 +48,16 @@ def _tagged_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: list
         elif isinstance(token, KeyRef):
             index = counter[0]
             counter[0] += 1
-            yield f"{chr(_MARK + 2 * index)}{keys[token.name].regex(token.padding)}{chr(_MARK + 2 * index + 1)}"
+            yield f"{chr(_MARK + 2 * index)}{keys[token.name].regex(token.padding, proof=True)}{chr(_MARK + 2 * index + 1)}"
         elif isinstance(token, Optional):
             yield "(?:"
             yield from _tagged_parts(token.parts, keys, counter)
             yield ")?"
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """Part of a template proven on its own: a path segment, or the whole template.
-
-    No key value holds '/' (keys.unsafe_reason), so two readings of a path
-    split it into the same segments, and each segment can be proven alone:
-    smaller automata, shared by the templates that share a folder.
-    """
-
-    index: int  # the segment's index, or -1 for the whole template
-    tokens: tuple[Token, ...]
-    fields: tuple[str, ...]  # the field of each key occurrence, in order
-
-    def regex(self, keys: dict[str, Key]) -> str:
-        return "".join(_tagged_parts(self.tokens, keys, [0]))
-
-
-def pieces(template: CompiledTemplate) -> list[Piece]:
-    """The pieces worth proving: segments holding a key, or the whole template if an optional part spans a '/'."""
-    if any(isinstance(t, Optional) and "/" in _all_text(t.parts) for t in template.tokens):
-        return [Piece(-1, template.tokens, template.occurrence_fields)]
-    out: list[Piece] = []
-    current: list[Token] = []
-    index = 0
-    for token in template.tokens:
-        if isinstance(token, Text) and "/" in token.text:
-            head, *middle, tail = token.text.split("/")
-            current.append(Text(head, token.offset))
-            out.append(_piece(index, current, template))
-            index += 1 + len(middle)
-            current = [Text(tail, token.offset)]
-        else:
-            current.append(token)
-    out.append(_piece(index, current, template))
-    return [p for p in out if p.fields and (len(p.fields) > 1 or any(isinstance(t, Optional) for t in p.tokens))]
-
-
-def _piece(index: int, tokens: list[Token], template: CompiledTemplate) -> Piece:
-    fields = tuple(template.keys[ref.name].field for ref in key_refs(tuple(tokens)))
-    return Piece(index, tuple(t for t in tokens if not (isinstance(t, Text) and not t.text)), fields)
-
-
-def _all_text(tokens: tuple[Token, ...]) -> str:
-    return "".join(t.text if isinstance(t, Text) else _all_text(t.parts) if isinstance(t, Optional) else ""
-                   for t in tokens)
+def tagged_regex(piece: Piece, keys: dict[str, Key]) -> str:
+    """The regex of ``piece`` with each key occurrence between its two marker characters."""
+    return "".join(_tagged_parts(piece.tokens, keys, [0]))
 
 
 def _is_marker(char: Any) -> bool:

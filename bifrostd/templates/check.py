@@ -5,8 +5,12 @@ each template's regex is turned into a finite automaton and the product of two
 automata is tested for emptiness: an empty product is a proof that no path
 matches both; a non-empty one yields a shortest example path, which is then
 confirmed against both real templates. Templates are only compared when their
-roots, segment counts and extensions allow a common path, which keeps the
-number of products small.
+roots, segment counts and extensions allow a common path, and most pairs are
+told apart one folder at a time before any whole automaton is built: no
+value holds '/', so two templates with as many segments share a path only if
+every pair of segments shares a text, and one pair of different static names
+or of disjoint segment automata (small, and shared by many templates) proves
+the pair disjoint.
 
 Repeated keys (``{shot}`` in a folder and in a file name) are back-references
 in the real regex but not in the automaton, so the automaton over-approximates:
@@ -16,8 +20,7 @@ is reported as a possible overlap, with the example.
 An overlap is allowed when the two templates have different priorities: the
 set then says explicitly which one wins.
 
-Building the automata is most of the cost (a few seconds for the default
-set). A :class:`ProofCache` passed from one check to the next keeps each
+Building the automata is most of the cost. A :class:`ProofCache` passed from one check to the next keeps each
 template's automaton by its regex, and the pairs already proven disjoint,
 so checking an edit re-proves only the pairs whose templates changed.
 """
@@ -26,12 +29,14 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from .compiled import PATTERN_FLAGS, CompiledTemplate, provably_safe
 from .keys import KeyType, unsafe_reason
+from .pattern import KeyRef, Optional, Text, Token
 from .shape import Shape
 from .source import SourceProblem
 from .templateset import TemplateSet, build_template_set
@@ -156,6 +161,9 @@ class _Overlaps:
         key = (min(a.approx_regex, b.approx_regex), max(a.approx_regex, b.approx_regex))
         if key in self.proofs.disjoint:
             return
+        if self._disjoint_segment(segment_regexes(a), segment_regexes(b)):
+            self.proofs.disjoint.add(key)
+            return
         fa, fb = self.fsm(a), self.fsm(b)
         if fa is None or fb is None:
             return
@@ -174,6 +182,63 @@ class _Overlaps:
             f"overlaps template {first.name!r} ({first.where}): both {verb} {example!r}",
             "make the patterns disjoint, or give one a higher priority", code="overlap",
         ))
+
+
+    def _disjoint_segment(self, a: tuple[Segment, ...] | None, b: tuple[Segment, ...] | None) -> bool:
+        """True if the templates split into as many segments, and at some index no text matches both.
+
+        No value holds '/', so a path matching both templates matches both
+        segment by segment: one disjoint pair of segments is a proof. Segments
+        are small and shared by many templates (a folder), so their automata
+        are cheap and cached; two different static names need none.
+        """
+        if a is None or b is None or len(a) != len(b):
+            return False
+        differing = [(x, y) for x, y in zip(a, b) if x.regex != y.regex]
+        if any(x.static and y.static for x, y in differing):
+            return True
+        for x, y in differing:
+            key = (min(x.regex, y.regex), max(x.regex, y.regex))
+            if key in self.proofs.disjoint:
+                return True
+            fx, fy = self.proofs.fsm(x.regex), self.proofs.fsm(y.regex)
+            if isinstance(fx, Exception) or isinstance(fy, Exception):
+                continue
+            if (fx & fy).empty():
+                self.proofs.disjoint.add(key)
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The regex of one '/'-separated segment of a template, keys as their patterns (no back-references)."""
+
+    regex: str
+    static: bool
+
+
+def segment_regexes(template: CompiledTemplate) -> tuple[Segment, ...] | None:
+    """Each segment's regex, or None when the number of segments varies (an optional part spans a '/')."""
+    from .readings import segments
+
+    split = segments(template.tokens)
+    if split is None:
+        return None
+    return tuple(Segment("".join(_regex_parts(segment, template)), all(isinstance(t, Text) for t in segment))
+                 for segment in split)
+
+
+def _regex_parts(tokens: tuple[Token, ...], template: CompiledTemplate) -> list[str]:
+    parts: list[str] = []
+    for token in tokens:
+        if isinstance(token, Text):
+            parts.append(re.escape(token.text))
+        elif isinstance(token, KeyRef):
+            parts.append(template.keys[token.name].regex(token.padding, proof=True))
+        elif isinstance(token, Optional):
+            parts += ["(?:", *_regex_parts(token.parts, template), ")?"]
+    return parts
 
 
 def _both(a: CompiledTemplate, b: CompiledTemplate, path: str) -> bool:
@@ -228,16 +293,20 @@ def overlap_problems(template_set: TemplateSet, *, proofs: ProofCache | None = N
 
 
 def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None = None) -> list[SourceProblem]:
-    """Every template with a path that splits into fields two ways (see :mod:`.ambiguity`)."""
-    from .ambiguity import find_two_readings, pieces, readings_text
+    """Every template with a path that splits into fields two ways (see :mod:`.ambiguity`), unless the
+    template declares a reading rule that picks one (``readings: longest-first``)."""
+    from .ambiguity import find_two_readings, readings_text, tagged_regex
+    from .readings import ReadingRule, pieces, piece_proven
 
     proofs = ProofCache() if proofs is None else proofs
     problems = []
     for template in template_set.templates.values():
-        for piece in pieces(template):
-            if _one_reading_by_separators(piece.tokens, template.keys, proofs):
+        if template.single_reading or template.rule is not ReadingRule.REFUSE:
+            continue
+        for piece in pieces(template.tokens, template.keys):
+            if piece_proven(piece.tokens, template.keys):
                 continue
-            fsm = proofs.fsm(piece.regex(template.keys))
+            fsm = proofs.fsm(tagged_regex(piece, template.keys))
             found = None if isinstance(fsm, Exception) else find_two_readings(piece.fields, fsm, _symbol_chars(fsm))
             if found is None:
                 continue
@@ -246,38 +315,12 @@ def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None =
                 template.where, f"templates.{template.name}",
                 f"a path has two readings: {_whole_example(template, piece.index, found.example, proofs)!r} {verb} "
                 f"{readings_text(found)}",
-                "make adjacent keys unable to share text (a pattern without the separator, or choices)",
+                "make adjacent keys unable to share text (a pattern without the separator, or choices), "
+                "or declare which reading wins: 'readings: longest-first' or 'shortest-first'",
                 code="ambiguous",
             ))
             break
     return problems
-
-
-def _one_reading_by_separators(tokens: tuple[Any, ...], keys: dict[str, Any], proofs: ProofCache) -> bool:
-    """True if every key but the last is followed by static text whose first character it can't hold.
-
-    Each key then ends at the first such character after its start, so the
-    split is unique; most file names (``{shot}_{task}_v{version}.{frame}.exr``)
-    are proven this way, without building the larger marked automaton.
-    """
-    from .pattern import KeyRef, Text
-
-    if not all(isinstance(t, (KeyRef, Text)) for t in tokens):
-        return False
-    for token, following in zip(tokens, tokens[1:]):
-        if isinstance(token, KeyRef) and not (isinstance(following, Text) and following.text
-                                              and not _may_hold(keys[token.name].regex(token.padding),
-                                                                following.text[0], proofs)):
-            return False
-    return True
-
-
-def _may_hold(regex: str, char: str, proofs: ProofCache) -> bool:
-    """True unless it is proven that no text ``regex`` matches contains ``char``."""
-    fsm, holding = proofs.fsm(f"(?:{regex})"), proofs.fsm(f".*{re.escape(char)}.*")
-    if isinstance(fsm, Exception) or isinstance(holding, Exception):
-        return True
-    return not (fsm & holding).empty()
 
 
 def _whole_example(template: CompiledTemplate, index: int, segment: str, proofs: ProofCache) -> str:
@@ -328,8 +371,11 @@ def check_template_set(location: Path, *, proofs: ProofCache | None = None) -> t
     problems = problems + unsafe_pattern_problems(template_set) + overlap_problems(template_set, proofs=proofs)
     problems += ambiguity_problems(template_set, proofs=proofs)
     if proofs is not None:
-        from .ambiguity import pieces
+        from .ambiguity import tagged_regex
+        from .readings import pieces
 
         templates = template_set.templates.values()
-        proofs.keep({t.approx_regex for t in templates} | {p.regex(t.keys) for t in templates for p in pieces(t)})
+        proofs.keep({t.approx_regex for t in templates}
+                    | {tagged_regex(p, t.keys) for t in templates for p in pieces(t.tokens, t.keys)}
+                    | {s.regex for t in templates for s in segment_regexes(t) or ()})
     return template_set, sorted(problems, key=lambda p: (p.where.file, p.where.line, p.where.column))

@@ -19,6 +19,7 @@ from ..errors import FieldValueError
 from .fastparse import Parser, specialised_parser
 from .keys import Key, KeyType, unsafe_character, unsafe_reason, windows_name_problem
 from .pattern import KeyRef, Optional, Text, Token
+from .readings import ReadingRule, TwoWays, differing_text, one_reading_proven, readings
 
 Converter = Callable[[str], Any]
 
@@ -37,10 +38,10 @@ class Capture:
     check: bool  # compare with an earlier value of the field instead of setting it
 
 
-def _converter(key: Key) -> Converter:
+def value_converter(key: Key) -> Converter:
     """The parse-direction conversion of a key, rejecting out-of-range values."""
     if key.type is KeyType.STR:
-        if key.pattern and not provably_safe(key.pattern):
+        if key.chars == "any" or (key.pattern and not provably_safe(key.pattern)):
             return _safe_checker(key.case)
         if key.case is None:
             return str
@@ -133,7 +134,7 @@ class _Builder:
     def _key(self, token: KeyRef) -> None:
         key = self.keys[token.name]
         fragment = key.regex(token.padding)
-        self.approx.append(fragment)
+        self.approx.append(key.regex(token.padding, proof=True))
         self.occurrences.append(key.field)
         earlier = self.first.get(key.field)
         if earlier is not None:
@@ -144,7 +145,7 @@ class _Builder:
                 return
         group = f"g{len(self.captures)}"
         self.parts.append(f"(?P<{group}>{fragment})")
-        self.captures.append(Capture(group, key.field, _converter(key), check=earlier is not None))
+        self.captures.append(Capture(group, key.field, value_converter(key), check=earlier is not None))
         if earlier is None:
             self.first[key.field] = (group, key.name, token.padding, self.optional_path)
 
@@ -173,6 +174,10 @@ class CompiledTemplate:
     where: Any
     #: The arguments of a specialised parser (see :mod:`.fastparse`), or () for the general loop.
     simple: tuple[Any, ...] = ()
+    #: Proven at compile time that no path reads two ways (see :mod:`.readings`); when False, each
+    #: parsed path is checked for a second reading, and ``rule`` says what to do with one.
+    single_reading: bool = True
+    rule: ReadingRule = ReadingRule.REFUSE
     #: Parses a root-relative path to its fields (None if it does not match).
     #: Matching calls it directly. The regex and parser are built on first use,
     #: so that resolving one path compiles only the templates it is tried against.
@@ -192,10 +197,13 @@ class CompiledTemplate:
 
     def _parse_first(self, relative: str) -> dict[str, Any] | None:
         regex = self.regex
+        parser: Parser
         if self.simple:
             parser = specialised_parser(self.name, regex, *self.simple)
         else:
             parser = partial(_parse_with_captures, regex, self.captures)
+        if not self.single_reading:
+            parser = partial(_parse_by_rule if self.rule is not ReadingRule.REFUSE else _parse_refusing_two, self, parser)
         object.__setattr__(self, "parser", parser)  # concurrent first calls build equal parsers
         return parser(relative)
 
@@ -203,6 +211,10 @@ class CompiledTemplate:
     def parse(self, relative: str) -> dict[str, Any] | None:
         """The typed fields of a root-relative POSIX path, or None if it does not match."""
         return self.parser(relative)
+
+    def readings(self, relative: str, *, limit: int = 2, rule: ReadingRule = ReadingRule.LONGEST_FIRST) -> list[dict[str, Any]]:
+        """The distinct readings of a root-relative path, at most ``limit``, in ``rule``'s order (see :mod:`.readings`)."""
+        return readings(self.tokens, self.keys, relative, value_converter, limit=limit, rule=rule)
 
     # -- format ---------------------------------------------------------------------
     def reject_unknown(self, names: Any) -> None:
@@ -237,6 +249,11 @@ class CompiledTemplate:
         be catalogued under other fields than the caller's, so it is not written.
         """
         parsed = self.parse(relative)
+        if isinstance(parsed, TwoWays):
+            raise FieldValueError(
+                f"template {self.name!r} would write {relative!r}, which reads two ways: "
+                f"{differing_text(*parsed.readings[:2])}; choose values that keep the fields apart, or declare "
+                "which reading wins ('readings: longest-first' or 'shortest-first')")
         if parsed != written:
             got = "nothing" if parsed is None else ", ".join(f"{k}={v!r}" for k, v in parsed.items())
             raise FieldValueError(
@@ -297,6 +314,23 @@ def _parse_with_captures(regex: re.Pattern[str], captures: tuple[Capture, ...], 
     return fields
 
 
+def _parse_refusing_two(template: CompiledTemplate, parser: Parser, relative: str) -> dict[str, Any] | None:
+    """``parser``'s fields, as :class:`TwoWays` (both readings) when the path has a second reading."""
+    fields = parser(relative)
+    if fields is None:
+        return None
+    found = template.readings(relative, limit=2)
+    return TwoWays(found) if len(found) > 1 else fields
+
+
+def _parse_by_rule(template: CompiledTemplate, parser: Parser, relative: str) -> dict[str, Any] | None:
+    """The reading the template's rule prefers (the regex tells quickly whether there is any)."""
+    if parser(relative) is None:
+        return None
+    found = template.readings(relative, limit=1, rule=template.rule)
+    return found[0] if found else None
+
+
 def _occurrence_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: list[int] | None = None) -> list[str]:
     """Regex parts with every key occurrence in its own group o0, o1, ... (no back-references)."""
     counter = [0] if counter is None else counter
@@ -305,7 +339,7 @@ def _occurrence_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: 
         if isinstance(token, Text):
             parts.append(re.escape(token.text))
         elif isinstance(token, KeyRef):
-            parts.append(f"(?P<o{counter[0]}>{keys[token.name].regex(token.padding)})")
+            parts.append(f"(?P<o{counter[0]}>{keys[token.name].regex(token.padding, proof=True)})")
             counter[0] += 1
         elif isinstance(token, Optional):
             parts += ["(?:", *_occurrence_parts(token.parts, keys, counter), ")?"]
@@ -332,6 +366,7 @@ def compile_template(
     priority: int = 0,
     description: str = "",
     where: Any = None,
+    rule: ReadingRule = ReadingRule.REFUSE,
 ) -> CompiledTemplate:
     """Compile expanded ``tokens`` (no references left; every key defined)."""
     builder = _Builder(keys)
@@ -356,6 +391,8 @@ def compile_template(
         description=description,
         where=where,
         simple=_simple_captures(builder.captures, tokens, keys),
+        single_reading=one_reading_proven(tokens, keys),
+        rule=rule,
     )
 
 

@@ -122,14 +122,16 @@ class RootIndex:
     anywhere: tuple[CompiledTemplate, ...] = ()
 
     def candidates(self, relative: str) -> tuple[CompiledTemplate, ...]:
-        segments = relative.split("/")
-        last = segments[-1]
-        dot = last.rfind(".")
-        node = self.exact.get((len(segments), last[dot + 1:] if dot >= 0 else ""))
+        count = relative.count("/") + 1
+        dot = relative.rfind(".")
+        node = self.exact.get((count, relative[dot + 1:] if dot > relative.rfind("/") else ""))
         if node is None:
-            node = self.wild.get(len(segments))
+            node = self.wild.get(count)
             if node is None:
                 return self.anywhere
+        if node.index < 0:
+            return node.candidates
+        segments = relative.split("/")  # only a decision needs the segments
         while node.index >= 0:
             branch = node.branches.get(segments[node.index], node.default)
             assert branch is not None  # build_tree gives every decision node a default

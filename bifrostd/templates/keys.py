@@ -34,6 +34,28 @@ WINDOWS_DEVICES = frozenset(
 #: The pattern of a string key that does not give one: letters and digits.
 DEFAULT_STR_PATTERN = r"[A-Za-z0-9]+"
 
+#: The character sets a string key may name with ``chars`` instead of a pattern, as Python regexes
+#: (matched as written: the scoped ``(?u:...)`` makes ``\w`` Unicode-aware inside a template regex
+#: compiled with re.ASCII). ``alphanumeric`` and ``alpha`` are ShotGrid Toolkit's ``filter_by`` classes;
+#: ``any`` is any single path component, made safe by checking each value with :func:`unsafe_reason`.
+CHARS_REGEX = {
+    "alphanumeric": r"(?u:[^\W_]+)",
+    "alpha": r"(?u:[^\W_0-9]+)",
+    "any": r"[^/\\:\x00-\x1f\x7f]+",
+}
+#: The same sets as the overlap and ambiguity proofs read them: the automata know ASCII characters one by
+#: one and every other character as one symbol, so a Unicode class becomes "its ASCII part, or any
+#: non-ASCII character" (a superset: a proof over it holds for the real set). The private-use block
+#: U+E000-U+EFFF is left out: the ambiguity proof marks key boundaries with those characters.
+_MARKS = "\ue000-\uefff"  # the characters themselves: the automata's regex reader has no \u escapes
+CHARS_PROOF_REGEX = {
+    "alphanumeric": r"[^\x00-/:-@\[-`{-\x7f" + _MARKS + "]+",
+    "alpha": r"[^\x00-@\[-`{-\x7f" + _MARKS + "]+",
+    # '/' alone: the other characters 'any' refuses never occur in static text, so they cannot make two
+    # templates meet or a name read two ways, and each one named would cost the automata a symbol.
+    "any": "[^/" + _MARKS + "]+",
+}
+
 
 class KeyType(str, Enum):
     """The kinds of key a template set can declare."""
@@ -108,6 +130,8 @@ class Key:
     description: str = ""
     #: The notations a frame or UDIM key accepts besides numbers (see :mod:`.notations`); () for the type's default.
     notations: tuple[str, ...] = ()
+    #: A string key's named character set (a key of CHARS_REGEX) instead of a pattern, or None.
+    chars: str | None = None
 
     @property
     def accepted_notations(self) -> tuple[str, ...]:
@@ -117,12 +141,18 @@ class Key:
         return DEFAULT_UDIM_NOTATIONS if self.type is KeyType.UDIM else FRAME_NOTATIONS
 
     # -- regex -------------------------------------------------------------
-    def regex(self, padding: int | None = None) -> str:
-        """The regex fragment (without groups) matching one value of this key."""
+    def regex(self, padding: int | None = None, *, proof: bool = False) -> str:
+        """The regex fragment (without groups) matching one value of this key.
+
+        ``proof``: the fragment as the overlap and ambiguity automata read it (see CHARS_PROOF_REGEX);
+        it differs from the matching one only for a key with ``chars``.
+        """
         pad = self.padding if padding is None else padding
         if self.type is KeyType.STR:
             if self.choices:
                 return "(?:" + "|".join(re.escape(c) for c in sorted(self.choices, key=len, reverse=True)) + ")"
+            if self.chars:
+                return f"(?:{(CHARS_PROOF_REGEX if proof else CHARS_REGEX)[self.chars]})"
             return f"(?:{self.pattern or DEFAULT_STR_PATTERN})"
         if self.type is KeyType.INT:
             return _digits(pad, strict=self.strict)
@@ -169,7 +199,8 @@ class Key:
             if text not in self.choices:
                 raise self._fail(text, f"must be one of {', '.join(self.choices)}")
         elif not re.fullmatch(self.regex(), text, re.ASCII):
-            raise self._fail(text, f"does not match the pattern {self.pattern or DEFAULT_STR_PATTERN!r}")
+            wanted = f"{self.chars} characters" if self.chars else f"the pattern {self.pattern or DEFAULT_STR_PATTERN!r}"
+            raise self._fail(text, f"does not match {wanted}")
         return text
 
     def _as_int(self, value: Any) -> int:

@@ -12,21 +12,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .keys import Key, KeyType, unsafe_reason
+from .keys import CHARS_REGEX, Key, KeyType, unsafe_reason
 from .notations import FRAME_NOTATIONS, UDIM_NOTATIONS
 from .pattern import MAX_PADDING, PatternSyntaxError, tokenize
+from .readings import ReadingRule
 from .source import Located, SourceProblem, Where, did_you_mean, read_yaml
 from .spec import OS_NAMES, SCHEMA_ID, Declarations, EntityKind, Root, TemplateDef
 
-SECTIONS = ("schema", "include", "roots", "keys", "entities", "templates")
+SECTIONS = ("schema", "include", "readings", "roots", "keys", "entities", "templates")
 COMMON_KEY_OPTIONS = ("type", "alias", "default", "description")
 KEY_OPTIONS: dict[KeyType, tuple[str, ...]] = {
-    KeyType.STR: (*COMMON_KEY_OPTIONS, "pattern", "choices", "case"),
+    KeyType.STR: (*COMMON_KEY_OPTIONS, "pattern", "chars", "choices", "case"),
     KeyType.INT: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max"),
     KeyType.FRAME: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max", "notations"),
     KeyType.UDIM: (*COMMON_KEY_OPTIONS, "notations"),
 }
-TEMPLATE_OPTIONS = ("path", "root", "entity", "priority", "description")
+TEMPLATE_OPTIONS = ("path", "root", "entity", "priority", "description", "readings")
 ENTITY_OPTIONS = ("keys", "parent", "parents")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -73,8 +74,31 @@ class _Reader:
         for name, reader in readers:
             if name in sections:
                 reader(sections[name][1])
+        if "readings" in sections:
+            self._set_rule(sections["readings"][1])
         if "include" in sections:
             self._includes(path, sections["include"][1], seen)
+
+    def _set_rule(self, node: Located) -> None:
+        rule = self._rule(node, "readings")
+        if rule is None:
+            return
+        earlier = self.decl.readings_where
+        if earlier is not None and self.decl.readings is not rule:
+            self.problem(node.where, "readings", f"the set's rule is already {self.decl.readings.value!r} "  # type: ignore[union-attr]
+                         f"(at {earlier})", "declare it once, or per template", code="duplicate-name")
+            return
+        self.decl.readings, self.decl.readings_where = rule, node.where
+
+    def _rule(self, node: Located, full: str) -> ReadingRule | None:
+        """A reading rule (``refuse``, ``longest-first``, ``shortest-first``), or None after reporting why not."""
+        names = [rule.value for rule in ReadingRule]
+        try:
+            return ReadingRule(node.value)
+        except ValueError:
+            hint = did_you_mean(str(node.value), names) or f"one of {', '.join(names)}"
+            self.problem(node.where, full, f"unknown reading rule {node.value!r}", hint)
+            return None
 
     def _includes(self, path: Path, node: Located, seen: set[Path]) -> None:
         items = node.value if isinstance(node.value, list) else [node]
@@ -161,6 +185,10 @@ class _Reader:
                 ok = False
             elif option != "type":
                 kwargs[option] = converted
+        if "chars" in kwargs and "pattern" in kwargs:
+            self.problem(values["chars"].where, f"{path}.chars", "a key takes chars or a pattern, not both",
+                         "keep one of them")
+            ok = False
         if not ok:
             return None
         alias = kwargs.pop("alias", None)
@@ -191,6 +219,8 @@ class _Reader:
             return str(node.value)
         if option == "notations":
             return self._notations_option(full, key_type, node)
+        if option == "chars":
+            return self._chars_option(full, node)
         check = _SCALAR_OPTIONS.get(option)
         if check is None:
             return node.value
@@ -218,6 +248,13 @@ class _Reader:
             self.problem(node.where, full, "a key pattern must not contain capturing groups", "use (?:...) instead")
             return _INVALID
         return value
+
+    def _chars_option(self, full: str, node: Located) -> Any:
+        if node.value in CHARS_REGEX:
+            return node.value
+        hint = did_you_mean(str(node.value), CHARS_REGEX) or f"one of {', '.join(CHARS_REGEX)}"
+        self.problem(node.where, full, f"unknown character set {node.value!r}", hint)
+        return _INVALID
 
     def _notations_option(self, full: str, key_type: KeyType, node: Located) -> Any:
         allowed = UDIM_NOTATIONS if key_type is KeyType.UDIM else FRAME_NOTATIONS
@@ -326,6 +363,7 @@ class _Reader:
         if isinstance(priority, bool) or not isinstance(priority, int):
             self.problem(extra["priority"].where, f"{path}.priority", "must be an integer")
             priority = 0
+        rule = self._rule(options["readings"][1], f"{path}.readings") if "readings" in options else None
         return TemplateDef(
             name=name,
             root=str(extra["root"].value) if "root" in extra else "",
@@ -335,6 +373,7 @@ class _Reader:
             entity=str(extra["entity"].value) if "entity" in extra else None,
             priority=priority,
             description=str(extra["description"].value) if "description" in extra else "",
+            rule=rule,
         )
 
 

@@ -10,13 +10,14 @@ drift. A reference's path is :func:`.references.resolve_reference`; its
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import ResolveError
 from .compiled import CompiledTemplate
-from .templateset import Match, TemplateSet
+from .readings import differing_text
+from .placing import place
+from .templateset import Match, TemplateSet, join_root
 
 NO_ROOT = "is under no root"
 NO_TEMPLATE = "matches no template"
@@ -26,10 +27,12 @@ AMBIGUOUS = "matches several templates of equal priority"
 @dataclass(frozen=True, slots=True)
 class PathResolution:
     """A path as the template set reads it. ``match`` is None when no template matches; a match whose
-    ``ambiguous`` is true names the tied templates in ``candidates`` (``templates check`` rules it out)."""
+    ``ambiguous`` is true names the tied templates in ``candidates``, or the one template that reads
+    the path two ways with both ``readings`` (``templates check`` rules both out)."""
 
     input: str
-    #: The absolute path matched (a relative input is taken from the current folder).
+    #: The absolute path on this machine (a relative input is taken from the current folder; a path
+    #: written for another OS is given as this machine's path of the same file).
     path: str
     #: The root the path is under (or is), None when under none.
     root: str | None
@@ -43,31 +46,30 @@ class PathResolution:
     def reason(self) -> str | None:
         """Why the path names no template: under no root, matching none, or matching several; None if matched."""
         if self.match is not None:
+            if self.match.readings:
+                first, second = self.match.readings[:2]
+                return f"reads two ways under template {self.match.candidates[0]!r}: {differing_text(first, second)}"
             return AMBIGUOUS if self.match.ambiguous else None
         return NO_TEMPLATE if self.root is not None else NO_ROOT
 
 
 def resolve_path(template_set: TemplateSet, path: str) -> PathResolution:
-    """Match ``path`` (absolute, or relative to the current folder) on this machine."""
-    absolute = os.path.abspath(path)
-    if absolute.startswith("//") and template_set.os_name != "windows":
-        absolute = "/" + absolute.lstrip("/")  # POSIX leaves a leading '//' alone; Linux and macOS read it as '/'
-    found = template_set.match(absolute)
-    if found is not None:
-        return PathResolution(path, absolute, found.root, found)
-    return PathResolution(path, absolute, _root_of(template_set, absolute), None)
+    """Match ``path``, written for any OS (absolute, or relative to the current folder; see :mod:`.placing`).
 
-
-def _root_of(template_set: TemplateSet, absolute: str) -> str | None:
-    """The root ``absolute`` is under or is; None when none (or when a root has no path on this OS),
-    as ``reconcile.targets.split_folder`` decides it for folder arguments."""
-    split = template_set.split_path(absolute)
-    if split is not None:
-        return split[0]
-    try:
-        return next((name for name in template_set.roots if template_set.root_path(name) == absolute), None)
-    except ResolveError:
-        return None
+    The resolution's ``path`` is the file's path on this machine: a Windows
+    path read on Linux is answered with the Linux path of the same file.
+    """
+    placed = place(template_set, path)
+    if placed.root is None or placed.relative is None:
+        return PathResolution(path, placed.normal, None, None)
+    found = template_set.match_relative(placed.root, placed.relative) if placed.relative else None
+    here = placed.normal
+    if placed.foreign:
+        try:
+            here = join_root(template_set.root_path(placed.root), placed.relative, template_set.os_name)
+        except ResolveError:  # the root has no path on this machine's OS: the path stays as given
+            pass
+    return PathResolution(path, here, placed.root, found)
 
 
 @dataclass(frozen=True, slots=True)

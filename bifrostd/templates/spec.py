@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from .keys import Key
 from .pattern import Token
+from .readings import ReadingRule
 from .source import Where
 
 #: Operating systems a root can give a path for, and sys.platform prefixes.
@@ -53,6 +54,8 @@ class TemplateDef:
     entity: str | None = None
     priority: int = 0
     description: str = ""
+    #: What to do with a path it reads two ways (None: the set's rule, by default refuse it).
+    rule: ReadingRule | None = None
 
 
 #: Entity kinds used when a template set does not declare its own.
@@ -78,6 +81,9 @@ class Declarations:
     keys: dict[str, Key] = field(default_factory=dict)
     entities: dict[str, EntityKind] = field(default_factory=dict)
     templates: dict[str, TemplateDef] = field(default_factory=dict)
+    #: The set's ``readings:`` rule, and where it was declared (None: refuse paths with two readings).
+    readings: ReadingRule | None = None
+    readings_where: Where | None = None
     #: Keys declared with errors (already reported): templates using them are not compiled.
     invalid_keys: set[str] = field(default_factory=set)
     #: Files that could not be read as a mapping of sections (already reported). What they declare is

@@ -20,6 +20,7 @@ from .entities import Entity, deepest_entity, derive_entity
 from .keys import Key
 from .loader import read_declarations
 from .pattern import KeyRef, Optional, ReferenceCycle, Text, TemplateRef, Token, expand, walk_tokens
+from .readings import ReadingRule, TwoWays
 from .dispatch import RootIndex, build_root_index
 from .shape import Shape, template_shape
 from .source import SourceProblem, Where, did_you_mean
@@ -48,6 +49,8 @@ class Match:
 
     #: Names of the tied templates of an ambiguous match (see AmbiguousMatch).
     candidates: tuple[str, ...] = ()
+    #: The readings of a path one template reads two ways (candidates then names that template).
+    readings: tuple[dict[str, Any], ...] = ()
     _entity: Entity | None  # a slot, unset until first asked for
 
     def __init__(self, root: str, relative: str, template: CompiledTemplate | None, fields: dict[str, Any],
@@ -81,13 +84,16 @@ class Match:
 
 
 class AmbiguousMatch(Match):
-    """A path that several templates of equal priority match: ``template`` is None."""
+    """A path that several templates of equal priority match, or that one template reads two ways
+    (``readings`` then holds both): ``template`` is None."""
 
-    __slots__ = ("candidates",)
+    __slots__ = ("candidates", "readings")
 
-    def __init__(self, root: str, relative: str, fields: dict[str, Any], candidates: tuple[str, ...]) -> None:
+    def __init__(self, root: str, relative: str, fields: dict[str, Any], candidates: tuple[str, ...],
+                 readings: tuple[dict[str, Any], ...] = ()) -> None:
         super().__init__(root, relative, None, fields)
         self.candidates = candidates
+        self.readings = readings
 
 
 @dataclass(slots=True)
@@ -131,7 +137,10 @@ class TemplateSet:
             raise ResolveError(f"unknown root {root!r} (roots: {', '.join(self.roots)})") from None
         if os_name not in paths:
             raise ResolveError(f"root {root!r} has no path for {os_name}")
-        return paths[os_name].rstrip("/\\") or "/"
+        path = paths[os_name].rstrip("/\\")
+        if os_name == "windows" and len(path) == 2 and path[1] == ":":
+            return path + "\\"  # a drive's root: 'B:' alone names the drive's current folder
+        return path or "/"
 
     def split_path(self, path: str) -> tuple[str, str] | None:
         """(root name, root-relative POSIX path) for an absolute path, or None if under no root."""
@@ -165,7 +174,11 @@ class TemplateSet:
                 candidates = index.candidates(relative)
                 if len(candidates) == 1:
                     fields = candidates[0].parser(relative)
-                    return None if fields is None else Match(name, relative, candidates[0], fields, self)
+                    if fields is None:
+                        return None
+                    if fields.__class__ is TwoWays:
+                        return _two_ways(name, relative, candidates[0], fields)
+                    return Match(name, relative, candidates[0], fields, self)
                 return self._decide(name, relative, candidates)
         return None
 
@@ -204,7 +217,9 @@ class TemplateSet:
         if best is None or best_fields is None:
             return None
         if tied:
-            return AmbiguousMatch(root, relative, best_fields, (best.name, *tied))
+            return AmbiguousMatch(root, relative, dict(best_fields), (best.name, *tied))
+        if isinstance(best_fields, TwoWays):
+            return _two_ways(root, relative, best, best_fields)
         return Match(root, relative, best, best_fields, self)
 
     def entity_of(self, template: CompiledTemplate, fields: dict[str, Any]) -> Entity | None:
@@ -257,6 +272,10 @@ class TemplateSet:
         if template is not None:
             by_field.update({key.field: [key] for key in template.keys.values()})
         return {name: _typed(by_field[name], text) if name in by_field else text for name, text in fields.items()}
+
+
+def _two_ways(root: str, relative: str, template: CompiledTemplate, fields: TwoWays) -> AmbiguousMatch:
+    return AmbiguousMatch(root, relative, dict(fields), (template.name,), fields.readings)
 
 
 def _typed(keys: list[Key], text: Any) -> Any:
@@ -352,6 +371,7 @@ class _Build:
         return compile_template(
             template.name, root, template.pattern, tokens, self.decl.keys,
             entity=template.entity, priority=template.priority, description=template.description, where=template.where,
+            rule=template.rule or self.decl.readings or ReadingRule.REFUSE,
         )
 
     def _check_references(self, template: TemplateDef, path: str) -> bool:
