@@ -32,9 +32,10 @@ from collections import deque
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from .compiled import PATTERN_FLAGS, CompiledTemplate, provably_safe
+from ..errors import FieldValueError
+from .compiled import PATTERN_FLAGS, CompiledTemplate, key_refs, provably_safe
 from .keys import KeyType, unsafe_reason
 from .pattern import KeyRef, Optional, Text, Token
 from .shape import Shape
@@ -296,15 +297,23 @@ def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None =
     """Every template with a path that splits into fields two ways (see :mod:`.ambiguity`), unless the
     template declares a reading rule that picks one (``readings: longest-first``)."""
     from .ambiguity import find_two_readings, readings_text, tagged_regex
-    from .readings import ReadingRule, pieces, piece_proven
+    from .readings import ReadingRule, differing_text, pieces, piece_proven
 
     proofs = ProofCache() if proofs is None else proofs
     problems = []
     for template in template_set.templates.values():
         if template.single_reading or template.rule is not ReadingRule.REFUSE:
             continue
+        witness = two_readings_by_example(template)
+        if witness is not None:
+            path, first, second = witness
+            problems.append(SourceProblem(
+                template.where, f"templates.{template.name}",
+                f"a path has two readings: {path!r} reads {differing_text(first, second)}", _TWO_READINGS_HINT,
+                code="ambiguous"))
+            continue
         for piece in pieces(template.tokens, template.keys):
-            if piece_proven(piece.tokens, template.keys):
+            if piece_proven(piece, template.keys):
                 continue
             fsm = proofs.fsm(tagged_regex(piece, template.keys))
             found = None if isinstance(fsm, Exception) else find_two_readings(piece.fields, fsm, _symbol_chars(fsm))
@@ -314,13 +323,73 @@ def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None =
             problems.append(SourceProblem(
                 template.where, f"templates.{template.name}",
                 f"a path has two readings: {_whole_example(template, piece.index, found.example, proofs)!r} {verb} "
-                f"{readings_text(found)}",
-                "make adjacent keys unable to share text (a pattern without the separator, or choices), "
-                "or declare which reading wins: 'readings: longest-first' or 'shortest-first'",
-                code="ambiguous",
+                f"{readings_text(found)}", _TWO_READINGS_HINT, code="ambiguous",
             ))
             break
     return problems
+
+
+_TWO_READINGS_HINT = ("make adjacent keys unable to share text (a pattern without the separator, or choices), "
+                      "or declare which reading wins: 'readings: longest-first' or 'shortest-first'")
+#: At most this many paths are tried for an example of two readings before the automata are built.
+_MAX_EXAMPLES = 256
+
+
+def two_readings_by_example(template: CompiledTemplate) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """A path of ``template`` with two readings, found by trying small values, or None if none was found.
+
+    Each key gets a few values: its choices, or a digit for numbers, or for
+    a string key a letter and, for each static character of the template
+    that the key may hold, two letters joined by it (``a_a``). Most real
+    ambiguities (``{a}_{b}`` with keys that hold ``_``) show in the first few
+    tries, without building an automaton. None proves nothing.
+    """
+    from itertools import islice, product
+
+    from .readings import may_hold
+
+    static = sorted({c for t in _texts(template.tokens) for c in t if c != "/"})
+    names = list(dict.fromkeys(t.name for t in key_refs(template.tokens)))
+    values = [_samples(template.keys[name], static, may_hold) for name in names]
+    for combination in islice(product(*values), _MAX_EXAMPLES):
+        fields = {template.keys[name].field: value for name, value in zip(names, combination)}
+        for relative in _renderings(template, fields):
+            found = template.readings(relative, limit=2)
+            if len(found) == 2:
+                return relative, found[0], found[1]
+    return None
+
+
+def _samples(key: Any, static: list[str], may_hold: Any) -> list[Any]:
+    if key.choices:
+        return list(key.choices[:3])
+    if key.type is not KeyType.STR:
+        return [1001 if key.type in (KeyType.FRAME, KeyType.UDIM) else 1]
+    regex = key.regex(proof=True)
+    joined = [f"a{c}a" for c in static if c.isascii() and not c.isalnum() and may_hold(regex, c)]
+    return ["a", *joined][:4]
+
+
+def _renderings(template: CompiledTemplate, fields: dict[str, Any]) -> list[str]:
+    """The paths ``fields`` give ``template``, with its optional parts and without (values it refuses skipped)."""
+    optional_only = {template.keys[r.name].field for t in template.tokens if isinstance(t, Optional)
+                     for r in key_refs(t.parts)} - {template.keys[t.name].field for t in template.tokens
+                                                    if isinstance(t, KeyRef)}
+    out = []
+    for given in (fields, {k: v for k, v in fields.items() if k not in optional_only}):
+        try:
+            out.append("".join(template._render(template.tokens, given, False, {})))
+        except (FieldValueError, ValueError):
+            continue
+    return list(dict.fromkeys(out))
+
+
+def _texts(tokens: tuple[Token, ...]) -> Iterator[str]:
+    for token in tokens:
+        if isinstance(token, Text):
+            yield token.text
+        elif isinstance(token, Optional):
+            yield from _texts(token.parts)
 
 
 def _whole_example(template: CompiledTemplate, index: int, segment: str, proofs: ProofCache) -> str:

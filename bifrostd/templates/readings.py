@@ -26,7 +26,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any, Callable, Iterator
 
-from .keys import Key
+from .keys import Key, KeyType
 from .pattern import KeyRef, Optional, Text, Token
 
 __all__ = ["Piece", "ReadingRule", "TwoWays", "differing_text", "may_hold", "one_reading_by_separators",
@@ -71,6 +71,9 @@ class Piece:
     index: int  # the segment's index, or -1 for the whole template
     tokens: tuple[Token, ...]
     fields: tuple[str, ...]  # the field of each key occurrence, in order
+    #: Fields an earlier segment always holds (outside optional parts): their values are known once
+    #: that segment is read, as a repeated key must repeat its value.
+    pinned: frozenset[str] = frozenset()
 
 
 def pieces(tokens: tuple[Token, ...], keys: dict[str, Key]) -> list[Piece]:
@@ -78,7 +81,11 @@ def pieces(tokens: tuple[Token, ...], keys: dict[str, Key]) -> list[Piece]:
     split = segments(tokens)
     if split is None:
         return [Piece(-1, tokens, _fields(tokens, keys))]
-    out = [_piece(index, list(segment), keys) for index, segment in enumerate(split)]
+    out = []
+    pinned: frozenset[str] = frozenset()
+    for index, segment in enumerate(split):
+        out.append(_piece(index, list(segment), keys, pinned))
+        pinned |= {keys[t.name].field for t in segment if isinstance(t, KeyRef)}
     return [p for p in out if p.fields and (len(p.fields) > 1 or any(isinstance(t, Optional) for t in p.tokens))]
 
 
@@ -101,9 +108,9 @@ def segments(tokens: tuple[Token, ...]) -> list[tuple[Token, ...]] | None:
     return out
 
 
-def _piece(index: int, tokens: list[Token], keys: dict[str, Key]) -> Piece:
+def _piece(index: int, tokens: list[Token], keys: dict[str, Key], pinned: frozenset[str]) -> Piece:
     kept = tuple(t for t in tokens if not (isinstance(t, Text) and not t.text))
-    return Piece(index, kept, _fields(kept, keys))
+    return Piece(index, kept, _fields(kept, keys), pinned)
 
 
 def _fields(tokens: tuple[Token, ...], keys: dict[str, Key]) -> tuple[str, ...]:
@@ -134,15 +141,25 @@ def one_reading_proven(tokens: tuple[Token, ...], keys: dict[str, Key]) -> bool:
     path is read both with and without an optional part. False means "not
     proven", never "ambiguous".
     """
-    return all(piece_proven(piece.tokens, keys) for piece in pieces(tokens, keys))
+    return all(piece_proven(piece, keys) for piece in pieces(tokens, keys))
 
 
 _MAX_ALTERNATIVES = 64
 
 
-def piece_proven(tokens: tuple[Token, ...], keys: dict[str, Key]) -> bool:
+def piece_proven(piece: Piece, keys: dict[str, Key]) -> bool:
+    """True if it is proven that no text of ``piece`` reads two ways (see :func:`one_reading_proven`).
+
+    A piece without optional parts in which at most one field is not pinned
+    by an earlier segment reads one way: the pinned values are known, so
+    only one value is left to read (``{shot}/.../{shot}_{element}.exr``).
+    """
+    tokens = piece.tokens
+    if not any(isinstance(t, Optional) for t in tokens) and len(_free_fields(piece, keys)) <= 1:
+        return True
+    known = {keys[r.name].field for r in _refs(tokens)} - _free_fields(piece, keys)
     ways = _alternatives(tokens)
-    if len(ways) > _MAX_ALTERNATIVES or not all(one_reading_by_separators(way, keys) for way in ways):
+    if len(ways) > _MAX_ALTERNATIVES or not all(one_reading_by_separators(way, keys, known) for way in ways):
         return False
     if len(ways) == 1:
         return True
@@ -151,6 +168,13 @@ def piece_proven(tokens: tuple[Token, ...], keys: dict[str, Key]) -> bool:
     counted = [c for c in sorted(set(text)) if not any(may_hold(regex, c) for regex in regexes)]
     counts = [tuple(_all_text(way).count(c) for c in counted) for way in ways]
     return len(set(counts)) == len(counts)
+
+
+def _free_fields(piece: Piece, keys: dict[str, Key]) -> set[str]:
+    """The fields of ``piece`` whose text is not known from an earlier segment. Only a string's text is
+    its value: a number pinned as 3 may read as ``3`` or ``003`` where its padding is loose."""
+    return {keys[ref.name].field for ref in _refs(piece.tokens)
+            if keys[ref.name].field not in piece.pinned or keys[ref.name].type is not KeyType.STR}
 
 
 def _alternatives(tokens: tuple[Token, ...]) -> list[tuple[Token, ...]]:
@@ -177,24 +201,46 @@ def _joined(tokens: list[Token]) -> tuple[Token, ...]:
     return tuple(out)
 
 
-def one_reading_by_separators(tokens: tuple[Token, ...], keys: dict[str, Key]) -> bool:
-    """True if every key of ``tokens`` but the last is followed by static text whose first character
-    it can't hold, so that each key ends at the first such character after its start and a path
-    splits one way only. An optional part makes this False (see :func:`one_reading_proven`).
+def one_reading_by_separators(tokens: tuple[Token, ...], keys: dict[str, Key],
+                              known: frozenset[str] | set[str] = frozenset()) -> bool:
+    """True if the keys of ``tokens`` split a path one way only because of the static text around them.
 
-    Most file names (``{shot}_{task}_v{version}.{frame}.exr``) are proven this
-    way. False means "not proven", never "ambiguous".
+    A key followed by static text whose first character it can't hold ends
+    at the first such character after its start: read from the left, its
+    value is fixed. A key preceded by static text whose last character it
+    can't hold starts just after the last such character before its end:
+    read from the right, its value is fixed. If the keys before some key are
+    all fixed from the left and the keys after it all fixed from the right,
+    that key takes what is left between them, and the path splits one way:
+    ``{shot}_{task}_v{version}.{frame}.exr`` (every key fixed from the left),
+    or ``{asset}_{name}_{output}_v{version}`` with an asset name that may hold
+    ``_`` but a name and output that can't (fixed from the right). An
+    optional part makes this False (see :func:`one_reading_proven`). A key whose field is ``known``
+    (its text read from an earlier segment) is fixed from both sides.
+
+    False means "not proven", never "ambiguous".
     """
     if not all(isinstance(t, (KeyRef, Text)) for t in tokens):
         return False
-    for token, following in zip(tokens, tokens[1:]):
-        if isinstance(token, KeyRef):
-            if not (isinstance(following, Text) and following.text):
-                return False
-            first = following.text[0]
-            if first != "/" and may_hold(keys[token.name].regex(token.padding, proof=True), first):
-                return False
-    return True
+    refs = [index for index, token in enumerate(tokens) if isinstance(token, KeyRef)]
+    if not refs:
+        return True
+    pinned = [keys[tokens[index].name].field in known for index in refs]  # type: ignore[union-attr]
+    from_left = [p or _fixed(tokens, keys, index, +1) for p, index in zip(pinned, refs)]
+    from_right = [p or _fixed(tokens, keys, index, -1) for p, index in zip(pinned, refs)]
+    return any(all(from_left[:middle]) and all(from_right[middle + 1:]) for middle in range(len(refs)))
+
+
+def _fixed(tokens: tuple[Token, ...], keys: dict[str, Key], index: int, step: int) -> bool:
+    """Whether the key at ``index`` is bounded on the ``step`` side (+1: after it) by static text
+    whose nearest character it can't hold."""
+    neighbour = tokens[index + step] if 0 <= index + step < len(tokens) else None
+    if not (isinstance(neighbour, Text) and neighbour.text):
+        return False
+    char = neighbour.text[0] if step > 0 else neighbour.text[-1]
+    token = tokens[index]
+    assert isinstance(token, KeyRef)
+    return char == "/" or not may_hold(keys[token.name].regex(token.padding, proof=True), char)
 
 
 @lru_cache(maxsize=4096)
