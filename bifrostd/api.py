@@ -30,7 +30,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
 from .authored import Authored, FrameRange, Link
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .catalog import Catalog
     from .catalog.queries import EntityInfo, FileRow, SequenceInfo
     from .config import Config
+    from .production.create import CreateReport
     from .resolver import LatestQuery
     from .templates import TemplateSet
     from .templates import Entity as TemplateEntity
@@ -366,6 +367,30 @@ class Studio:
 
         with self._reading() as catalog:
             return self._catalogued(find_entity(catalog, self._set, reference))
+
+    def create(self, *references: str, description: str | None = None, frames: str | None = None,
+               handles: str | None = None, tags: Sequence[str] = (), rows: str | _os.PathLike[str] | None = None,
+               dry_run: bool = False) -> CreateReport:
+        """Make entities: for each ``bifrost:///`` reference (and each row of a CSV or JSON file ``rows``), the
+        folders the templates fix for it and its sidecar, with the authored values given.
+
+        Everything is planned first: a value its key refuses raises
+        FieldValueError (naming the key and its rule) before anything is
+        made. Existing folders are left alone. With ``dry_run`` nothing is
+        made and the report holds the plans. A failure part way (CreateRefused)
+        takes back what this call made. The catalog follows at once when no
+        daemon holds it (a running daemon's watcher records it). See
+        ``bifrostd.templates.skeleton`` for which folders an entity has.
+        """
+        from .production.create import Values, create_entities
+        from .production.rows import frame_range, read_rows, request_of
+
+        range_ = frame_range(frames, handles) if frames is not None else None
+        given = Values(description, range_, tuple(tags))
+        requests = [(reference, given) for reference in references]
+        if rows is not None:
+            requests += [request_of(self._set, where, row) for where, row in read_rows(Path(rows))]
+        return create_entities(self._set, self._config.catalog_path, requests, dry_run=dry_run)
 
     def authored(self, reference: str) -> Authored:
         """What people authored about the entity ``reference`` names: its sidecar as it is in the tree.

@@ -38,8 +38,10 @@ or a mirror run are *findings* in a result, not exceptions.
     ├── PackageMissing (16) *             a Python package a feature needs is not installed
     ├── AuthoredError (18)                authored data (sidecars) could not be read or written
     │   └── SidecarBroken (18)            a sidecar fails its schema; nothing was written
-    └── MigrationError (20)               a migration of the tree cannot start or go on
-        └── MigrationPending (20)         an unfinished migration's journal: --resume or --rollback
+    ├── MigrationError (20)               a migration of the tree cannot start or go on
+    │   └── MigrationPending (20)         an unfinished migration's journal: --resume or --rollback
+    └── ProductionError (21)              a production command cannot do what it planned
+        └── CreateRefused (21)            create: an unknown group, a missing root folder, a symlink in the way
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
@@ -256,6 +258,16 @@ class MigrationError(BifrostError):
 
 class MigrationPending(MigrationError):
     """A migration of the tree was interrupted ({journal}: {moves} moves, {command}). Finish it with 'bifrostctl templates migrate --resume', or undo it with 'bifrostctl templates migrate --rollback', before anything else moves the tree."""
+
+
+class ProductionError(BifrostError):
+    """{}"""
+
+    exit_code = 21
+
+
+class CreateRefused(ProductionError):
+    """{}"""
 
 
 def _rebuild(cls: type[BifrostError], args: tuple[Any, ...], fields: dict[str, Any]) -> BifrostError:

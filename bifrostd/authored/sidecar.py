@@ -65,17 +65,19 @@ def sidecar_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # closing releases the flock
 
 
-def update_sidecar(folder: str | os.PathLike[str], change: Callable[[Authored], Authored]) -> Authored:
+def update_sidecar(folder: str | os.PathLike[str], change: Callable[[Authored], Authored], *,
+                   ensure: bool = False) -> Authored:
     """Apply ``change`` to the entity's authored data under the lock and write it; return what was written.
 
     ``change`` sees the data as it is on disk at that moment (another
-    writer's change included). An unchanged result writes nothing.
+    writer's change included). An unchanged result writes nothing, unless
+    ``ensure`` and there is no sidecar yet (``create`` marks every entity it makes).
     """
     with sidecar_lock(folder):
         current = read_sidecar(folder)
         if current.data is None:
             raise SidecarBroken(str(Path(folder) / SIDECAR_NAME), list(current.problems))
         updated = change(current.data)
-        if updated != current.data:
+        if updated != current.data or (ensure and not (Path(folder) / SIDECAR_NAME).exists()):
             write_atomic(Path(folder) / SIDECAR_NAME, render_sidecar(updated).encode("utf-8"))
         return updated

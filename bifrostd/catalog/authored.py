@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from ..authored import Authored, SidecarRead, parse_sidecar, render_sidecar
+from ..model import EntityRow
 from .connection import transaction
+from .entities import EntityIds
 from .folders import FolderIds
 
 __all__ = ["AuthoredRow", "authored_row", "broken_sidecars", "index_sidecar"]
@@ -43,13 +45,17 @@ ON CONFLICT (folder_id) DO UPDATE SET
 """
 
 
-def index_sidecar(conn: sqlite3.Connection, root: str, folder: str, read: SidecarRead, now_ns: int) -> None:
-    """Record ``read`` for the sidecar of ``folder``: good data replaces, a broken read keeps the last good."""
+def index_sidecar(conn: sqlite3.Connection, root: str, folder: str, read: SidecarRead, now_ns: int,
+                  entity: Sequence[EntityRow] = ()) -> None:
+    """Record ``read`` for the sidecar of ``folder``: good data replaces, a broken read keeps the last good.
+    ``entity``: the rows of the entity whose folder it is, parents first, made if missing."""
     data = render_sidecar(read.data) if read.data is not None and read.ok else None
     problems = json.dumps([p.to_json() for p in read.problems]) if read.problems else None
     with transaction(conn):
         folder_id = FolderIds(conn).ensure(root, folder)
         conn.execute(_UPSERT, (folder_id, data, problems, now_ns))
+        if entity:
+            EntityIds(conn).ensure(entity, now_ns)
 
 
 _SELECT = """

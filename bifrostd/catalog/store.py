@@ -21,7 +21,7 @@ from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVa
 
 from ..authored import SidecarRead
 from ..errors import CatalogCorrupt, CatalogError
-from ..model import FileRecord, Plan
+from ..model import EntityRow, FileRecord, Plan
 from ..model import CatalogView, KnownFile, WalkScope
 from . import queries, scans
 from .authored import AuthoredRow, authored_row, broken_sidecars, index_sidecar
@@ -218,10 +218,14 @@ class Catalog:
 
     # -- authored data (sidecars) ---------------------------------------------------
     @_guarded
-    def index_sidecar(self, root: str, folder: str, read: SidecarRead) -> None:
-        """Record the sidecar of ``folder`` as read: good data replaces, a broken read keeps the last good."""
+    def index_sidecar(self, root: str, folder: str, read: SidecarRead, entity: Sequence[EntityRow] = ()) -> None:
+        """Record the sidecar of ``folder`` as read: good data replaces, a broken read keeps the last good.
+
+        ``entity`` is the chain of rows (parents first) of the entity whose folder it is: the entity is
+        catalogued with the sidecar, so one made by ``bifrostctl create`` is known before it has files.
+        """
         self._require_writer()
-        index_sidecar(self._conn, root, folder, read, self.clock())
+        index_sidecar(self._conn, root, folder, read, self.clock(), entity)
 
     @_guarded
     def authored(self, root: str, folder: str) -> AuthoredRow | None:

@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
            "List the entities under an entity (a bifrost:/// reference), or the files under a folder."),
     "versions": ("entity_cmds:versions",
                  "The versions at or below an entity (a task, shot or asset), with files, frame ranges and gaps."),
+    "create": ("production_cmds:create",
+               "Create entities: the folders the templates give each one (its skeleton), and its sidecar."),
     "show": ("entity_cmds:show", "One entity: its fields, what it holds, and what people authored about it (its sidecar)."),
     "mirror": ("mirror_cmds:mirror", "Mirror catalogued files to buckets, check the buckets, and restore from them."),
     "daemon": ("daemon_cmds:daemon",

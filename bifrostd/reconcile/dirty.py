@@ -174,11 +174,12 @@ def _settled_dirs(dirs: Iterable[DirState], unsettled: set[str]) -> tuple[DirSta
 def apply_dirty(catalog: Catalog, template_set: TemplateSet, root: str, dirty: Sequence[Dirty], *, settle_ns: int,
                 classifier: Classifier | None = None, hash_files: bool = True, workers: int = 2,
                 hasher: Callable[..., list[Any]] | None = None, now_ns: Callable[[], int] = time.time_ns,
-                rehash: bool = False) -> BatchReport:
+                rehash: bool = False, source: str = "watch") -> BatchReport:
     """Observe, hash, plan and apply one root's dirty paths in one batch of transactions.
 
     ``rehash`` (a scrub) reads every file again whatever its size and mtime
     say, and reports content that changed behind an unchanged signature.
+    ``source`` names who saw the change in the log (the watcher, or a command such as ``create``).
     """
     batch = observe_dirty(root, template_set.root_path(root), dirty, settle_ns=settle_ns, now_ns=now_ns)
     pipeline = Pipeline(template_set, hasher=hasher or default_hasher, workers=workers, hash_files=hash_files,
@@ -187,7 +188,7 @@ def apply_dirty(catalog: Catalog, template_set: TemplateSet, root: str, dirty: S
     done = pipeline.run(batch, catalog)
     the_plan = done.plan
     if not the_plan.empty or the_plan.dirs or the_plan.dirs_gone:
-        pipeline.apply(catalog, the_plan, source="watch")
+        pipeline.apply(catalog, the_plan, source=source)
     index_sidecars(catalog, template_set, done.walked.observations.files)
     return BatchReport(root, len(dirty), len(the_plan.actions), done.walked.young, the_plan.findings,
                        summary(the_plan))

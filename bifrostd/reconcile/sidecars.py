@@ -31,9 +31,15 @@ def sidecar_folders(files: Iterable[FileState]) -> list[tuple[str, str]]:
 
 
 def index_sidecars(catalog: Catalog, template_set: TemplateSet, files: Iterable[FileState]) -> int:
-    """Read and index every observed sidecar; returns how many were indexed."""
+    """Read and index every observed sidecar, with the entity whose folder holds it; returns how many."""
+    from .plan import Classifier
+
     folders = sidecar_folders(files)
+    classifier = Classifier(template_set) if folders else None
     for root, folder in folders:
         base = template_set.root_path(root).rstrip("/")
-        catalog.index_sidecar(root, folder, read_sidecar(f"{base}/{folder}" if folder else base))
+        found = template_set.match_relative(root, folder) if folder else None
+        entity = found.entity if found is not None and not found.ambiguous else None
+        rows = classifier.entity_rows(entity) if classifier is not None and entity is not None else ()
+        catalog.index_sidecar(root, folder, read_sidecar(f"{base}/{folder}" if folder else base), rows)
     return len(folders)

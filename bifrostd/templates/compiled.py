@@ -178,6 +178,11 @@ class CompiledTemplate:
     #: parsed path is checked for a second reading, and ``rule`` says what to do with one.
     single_reading: bool = True
     rule: ReadingRule = ReadingRule.REFUSE
+    #: Whether ``create`` makes the folders it fixes (see :mod:`.skeleton`), and the mode and group of
+    #: its own folder when it does.
+    skeleton: bool = True
+    mode: int | None = None
+    group: str | None = None
     #: Parses a root-relative path to its fields (None if it does not match).
     #: Matching calls it directly. The regex and parser are built on first use,
     #: so that resolving one path compiles only the templates it is tried against.
@@ -367,6 +372,9 @@ def compile_template(
     description: str = "",
     where: Any = None,
     rule: ReadingRule = ReadingRule.REFUSE,
+    skeleton: bool = True,
+    mode: int | None = None,
+    group: str | None = None,
 ) -> CompiledTemplate:
     """Compile expanded ``tokens`` (no references left; every key defined)."""
     builder = _Builder(keys)
@@ -393,6 +401,9 @@ def compile_template(
         simple=_simple_captures(builder.captures, tokens, keys),
         single_reading=one_reading_proven(tokens, keys),
         rule=rule,
+        skeleton=skeleton,
+        mode=mode,
+        group=group,
     )
 
 

@@ -27,9 +27,13 @@ KEY_OPTIONS: dict[KeyType, tuple[str, ...]] = {
     KeyType.FRAME: (*COMMON_KEY_OPTIONS, "padding", "strict", "min", "max", "notations"),
     KeyType.UDIM: (*COMMON_KEY_OPTIONS, "notations"),
 }
-TEMPLATE_OPTIONS = ("path", "root", "entity", "priority", "description", "readings")
+TEMPLATE_OPTIONS = ("path", "root", "entity", "priority", "description", "readings", "skeleton", "mode", "group")
 ENTITY_OPTIONS = ("keys", "parent", "parents")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: A folder mode: permission bits with setuid/setgid/sticky, e.g. '2775' or '0750'.
+_MODE = re.compile(r"[0-7]{3,4}\Z")
+#: A group name as POSIX tools accept it (no spaces, ':', '/' or leading '-').
+_NAME_OF_GROUP = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*\$?\Z")
 
 
 class _Reader:
@@ -364,6 +368,7 @@ class _Reader:
             self.problem(extra["priority"].where, f"{path}.priority", "must be an integer")
             priority = 0
         rule = self._rule(options["readings"][1], f"{path}.readings") if "readings" in options else None
+        folder = self._folder_options(path, options)
         return TemplateDef(
             name=name,
             root=str(extra["root"].value) if "root" in extra else "",
@@ -374,7 +379,32 @@ class _Reader:
             priority=priority,
             description=str(extra["description"].value) if "description" in extra else "",
             rule=rule,
+            **folder,
         )
+
+    def _folder_options(self, path: str, options: dict[str, tuple[Where, Located]]) -> dict[str, Any]:
+        """``skeleton``, ``mode`` and ``group`` of a template, valid ones only (the others reported)."""
+        out: dict[str, Any] = {}
+        if "skeleton" in options:
+            node = options["skeleton"][1]
+            if isinstance(node.value, bool):
+                out["skeleton"] = node.value
+            else:
+                self.problem(node.where, f"{path}.skeleton", "must be true or false")
+        if "mode" in options:
+            node = options["mode"][1]
+            if isinstance(node.value, str) and _MODE.match(node.value):
+                out["mode"] = int(node.value, 8)
+            else:
+                self.problem(node.where, f"{path}.mode", "a folder mode is octal digits in quotes, e.g. '2775'",
+                             "quote it: YAML reads 2775 as a decimal number and 02775 as octal")
+        if "group" in options:
+            node = options["group"][1]
+            if isinstance(node.value, str) and _NAME_OF_GROUP.match(node.value):
+                out["group"] = node.value
+            else:
+                self.problem(node.where, f"{path}.group", "a group is a group name, e.g. cg")
+        return out
 
 
 _INVALID = object()

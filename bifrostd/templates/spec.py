@@ -56,6 +56,10 @@ class TemplateDef:
     description: str = ""
     #: What to do with a path it reads two ways (None: the set's rule, by default refuse it).
     rule: ReadingRule | None = None
+    #: Folder skeleton: whether ``create`` makes its folders, and its own folder's mode and group.
+    skeleton: bool = True
+    mode: int | None = None
+    group: str | None = None
 
 
 #: Entity kinds used when a template set does not declare its own.

@@ -372,6 +372,7 @@ class _Build:
             template.name, root, template.pattern, tokens, self.decl.keys,
             entity=template.entity, priority=template.priority, description=template.description, where=template.where,
             rule=template.rule or self.decl.readings or ReadingRule.REFUSE,
+            skeleton=template.skeleton, mode=template.mode, group=template.group,
         )
 
     def _check_references(self, template: TemplateDef, path: str) -> bool:
