@@ -11,9 +11,15 @@ first (ordered by how often each template matches the generated paths).
 Bifrost and both references are timed in turn within each run, so a drift in
 the machine's speed moves all three alike.
 
-Three sets are measured: the default studio templates (``templates/``), a
-small 15-template set shaped like a studio that keeps its list short, and a
-synthetic set of 100+ templates shaped like a large studio configuration.
+Four sets are measured: the default studio templates (``templates/``), a
+small 15-template set shaped like a studio that keeps its list short, a
+synthetic set of 100+ templates shaped like a large studio configuration,
+and a ShotGrid Toolkit ``templates.yml`` of 130+ templates in tk-core's own
+syntax (applications × shots and assets × work, publish, snapshot and
+render areas, as tk-config-default2 lays them out) imported with
+``bifrostd.importers.tk`` as ``bifrostctl templates import tk`` does. For
+each set, ``templates check`` (the overlap and one-reading proofs) is timed
+too, median of three.
 
 Paths are matched in the generated (random) order by default, the worst case
 for anything shared between neighbours; ``--order walk`` sorts them as a walk
@@ -180,6 +186,66 @@ class FrequentFirst(RegexLoop):
         self.templates.sort(key=lambda entry: -counts[entry[0]])  # stable: ties keep the set's order
 
 
+# -- a ShotGrid Toolkit configuration, imported -----------------------------------------
+TK_APPS = [("maya", "ma"), ("nuke", "nk"), ("houdini", "hip"), ("photoshop", "psd"), ("max", "max"),
+           ("flame", "clip"), ("alias", "wire"), ("vred", "vpb"), ("mari", "mra"), ("hiero", "hrox"),
+           ("katana", "katana"), ("blender", "blend"), ("harmony", "xstage"), ("aftereffects", "aep"),
+           ("motionbuilder", "fbx"), ("substance", "spp")]
+
+
+def tk_style_config(folder: Path) -> Path:
+    """A tk-core ``templates.yml`` (and ``roots.yml``) of 16 applications × shot and asset × work, publish,
+    snapshot and render templates, plus the roots (134 templates), in tk-core's syntax."""
+    lines = ["keys:",
+             "    Sequence: {type: str, filter_by: alphanumeric}",
+             "    Shot: {type: str, filter_by: alphanumeric}",
+             "    Step: {type: str, filter_by: alphanumeric}",
+             "    sg_asset_type: {type: str, choices: [Character, Prop, Environment, Vehicle]}",
+             "    Asset: {type: str, filter_by: alphanumeric}",
+             "    name: {type: str, filter_by: alphanumeric}",
+             "    version: {type: int, format_spec: '03'}",
+             "    SEQ: {type: sequence, format_spec: '04'}",
+             "paths:",
+             "    shot_root: sequences/{Sequence}/{Shot}/{Step}",
+             "    asset_root: assets/{sg_asset_type}/{Asset}/{Step}",
+             ]
+    for app, ext in TK_APPS:
+        for scope, entity in (("shot", "Shot"), ("asset", "Asset")):
+            lines += [
+                f"    {app}_{scope}_work: '@{scope}_root/work/{app}/{{name}}.v{{version}}.{ext}'",
+                f"    {app}_{scope}_snapshot: '@{scope}_root/work/{app}/snapshots/{{name}}.v{{version}}.{ext}'",
+                f"    {app}_{scope}_publish: '@{scope}_root/publish/{app}/{{name}}.v{{version}}.{ext}'",
+                f"    {app}_{scope}_render: '@{scope}_root/work/images/{app}/{{{entity}}}_{{name}}_v{{version}}.{{SEQ}}.exr'",
+            ]
+    lines.append("strings: {}")
+    (folder / "core").mkdir(parents=True, exist_ok=True)
+    (folder / "core" / "templates.yml").write_text("\n".join(lines) + "\n")
+    (folder / "core" / "roots.yml").write_text(
+        "primary: {linux_path: /mnt/projects/tk, windows_path: 'P:\\tk', mac_path: /Volumes/projects/tk, default: true}\n")
+    return folder
+
+
+def imported_tk_set(folder: Path) -> Path:
+    """The TK-style configuration imported as a Bifrost set; the folder holding it."""
+    from bifrostd.importers.emit import write_set
+    from bifrostd.importers.tk import import_tk
+
+    result = import_tk(tk_style_config(folder / "tk"))
+    return write_set(folder / "imported", result.document, result.header).parent
+
+
+def check_seconds(location: Path, runs: int = 3) -> float:
+    """Median wall time of ``templates check`` on ``location`` (every proof from scratch)."""
+    from bifrostd.templates.check import check_template_set
+
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        check_template_set(location)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 # -- the synthetic sets ----------------------------------------------------------
 DEPARTMENTS = ["layout", "anim", "cfx", "fx", "light", "comp", "matte", "roto", "paint", "track",
                "model", "rig", "lookdev", "groom", "crowd", "previs", "edit", "sound", "plate", "review"]
@@ -308,20 +374,27 @@ def main() -> None:
     default_dir = REPO / "templates"
     if any(default_dir.glob("*.yaml")):
         rows.append(measure("default", load_template_set(default_dir), args.paths, args.runs, args.order))
+        rows[-1]["check_s"] = round(check_seconds(default_dir), 3)
     with tempfile.TemporaryDirectory() as folder:
         small = synthetic_set(Path(folder), SMALL_DEPARTMENTS, SMALL_KINDS, label="small")
         rows.append(measure("small", load_template_set(small), args.paths, args.runs, args.order,
                             junk=SMALL_JUNK, weigh=small_studio_weight))
+        rows[-1]["check_s"] = round(check_seconds(small), 3)
         large = synthetic_set(Path(folder))
         rows.append(measure("synthetic", load_template_set(large), args.paths, args.runs, args.order))
+        rows[-1]["check_s"] = round(check_seconds(large), 3)
+        tk = imported_tk_set(Path(folder))
+        rows.append(measure("tk-import", load_template_set(tk), args.paths, args.runs, args.order))
+        rows[-1]["check_s"] = round(check_seconds(tk), 3)
     print(f"median of {args.runs} runs, one core, {args.order} order")
     print(f"{'set':<10} {'templates':>9} {'paths':>8} {'junk':>6} {'bifrost/s':>11} {'loop/s':>9} {'frequent/s':>11} "
-          f"{'vs loop':>8} {'vs freq':>8} {'mismatch (ours/loop/freq)':>26}")
+          f"{'vs loop':>8} {'vs freq':>8} {'mismatch (ours/loop/freq)':>26} {'check s':>8}")
     for r in rows:
         print(f"{r['set']:<10} {r['templates']:>9} {r['paths']:>8} {r['junk']:>6} {r['bifrost_paths_per_s']:>11,} "
               f"{r['reference_paths_per_s']:>9,} {r['frequent_first_paths_per_s']:>11,} {r['speedup']:>7}x "
               f"{r['speedup_vs_frequent_first']:>7}x "
-              f"{r['bifrost_mismatches']:>14}/{r['reference_mismatches']}/{r['frequent_first_mismatches']}")
+              f"{r['bifrost_mismatches']:>14}/{r['reference_mismatches']}/{r['frequent_first_mismatches']}"
+              f" {r['check_s']:>8.2f}")
     print(json.dumps({"bench": "templates", "runs": args.runs, "order": args.order, "results": rows}))
 
 
