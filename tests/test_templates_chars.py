@@ -90,3 +90,16 @@ def test_alphanumeric_accepts_what_shotgrid_toolkit_accepts(text):
     except FieldValueError:
         accepted = False
     assert accepted == tk_accepts
+
+
+@given(st.text(alphabet="ab1_", min_size=1, max_size=8), st.text(alphabet="ab1_-. ", min_size=1, max_size=12),
+       st.integers(0, 1200), st.sampled_from(["work", "notes"]))
+def test_the_ascii_twin_reads_an_ascii_path_as_the_unicode_regex_does(template_set, asset, name, version, which):
+    """A template with a Unicode set is matched by an ASCII twin on ASCII paths: it must answer alike."""
+    from bifrostd.templates.compiled import PATTERN_FLAGS, _parse_with_captures, ascii_twin
+
+    template = template_set.templates[which]
+    assert ascii_twin(template.source) is not None  # the sets' twin exists, so it is what parse() used
+    relative = f"props/{asset}/{name}_v{version:03d}.ma" if which == "work" else f"props/{asset}/notes/{name}.txt"
+    unicode_regex = re.compile(template.source, PATTERN_FLAGS)
+    assert template.parse(relative) == _parse_with_captures(unicode_regex, template.captures, relative)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import FieldValueError
 from .fastparse import Parser, specialised_parser
-from .keys import Key, KeyType, unsafe_character, unsafe_reason, windows_name_problem
+from .keys import CHARS_ASCII_TWINS, Key, KeyType, unsafe_character, unsafe_reason, windows_name_problem
 from .pattern import KeyRef, Optional, Text, Token
 from .readings import ReadingRule, TwoWays, differing_text, one_reading_proven, readings
 
@@ -202,9 +202,13 @@ class CompiledTemplate:
 
     def _parse_first(self, relative: str) -> dict[str, Any] | None:
         regex = self.regex
+        twin = ascii_twin(self.source)
+        ascii_regex = re.compile(twin, PATTERN_FLAGS) if twin is not None else None
         parser: Parser
         if self.simple:
-            parser = specialised_parser(self.name, regex, *self.simple)
+            parser = specialised_parser(self.name, regex, *self.simple, ascii_regex=ascii_regex)
+        elif ascii_regex is not None:
+            parser = partial(_parse_either, ascii_regex, regex, self.captures)
         else:
             parser = partial(_parse_with_captures, regex, self.captures)
         if not self.single_reading:
@@ -317,6 +321,20 @@ def _parse_with_captures(regex: re.Pattern[str], captures: tuple[Capture, ...], 
     except ValueError:
         return None
     return fields
+
+
+def ascii_twin(source: str) -> str | None:
+    """``source`` with each Unicode-aware character set in its ASCII form (see keys.CHARS_ASCII_TWINS), or
+    None when it holds none: on an all-ASCII path both regexes match alike, the twin about twice as fast."""
+    twin = source
+    for unicode_set, ascii_set in CHARS_ASCII_TWINS.items():
+        twin = twin.replace(unicode_set, ascii_set)
+    return twin if twin != source else None
+
+
+def _parse_either(ascii_regex: re.Pattern[str], regex: re.Pattern[str], captures: tuple[Capture, ...],
+                  relative: str) -> dict[str, Any] | None:
+    return _parse_with_captures(ascii_regex if relative.isascii() else regex, captures, relative)
 
 
 def _parse_refusing_two(template: CompiledTemplate, parser: Parser, relative: str) -> dict[str, Any] | None:

@@ -34,16 +34,19 @@ Parser = Callable[[str], "dict[str, Any] | None"]
 
 
 def specialised_parser(name: str, regex: re.Pattern[str], fields: tuple[str, ...], integers: tuple[str, ...],
-                       numbers: tuple[str, ...], optional: tuple[str, ...]) -> Parser:
+                       numbers: tuple[str, ...], optional: tuple[str, ...], *,
+                       ascii_regex: re.Pattern[str] | None = None) -> Parser:
     """A parse function for ``regex`` whose groups fill ``fields`` in order.
 
     ``integers`` are always present and digits only; ``numbers`` become ints
     unless they are a frame notation (``####``, ``%04d``, ``$F4``, ``[1001-1100]``, ``1001-1100#``); ``optional`` fields are left out when their group
-    did not take part in the match.
+    did not take part in the match. ``ascii_regex``, when given, matches an all-ASCII path instead of
+    ``regex`` (the same groups; see ``compiled.ascii_twin``).
     """
     values = [f"v{i}" for i in range(len(fields))]
+    match = "(fullmatch_ascii if relative.isascii() else fullmatch)" if ascii_regex is not None else "fullmatch"
     lines = ["def parse(relative):",
-             "    found = fullmatch(relative)",
+             f"    found = {match}(relative)",
              "    if found is None:",
              "        return None"]
     if values:
@@ -67,7 +70,8 @@ def specialised_parser(name: str, regex: re.Pattern[str], fields: tuple[str, ...
     lines.append(f"    fields = {{{', '.join(leading)}}}")
     lines.extend(rest)
     lines.append("    return fields")
-    namespace: dict[str, Any] = {"fullmatch": regex.fullmatch}
+    namespace: dict[str, Any] = {"fullmatch": regex.fullmatch,
+                                 "fullmatch_ascii": (ascii_regex or regex).fullmatch}
     exec(compile("\n".join(lines), f"<parser of template {name}>", "exec"), namespace)
     parse: Parser = namespace["parse"]
     return parse

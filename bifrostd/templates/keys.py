@@ -43,6 +43,9 @@ CHARS_REGEX = {
     "alpha": r"(?u:[^\W_0-9]+)",
     "any": r"[^/\\:\x00-\x1f\x7f]+",
 }
+#: What each Unicode-aware set matches of ASCII text: a template regex holding one is compiled a second
+#: time with these in its place, for the (usual) all-ASCII path, which that regex matches twice as fast.
+CHARS_ASCII_TWINS = {CHARS_REGEX["alphanumeric"]: "[A-Za-z0-9]+", CHARS_REGEX["alpha"]: "[A-Za-z]+"}
 #: The same sets as the overlap and ambiguity proofs read them: the automata know ASCII characters one by
 #: one and every other character as one symbol, so a Unicode class becomes "its ASCII part, or any
 #: non-ASCII character" (a superset: a proof over it holds for the real set). The private-use block
