@@ -202,3 +202,22 @@ def _group(name):
         return grp.getgrnam(name).gr_gid
     except KeyError:
         return None
+
+
+def test_skeleton_check_drift_and_fix_hold_created_entities_to_their_skeleton(studio, capsys):
+    assert ctl(capsys, studio, "create", "bifrost:///shot/demo/sq030/sh0010")[0] == 0
+    assert ctl(capsys, studio, "skeleton", "check")[0] == 0
+    plates = studio.parent / "projects/demo/sequences/sq030/sh0010/plates"
+    plates.rmdir()
+    code, out, _ = ctl(capsys, studio, "skeleton", "check", "--json", "bifrost:///sequence/demo/sq030")
+    document = json.loads(out)
+    assert code == 1 and [m["path"] for m in document["missing"]] == [str(plates)]
+    code, out, _ = ctl(capsys, studio, "drift", "--json")
+    assert code == 1 and json.loads(out)["counts"]["missing_skeleton"] == 1
+    # entities derived from paths alone (no sidecar) are not held to a skeleton: the demo's own shots
+    assert all(m["entity"] == "bifrost:///shot/demo/sq030/sh0010" for m in json.loads(out)["missing_skeleton"])
+    code, out, _ = ctl(capsys, studio, "skeleton", "fix", "--dry-run")
+    assert code == 0 and not plates.exists() and str(plates) in out
+    code, out, _ = ctl(capsys, studio, "skeleton", "fix", "--json")
+    assert code == 0 and json.loads(out)["made"] == [str(plates)] and plates.is_dir()
+    assert ctl(capsys, studio, "skeleton", "check")[0] == 0

@@ -24,7 +24,7 @@ from .connection import transaction
 from .entities import EntityIds
 from .folders import FolderIds
 
-__all__ = ["AuthoredRow", "authored_row", "broken_sidecars", "index_sidecar"]
+__all__ = ["AuthoredRow", "authored_folders", "authored_row", "broken_sidecars", "index_sidecar"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,12 @@ SELECT fo.root, fo.path, a.data, a.problems, a.updated_ns FROM authored a JOIN f
 def authored_row(conn: sqlite3.Connection, root: str, folder: str) -> AuthoredRow | None:
     row = conn.execute(_SELECT + "WHERE fo.root = ? AND fo.path = ?", (root, folder)).fetchone()
     return None if row is None else _row(row)
+
+
+def authored_folders(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(root, folder) of every folder whose sidecar was ever indexed, in that order."""
+    return [(root, path) for root, path in conn.execute(
+        "SELECT fo.root, fo.path FROM authored a JOIN folders fo ON fo.id = a.folder_id ORDER BY fo.root, fo.path")]
 
 
 def broken_sidecars(conn: sqlite3.Connection) -> list[AuthoredRow]:

@@ -24,7 +24,7 @@ from ..errors import CatalogCorrupt, CatalogError
 from ..model import EntityRow, FileRecord, Plan
 from ..model import CatalogView, KnownFile, WalkScope
 from . import queries, scans
-from .authored import AuthoredRow, authored_row, broken_sidecars, index_sidecar
+from .authored import AuthoredRow, authored_folders, authored_row, broken_sidecars, index_sidecar
 from .connection import WriterLock, open_database
 from .dirty_view import dirty_view
 from .events import Event, read_log
@@ -231,6 +231,12 @@ class Catalog:
     def authored(self, root: str, folder: str) -> AuthoredRow | None:
         """What the catalog knows of the sidecar of ``folder`` (None: no sidecar was ever indexed there)."""
         return authored_row(self._conn, root, folder)
+
+    @_guarded
+    def authored_folders(self) -> list[tuple[str, str]]:
+        """(root, folder) of every folder holding a sidecar the catalog indexed: the entities people made
+        or authored something about (``skeleton check`` holds them to their folder skeleton)."""
+        return authored_folders(self._conn)
 
     @_guarded
     def broken_sidecars(self) -> list[AuthoredRow]:

@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "The versions at or below an entity (a task, shot or asset), with files, frame ranges and gaps."),
     "create": ("production_cmds:create",
                "Create entities: the folders the templates give each one (its skeleton), and its sidecar."),
+    "skeleton": ("production_cmds:skeleton",
+                 "Hold entities made with create (those with a sidecar) to their folder skeleton: check, or fix."),
     "show": ("entity_cmds:show", "One entity: its fields, what it holds, and what people authored about it (its sidecar)."),
     "mirror": ("mirror_cmds:mirror", "Mirror catalogued files to buckets, check the buckets, and restore from them."),
     "daemon": ("daemon_cmds:daemon",

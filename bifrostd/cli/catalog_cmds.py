@@ -231,6 +231,7 @@ def drift(obj, limit: int, as_json: bool) -> int:
 
     Exit code 1 when there is any drift.
     """
+    from ..production.skeletons import held_entities, missing_skeleton_folders, skeleton_plans
     from ..reconcile.plan import plan_template_change
 
     template_set = obj.templates()
@@ -240,13 +241,16 @@ def drift(obj, limit: int, as_json: bool) -> int:
         gaps = catalog.gaps()
         stale = plan_template_change(catalog.present_records(other_than=template_set.fingerprint), template_set)
         broken = catalog.broken_sidecars()
+        held = held_entities(catalog, template_set)
+    skeleton = missing_skeleton_folders(template_set, skeleton_plans(template_set, held))
     document = {"unmanaged": [g.to_json() for g in unmanaged], "missing": [_record_json(r) for r in missing],
                 "gaps": [g.to_json() for g in gaps],
                 "template_mismatch": [_rematch_json(a) for a in stale.actions()],
                 "broken_sidecars": [_broken_json(b) for b in broken],
+                "missing_skeleton": [m.to_json() for m in skeleton],
                 "fingerprint": template_set.fingerprint}
-    counts = {name: len(document[name])
-              for name in ("unmanaged", "missing", "gaps", "template_mismatch", "broken_sidecars")}
+    counts = {name: len(document[name]) for name in ("unmanaged", "missing", "gaps", "template_mismatch",
+                                                     "broken_sidecars", "missing_skeleton")}
     counts["unmanaged_files"] = sum(g.count for g in unmanaged)
     if as_json:
         emit_json("bifrost.drift.1", {**document, "counts": counts})
@@ -297,6 +301,10 @@ def _drift_text(doc: dict[str, Any], counts: dict[str, int], limit: int) -> str:
                  for b in doc["broken_sidecars"][:limit] for p in b["problems"]]
         parts.append(f"broken sidecars: {counts['broken_sidecars']:,} (the catalog keeps their last good values)\n"
                      + "\n".join(lines))
+    if doc["missing_skeleton"]:
+        rows = [(m["root"], m["folder"], m["entity"]) for m in doc["missing_skeleton"][:limit]]
+        parts.append(f"missing skeleton folders: {counts['missing_skeleton']:,} ('bifrostctl skeleton fix')\n"
+                     + table(["root", "folder", "entity"], rows))
     return "\n\n".join(parts)
 
 

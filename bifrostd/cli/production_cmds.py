@@ -80,3 +80,68 @@ def _text(document: dict[str, Any]) -> str:
     recorded = {"catalog": "; catalogued", "daemon": "; the running daemon catalogs it",
                 "none": "; no catalog yet: 'bifrostctl scan' catalogs it"}.get(document["recorded"] or "", "")
     return "\n".join([*lines, summary + recorded])
+
+
+@click.group()
+def skeleton() -> None:
+    """Hold entities made with create (those with a sidecar) to their folder skeleton: check, or fix."""
+
+
+def _skeleton_plans(obj, reference: str | None):
+    from ..production.skeletons import held_entities, skeleton_plans
+    from ..reconcile.targets import entity_of_reference
+    from .catalog_cmds import open_catalog
+
+    template_set = obj.templates()
+    under = entity_of_reference(template_set, reference)[0] if reference else None
+    with open_catalog(obj) as catalog:
+        held = held_entities(catalog, template_set, under)
+    return template_set, skeleton_plans(template_set, held)
+
+
+@skeleton.command("check")
+@click.argument("reference", metavar="[REF]", required=False)
+@json_option
+@click.pass_obj
+def skeleton_check(obj, reference: str | None, as_json: bool) -> int:
+    """List the skeleton folders missing under the entities with a sidecar (at or below REF).
+
+    Exit code 1 when any is missing.
+    """
+    from ..production.skeletons import missing_skeleton_folders
+
+    template_set, plans = _skeleton_plans(obj, reference)
+    missing = missing_skeleton_folders(template_set, plans)
+    if as_json:
+        emit_json("bifrost.skeleton-check.1", {"entities": len(plans), "missing": [m.to_json() for m in missing]})
+    else:
+        lines = [f"missing {printable(m.path)}  ({m.entity})" for m in missing]
+        lines.append(f"{len(missing)} skeleton folder(s) missing under {len(plans)} entit"
+                     f"{'y' if len(plans) == 1 else 'ies'}" if missing else
+                     f"every skeleton folder is there ({len(plans)} entit{'y' if len(plans) == 1 else 'ies'})")
+        click.echo("\n".join(lines))
+    return 1 if missing else 0
+
+
+@skeleton.command("fix")
+@click.argument("reference", metavar="[REF]", required=False)
+@click.option("--dry-run", is_flag=True, help="Print the folders it would make; make nothing.")
+@json_option
+@click.pass_obj
+def skeleton_fix(obj, reference: str | None, dry_run: bool, as_json: bool) -> int:
+    """Make the skeleton folders missing under the entities with a sidecar (at or below REF), as create
+    does: the templates' modes and groups, no symlink followed; sidecars are left as they are."""
+    from ..production.skeletons import fix_skeletons, missing_skeleton_folders
+
+    template_set, plans = _skeleton_plans(obj, reference)
+    missing = missing_skeleton_folders(template_set, plans)
+    made = [] if dry_run else fix_skeletons(template_set, plans)
+    if as_json:
+        emit_json("bifrost.skeleton-fix.1", {"dry_run": dry_run, "missing": [m.to_json() for m in missing],
+                                             "made": made})
+    else:
+        verb = "would make" if dry_run else "made"
+        shown = [m.path for m in missing] if dry_run else made
+        click.echo("\n".join([*(f"{verb} {printable(p)}" for p in shown),
+                              f"{verb} {len(shown)} folder(s)"]))
+    return 0

@@ -268,7 +268,7 @@ def create_entities(template_set: TemplateSet, catalog_path: Path, requests: Ite
     results: list[CreateResult] = []
     try:
         for plan in plans:
-            results.append(execute_create(template_set, replace(plan, folders=_still(plan))))
+            results.append(execute_create(template_set, replace(plan, folders=as_now(plan))))
     except BaseException:
         undo_create(results)
         raise
@@ -283,6 +283,6 @@ def _refuse_twice(plans: tuple[CreatePlan, ...]) -> None:
         seen.add(plan.uri)
 
 
-def _still(plan: CreatePlan) -> tuple[Folder, ...]:
+def as_now(plan: CreatePlan) -> tuple[Folder, ...]:
     """The plan's folders as they are now: an earlier entity of the batch may have made shared parents."""
     return tuple(replace(f, exists=os.path.isdir(f.path)) for f in plan.folders)
