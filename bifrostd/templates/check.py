@@ -165,6 +165,10 @@ class _Overlaps:
         if self._disjoint_segment(segment_regexes(a), segment_regexes(b)):
             self.proofs.disjoint.add(key)
             return
+        shared = _shared_example(a, b)
+        if shared is not None:  # a real path both match: no automaton needed to show it
+            self._report(a, b, shared, confirmed=True)
+            return
         fa, fb = self.fsm(a), self.fsm(b)
         if fa is None or fb is None:
             return
@@ -175,7 +179,9 @@ class _Overlaps:
         example = shortest_example(product)
         if example is not None and not _both(a, b, example):
             example = _harmonise(b, _harmonise(a, example, a, b), a, b)
-        confirmed = example is not None and _both(a, b, example)
+        self._report(a, b, example, confirmed=example is not None and _both(a, b, example))
+
+    def _report(self, a: CompiledTemplate, b: CompiledTemplate, example: str | None, *, confirmed: bool) -> None:
         first, second = sorted((a, b), key=lambda t: (t.where.file, t.where.line))
         verb = "match" if confirmed else "may match (ignoring repeated keys)"
         self.problems.append(SourceProblem(
@@ -183,7 +189,6 @@ class _Overlaps:
             f"overlaps template {first.name!r} ({first.where}): both {verb} {example!r}",
             "make the patterns disjoint, or give one a higher priority", code="overlap",
         ))
-
 
     def _disjoint_segment(self, a: tuple[Segment, ...] | None, b: tuple[Segment, ...] | None) -> bool:
         """True if the templates split into as many segments, and at some index no text matches both.
@@ -240,6 +245,19 @@ def _regex_parts(tokens: tuple[Token, ...], template: CompiledTemplate) -> list[
         elif isinstance(token, Optional):
             parts += ["(?:", *_regex_parts(token.parts, template), ")?"]
     return parts
+
+
+#: Paths of each template tried against the other before the automata of an overlap are built.
+_MAX_SHARED_EXAMPLES = 16
+
+
+def _shared_example(a: CompiledTemplate, b: CompiledTemplate) -> str | None:
+    """A path both templates match, from small values written through each; None proves nothing."""
+    for one, other in ((a, b), (b, a)):
+        for path in example_paths(one, _MAX_SHARED_EXAMPLES):
+            if other.parse(path) is not None and one.parse(path) is not None:
+                return path
+    return None
 
 
 def _both(a: CompiledTemplate, b: CompiledTemplate, path: str) -> bool:
@@ -344,6 +362,16 @@ def two_readings_by_example(template: CompiledTemplate) -> tuple[str, dict[str, 
     ambiguities (``{a}_{b}`` with keys that hold ``_``) show in the first few
     tries, without building an automaton. None proves nothing.
     """
+    for relative in example_paths(template, _MAX_EXAMPLES):
+        found = template.readings(relative, limit=2)
+        if len(found) == 2:
+            return relative, found[0], found[1]
+    return None
+
+
+def example_paths(template: CompiledTemplate, limit: int) -> Iterator[str]:
+    """Paths ``template`` writes from small values (see :func:`two_readings_by_example`), at most ``limit``
+    combinations of values, each with its optional parts and without."""
     from itertools import islice, product
 
     from .readings import may_hold
@@ -351,13 +379,9 @@ def two_readings_by_example(template: CompiledTemplate) -> tuple[str, dict[str, 
     static = sorted({c for t in _texts(template.tokens) for c in t if c != "/"})
     names = list(dict.fromkeys(t.name for t in key_refs(template.tokens)))
     values = [_samples(template.keys[name], static, may_hold) for name in names]
-    for combination in islice(product(*values), _MAX_EXAMPLES):
+    for combination in islice(product(*values), limit):
         fields = {template.keys[name].field: value for name, value in zip(names, combination)}
-        for relative in _renderings(template, fields):
-            found = template.readings(relative, limit=2)
-            if len(found) == 2:
-                return relative, found[0], found[1]
-    return None
+        yield from _renderings(template, fields)
 
 
 def _samples(key: Any, static: list[str], may_hold: Any) -> list[Any]:
