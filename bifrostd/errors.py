@@ -36,8 +36,10 @@ or a mirror run are *findings* in a result, not exceptions.
     │   └── MirrorTargetError (15)        unknown or misconfigured target
     │       └── MirrorConfigInvalid (15)  problems in the mirror section only, each with file:line:col
     ├── PackageMissing (16) *             a Python package a feature needs is not installed
-    └── AuthoredError (18)                authored data (sidecars) could not be read or written
-        └── SidecarBroken (18)            a sidecar fails its schema; nothing was written
+    ├── AuthoredError (18)                authored data (sidecars) could not be read or written
+    │   └── SidecarBroken (18)            a sidecar fails its schema; nothing was written
+    └── PublishError (20)                 a publish or a version change refused; nothing was changed
+        └── PublishVerifyFailed (21)      a published file read back differs from its source; the publish was undone
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
@@ -244,6 +246,18 @@ class SidecarBroken(AuthoredError):
     def __init__(self, file: str, problems: list[Any]) -> None:
         self.problems = list(problems)
         super().__init__(file=file, listing="\n".join(str(p) for p in self.problems))
+
+
+class PublishError(BifrostError):
+    """{}"""
+
+    exit_code = 20
+
+
+class PublishVerifyFailed(PublishError):
+    """{path} read back with xxh3 {found}, but its source {source} has {expected}: the copy is damaged (a failing disk, or a file changed while it was published); the publish was undone, nothing was kept"""
+
+    exit_code = 21
 
 
 def _rebuild(cls: type[BifrostError], args: tuple[Any, ...], fields: dict[str, Any]) -> BifrostError:
