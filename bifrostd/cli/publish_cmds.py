@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -77,11 +77,12 @@ def _flag(obj, reference: str, comment: str, dry_run: bool, as_json: bool, *, de
 
 def _version_options(command: Any) -> Any:
     """REF, --comment, --dry-run and --json: what deprecate and undeprecate both take."""
-    for option in reversed([click.argument("reference", metavar="REF"),
+    decorators: list[Callable[[Any], Any]] = [click.argument("reference", metavar="REF"),
                             click.option("--comment", default="",
                                          help="Why: recorded with who and when in the version's sidecar."),
                             click.option("--dry-run", is_flag=True, help="Print what would be written; change nothing."),
-                            json_option, click.pass_obj]):
+                            json_option, click.pass_obj]
+    for option in reversed(decorators):
         command = option(command)
     return command
 
