@@ -104,7 +104,12 @@ class SidecarRead:
         return self.data is not None and not self.problems
 
 
-class _SidecarDumper(yaml.SafeDumper):
+# libyaml's emitter where PyYAML has it: a version's sidecar lists every published file, and rendering a
+# 1,000-frame publish's took 0.3 s with the pure-Python one (the text is the same)
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _SidecarDumper(_BaseDumper):
     """PyYAML's safe dumper, writing text that holds a Unicode line break (NEL, LS, PS) double-quoted.
 
     Written plain or single-quoted with ``allow_unicode``, PyYAML emits such a
