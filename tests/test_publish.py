@@ -314,3 +314,17 @@ def test_the_worked_example_in_the_cli_docs_works_when_pasted(demo):
     assert "would publish v003" in out and "published v003" in out and "Blocking, for review" in out
     assert "anim/publish/v002" in out.split("deprecated bifrost:///version")[1]  # latest skipped v003
     assert out.split().count("20") == 2 and "frame(s) missing" in done.stderr
+
+
+def test_an_empty_claimed_folder_takes_its_number_and_a_gap_stays_a_gap(demo, studio):
+    (demo / PUBLISH / "v007").mkdir()  # claimed by a publish in flight (or killed before it copied anything)
+    assert studio.publish(SOURCE, dry_run=True).version == 8
+
+
+def test_task_publishes_to_another_task_with_that_tasks_names(demo, studio):
+    done = studio.publish(SOURCE, task="bifrost:///task/shot/demo/sq010/sh0200/anim")
+    number = done.plan.version
+    assert done.plan.folder == f"demo/sequences/sq010/sh0200/anim/publish/v{number:03d}"
+    assert (Path(done.path) / f"sh0200_anim_v{number:03d}.ma").read_bytes() == (demo / SOURCE).read_bytes()
+    with pytest.raises(PublishError, match="not a task"):
+        studio.publish(SOURCE, task="bifrost:///shot/demo/sq010/sh0200")
