@@ -22,6 +22,7 @@ from ..atomic_write import AtomicFile, open_folder_fd, write_atomic
 from ..authored import SIDECAR_NAME, Authored, Publish, PublishedFile, render_sidecar
 from ..errors import PublishError, PublishVerifyFailed
 from ..observe.hashing import copy_hashed, hash_file
+from ..templates.compiled import CompiledTemplate
 from ..templates.entities import parse_reference
 from ..templates.resolution import resolve_path
 from ..templates.templateset import TemplateSet
@@ -85,9 +86,11 @@ def read_source(template_set: TemplateSet, given: str, *, listdir: Callable[[str
                          _frames(template_set, found.root, found.relative, template, fields, listdir))
 
 
-def _frames(template_set: TemplateSet, root: str, relative: str, template: Any, fields: dict[str, Any],
+def _frames(template_set: TemplateSet, root: str, relative: str, template: CompiledTemplate, fields: dict[str, Any],
             listdir: Callable[[str], list[str]]) -> tuple[tuple[int | None, str], ...]:
     """(frame, absolute path) of every frame beside ``relative`` in the same sequence, in frame order."""
+    frame = template.frame_field
+    assert frame is not None  # called for a sequence's template only
     folder = relative.rpartition("/")[0]
     absolute = os.path.join(template_set.root_path(root), folder)
     try:
@@ -97,9 +100,9 @@ def _frames(template_set: TemplateSet, root: str, relative: str, template: Any, 
     frames = []
     for name in names:
         parsed = template.parse(f"{folder}/{name}" if folder else name)
-        if parsed is not None and isinstance(parsed.get(template.frame_field), int) and all(
+        if parsed is not None and isinstance(parsed.get(frame), int) and all(
                 parsed.get(k) == v for k, v in fields.items()):
-            frames.append((parsed[template.frame_field], os.path.join(absolute, name)))
+            frames.append((parsed[frame], os.path.join(absolute, name)))
     if not frames:
         raise PublishError(f"{relative}: no frames of this sequence on disk")
     return tuple(sorted(frames))
@@ -116,17 +119,20 @@ def prepare_publish(template_set: TemplateSet, given: str, *, to: str | None = N
     if task is not None:
         source = replace(source, fields={**source.fields, **task_fields(template_set, task)})
     target = choose_template(template_set, source, to)
-    return plan_publish(template_set, source, target, _taken_by(template_set, target, source), comment=comment)
+    return plan_publish(template_set, source, target, taken_versions(template_set, target, source), comment=comment)
 
 
-def _taken_now(template_set: TemplateSet, plan: PublishPlan) -> list[int]:
-    return _taken_by(template_set, template_set.template(plan.template), plan.source)
-
-
-def _taken_by(template_set: TemplateSet, target: Any, source: PublishSource) -> list[int]:
+def taken_versions(template_set: TemplateSet, target: CompiledTemplate, source: PublishSource) -> list[int]:
+    """The version numbers whose folders exist beside the one ``source`` would publish to at ``target``:
+    whole, in flight or left by a killed publish (each a folder its template reads with the source's fields)."""
     folder_template = version_folder_template(template_set, target, source.fields)
-    parent = _parent(template_set, target.root, folder_template.format({**source.fields, VERSION: 1}))
-    return _taken(template_set, folder_template, source, target.root, parent)
+    parent = folder_template.format({**source.fields, VERSION: 1}).rpartition("/")[0]
+    try:
+        names = os.listdir(Path(template_set.root_path(target.root)) / parent)
+    except FileNotFoundError:
+        return []
+    numbers = (version_of_entry(folder_template, source.fields, parent, name) for name in names)
+    return [n for n in numbers if n is not None]
 
 
 def task_fields(template_set: TemplateSet, reference: str) -> dict[str, Any]:
@@ -137,31 +143,15 @@ def task_fields(template_set: TemplateSet, reference: str) -> dict[str, Any]:
     return template_set.convert_fields(parsed.fields)
 
 
-def _parent(template_set: TemplateSet, root: str, folder: str) -> tuple[str, Path]:
-    relative = folder.rpartition("/")[0]
-    return relative, Path(template_set.root_path(root)) / relative
-
-
-def _taken(template_set: TemplateSet, folder_template: Any, source: PublishSource, root: str,
-           parent: tuple[str, Path]) -> list[int]:
-    """The version numbers whose folders exist in the parent: whole, in flight or left by a killed publish."""
-    relative, absolute = parent
-    try:
-        names = os.listdir(absolute)
-    except FileNotFoundError:
-        return []
-    numbers = (version_of_entry(folder_template, source.fields, relative, name) for name in names)
-    return [n for n in numbers if n is not None]
-
-
 def execute_publish(template_set: TemplateSet, plan: PublishPlan, *, user: str, time_text: str) -> PublishResult:
     """Claim a version (the planned one, or the next free one after a race), copy, verify, record, put in place."""
     root_path = Path(template_set.root_path(plan.root))
     parent = (root_path / plan.folder).parent
     cleaned = tuple(clean_stale(parent))
     if cleaned:  # numbers freed by killed publishes: plan again from what is there now
-        plan = plan_publish(template_set, plan.source, template_set.template(plan.template),
-                            _taken_now(template_set, plan), comment=plan.comment)
+        target = template_set.template(plan.template)
+        plan = plan_publish(template_set, plan.source, target, taken_versions(template_set, target, plan.source),
+                            comment=plan.comment)
     staging = Staging.create(parent)
     try:
         plan = _claim(template_set, staging, plan)
