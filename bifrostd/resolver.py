@@ -111,9 +111,11 @@ def find_latest(catalog: Catalog, template_set: TemplateSet, query: LatestQuery,
     candidates = catalog.versions_newest_first(entity.id, version_field(template_set))
     if not candidates:
         return Latest(query, None, None, f"{query.uri!r}: the catalog has no version with files under {query.entity}")
+    deprecated = 0
     for candidate in candidates:
         resolved = resolve_reference(template_set, candidate.uri + query.suffix)
         if _deprecated(catalog, template_set, candidate.uri):
+            deprecated += 1
             continue
         if _holds_files(catalog, resolved.template, resolved.fields):
             if os_name is not None:
@@ -121,7 +123,7 @@ def find_latest(catalog: Catalog, template_set: TemplateSet, query: LatestQuery,
             return Latest(query, candidate, resolved)
     return Latest(query, None, None, f"{query.uri!r}: no version under {query.entity} has files at template "
                                      f"{resolved.template.name!r} (the newest version with any files is "
-                                     f"{candidates[0].uri})")
+                                     f"{candidates[0].uri}; {deprecated} deprecated version(s) skipped)")
 
 
 def version_authored(catalog: Catalog, template_set: TemplateSet, uri: str) -> Authored | None:

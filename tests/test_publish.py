@@ -21,7 +21,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bifrostd.api import PublishError, Studio
+from bifrostd.api import PublishError, ResolveError, Studio
 from bifrostd.authored import (Authored, Deprecation, Publish, PublishedFile, parse_sidecar, read_sidecar,
                                render_sidecar)
 from bifrostd.publish import next_version
@@ -328,3 +328,10 @@ def test_task_publishes_to_another_task_with_that_tasks_names(demo, studio):
     assert (Path(done.path) / f"sh0200_anim_v{number:03d}.ma").read_bytes() == (demo / SOURCE).read_bytes()
     with pytest.raises(PublishError, match="not a task"):
         studio.publish(SOURCE, task="bifrost:///shot/demo/sq010/sh0200")
+
+
+def test_latest_says_so_when_every_version_with_files_there_is_deprecated(demo, studio):
+    done = studio.publish(SOURCE)
+    studio.deprecate(done.path)
+    with pytest.raises(ResolveError, match="1 deprecated version"):
+        studio.resolve(TASK + "?version=latest&template=shot_publish_maya&ext=ma")
