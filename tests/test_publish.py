@@ -335,3 +335,15 @@ def test_latest_says_so_when_every_version_with_files_there_is_deprecated(demo, 
     studio.deprecate(done.path)
     with pytest.raises(ResolveError, match="1 deprecated version"):
         studio.resolve(TASK + "?version=latest&template=shot_publish_maya&ext=ma")
+
+
+def test_a_copy_that_reads_back_wrong_fails_with_21_and_keeps_nothing(demo, studio, monkeypatch):
+    from bifrostd.errors import PublishVerifyFailed
+    from bifrostd.publish import execute
+
+    monkeypatch.setattr(execute, "hash_file", lambda path: "f" * 32)  # a bit flipped on the way to the disk
+    before = tree(demo / "projects")
+    with pytest.raises(PublishVerifyFailed, match="read back with xxh3 f{32}") as caught:
+        studio.publish(SOURCE)
+    assert caught.value.exit_code == 21
+    assert tree(demo / "projects") == before
