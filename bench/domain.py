@@ -3,7 +3,8 @@
 Makes the demo studio (``bifrostctl init --demo``, then ``scan``) in a
 temporary folder, writes ``--frames`` frames of ``--size`` bytes each as a
 render (``shot_render``, sq010/sh0200 lighting v001 beauty) and scans them,
-then times, each run on a fresh version (the median of ``--runs``):
+then times, each run on a fresh version (the median of ``--runs``, the three
+interleaved run by run so a shared machine's load falls on all alike):
 
 - ``Studio.publish(frame)``: the next version of ``shot_publish_render``, each
   frame copied under a temp name, fsynced, renamed, read back and compared
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,9 +64,13 @@ def timed(work: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def median_of(runs: int, work: Callable[[int], Any]) -> tuple[float, list[float]]:
-    times = [timed(lambda: work(run)) for run in range(runs)]
-    return statistics.median(times), times
+def interleaved(runs: int, works: dict[str, Callable[[int], Any]]) -> dict[str, list[float]]:
+    """Each run times every work once, in turn, so load from others on a shared machine falls on all alike."""
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for run in range(runs):
+        for name, work in works.items():
+            times[name].append(timed(partial(work, run)))
+    return times
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -80,15 +86,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         copies = base / "copies"
         copies.mkdir()
         with Studio.open(base / "studio") as studio:
-            publish, publish_runs = median_of(args.runs, lambda run: studio.publish(first, comment=f"bench {run}"))
+            times = interleaved(args.runs, {
+                "publish": lambda run: studio.publish(first, comment=f"bench {run}"),
+                "cp": lambda run: subprocess.run(["cp", "-r", str(render), str(copies / f"cp{run}")], check=True),
+                "cp_sync": lambda run: subprocess.run(
+                    f"cp -r '{render}' '{copies}/sync{run}' && sync -f '{copies}/sync{run}'", shell=True, check=True),
+            })
             versions = [v.number for v in studio.versions("bifrost:///task/shot/demo/sq010/sh0200/lighting")
                         if v.publish is not None]
-        cp, cp_runs = median_of(args.runs, lambda run: subprocess.run(
-            ["cp", "-r", str(render), str(copies / f"cp{run}")], check=True))
-        cp_sync, cp_sync_runs = median_of(args.runs, lambda run: subprocess.run(
-            f"cp -r '{render}' '{copies}/sync{run}' && sync -f '{copies}/sync{run}'", shell=True, check=True))
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    publish, cp, cp_sync = (statistics.median(times[name]) for name in ("publish", "cp", "cp_sync"))
+    publish_runs, cp_runs, cp_sync_runs = times["publish"], times["cp"], times["cp_sync"]
     megabytes = args.frames * args.size / 1e6
     rows = [("publish (Studio.publish)", publish), ("cp -r", cp), ("cp -r && sync -f", cp_sync)]
     print(f"{args.frames} frames of {args.size:,} bytes ({megabytes:.1f} MB), median of {args.runs} runs")
