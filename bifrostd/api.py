@@ -11,7 +11,9 @@ library functions, so the answers can't drift)::
     studio.latest("bifrost:///task/shot/demo/sq010/sh0100/anim", template="shot_work_maya")
 
 It reads the catalog directly and read-only, never blocking the daemon that
-writes it. Importing it loads neither the daemon, the cloud backends
+writes it. The two calls that write, ``publish`` and ``deprecate``, write
+the studio tree, and record what they wrote in the catalog themselves only
+when no daemon holds it (else its watcher does). Importing it loads neither the daemon, the cloud backends
 (fsspec), pxr, watchdog nor click; the catalog's modules load on the first
 question that needs the catalog.
 
