@@ -11,7 +11,9 @@ library functions, so the answers can't drift)::
     studio.latest("bifrost:///task/shot/demo/sq010/sh0100/anim", template="shot_work_maya")
 
 It reads the catalog directly and read-only, never blocking the daemon that
-writes it. Importing it loads neither the daemon, the cloud backends
+writes it. The two calls that write, ``publish`` and ``deprecate``, write
+the studio tree, and record what they wrote in the catalog themselves only
+when no daemon holds it (else its watcher does). Importing it loads neither the daemon, the cloud backends
 (fsspec), pxr, watchdog nor click; the catalog's modules load on the first
 question that needs the catalog.
 
@@ -28,19 +30,21 @@ from __future__ import annotations
 import os as _os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
-from .authored import Authored, FrameRange, Link
-from .errors import BifrostError, CatalogError, ConfigError, FieldValueError, ResolveError, TemplateError
+from .authored import Authored, Deprecation, FrameRange, Link, Publish, PublishedFile
+from .errors import (BifrostError, CatalogError, ConfigError, FieldValueError, PublishError, ResolveError,
+                     TemplateError)
 
 if TYPE_CHECKING:
     from .catalog import Catalog
     from .catalog.queries import EntityInfo, FileRow, SequenceInfo
     from .config import Config
     from .production.create import CreateReport
+    from .publish import DeprecationResult, PublishPlan, PublishResult
     from .resolver import LatestQuery
     from .templates import TemplateSet
     from .templates import Entity as TemplateEntity
@@ -51,6 +55,7 @@ __all__ = [
     "BifrostError",
     "CatalogError",
     "ConfigError",
+    "Deprecation",
     "Entity",
     "FieldValueError",
     "Fields",
@@ -60,6 +65,9 @@ __all__ = [
     "Link",
     "Listing",
     "Match",
+    "Publish",
+    "PublishError",
+    "PublishedFile",
     "ResolveError",
     "Studio",
     "TemplateError",
@@ -139,6 +147,8 @@ class Match:
     entity: Entity | None
     #: For a ``?version=latest`` reference, the catalogued version chosen (with what it holds); else None.
     latest: Entity | None = None
+    #: For a ``?version=latest`` reference whose version was published: its publish record (user, comment...).
+    publish: Publish | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +207,16 @@ class FrameSequence:
 @dataclass(frozen=True, slots=True)
 class Version:
     """A catalogued version: its entity, its number (the version field's value), its single files and its
-    frame sequences."""
+    frame sequences; for a published version, its ``publish`` record (source, user, comment, time, files)
+    and whether it is ``deprecated`` (``version=latest`` skips it), with who, when and why."""
 
     entity: Entity
     number: int | str
     files: tuple[File, ...]
     sequences: tuple[FrameSequence, ...]
+    publish: Publish | None = None
+    deprecated: bool = False
+    deprecation: Deprecation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,14 +429,54 @@ class Studio:
     def versions(self, reference: str, *, os: str | None = None) -> tuple[Version, ...]:
         """The catalogued versions at or below an entity (a task, shot or asset), by task then number, with
         their files (present and missing) and frame sequences, paths on ``os``."""
-        from .resolver import version_field, versions
+        from .resolver import version_authored, version_field, versions
 
         with self._reading() as catalog:
             _, found = versions(catalog, self._set, reference)
+            authored = [version_authored(catalog, self._set, info.entity.uri) or Authored() for info in found]
         field = version_field(self._set)
         return tuple(Version(self._catalogued(info.entity), info.entity.keys.get(field, info.entity.name),
                              tuple(self._file(row, os) for row in info.files),
-                             tuple(self._sequence(seq, os) for seq in info.sequences)) for info in found)
+                             tuple(self._sequence(seq, os) for seq in info.sequences),
+                             data.publish, data.deprecated, data.deprecation) for info, data in zip(found, authored))
+
+    # -- writing --------------------------------------------------------------------------
+    def publish(self, source: str | _os.PathLike[str], *, to: str | None = None, comment: str = "",
+                task: str | None = None, dry_run: bool = False) -> PublishPlan | PublishResult:
+        """Copy a work file, or every frame of a sequence (any one frame, or ``####``), to the next free version
+        of its publish template (``to`` picks one; ``task``, a task reference, publishes to that task instead
+        of the source's), verify each copy by its xxh3, write the version's sidecar
+        last and record the version in the catalog (or leave it to the running daemon's watcher).
+
+        With ``dry_run``, the :class:`~bifrostd.publish.PublishPlan` (version number and every file); else the
+        :class:`~bifrostd.publish.PublishResult`. A source no template knows, with no publish template, or a
+        sequence with missing frames raises PublishError and changes nothing.
+        """
+        from .publish import current_user, execute_publish, prepare_publish, record_paths, utc_now
+
+        plan = prepare_publish(self._set, _os.fspath(source), to=to, comment=comment, task=task)
+        if dry_run:
+            return plan
+        result = execute_publish(self._set, plan, user=current_user(), time_text=utc_now())
+        recorded = record_paths(self._config.catalog_path, self._set, result.plan.root, [(result.plan.folder, True)])
+        return replace(result, recorded=recorded.by)
+
+    def deprecate(self, version: str | _os.PathLike[str], *, comment: str = "", deprecated: bool = True,
+                  dry_run: bool = False) -> DeprecationResult:
+        """Flag a version (a reference, one of its files or its folder) deprecated, or not with
+        ``deprecated=False``, in its sidecar with who, when and why; ``version=latest`` skips deprecated
+        versions. Nothing is deleted. Raises PublishError for a target that names no published version."""
+        from .authored import SIDECAR_NAME
+        from .publish import current_user, record_paths, set_deprecated, utc_now, version_folder
+
+        folder = version_folder(self._set, _os.fspath(version))
+        result = set_deprecated(folder, deprecated, user=current_user(), time_text=utc_now(), comment=comment,
+                                dry_run=dry_run)
+        if dry_run:
+            return result
+        recorded = record_paths(self._config.catalog_path, self._set, folder.root,
+                                [(f"{folder.relative}/{SIDECAR_NAME}", False)])
+        return replace(result, recorded=recorded.by)
 
     def files(self, reference: str, *, os: str | None = None) -> tuple[File, ...]:
         """The present files of an entity and of every entity below it, in (root, path) order."""
@@ -511,13 +565,15 @@ class Studio:
 
     def _latest(self, query: LatestQuery, os_name: str | None) -> tuple[Match | None, str]:
         """The match of a version=latest question, or None and why there is none."""
-        from .resolver import find_latest
+        from .resolver import find_latest, version_authored
 
         with self._reading() as catalog:
             found = find_latest(catalog, self._set, query, os_name=os_name)
+            data = version_authored(catalog, self._set, found.version.uri) if found.version is not None else None
         if found.resolved is None or found.version is None:
             return None, found.reason
-        return self._reference_match(found.resolved, self._catalogued(found.version)), ""
+        match = self._reference_match(found.resolved, self._catalogued(found.version))
+        return replace(match, publish=data.publish if data is not None else None), ""
 
     def _reference_match(self, resolved: ResolvedReference, latest: Entity | None = None) -> Match:
         template = resolved.template

@@ -41,7 +41,9 @@ or a mirror run are *findings* in a result, not exceptions.
     ├── MigrationError (20)               a migration of the tree cannot start or go on
     │   └── MigrationPending (20)         an unfinished migration's journal: --resume or --rollback
     └── ProductionError (21)              a production command cannot do what it planned
-        └── CreateRefused (21)            create: an unknown group, a missing root folder, a symlink in the way
+        ├── CreateRefused (21)            create: an unknown group, a missing root folder, a symlink in the way
+        └── PublishError (21)             a publish or a version change refused; nothing was changed
+            └── PublishVerifyFailed (22)  a published file read back differs from its source; the publish was undone
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
@@ -268,6 +270,16 @@ class ProductionError(BifrostError):
 
 class CreateRefused(ProductionError):
     """{}"""
+
+
+class PublishError(ProductionError):
+    """{}"""
+
+
+class PublishVerifyFailed(PublishError):
+    """{path} read back with xxh3 {found}, but its source {source} has {expected}: the copy is damaged (a failing disk, or a file changed while it was published); the publish was undone, nothing was kept"""
+
+    exit_code = 22
 
 
 def _rebuild(cls: type[BifrostError], args: tuple[Any, ...], fields: dict[str, Any]) -> BifrostError:

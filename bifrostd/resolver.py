@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
-from .errors import ResolveError
+from .errors import BifrostError, ResolveError
 from .reconcile.targets import entity_of_reference, find_entity, split_folder
 from .templates import is_reference
 from .templates.entities import derive_entity, parse_reference
 from .templates.references import ResolvedReference, resolve_reference
 
 if TYPE_CHECKING:
+    from .authored import Authored
     from .catalog import Catalog
     from .catalog.queries import EntityInfo, FileRow, SequenceInfo, VersionInfo
     from .templates import TemplateSet
@@ -110,15 +111,36 @@ def find_latest(catalog: Catalog, template_set: TemplateSet, query: LatestQuery,
     candidates = catalog.versions_newest_first(entity.id, version_field(template_set))
     if not candidates:
         return Latest(query, None, None, f"{query.uri!r}: the catalog has no version with files under {query.entity}")
+    deprecated = 0
     for candidate in candidates:
         resolved = resolve_reference(template_set, candidate.uri + query.suffix)
+        if _deprecated(catalog, template_set, candidate.uri):
+            deprecated += 1
+            continue
         if _holds_files(catalog, resolved.template, resolved.fields):
             if os_name is not None:
                 resolved = resolve_reference(template_set, candidate.uri + query.suffix, os_name=os_name)
             return Latest(query, candidate, resolved)
     return Latest(query, None, None, f"{query.uri!r}: no version under {query.entity} has files at template "
                                      f"{resolved.template.name!r} (the newest version with any files is "
-                                     f"{candidates[0].uri})")
+                                     f"{candidates[0].uri}; {deprecated} deprecated version(s) skipped)")
+
+
+def version_authored(catalog: Catalog, template_set: TemplateSet, uri: str) -> Authored | None:
+    """The indexed sidecar of a version's folder (its publish record, whether it is deprecated); None when the
+    catalog has none, or the set names no folder for the version."""
+    try:
+        resolved = resolve_reference(template_set, uri)
+    except BifrostError:
+        return None
+    row = catalog.authored(resolved.template.root, resolved.template.format(resolved.fields))
+    return row.data if row is not None else None
+
+
+def _deprecated(catalog: Catalog, template_set: TemplateSet, uri: str) -> bool:
+    """Whether ``version=latest`` skips this version: its sidecar says ``deprecated: true``."""
+    data = version_authored(catalog, template_set, uri)
+    return data is not None and data.deprecated
 
 
 def _holds_files(catalog: Catalog, template: CompiledTemplate, fields: dict[str, Any]) -> bool:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from .model import SCHEMA_ID, Authored, FrameRange, Link, SidecarRead, parse_sidecar, render_sidecar
 from .sidecar import LOCK_NAME, SIDECAR_NAME, read_sidecar, update_sidecar
+from .versions import Deprecation, Publish, PublishedFile
 
 __all__ = [
     "LOCK_NAME",
     "SCHEMA_ID",
     "SIDECAR_NAME",
     "Authored",
+    "Deprecation",
     "FrameRange",
     "Link",
+    "Publish",
+    "PublishedFile",
     "SidecarRead",
     "parse_sidecar",
     "read_sidecar",

@@ -13,17 +13,19 @@ version (a write refuses rather than dropping what it cannot read).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from ..templates.source import Located, SourceProblem, Where, parse_yaml
+from .versions import Deprecation, Publish, check_deprecation, check_publish
 
-__all__ = ["SCHEMA_ID", "Authored", "FrameRange", "Link", "SidecarRead", "parse_sidecar", "render_sidecar"]
+__all__ = ["SCHEMA_ID", "Authored", "Deprecation", "FrameRange", "Link", "Publish", "SidecarRead", "parse_sidecar",
+           "render_sidecar"]
 
 SCHEMA_ID = "bifrost.entity.1"
 _SCHEMA_PREFIX = "bifrost.entity."
-_TOP_KEYS = ("schema", "description", "frames", "tags", "links", "fields")
+_TOP_KEYS = ("schema", "description", "frames", "tags", "links", "fields", "publish", "deprecated", "deprecation")
 _FRAME_KEYS = ("cut_in", "cut_out", "handle_in", "handle_out")
 
 
@@ -60,6 +62,10 @@ class Authored:
     tags: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
     fields: dict[str, Any] = field(default_factory=dict)
+    #: A version's: how it was published (written last by the publish), and whether it is deprecated.
+    publish: Publish | None = None
+    deprecated: bool = False
+    deprecation: Deprecation | None = None
 
     def is_empty(self) -> bool:
         return self == Authored()
@@ -77,6 +83,12 @@ class Authored:
             doc["links"] = [link.to_json() for link in self.links]
         if self.fields:
             doc["fields"] = dict(self.fields)
+        if self.publish is not None:
+            doc["publish"] = self.publish.to_json()
+        if self.deprecated:
+            doc["deprecated"] = True
+        if self.deprecation is not None:
+            doc["deprecation"] = self.deprecation.to_json()
         return doc
 
 
@@ -92,7 +104,12 @@ class SidecarRead:
         return self.data is not None and not self.problems
 
 
-class _SidecarDumper(yaml.SafeDumper):
+# libyaml's emitter where PyYAML has it: a version's sidecar lists every published file, and rendering a
+# 1,000-frame publish's took 0.3 s with the pure-Python one (the text is the same)
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _SidecarDumper(_BaseDumper):
     """PyYAML's safe dumper, writing text that holds a Unicode line break (NEL, LS, PS) double-quoted.
 
     Written plain or single-quoted with ``allow_unicode``, PyYAML emits such a
@@ -148,13 +165,34 @@ class _Checker:
         for name, (where, _) in values.items():
             if name not in _TOP_KEYS:
                 self.problem(where, name, f"unknown key; known: {', '.join(_TOP_KEYS)} (put studio keys under fields)")
+        deprecated, deprecation = self._deprecation(tree)
         return Authored(
             description=self._string(values.get("description"), "description"),
             frames=self._frames(values.get("frames")),
             tags=self._tags(values.get("tags")),
             links=self._links(values.get("links")),
             fields=self._fields(values.get("fields")),
+            publish=self._publish(tree),
+            deprecated=deprecated,
+            deprecation=deprecation,
         )
+
+    def _reporter(self, tree: Located, key: str) -> Callable[[str, str], None]:
+        """Reports a problem of the block ``key`` at the block's own line."""
+        return lambda name, message: self.problem(tree.position([key]), name, message)
+
+    def _publish(self, tree: Located) -> Publish | None:
+        entry = tree.value.get("publish")
+        if entry is None or entry[1].value is None:
+            return None
+        return check_publish(_json_safe(entry[1].plain()), self._reporter(tree, "publish"))
+
+    def _deprecation(self, tree: Located) -> tuple[bool, Deprecation | None]:
+        flag, block = tree.value.get("deprecated"), tree.value.get("deprecation")
+        report = self._reporter(tree, "deprecated" if flag is not None else "deprecation")
+        return check_deprecation(flag[1].value if flag else None,
+                                 _json_safe(block[1].plain()) if block and block[1].value is not None else None,
+                                 report)
 
     def _schema(self, tree: Located) -> bool:
         entry = tree.value.get("schema")

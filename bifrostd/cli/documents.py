@@ -39,7 +39,10 @@ def sequence_json(sequence: FrameSequence) -> dict[str, Any]:
 
 def version_json(version: Version) -> dict[str, Any]:
     return {**catalogued_json(version.entity), "files": [file_json(f) for f in version.files],
-            "sequences": [sequence_json(s) for s in version.sequences]}
+            "sequences": [sequence_json(s) for s in version.sequences],
+            "publish": version.publish.to_json() if version.publish is not None else None,
+            "deprecated": version.deprecated,
+            "deprecation": version.deprecation.to_json() if version.deprecation is not None else None}
 
 
 def listing_json(listing: Listing) -> dict[str, Any]:
@@ -91,4 +94,5 @@ def reference_match_json(text: str, match: Match, os_name: str) -> dict[str, Any
                 "os": os_name}
     if match.latest is not None:
         document["latest"] = catalogued_json(match.latest)
+        document["publish"] = match.publish.to_json() if match.publish is not None else None
     return _with_notations(document)

@@ -41,6 +41,18 @@ def _ls_text(doc: dict[str, Any]) -> str:
     return "\n\n".join(parts) or "nothing catalogued here"
 
 
+def _publish_text(document: dict[str, Any]) -> list[str]:
+    """Who published the version, when and why; who deprecated it and why."""
+    lines = []
+    published = document["publish"]
+    if published:
+        lines.append(f"  published {published['time']} by {published['user']}: {published.get('comment') or '-'}")
+    deprecation = document["deprecation"]
+    if document["deprecated"] and deprecation:
+        lines.append(f"  deprecated {deprecation['time']} by {deprecation['user']}: {deprecation.get('comment') or '-'}")
+    return lines
+
+
 def _files_text(files: list[dict], sequences: list[dict]) -> list[str]:
     parts = []
     if sequences:
@@ -66,7 +78,8 @@ def versions(obj, reference: str, as_json: bool) -> int:
     blocks = []
     for version in found:
         document = version_json(version)
-        blocks.append("\n".join([f"{version.entity.uri}  ({version.entity.files} files)",
+        blocks.append("\n".join([f"{version.entity.uri}  ({version.entity.files} files)"
+                                 f"{'  DEPRECATED' if version.deprecated else ''}", *_publish_text(document),
                                  *_files_text(document["files"], document["sequences"])]))
     click.echo("\n\n".join(blocks) or f"no versions under {entity.uri}")
     return 0

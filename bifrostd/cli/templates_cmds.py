@@ -49,6 +49,9 @@ def _human(document: dict[str, Any]) -> str:
     if entity:
         rows.append(("entity", f"{entity['kind']} {entity['uri']}"))
     rows += [(name, str(value)) for name, value in document["fields"].items()]
+    if document.get("publish"):
+        published = document["publish"]
+        rows.append(("published", f"{published['time']} by {published['user']}: {published.get('comment', '')}"))
     width = max(len(name) for name, _ in rows)
     return "\n".join([printable(document["input"]), *(f"  {name:<{width}}  {printable(value)}" for name, value in rows)])
 

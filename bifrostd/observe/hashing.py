@@ -51,7 +51,7 @@ from bifrostd.model import FileState, Finding, FindingKind
 from bifrostd.progress import INTERVAL, Meter
 
 __all__ = [
-    "BIG_FILE", "BUFFER_SIZE", "POOL_MIN_BYTES", "POOL_MIN_FILES", "HashOutcome", "HashStatus", "hash_file", "hash_many", "hash_stable",
+    "BIG_FILE", "BUFFER_SIZE", "POOL_MIN_BYTES", "POOL_MIN_FILES", "HashOutcome", "HashStatus", "copy_hashed", "hash_file", "hash_many", "hash_stable",
     "shutdown_pool", "uses_pool",
 ]
 
@@ -135,6 +135,24 @@ def hash_file(path: PathLike, *, buffer: bytearray | None = None, dir_fd: int | 
     fd, st = _open_regular(path, dir_fd)
     try:
         return _digest_fd(fd, st.st_size, buffer)
+    finally:
+        os.close(fd)
+
+
+def copy_hashed(path: PathLike, write: Callable[[memoryview], Any]) -> tuple[str, os.stat_result]:
+    """Read a regular file once, handing each buffer to ``write``; its xxh3-128 and its ``fstat`` at open.
+
+    How a publish copies a file and learns the source's hash in the same read.
+    """
+    fd, st = _open_regular(path)
+    try:
+        buffer = _thread_buffer()
+        view = memoryview(buffer)
+        hasher = xxhash.xxh3_128()
+        while n := os.readv(fd, [buffer]):
+            hasher.update(view[:n])
+            write(view[:n])
+        return hasher.hexdigest(), st
     finally:
         os.close(fd)
 

@@ -1,0 +1,117 @@
+"""What a domain operation costs against the plain tool doing the same I/O: publishing a frame sequence vs ``cp -r``.
+
+Makes the demo studio (``bifrostctl init --demo``, then ``scan``) in a
+temporary folder, writes ``--frames`` frames of ``--size`` bytes each as a
+render (``shot_render``, sq010/sh0200 lighting v001 beauty) and scans them,
+then times, each run on a fresh version (the median of ``--runs``, the three
+interleaved run by run so a shared machine's load falls on all alike):
+
+- ``Studio.publish(frame)``: the next version of ``shot_publish_render``, each
+  frame copied under a temp name, fsynced, renamed, read back and compared
+  by xxh3, made read-only, the sidecar written, the folder put in place and
+  recorded in the catalog;
+- ``cp -r`` of the same frame folder to a new folder beside it (no fsync,
+  no verification): the floor of moving the bytes;
+- ``cp -r`` then ``sync -f`` of the target, the nearest plain equivalent of
+  what publish makes durable.
+
+Prints a table, and as the last line one JSON object with the figures.
+Usage: ``.venv/bin/python bench/domain.py [--frames 1000] [--size 65536] [--runs 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bifrostd import Studio  # noqa: E402
+
+BIFROSTCTL = str(Path(sys.executable).parent / "bifrostctl")
+RENDER = "renders/demo/sequences/sq010/sh0200/lighting/render/v001/beauty"
+
+
+def make_studio(folder: Path, frames: int, size: int) -> Path:
+    """The demo studio with a render of ``frames`` frames, scanned; returns the render folder."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    subprocess.run([sys.executable, "-m", "bifrostd.cli", "init", "--demo", str(folder)], check=True,
+                   capture_output=True, env=env)
+    render = folder / RENDER
+    render.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(size)
+    for frame in range(1001, 1001 + frames):
+        (render / f"sh0200_lighting_beauty_v001.{frame}.exr").write_bytes(block[frame % 7:] + block[:frame % 7])
+    subprocess.run([sys.executable, "-m", "bifrostd.cli", "--config", str(folder), "scan"], check=True,
+                   capture_output=True, env=env)
+    return render
+
+
+def timed(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def interleaved(runs: int, works: dict[str, Callable[[int], Any]]) -> dict[str, list[float]]:
+    """Each run times every work once, in turn, so load from others on a shared machine falls on all alike."""
+    times: dict[str, list[float]] = {name: [] for name in works}
+    for run in range(runs):
+        for name, work in works.items():
+            times[name].append(timed(partial(work, run)))
+    return times
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=64 * 1024, help="bytes per frame")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    base = Path(tempfile.mkdtemp(prefix="bifrost-bench-domain-"))
+    try:
+        render = make_studio(base / "studio", args.frames, args.size)
+        first = str(render / "sh0200_lighting_beauty_v001.1001.exr")
+        copies = base / "copies"
+        copies.mkdir()
+        with Studio.open(base / "studio") as studio:
+            times = interleaved(args.runs, {
+                "publish": lambda run: studio.publish(first, comment=f"bench {run}"),
+                "cp": lambda run: subprocess.run(["cp", "-r", str(render), str(copies / f"cp{run}")], check=True),
+                "cp_sync": lambda run: subprocess.run(
+                    f"cp -r '{render}' '{copies}/sync{run}' && sync -f '{copies}/sync{run}'", shell=True, check=True),
+            })
+            versions = [v.number for v in studio.versions("bifrost:///task/shot/demo/sq010/sh0200/lighting")
+                        if v.publish is not None]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    publish, cp, cp_sync = (statistics.median(times[name]) for name in ("publish", "cp", "cp_sync"))
+    publish_runs, cp_runs, cp_sync_runs = times["publish"], times["cp"], times["cp_sync"]
+    megabytes = args.frames * args.size / 1e6
+    rows = [("publish (Studio.publish)", publish), ("cp -r", cp), ("cp -r && sync -f", cp_sync)]
+    print(f"{args.frames} frames of {args.size:,} bytes ({megabytes:.1f} MB), median of {args.runs} runs")
+    print(f"{'operation':<26} {'seconds':>9} {'MB/s':>8} {'x cp -r':>8}")
+    for name, seconds in rows:
+        print(f"{name:<26} {seconds:>9.3f} {megabytes / seconds:>8.1f} {seconds / cp:>8.2f}")
+    figures = {"frames": args.frames, "frame_bytes": args.size, "runs": args.runs,
+               "publish_s": round(publish, 4), "cp_r_s": round(cp, 4), "cp_r_sync_s": round(cp_sync, 4),
+               "publish_vs_cp_r": round(publish / cp, 2), "publish_vs_cp_r_sync": round(publish / cp_sync, 2),
+               "publish_runs_s": [round(t, 4) for t in publish_runs], "cp_r_runs_s": [round(t, 4) for t in cp_runs],
+               "cp_r_sync_runs_s": [round(t, 4) for t in cp_sync_runs], "versions_published": versions}
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main()
