@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .catalog.queries import EntityInfo, FileRow, SequenceInfo
     from .config import Config
     from .production.create import CreateReport
+    from .production.edit_import import EditImport
     from .publish import DeprecationResult, PublishPlan, PublishResult
     from .resolver import LatestQuery
     from .templates import TemplateSet
@@ -406,6 +407,27 @@ class Studio:
             requests += [request_of(self._set, where, row) for where, row in read_rows(Path(rows))]
         return create_entities(self._set, self._config.catalog_path, requests, dry_run=dry_run)
 
+    def import_edit(self, edit: str | _os.PathLike[str], *, project: str | None = None, rate: str | None = None,
+                    sequence: str | None = None, name_pattern: str | None = None, start: int = 1001,
+                    handles: str | None = None, force: bool = False, dry_run: bool = False) -> EditImport:
+        """Import an edit (``.otio``, CMX 3600 ``.edl``): plan new sequences and shots, changed cut ranges and
+        shots no longer in the cut, then (unless ``dry_run``) create what is new and write the ranges.
+
+        ``rate`` (``24``, ``30000/1001``) is the edit's frame rate; EDLs do not
+        store it (24 when None). Names come from clip names (or markers) through
+        ``name_pattern``, a regex with groups ``shot`` and optional ``sequence``
+        (``sequence`` names the sequence of clips that give none). ``project``
+        defaults to the only catalogued one. Raises EditUnreadable for a file
+        that does not parse, EditRefused (nothing written) for refused names or
+        a shrink over rendered frames without ``force``, PackageMissing without
+        the ``edit`` extra. See docs/cli.md, ``shots import``.
+        """
+        from .production.edit_import import edit_options, import_edit
+
+        options = edit_options(project or self._only_project(), rate=rate, sequence=sequence,
+                               name_pattern=name_pattern, start=start, handles=handles, force=force)
+        return import_edit(self._set, self._config.catalog_path, Path(edit), options, dry_run=dry_run)
+
     def authored(self, reference: str) -> Authored:
         """What people authored about the entity ``reference`` names: its sidecar as it is in the tree.
 
@@ -550,6 +572,13 @@ class Studio:
             self._catalog = Catalog.open(self._config.catalog_path)
             self._catalog_pid = _os.getpid()
         return self._catalog
+
+    def _only_project(self) -> str:
+        projects = self.entities("project")
+        if len(projects) != 1:
+            raise ResolveError(f"name the project (the catalog has {len(projects)}: "
+                               f"{', '.join(p.name for p in projects) or 'none'})")
+        return projects[0].name
 
     def _match_of_reference(self, uri: str, os_name: str | None) -> Match:
         from .resolver import latest_query

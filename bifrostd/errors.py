@@ -42,8 +42,10 @@ or a mirror run are *findings* in a result, not exceptions.
     │   └── MigrationPending (20)         an unfinished migration's journal: --resume or --rollback
     └── ProductionError (21)              a production command cannot do what it planned
         ├── CreateRefused (21)            create: an unknown group, a missing root folder, a symlink in the way
-        └── PublishError (21)             a publish or a version change refused; nothing was changed
-            └── PublishVerifyFailed (22)  a published file read back differs from its source; the publish was undone
+        ├── PublishError (21)             a publish or a version change refused; nothing was changed
+        │   └── PublishVerifyFailed (22)  a published file read back differs from its source; the publish was undone
+        ├── EditRefused (21)              shots import: refused names, or a shrink over rendered frames without --force
+        └── EditUnreadable (23)           shots import: an edit file that cannot be read or parsed; nothing was changed
 
 Exit codes 0 (success) and 1 (findings: drift, nothing matched) are not
 errors; 2 is the generic error and click's usage error.
@@ -280,6 +282,16 @@ class PublishVerifyFailed(PublishError):
     """{path} read back with xxh3 {found}, but its source {source} has {expected}: the copy is damaged (a failing disk, or a file changed while it was published); the publish was undone, nothing was kept"""
 
     exit_code = 22
+
+
+class EditRefused(ProductionError):
+    """{}"""
+
+
+class EditUnreadable(ProductionError):
+    """cannot read the edit {path}: {reason}; nothing was changed"""
+
+    exit_code = 23
 
 
 def _rebuild(cls: type[BifrostError], args: tuple[Any, ...], fields: dict[str, Any]) -> BifrostError:

@@ -48,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Create entities: the folders the templates give each one (its skeleton), and its sidecar."),
     "skeleton": ("production_cmds:skeleton",
                  "Hold entities made with create (those with a sidecar) to their folder skeleton: check, or fix."),
+    "shots": ("edit_cmds:shots",
+              "Shots from the edit: import a cut (OTIO, CMX 3600 EDL) as shots and frame ranges."),
     "show": ("entity_cmds:show", "One entity: its fields, what it holds, and what people authored about it (its sidecar)."),
     "publish": ("publish_cmds:publish",
                 "Copy a work file, or a frame sequence, to the next free version of its publish template."),
