@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
 from .authored import Authored, Deprecation, FrameRange, Link, Publish, PublishedFile
-from .errors import (BifrostError, CatalogError, ConfigError, FieldValueError, PublishError, ResolveError,
-                     TemplateError)
+from .errors import (BifrostError, CatalogError, ConfigError, FieldValueError, ProductionError, PublishError,
+                     ResolveError, TemplateError)
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -66,6 +66,7 @@ __all__ = [
     "Link",
     "Listing",
     "Match",
+    "ProductionError",
     "Publish",
     "PublishError",
     "PublishedFile",

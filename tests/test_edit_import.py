@@ -279,3 +279,15 @@ def test_the_python_api_returns_the_plan_then_the_result(studio):
     assert not done.dry_run and done.updated[0] == "bifrost:///shot/demo/sq010/sh0100"
     assert frames_of(studio, "sq010", "sh0100") == FrameRange(1001, 1024, 4, 6)
     assert os.path.isdir(shot_folder(studio, "sq030", "sh0100"))
+
+
+def test_the_worked_example_writes_the_fixtures_these_tests_import():
+    """docs/cli.md's worked example pastes these EDLs; the tests above prove what it says they do."""
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    example = text[text.index("### Worked example: an edit"):]
+    written = dict(re.findall(r"cat > (\S+) <<'EOF'\n(.*?)^EOF$", example, re.S | re.M))
+    assert set(written) == {"sq010_cut_v001.edl", "sq010_cut_v002.edl"}
+    for name, content in written.items():
+        assert content == (EDITS / name).read_text(), name
