@@ -291,3 +291,39 @@ def test_the_worked_example_writes_the_fixtures_these_tests_import():
     assert set(written) == {"sq010_cut_v001.edl", "sq010_cut_v002.edl"}
     for name, content in written.items():
         assert content == (EDITS / name).read_text(), name
+
+
+# -- frame sequences held to their shot's range ----------------------------------------------
+@pytest.mark.parametrize(("items", "outside", "short"), [
+    ([(1001, 900), (1002, 950), (1003, 1000)], (), ()),
+    ([(990, 900), (1001, 950), (1025, 1000)], (990, 1025), ()),  # range with handles: 993-1024
+    ([(1001, 900_000), (1002, 0), (1003, 950_000)], (), (1002,)),  # zero bytes
+    ([(1001, 9_000_000), (1002, 4096), (1003, 9_500_000), (1004, 8_800_000)], (), (1002,)),  # killed mid-write
+    ([(1001, 1900), (1002, 73), (1003, 1500)], (), ()),  # a small frame among small ones: not truncated
+])
+def test_check_frames(items, outside, short):
+    from bifrostd.production.ranges import check_frames
+
+    found = {f.kind: f.frames for f in check_frames("s", FrameRange(1001, 1016, 8, 8), {"a.####.exr": items})}
+    assert found.get("outside_range", ()) == outside and found.get("short", ()) == short
+
+
+def test_drift_and_show_list_frames_outside_a_shots_range_and_truncated_ones(studio, capsys):
+    assert ctl(capsys, studio, "drift", "--json")[0] == 1  # the demo has other drift
+    code, out, _ = ctl(capsys, studio, "drift", "--json")
+    assert json.loads(out)["counts"]["outside_range"] == 0 and json.loads(out)["counts"]["short_frames"] == 0
+    assert ctl(capsys, studio, "shots", "import", str(EDITS / "sq010_cut_v002.edl"), "--handles", "0",
+               "--force")[0] == 0
+    comp = shot_folder(studio, "sq010", "sh0100") / "comp/output/v002"
+    (comp / "sh0100_comp_v002.1005.exr").write_bytes(b"")
+    assert ctl(capsys, studio, "scan")[0] == 0
+    code, out, _ = ctl(capsys, studio, "drift", "--json")
+    document = json.loads(out)
+    pattern = "projects:demo/sequences/sq010/sh0100/comp/output/v002/sh0100_comp_v002.####.exr"
+    outside = {f["sequence"]: f for f in document["outside_range"]}
+    assert code == 1 and outside[pattern]["frames"] == "1013-1024" and outside[pattern]["range"] == "1001-1012"
+    assert [(f["sequence"], f["frames"]) for f in document["short_frames"]] == [(pattern, "1005")]
+    code, out, _ = ctl(capsys, studio, "show", "bifrost:///shot/demo/sq010/sh0100")
+    assert code == 0 and f"outside the range: {pattern} frames 1013-1024" in out
+    code, out, _ = ctl(capsys, studio, "show", "--json", "bifrost:///shot/demo/sq010/sh0100")
+    assert {f["kind"] for f in json.loads(out)["frame_drift"]} == {"outside_range", "short"}

@@ -231,6 +231,7 @@ def drift(obj, limit: int, as_json: bool) -> int:
 
     Exit code 1 when there is any drift.
     """
+    from ..production.ranges import frame_findings
     from ..production.skeletons import held_entities, missing_skeleton_folders, skeleton_plans
     from ..reconcile.plan import plan_template_change
 
@@ -242,15 +243,19 @@ def drift(obj, limit: int, as_json: bool) -> int:
         stale = plan_template_change(catalog.present_records(other_than=template_set.fingerprint), template_set)
         broken = catalog.broken_sidecars()
         held = held_entities(catalog, template_set)
+        frames = [f.to_json() for f in frame_findings(catalog, template_set)]
     skeleton = missing_skeleton_folders(template_set, skeleton_plans(template_set, held))
     document = {"unmanaged": [g.to_json() for g in unmanaged], "missing": [_record_json(r) for r in missing],
                 "gaps": [g.to_json() for g in gaps],
                 "template_mismatch": [_rematch_json(a) for a in stale.actions()],
                 "broken_sidecars": [_broken_json(b) for b in broken],
                 "missing_skeleton": [m.to_json() for m in skeleton],
+                "outside_range": [f for f in frames if f["kind"] == "outside_range"],
+                "short_frames": [f for f in frames if f["kind"] == "short"],
                 "fingerprint": template_set.fingerprint}
     counts = {name: len(document[name]) for name in ("unmanaged", "missing", "gaps", "template_mismatch",
-                                                     "broken_sidecars", "missing_skeleton")}
+                                                     "broken_sidecars", "missing_skeleton", "outside_range",
+                                                     "short_frames")}
     counts["unmanaged_files"] = sum(g.count for g in unmanaged)
     if as_json:
         emit_json("bifrost.drift.1", {**document, "counts": counts})
@@ -305,6 +310,11 @@ def _drift_text(doc: dict[str, Any], counts: dict[str, int], limit: int) -> str:
         rows = [(m["root"], m["folder"], m["entity"]) for m in doc["missing_skeleton"][:limit]]
         parts.append(f"missing skeleton folders: {counts['missing_skeleton']:,} ('bifrostctl skeleton fix')\n"
                      + table(["root", "folder", "entity"], rows))
+    for name, title in (("outside_range", "frames outside their shot's range"),
+                        ("short_frames", "zero-byte or truncated frames")):
+        if doc[name]:
+            rows = [(f["sequence"], f["frames"], f["range"]) for f in doc[name][:limit]]
+            parts.append(f"{title}: {counts[name]:,} sequences\n" + table(["sequence", "frames", "shot range"], rows))
     return "\n\n".join(parts)
 
 

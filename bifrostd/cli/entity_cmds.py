@@ -94,11 +94,25 @@ def show(obj, reference: str, as_json: bool) -> int:
     """One entity: its fields, what it holds, and what people authored about it (its sidecar)."""
     studio = obj.studio()
     entity, authored = studio.entity(reference), studio.authored(reference)
+    frames = _frame_findings(obj, entity.uri) if authored.frames is not None else []
     if as_json:
-        emit_json("bifrost.show.1", {"entity": catalogued_json(entity), "authored": authored.to_json()})
+        emit_json("bifrost.show.1", {"entity": catalogued_json(entity), "authored": authored.to_json(),
+                                     "frame_drift": frames})
         return 0
     click.echo(_show_text(catalogued_json(entity), authored.to_json()))
+    for finding in frames:
+        what = "outside the range" if finding["kind"] == "outside_range" else "zero-byte or truncated"
+        click.echo(f"  {what}: {finding['sequence']} frames {finding['frames']} (range {finding['range']})")
     return 0
+
+
+def _frame_findings(obj, uri: str) -> list[dict[str, Any]]:
+    """The entity's frame sequences held to its frame range (see bifrostd.production.ranges)."""
+    from ..production.ranges import frame_findings
+    from .catalog_cmds import open_catalog
+
+    with open_catalog(obj) as catalog:
+        return [f.to_json() for f in frame_findings(catalog, obj.templates(), uri)]
 
 
 def _show_text(entity: dict[str, Any], authored: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from ..templates.references import resolve_reference
 from .create import CreateReport, Values, create_entities, plan_create, record_created
 from .edit_plan import CutShot, EditPlan, KnownShot, Naming, compile_pattern, name_clips, plan_edit
 from .edit_read import parse_rate, read_edit
+from .ranges import frames_by_sequence
 from .rows import frame_range, request_of
 
 if TYPE_CHECKING:
@@ -140,12 +141,8 @@ def _catalogued(catalog: Catalog, template_set: TemplateSet, sequence_uri: str,
 
 
 def rendered_frames(catalog: Catalog, entity_id: int) -> dict[str, tuple[int, ...]]:
-    """The present frames of the frame sequences at or below an entity, by sequence pattern."""
-    found: dict[str, list[int]] = {}
-    for row in catalog.files_below(entity_id):
-        if row.frame is not None and row.sequence is not None:
-            found.setdefault(f"{row.root}:{row.sequence}", []).append(row.frame)
-    return {pattern: tuple(sorted(frames)) for pattern, frames in found.items()}
+    """The present frames of the frame sequences at or below an entity, by ``ROOT:PATTERN``."""
+    return {pattern: tuple(f for f, _ in items) for pattern, items in frames_by_sequence(catalog, entity_id).items()}
 
 
 def _frames_of(template_set: TemplateSet, uri: str) -> FrameRange | None:
