@@ -409,7 +409,7 @@ class Studio:
         return create_entities(self._set, self._config.catalog_path, requests, dry_run=dry_run)
 
     def import_edit(self, edit: str | _os.PathLike[str], *, project: str | None = None, rate: str | None = None,
-                    sequence: str | None = None, name_pattern: str | None = None, start: int = 1001,
+                    sequence: str | None = None, name_pattern: str | None = None, start: int | None = None,
                     handles: str | None = None, force: bool = False, dry_run: bool = False) -> EditImport:
         """Import an edit (``.otio``, CMX 3600 ``.edl``): plan new sequences and shots, changed cut ranges and
         shots no longer in the cut, then (unless ``dry_run``) create what is new and write the ranges.
@@ -417,16 +417,20 @@ class Studio:
         ``rate`` (``24``, ``30000/1001``) is the edit's frame rate; EDLs do not
         store it (24 when None). Names come from clip names (or markers) through
         ``name_pattern``, a regex with groups ``shot`` and optional ``sequence``
-        (``sequence`` names the sequence of clips that give none). ``project``
-        defaults to the only catalogued one. Raises EditUnreadable for a file
+        (``sequence`` names the sequence of clips that give none); ``start`` is the
+        first frame of every cut (1001). ``rate``, ``name_pattern`` and ``start``
+        default to the config's ``edit`` section. ``project`` defaults to the
+        only catalogued one. Raises EditUnreadable for a file
         that does not parse, EditRefused (nothing written) for refused names or
         a shrink over rendered frames without ``force``, PackageMissing without
         the ``edit`` extra. See docs/cli.md, ``shots import``.
         """
         from .production.edit_import import edit_options, import_edit
 
-        options = edit_options(project or self._only_project(), rate=rate, sequence=sequence,
-                               name_pattern=name_pattern, start=start, handles=handles, force=force)
+        studio = self._config.edit
+        options = edit_options(project or self._only_project(), rate=rate or studio.rate, sequence=sequence,
+                               name_pattern=name_pattern or studio.name_pattern,
+                               start=studio.start_frame if start is None else start, handles=handles, force=force)
         return import_edit(self._set, self._config.catalog_path, Path(edit), options, dry_run=dry_run)
 
     def authored(self, reference: str) -> Authored:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 SCHEMA_ID = "bifrost.config.1"
 CONFIG_NAME = "bifrost.yaml"
 SYSTEM_CONFIG = Path("/etc/bifrost/bifrost.yaml")
-SECTIONS = ("schema", "templates", "state", "roots", "scan", "daemon", "mirror")
+SECTIONS = ("schema", "templates", "state", "roots", "scan", "edit", "daemon", "mirror")
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*\Z")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -89,6 +90,21 @@ SCAN_OPTIONS = ("hash", "workers", "full_every")
 
 
 @dataclass(frozen=True, slots=True)
+class EditSettings:
+    """The ``edit`` section: the studio's defaults for ``shots import`` (its options override them)."""
+
+    #: A regex with the named group ``shot`` (and optionally ``sequence``); None: the built-in default.
+    name_pattern: str | None = None
+    start_frame: int = 1001
+    #: The edit's frame rate as written (``24``, ``30000/1001``); None: the file's own, or 24 for an EDL.
+    rate: str | None = None
+
+
+EDIT_OPTIONS = ("name_pattern", "start_frame", "rate")
+_RATE = re.compile(r"\s*\d+(\.\d+)?(\s*/\s*\d+)?\s*\Z")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A loaded studio config. ``daemon`` and ``mirror`` are the raw sections, parsed by their owners, who find
     where a problem is written with :meth:`located`."""
@@ -100,6 +116,7 @@ class Config:
     #: Where each override is written in the config file (for problems naming line and column).
     root_wheres: dict[str, Where] = field(default_factory=dict)
     scan: ScanSettings = field(default_factory=ScanSettings)
+    edit: EditSettings = field(default_factory=EditSettings)
     daemon: Mapping[str, Any] = field(default_factory=dict)
     mirror: Mapping[str, Any] = field(default_factory=dict)
     #: The ``daemon`` and ``mirror`` sections as read, with positions (not part of the config's value).
@@ -305,6 +322,48 @@ class _Reader:
         return ScanSettings(**values)
 
 
+    def edit(self, node: Located | None) -> EditSettings:
+        if node is None:
+            return EditSettings()
+        if not isinstance(node.value, dict):
+            self.problem(node.where, "edit", "must be a mapping")
+            return EditSettings()
+        values: dict[str, Any] = {}
+        for option, (where, value) in node.value.items():
+            key = f"edit.{option}"
+            if option not in EDIT_OPTIONS:
+                self.problem(where, key, "unknown option", did_you_mean(option, EDIT_OPTIONS))
+            elif problem := _edit_problem(option, value.value):
+                self.problem(value.where, key, problem)
+            else:
+                values[option] = str(value.value) if option == "rate" else value.value
+        return EditSettings(**values)
+
+
+def _edit_problem(option: str, value: Any) -> str:
+    """Why ``value`` cannot be the ``edit`` option, or "" when it can."""
+    if option == "start_frame":
+        return "" if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+    if option == "rate":
+        return "" if _positive_rate(value) else "must be frames per second: 24, 25 or 30000/1001"
+    if not isinstance(value, str):
+        return "must be a regular expression"
+    try:
+        groups = re.compile(value).groupindex
+    except re.error as error:
+        return f"not a regular expression: {error}"
+    return "" if "shot" in groups else "needs the named group (?P<shot>...) (and may have (?P<sequence>...))"
+
+
+def _positive_rate(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or not _RATE.match(str(value)):
+        return False
+    try:
+        return Fraction(str(value).replace(" ", "")) > 0
+    except ZeroDivisionError:
+        return False
+
+
 def invalid_config(problems: Iterable[SourceProblem]) -> ConfigInvalid:
     """The error listing ``problems`` in file order (stable: a tag before its effect)."""
     return ConfigInvalid(in_file_order(problems))
@@ -358,6 +417,7 @@ def read_config(path: Path, *, cpus: int | None = None) -> tuple[Config, list[So
     state = reader.path_value(state_node, "state") if state_node else path.parent / ".bifrost"
     roots = reader.roots(roots_node) if roots_node else {}
     scan = reader.scan(section("scan"))
+    edit = reader.edit(section("edit"))
     nodes = {name: found for name in ("daemon", "mirror") if (found := section(name)) is not None}
     config = Config(
         path=path,
@@ -366,6 +426,7 @@ def read_config(path: Path, *, cpus: int | None = None) -> tuple[Config, list[So
         root_overrides=roots,
         root_wheres=reader.root_wheres,
         scan=scan,
+        edit=edit,
         daemon=(nodes["daemon"].plain() if "daemon" in nodes else None) or {},
         mirror=(nodes["mirror"].plain() if "mirror" in nodes else None) or {},
         nodes=nodes,

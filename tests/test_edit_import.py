@@ -327,3 +327,34 @@ def test_drift_and_show_list_frames_outside_a_shots_range_and_truncated_ones(stu
     assert code == 0 and f"outside the range: {pattern} frames 1013-1024" in out
     code, out, _ = ctl(capsys, studio, "show", "--json", "bifrost:///shot/demo/sq010/sh0100")
     assert {f["kind"] for f in json.loads(out)["frame_drift"]} == {"outside_range", "short"}
+
+
+# -- the config's edit section -------------------------------------------------------------
+def test_the_edit_section_is_checked_with_line_and_key(tmp_path):
+    from bifrostd.config import load_config
+    from bifrostd.errors import ConfigError
+
+    config = tmp_path / "bifrost.yaml"
+    config.write_text("schema: bifrost.config.1\nedit:\n  name_patern: x\n  rate: 0\n  start_frame: soon\n"
+                      "  name_pattern: '(?P<sequence>sq\\d+)'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    text = str(caught.value)
+    assert f"{config}:3:3: edit.name_patern: unknown option (did you mean 'name_pattern'?)" in text
+    assert "edit.rate: must be frames per second" in text and "edit.start_frame: must be a whole number" in text
+    assert "edit.name_pattern: needs the named group (?P<shot>...)" in text
+    config.write_text("schema: bifrost.config.1\nedit:\n  rate: 30000/1001\n  start_frame: 101\n")
+    assert load_config(config).edit.rate == "30000/1001" and load_config(config).edit.start_frame == 101
+
+
+def test_the_config_gives_the_defaults_and_options_override_them(studio, capsys):
+    with studio.open("a") as config:
+        config.write("edit:\n  name_pattern: '(?P<sequence>sq\\d{3})-(?P<shot>sh\\d{4})'\n  start_frame: 1\n"
+                     "  rate: 50\n")
+    otio = str(EDITS / "sq020_cut_v003.otio")
+    code, out, _ = ctl(capsys, studio, "shots", "import", otio, "--dry-run", "--json")
+    frames = [s["frames"]["cut_out"] for s in json.loads(out)["shots"]]
+    assert code == 0 and frames == [100, 60, 80]  # from frame 1, counted at 50 fps
+    code, out, _ = ctl(capsys, studio, "shots", "import", otio, "--dry-run", "--json", "--start", "1001",
+                       "--rate", "25")
+    assert [s["frames"]["cut_out"] for s in json.loads(out)["shots"]] == [1050, 1030, 1040]

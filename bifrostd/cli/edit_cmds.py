@@ -17,19 +17,21 @@ def shots() -> None:
 @shots.command("import")
 @click.argument("edit", type=click.Path(dir_okay=False))
 @click.option("--rate", metavar="FPS", help="The edit's frame rate: 24, 25, 30000/1001 (29.97). EDLs do not store "
-              "it; default 24 for them, the file's own for .otio.")
+              "it; default the config's edit.rate, else 24 for them and the file's own for .otio.")
 @click.option("--project", help="The project (default: the only one catalogued).")
 @click.option("--sequence", help="The sequence of clips whose name gives none (sh0100).")
 @click.option("--name-pattern", metavar="REGEX", help="How clip names (or markers) give names: a regex with groups "
-              "(?P<shot>...) and optionally (?P<sequence>...).")
-@click.option("--start", default=1001, show_default=True, type=int, help="The first frame of every shot's cut.")
+              "(?P<shot>...) and optionally (?P<sequence>...) (default: the config's edit.name_pattern, else sq010_sh0100 "
+              "or sh0100).")
+@click.option("--start", type=int, help="The first frame of every shot's cut (default: the config's edit.start_frame, "
+              "1001).")
 @click.option("--handles", metavar="N|IN,OUT", help="Handles either side (default: each shot's own; 0 for new ones).")
 @click.option("--force", is_flag=True, help="Apply changes that leave rendered frames outside a shot's new range.")
 @click.option("--dry-run", is_flag=True, help="Print every change; change nothing.")
 @json_option
 @click.pass_obj
 def import_command(obj, edit: str, rate: str | None, project: str | None, sequence: str | None,
-                   name_pattern: str | None, start: int, handles: str | None, force: bool, dry_run: bool,
+                   name_pattern: str | None, start: int | None, handles: str | None, force: bool, dry_run: bool,
                    as_json: bool) -> int:
     """Import an edit: new sequences and shots, changed cut ranges; shots no longer in the cut are reported.
 
