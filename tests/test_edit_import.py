@@ -358,3 +358,12 @@ def test_the_config_gives_the_defaults_and_options_override_them(studio, capsys)
     code, out, _ = ctl(capsys, studio, "shots", "import", otio, "--dry-run", "--json", "--start", "1001",
                        "--rate", "25")
     assert [s["frames"]["cut_out"] for s in json.loads(out)["shots"]] == [1050, 1030, 1040]
+
+
+def test_a_broken_sidecar_stops_the_import_before_anything_is_written(studio, capsys):
+    sidecar = shot_folder(studio, "sq010", "sh0300") / ".bifrost-entity.yaml"
+    sidecar.write_text("schema: bifrost.entity.1\nframes: [1001]\n")
+    before = tree(studio)
+    code, _, err = ctl(capsys, studio, "shots", "import", str(EDITS / "sq010_cut_v001.edl"))
+    assert code == 18 and str(sidecar) in err
+    assert tree(studio) == before and read_sidecar(shot_folder(studio, "sq010", "sh0100")).data.frames is None

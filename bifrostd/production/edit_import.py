@@ -24,8 +24,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ..authored import Authored, FrameRange, read_sidecar, update_sidecar
-from ..errors import EditRefused, FieldValueError, ResolveError
+from ..authored import SIDECAR_NAME, Authored, FrameRange, read_sidecar, update_sidecar
+from ..errors import EditRefused, FieldValueError, ResolveError, SidecarBroken
 from ..templates.references import resolve_reference
 from .create import CreateReport, Values, create_entities, plan_create, record_created
 from .edit_plan import CutShot, EditPlan, KnownShot, Naming, compile_pattern, name_clips, plan_edit
@@ -155,16 +155,25 @@ def apply_edit(template_set: TemplateSet, catalog_path: Path, edit: str, plan: E
     """Create the new sequences and shots, write the changed ranges; EditRefused (nothing written) when the
     plan has refused names, or strands rendered frames without ``force``."""
     refuse(plan, force=force)
+    changed = [s for s in plan.changes if s.action == "changed"]
+    _readable([resolve_reference(template_set, s.uri).path for s in changed])
     new = [(uri, Values()) for uri in plan.new_sequences]
     new += [(s.uri, Values(frames=s.frames)) for s in plan.changes if s.action == "new"]
     created = create_entities(template_set, catalog_path, new) if new else None
-    changed = [s for s in plan.changes if s.action == "changed"]
     for shot in changed:
         update_sidecar(resolve_reference(template_set, shot.uri).path, _set_frames(shot.frames), ensure=True)
     recorded = created.recorded if created is not None else ""
     if changed:
         recorded = record_created(catalog_path, template_set, [plan_create(template_set, s.uri) for s in changed])
     return EditImport(edit, plan, False, created, tuple(s.uri for s in changed), recorded)
+
+
+def _readable(folders: list[str]) -> None:
+    """SidecarBroken for the first broken sidecar among ``folders``, before anything is written."""
+    for folder in folders:
+        read = read_sidecar(folder)
+        if read.data is None:
+            raise SidecarBroken(str(Path(folder) / SIDECAR_NAME), list(read.problems))
 
 
 def _set_frames(frames: FrameRange) -> Callable[[Authored], Authored]:
