@@ -229,6 +229,8 @@ def test_a_shrink_over_rendered_frames_needs_force_and_lists_them(studio, capsys
     assert frames_of(studio, "sq010", "sh0300") == FrameRange(1001, 1060, 8, 8)
     assert shot_folder(studio, "sq010", "sh0200").is_dir()  # never deleted
     assert frames_of(studio, "sq030", "sh0200") == FrameRange(1001, 1024)
+    code, out, _ = ctl(capsys, studio, "drift", "--json")  # the catalog has the new ranges without a scan
+    assert {f["range"] for f in json.loads(out)["outside_range"]} == {"993-1020"}
 
 
 def test_a_name_a_key_refuses_is_reported_with_its_rule_and_nothing_changes(studio, capsys):
