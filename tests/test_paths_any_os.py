@@ -116,3 +116,27 @@ def test_placing_never_puts_a_path_under_a_root_it_leaves(default_set, segments)
     assert (placed.root == "projects") == inside
     if inside:
         assert placed.relative == ntpath.normpath(text)[len("P:\\projects"):].lstrip("\\").replace("\\", "/")
+
+
+def test_a_windows_path_names_the_folder_to_forget_or_list(tmp_path, capsys):
+    """ls and forget take a path written for Windows as the same folder on this machine."""
+    import subprocess
+
+    subprocess.run([str(Path(os.sys.executable).parent / "bifrostctl"), "init", "--demo", str(tmp_path / "s")],
+                   check=True, capture_output=True)
+    config = tmp_path / "s" / "bifrost.yaml"
+    assert main(["--config", str(config), "scan"]) == 0
+    capsys.readouterr()
+    shot = tmp_path / "s" / "projects/demo/sequences/sq010/sh0100/anim/work/maya"
+    victim = next(shot.iterdir())
+    victim.unlink()
+    assert main(["--config", str(config), "scan"]) == 0
+    capsys.readouterr()
+    windows = "P:\\projects\\demo\\sequences\\sq010\\sh0100\\anim\\work\\maya"
+    # the demo's roots are folders beside its config on Linux; on Windows they stay where the templates say
+    assert main(["--config", str(config), "ls", "--json", windows]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert any(f["path"].endswith(victim.name) and f["state"] == "missing" for f in listed["files"])
+    assert main(["--config", str(config), "forget", "--json", windows]) == 0
+    assert [f["path"] for f in json.loads(capsys.readouterr().out)["files"]] == [
+        f"demo/sequences/sq010/sh0100/anim/work/maya/{victim.name}"]

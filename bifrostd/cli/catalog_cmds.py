@@ -360,7 +360,6 @@ def _forget(obj, template_set, targets: tuple[str, ...], everything: bool) -> di
     """Forget through our own writer connection, or through the daemon when it holds the catalog."""
     from ..errors import CatalogBusy, CatalogMissing, DaemonUnreachable
     from ..reconcile.forget import execute_forget, plan_forget
-    from ..templates import is_reference
     from .daemon_cmds import daemon_client
 
     if not obj.config().catalog_path.exists():
@@ -369,7 +368,7 @@ def _forget(obj, template_set, targets: tuple[str, ...], everything: bool) -> di
         catalog = open_catalog(obj, write=True)
     except CatalogBusy as busy:
         try:
-            absolute = [t if is_reference(t) else os.path.abspath(t) for t in targets]  # the daemon's cwd is not ours
+            absolute = [_for_daemon(t) for t in targets]
             reply = daemon_client(obj, timeout=FORGET_TIMEOUT).call("forget", targets=absolute, all=everything)
         except DaemonUnreachable:
             raise busy from None
@@ -378,6 +377,17 @@ def _forget(obj, template_set, targets: tuple[str, ...], everything: bool) -> di
         report = execute_forget(catalog, template_set, plan_forget(catalog, template_set, targets,
                                                                    everything=everything))
     return {**report.to_json(), "via": "catalog"}
+
+
+def _for_daemon(target: str) -> str:
+    """A target as the daemon can read it: its current folder is not ours, so a relative path is made
+    absolute here; a reference, and a path written for another OS (``P:\\...``), go as they are."""
+    from ..templates import is_reference
+    from ..templates.placing import syntax_of
+
+    if is_reference(target) or os.path.isabs(target) or syntax_of(target, "linux") == "windows":
+        return target
+    return os.path.abspath(target)
 
 
 def _forget_text(doc: dict[str, Any]) -> str:

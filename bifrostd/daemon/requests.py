@@ -67,7 +67,7 @@ class ControlRequests:
         if not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)
                 and isinstance(everything, bool) and isinstance(dry_run, bool)):
             raise usage_error('forget takes "targets" (a list of strings), "all" and "dry_run" (booleans)')
-        relative = [t for t in targets if not is_reference(t) and not os.path.isabs(t)]
+        relative = [t for t in targets if not is_reference(t) and not os.path.isabs(t) and not _windows_absolute(t)]
         if relative:
             raise usage_error(f"forget takes absolute paths (the daemon's folder is not yours): {relative[0]!r}")
         if not targets and not everything:
@@ -108,3 +108,9 @@ class ControlRequests:
         self.daemon.request_stop("control socket")
         return {"stopping": True, "pid": os.getpid()}
 
+
+def _windows_absolute(target: str) -> bool:
+    """A drive or UNC path: absolute on its own OS, placed under a root by ``templates.placing``."""
+    from ..templates.placing import syntax_of
+
+    return syntax_of(target, "linux") == "windows"
