@@ -34,6 +34,14 @@ sample=$(find "$PWD/projects" -path '*/work/maya/*_v*.ma' | sort | head -n 1)
 step "bifrostctl resolve $sample"
 "$ctl" resolve "$sample"
 
+step "bifrostctl create bifrost:///shot/demo/sq030/sh0010 --frames 1001-1096 --handles 8   (its folders and sidecar)"
+"$ctl" create bifrost:///shot/demo/sq030/sh0010 --frames 1001-1096 --handles 8 --description "Roof chase"
+
+work=projects/demo/sequences/sq010/sh0100/anim/work/maya/sh0100_anim_v002.ma
+step "bifrostctl publish $work --comment 'Blocking, for review'"
+"$ctl" publish "$work" --comment "Blocking, for review"
+"$ctl" versions bifrost:///task/shot/demo/sq010/sh0100/anim
+
 if "$ctl" --help | grep -q '^  daemon'; then
     step "bifrostd   (watching the demo studio; Ctrl-C stops it)"
     work=projects/demo/sequences/sq010/sh0100/anim/work/maya
