@@ -1,0 +1,23 @@
+"""Importing usd-core's ``pxr`` when a USD feature first needs it, with the install hint when it is missing."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from types import ModuleType
+
+from ..errors import PackageMissing
+
+__all__ = ["INSTALL", "pxr"]
+
+#: How to enable USD support, as every message says it.
+INSTALL = "pip install 'bifrostd[usd]'"
+
+
+def pxr(name: str) -> ModuleType:
+    """``pxr.<name>`` (``Sdf``, ``UsdUtils``...), or PackageMissing (exit 16) saying how to install usd-core."""
+    try:
+        return importlib.import_module(f"pxr.{name}")
+    except ImportError as error:
+        raise PackageMissing(feature="USD support", package="usd-core", why=error,
+                             command=f"{sys.executable} -m {INSTALL}") from error
