@@ -3,6 +3,7 @@ frame tokens, clips, missing files, a broken layer; and the pure token expansion
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -19,6 +20,9 @@ from bifrostd.usd.extract import read_dependencies  # noqa: E402
 from bifrostd.usd.outline import outline  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "usd"
+#: The parser's words name the file and line 4: "broken.usda:4:1: Expected }" (usd-core 26), "syntax error at ''
+#: in </hero> on line 4 in file .../broken.usda" (24.x)
+BROKEN = r"broken\.usda:4:1: Expected \}|line 4 in file .*broken\.usda"
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +108,7 @@ def test_a_resolver_asked_turns_entity_uris_into_paths(hero):
 
 def test_a_broken_layer_is_an_error_value_naming_file_and_line():
     found = read_dependencies(str(FIXTURES / "broken.usda"))
-    assert found.dependencies == () and found.error.startswith(f"{FIXTURES / 'broken.usda'}:4:1: Expected }}")
+    assert found.dependencies == () and re.search(BROKEN, found.error)
 
 
 def test_a_missing_layer_is_an_error_value(tmp_path):
@@ -143,7 +147,7 @@ def test_the_outline_lists_the_stack_variants_and_arcs_per_prim():
 
 def test_the_outline_of_a_broken_layer_says_why():
     found = outline(str(FIXTURES / "broken.usda"))
-    assert found.prims == () and "Expected }" in found.to_json()["error"]
+    assert found.prims == () and re.search(BROKEN, found.to_json()["error"])
 
 
 def test_without_usd_core_the_error_says_how_to_install_it(monkeypatch):

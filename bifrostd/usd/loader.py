@@ -17,6 +17,9 @@ INSTALL = "pip install 'bifrostd[usd]'"
 def pxr(name: str) -> ModuleType:
     """``pxr.<name>`` (``Sdf``, ``UsdUtils``...), or PackageMissing (exit 16) saying how to install usd-core."""
     try:
+        # Usd first: before usd-core 26 the wheels are not monolithic, and Sdf alone can't load the .usda/.usdc
+        # file formats ("Failed to load plugin 'usd': libusd_kind...so: cannot open shared object file").
+        importlib.import_module("pxr.Usd")
         return importlib.import_module(f"pxr.{name}")
     except ImportError as error:
         raise PackageMissing(feature="USD support", package="usd-core", why=error,
