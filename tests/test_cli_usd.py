@@ -149,7 +149,10 @@ def test_a_broken_layer_is_refused_with_its_parse_error(demo, tmp_path):
 
 
 def test_without_usd_core_commands_exit_16_with_the_install_hint(demo, monkeypatch):
+    from bifrostd.usd.loader import pxr
+
     for name in [n for n in sys.modules if n == "pxr" or n.startswith("pxr.")]:
         monkeypatch.setitem(sys.modules, name, None)
+    pxr.cache_clear()
     code, out = run(demo, "inspect", str(FIXTURES / "hero.usda"))
     assert code == 16 and "pip install 'bifrostd[usd]'" in out

@@ -155,6 +155,7 @@ def test_without_usd_core_the_error_says_how_to_install_it(monkeypatch):
 
     for name in [n for n in sys.modules if n == "pxr" or n.startswith("pxr.")]:
         monkeypatch.setitem(sys.modules, name, None)
+    pxr.cache_clear()
     with pytest.raises(PackageMissing, match=r"pip install 'bifrostd\[usd\]'") as caught:
         pxr("Sdf")
     assert caught.value.exit_code == 16

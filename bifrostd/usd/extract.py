@@ -1,6 +1,6 @@
 """One layer's dependencies, read at the Sdf level without composing a stage.
 
-A walk of the layer's prim specs (variants' contents included) gives each
+A walk of the layer's specs (variants' contents included; ordered by path) gives each
 asset path with its arc kind and prim path, which
 ``UsdUtils.ExtractExternalReferences`` cannot (it folds a path used twice
 into one bucket). Clip templates (``templateAssetPath``) are expanded from
@@ -75,20 +75,26 @@ def _authored(layer: Any) -> Iterator[tuple[Arc, str, str, str, float | None]]:
     for sub in layer.subLayerPaths:
         yield Arc.SUBLAYER, "/", "", sub, None
     yield from _metadata("/", layer.customLayerData, "customLayerData")
-    for root in layer.rootPrims:
-        yield from _walk(layer, root)
+    paths: list[Any] = []
+    layer.Traverse(pxr("Sdf").Path.absoluteRootPath, paths.append)  # in C++: iterating spec proxies is 100x dearer
+    for path in sorted(paths, key=str):  # by path: a prim, its properties, its children, then its variants
+        yield from _spec(layer, path)
 
 
-def _walk(layer: Any, spec: Any) -> Iterator[tuple[Arc, str, str, str, float | None]]:
-    """A prim spec, its attributes, its variants' contents, then its children: the order a reader sees."""
-    yield from _prim(spec, str(spec.path))
-    for attribute in spec.attributes:
-        yield from _attribute(layer, attribute)
-    for variant_set in spec.variantSets.values():
-        for variant in variant_set.variants.values():
-            yield from _walk(layer, variant.primSpec)
-    for child in spec.nameChildren:
-        yield from _walk(layer, child)
+def _spec(layer: Any, path: Any) -> Iterator[tuple[Arc, str, str, str, float | None]]:
+    if path.IsPrimPath() or path.IsPrimVariantSelectionPath():
+        prim = layer.GetPrimAtPath(path)
+        if prim is not None:
+            yield from _prim(prim, str(path))
+    elif path.IsPrimPropertyPath():
+        spec = layer.GetAttributeAtPath(path)
+        if spec is not None and spec.typeName in _asset_types():
+            yield from _attribute(layer, spec)
+
+
+def _asset_types() -> tuple[Any, ...]:
+    names = pxr("Sdf").ValueTypeNames
+    return names.Asset, names.AssetArray
 
 
 def _prim(spec: Any, where: str) -> Iterator[tuple[Arc, str, str, str, float | None]]:

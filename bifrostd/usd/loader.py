@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from types import ModuleType
@@ -14,6 +15,7 @@ __all__ = ["INSTALL", "pxr"]
 INSTALL = "pip install 'bifrostd[usd]'"
 
 
+@functools.cache  # a module once imported stays; a failure is not cached (cache_clear() forgets the modules)
 def pxr(name: str) -> ModuleType:
     """``pxr.<name>`` (``Sdf``, ``UsdUtils``...), or PackageMissing (exit 16) saying how to install usd-core."""
     try:
