@@ -104,6 +104,8 @@ def test_a_resolver_asked_turns_entity_uris_into_paths(hero):
     found = read_dependencies(str(FIXTURES / "hero.usda"), resolve=lambda uri: str(FIXTURES / "geo.usda"))
     rig = next(d for d in found.dependencies if d.entity)
     assert rig.anchored == str(FIXTURES / "geo.usda") and rig.files == (rig.anchored,)
+    nowhere = read_dependencies(str(FIXTURES / "hero.usda"), resolve=lambda uri: str(FIXTURES / "gone.usda"))
+    assert next(d for d in nowhere.dependencies if d.entity).missing  # resolved, but no file there
 
 
 def test_a_broken_layer_is_an_error_value_naming_file_and_line():

@@ -43,8 +43,9 @@ class Dependency:
 
     @property
     def missing(self) -> bool:
-        """A file path that names nothing on disk (an entity reference is never missing here)."""
-        return self.entity is None and not self.files
+        """A path (authored, or an entity's resolved) that names nothing on disk; an entity reference not
+        resolved, or another URI (``https:``), is never missing here."""
+        return self.anchored is not None and not self.files
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "prim": self.prim, "field": self.field, "time": self.time,
