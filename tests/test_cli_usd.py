@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 import re
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -156,3 +158,24 @@ def test_without_usd_core_commands_exit_16_with_the_install_hint(demo, monkeypat
     pxr.cache_clear()
     code, out = run(demo, "inspect", str(FIXTURES / "hero.usda"))
     assert code == 16 and "pip install 'bifrostd[usd]'" in out
+
+
+def test_the_commands_in_docs_usd_md_run_as_pasted_on_the_demo(demo, monkeypatch):
+    text = (Path(__file__).resolve().parent.parent / "docs" / "usd.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    commands = [shlex.split(line) for block in blocks for line in block.splitlines()
+                if line.startswith(("bifrostctl usd", "mkdir"))]
+    assert len(commands) >= 5
+    monkeypatch.chdir(demo)
+    for command in commands:
+        if command[0] == "mkdir":
+            Path(command[-1]).mkdir(exist_ok=True)
+            continue
+        code, out = run(demo, *command[2:])
+        assert code == 0, (command, out)
+    assert (demo / "farm" / "sh0300_windows.usda").exists() and not (demo / "farm" / "sh0300_linux.usda").exists()
+
+
+def test_loading_the_usd_commands_does_not_import_pxr():
+    code = "import sys, bifrostd.cli.usd_cmds; assert 'pxr' not in sys.modules, 'pxr loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
