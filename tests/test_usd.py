@@ -96,7 +96,7 @@ def test_json_is_plain_data(hero):
     assert document["schema"] == "bifrost.usd.dependencies.1" and document["error"] is None
     assert document["dependencies"][0] == {
         "kind": "sublayer", "prim": "/", "field": "", "time": None, "authored": "./look.usda",
-        "anchored": str(FIXTURES / "look.usda"), "entity": None, "pattern": False,
+        "anchored": str(FIXTURES / "look.usda"), "entity": None, "evaluated": None, "pattern": False,
         "files": [str(FIXTURES / "look.usda")], "missing": False}
 
 
@@ -198,3 +198,16 @@ def test_expand_in_a_folder_that_is_gone():
     def gone(folder):
         raise FileNotFoundError(folder)
     assert expand("/gone/t.<UDIM>.exr", listdir=gone) == ()
+
+
+def test_expression_paths_are_evaluated_with_the_layers_variables(tmp_path):
+    (tmp_path / "rig" / "v003").mkdir(parents=True)
+    (tmp_path / "rig" / "v003" / "rig.usda").touch()
+    layer = tmp_path / "shot.usda"
+    layer.write_text('#usda 1.0\n(\n    expressionVariables = {\n        string RIG = "v003"\n    }\n'
+                     '    subLayers = [@`"./rig/${RIG}/rig.usda"`@, @`"./rig/${NOPE}/rig.usda"`@, @./plain.usda@]\n)\n')
+    rig, unknown, plain = read_dependencies(str(layer)).dependencies
+    assert rig.authored == '`"./rig/${RIG}/rig.usda"`' and rig.evaluated == "./rig/v003/rig.usda"
+    assert rig.files == (str(tmp_path / "rig" / "v003" / "rig.usda"),) and not rig.missing
+    assert unknown.evaluated != "./rig/v003/rig.usda" and unknown.missing is (unknown.anchored is not None)
+    assert plain.evaluated is None and plain.to_json()["evaluated"] is None

@@ -58,16 +58,30 @@ def read_dependencies(path: str, *, resolve: EntityResolver | None = None) -> La
 def dependencies(layer: Any, path: str, *, resolve: EntityResolver | None = None) -> LayerDependencies:
     """The dependencies of an open Sdf layer read from ``path`` (which anchors its relative paths)."""
     folder = posixpath.dirname(path.replace("\\", "/"))
-    return LayerDependencies(path, tuple(_edge(folder, raw, resolve) for raw in _authored(layer)))
+    variables = dict(layer.expressionVariables)
+    return LayerDependencies(path, tuple(_edge(folder, raw, resolve, variables) for raw in _authored(layer)))
 
 
-def _edge(folder: str, raw: tuple[Arc, str, str, str, float | None], resolve: EntityResolver | None) -> Dependency:
+def _edge(folder: str, raw: tuple[Arc, str, str, str, float | None], resolve: EntityResolver | None,
+          variables: dict[str, Any]) -> Dependency:
     kind, prim, field, authored, time = raw
-    entity = authored if is_entity(authored) else None
-    target = (resolve(authored) if resolve else None) if entity else anchor(folder, authored)
+    evaluated = _evaluated(authored, variables)
+    path = authored if evaluated is None else evaluated
+    entity = path if is_entity(path) else None
+    target = (resolve(path) if resolve else None) if entity else anchor(folder, path)
     files = expand(target) if target else ()
     return Dependency(kind, prim, authored, target, files, entity, field, time,
-                      target is not None and is_pattern(target))
+                      target is not None and is_pattern(target), evaluated)
+
+
+def _evaluated(authored: str, variables: dict[str, Any]) -> str | None:
+    """An expression path (`` `"./rig/${RIG_VERSION}/rig.usda"` ``) evaluated with the layer's
+    ``expressionVariables``; "" when it can't be; None for a plain path."""
+    expression = pxr("Sdf").VariableExpression
+    if not expression.IsExpression(authored):
+        return None
+    result = expression(authored).Evaluate(variables)
+    return result.value if isinstance(result.value, str) and not result.errors and "${" not in result.value else ""
 
 
 def _authored(layer: Any) -> Iterator[tuple[Arc, str, str, str, float | None]]:

@@ -40,6 +40,9 @@ class Dependency:
     field: str = ""  # the attribute, metadata key or clip set that holds it; "" for arcs
     time: float | None = None  # the time sample, for an attribute's time-sampled value
     pattern: bool = False  # a <UDIM> or frame-token pattern, expanded to ``files``
+    #: For an expression path (`` `"./${VAR}/a.usda"` ``), its value with the layer's expressionVariables, which
+    #: ``anchored`` is made from; "" when it can't be evaluated (then nothing is anchored); None for a plain path.
+    evaluated: str | None = None
 
     @property
     def missing(self) -> bool:
@@ -50,7 +53,8 @@ class Dependency:
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "prim": self.prim, "field": self.field, "time": self.time,
                 "authored": self.authored, "anchored": self.anchored, "entity": self.entity,
-                "pattern": self.pattern, "files": list(self.files), "missing": self.missing}
+                "evaluated": self.evaluated, "pattern": self.pattern, "files": list(self.files),
+                "missing": self.missing}
 
 
 @dataclass(frozen=True, slots=True)
