@@ -560,7 +560,7 @@ class Studio:
         references and payloads per prim, dependencies; ``bifrost:`` URIs in it resolved on this OS."""
         from .usd.outline import outline
 
-        return outline(self._layer_path(target), resolve=self._entity_path)
+        return outline(self._layer_path(target), resolve=self._entity_path, locate=self._here)
 
     def usd_resolve_layer(self, source: str | _os.PathLike[str], target: str | _os.PathLike[str], *,
                           os: str | None = None, dry_run: bool = False) -> Rewrite:
@@ -586,6 +586,15 @@ class Studio:
 
         text = _os.fspath(target)
         return self._match_of_reference(text, None).path if is_reference(text) else text
+
+    def _here(self, path: str) -> str:
+        """A path written for another OS (``P:\\projects\\...`` on Linux) as it lies on this machine."""
+        from .templates.placing import place
+
+        placed = place(self._set, path)
+        if placed.foreign and placed.root is not None and placed.relative is not None:
+            return self._absolute(placed.root, placed.relative, None)
+        return path
 
     def _entity_path(self, uri: str) -> str | None:
         try:

@@ -179,3 +179,13 @@ def test_the_commands_in_docs_usd_md_run_as_pasted_on_the_demo(demo, monkeypatch
 def test_loading_the_usd_commands_does_not_import_pxr():
     code = "import sys, bifrostd.cli.usd_cmds; assert 'pxr' not in sys.modules, 'pxr loaded'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_inspect_finds_files_named_in_another_oss_spelling(demo, tmp_path):
+    studio = Studio.open(demo)
+    windows = studio.path("asset_publish_usd", {"project": "demo", "asset_type": "character", "asset": "hero",
+                                                "task": "model", "version": 2, "ext": "usda"}, os="windows")
+    found = studio.usd_inspect(layer(tmp_path / "in.usda", windows, sublayers=(windows,)))
+    sublayer, attribute = found.dependencies.dependencies
+    assert attribute.anchored == windows and attribute.files == (str(demo / MODEL),) and not attribute.missing
+    assert [Path(p).name for _, p, _ in found.stack] == ["in.usda", "hero_model_v002.usda"]

@@ -21,10 +21,13 @@ from .loader import pxr
 from .model import Arc, Dependency, LayerDependencies
 from .tokens import anchor, expand, is_entity, is_pattern
 
-__all__ = ["EntityResolver", "dependencies", "open_layer", "read_dependencies"]
+__all__ = ["EntityResolver", "Locator", "dependencies", "open_layer", "read_dependencies"]
 
 #: Maps a ``bifrost:`` URI to a concrete path, or None when it names nothing (the template set, asked).
 EntityResolver = Callable[[str], "str | None"]
+#: Maps an anchored path, perhaps written for another OS (``P:\proj\...`` read on Linux), to where that file
+#: lies on this machine (the studio's roots, asked); the identity when not given.
+Locator = Callable[[str], str]
 _TF_PREFIX = re.compile(r" : '(.*)'\s*$", re.S)
 _ARC_INFO = {"references", "payload", "clips", "subLayers", "variantSelection", "variantSetNames", "specifier"}
 
@@ -47,29 +50,36 @@ def _message(text: str) -> str:
     return " ".join((found[1] if found else text).split())
 
 
-def read_dependencies(path: str, *, resolve: EntityResolver | None = None) -> LayerDependencies:
+def read_dependencies(path: str, *, resolve: EntityResolver | None = None,
+                      locate: Locator | None = None) -> LayerDependencies:
     """The dependencies of the layer at ``path``; ``error`` set (and none listed) when it can't be read."""
     layer, error = open_layer(path)
     if layer is None:
         return LayerDependencies(os.path.abspath(path), error=error)
-    return dependencies(layer, os.path.abspath(path), resolve=resolve)
+    return dependencies(layer, os.path.abspath(path), resolve=resolve, locate=locate)
 
 
-def dependencies(layer: Any, path: str, *, resolve: EntityResolver | None = None) -> LayerDependencies:
+def dependencies(layer: Any, path: str, *, resolve: EntityResolver | None = None,
+                 locate: Locator | None = None) -> LayerDependencies:
     """The dependencies of an open Sdf layer read from ``path`` (which anchors its relative paths)."""
     folder = posixpath.dirname(path.replace("\\", "/"))
     variables = dict(layer.expressionVariables)
-    return LayerDependencies(path, tuple(_edge(folder, raw, resolve, variables) for raw in _authored(layer)))
+    edges = (_edge(folder, raw, resolve, locate or _here, variables) for raw in _authored(layer))
+    return LayerDependencies(path, tuple(edges))
+
+
+def _here(path: str) -> str:
+    return path
 
 
 def _edge(folder: str, raw: tuple[Arc, str, str, str, float | None], resolve: EntityResolver | None,
-          variables: dict[str, Any]) -> Dependency:
+          locate: Locator, variables: dict[str, Any]) -> Dependency:
     kind, prim, field, authored, time = raw
     evaluated = _evaluated(authored, variables)
     path = authored if evaluated is None else evaluated
     entity = path if is_entity(path) else None
     target = (resolve(path) if resolve else None) if entity else anchor(folder, path)
-    files = expand(target) if target else ()
+    files = expand(locate(target)) if target else ()
     return Dependency(kind, prim, authored, target, files, entity, field, time,
                       target is not None and is_pattern(target), evaluated)
 

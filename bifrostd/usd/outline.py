@@ -7,39 +7,40 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator
 
-from .extract import EntityResolver, dependencies, open_layer
+from .extract import EntityResolver, Locator, dependencies, open_layer
 from .model import Arc, LayerDependencies, LayerOutline, PrimArcs, VariantSet
 
 __all__ = ["outline"]
 
 
-def outline(path: str, *, resolve: EntityResolver | None = None, max_depth: int = 32) -> LayerOutline:
+def outline(path: str, *, resolve: EntityResolver | None = None, locate: Locator | None = None,
+            max_depth: int = 32) -> LayerOutline:
     """The outline of the layer at ``path``; a layer that can't be read gives an outline with its error."""
     path = os.path.abspath(path)
     layer, error = open_layer(path)
     if layer is None:
         return LayerOutline(path, "", ((0, path, error),), (), LayerDependencies(path, error=error))
-    deps = dependencies(layer, path, resolve=resolve)
-    stack = ((0, path, None), *_stack(deps, 1, max_depth, {path}, resolve))
+    deps = dependencies(layer, path, resolve=resolve, locate=locate)
+    stack = ((0, path, None), *_stack(deps, 1, max_depth, {path}, resolve, locate))
     prims = tuple(_prims_of(layer))
     return LayerOutline(path, layer.defaultPrim or "", stack, prims, deps)
 
 
-def _stack(deps: LayerDependencies, depth: int, max_depth: int, seen: set[str],
-           resolve: EntityResolver | None) -> Iterator[tuple[int, str, str | None]]:
+def _stack(deps: LayerDependencies, depth: int, max_depth: int, seen: set[str], resolve: EntityResolver | None,
+           locate: Locator | None) -> Iterator[tuple[int, str, str | None]]:
     """The sublayers of a layer, depth first, each read at the Sdf level (a cycle is listed once)."""
     for dep in deps.dependencies:
         if dep.kind is not Arc.SUBLAYER:
             continue
-        target = dep.anchored or dep.authored
+        target = (dep.files[0] if dep.files else dep.anchored) or dep.authored  # a foreign spelling, located
         if dep.anchored is None or target in seen or depth > max_depth:
             yield depth, target, None if dep.anchored else "a bifrost: reference that was not resolved"
             continue
         sub, error = open_layer(target)
         yield depth, target, error
         if sub is not None:
-            yield from _stack(dependencies(sub, target, resolve=resolve), depth + 1, max_depth,
-                              seen | {target}, resolve)
+            yield from _stack(dependencies(sub, target, resolve=resolve, locate=locate), depth + 1, max_depth,
+                              seen | {target}, resolve, locate)
 
 
 def _prims_of(layer: Any) -> Iterator[PrimArcs]:
