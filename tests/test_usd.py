@@ -3,12 +3,15 @@ frame tokens, clips, missing files, a broken layer; and the pure token expansion
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bifrostd.errors import PackageMissing
 from bifrostd.usd.model import Arc
@@ -211,3 +214,18 @@ def test_expression_paths_are_evaluated_with_the_layers_variables(tmp_path):
     assert rig.files == (str(tmp_path / "rig" / "v003" / "rig.usda"),) and not rig.missing
     assert unknown.evaluated != "./rig/v003/rig.usda" and unknown.missing is (unknown.anchored is not None)
     assert plain.evaluated is None and plain.to_json()["evaluated"] is None
+
+
+segment = st.sampled_from(["a", "b", "c", ".."])
+
+
+@given(st.lists(segment, min_size=1, max_size=5), st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
+       st.lists(st.sampled_from(["x", "y"]), max_size=3))
+def test_a_rebased_path_names_the_same_file_from_the_new_folder(parts, old, new):
+    from bifrostd.usd.rewrite import rebase
+
+    authored = "./" + "/".join(parts)
+    old_folder, new_folder = "/r/" + "/".join(old), "/r/" + "/".join(new)
+    moved = rebase(authored, posixpath.normpath(old_folder), posixpath.normpath(new_folder))
+    assert moved.startswith(("./", "../"))
+    assert posixpath.normpath(posixpath.join(new_folder, moved)) == posixpath.normpath(posixpath.join(old_folder, authored))
