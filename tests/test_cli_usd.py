@@ -189,3 +189,10 @@ def test_inspect_finds_files_named_in_another_oss_spelling(demo, tmp_path):
     sublayer, attribute = found.dependencies.dependencies
     assert attribute.anchored == windows and attribute.files == (str(demo / MODEL),) and not attribute.missing
     assert [Path(p).name for _, p, _ in found.stack] == ["in.usda", "hero_model_v002.usda"]
+
+
+def test_the_copy_may_not_overwrite_the_original(demo, tmp_path):
+    source = layer(tmp_path / "in.usda", LATEST)
+    before = source.read_bytes()
+    code, out = run(demo, "resolve-layer", str(source), str(tmp_path / "." / "in.usda"))
+    assert code == 2 and "is the layer being read" in out and source.read_bytes() == before

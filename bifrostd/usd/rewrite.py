@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..atomic_write import write_atomic
-from ..errors import ResolveError
+from ..errors import BifrostError, ResolveError
 from .extract import open_layer
 from .loader import pxr
 from .model import Change, Rewrite
@@ -33,9 +33,12 @@ Mapper = Callable[[str, str], "Change | None"]  # (authored path, the layer's fo
 def rewrite(action: str, source: str, target: str, mapper: Mapper, *, dry_run: bool = False) -> Rewrite:
     """Plan (and unless ``dry_run`` write) ``target``: ``source`` with each path ``mapper`` changes replaced.
 
-    Raises ResolveError when ``source`` can't be read as a layer (nothing is written).
+    Raises ResolveError when ``source`` can't be read as a layer, BifrostError (exit 2) when ``target`` is
+    ``source``; nothing is written then.
     """
     source, target = os.path.abspath(source), os.path.abspath(target)
+    if os.path.realpath(source) == os.path.realpath(target):
+        raise BifrostError(f"{target} is the layer being read: write the copy elsewhere (the original is never written)")
     layer, error = open_layer(source)
     if layer is None:
         raise ResolveError(f"{source}: cannot read this USD layer: {error}")
@@ -77,8 +80,6 @@ def _serialised(layer: Any, target: str) -> bytes:
 def entity_paths(resolve: Callable[[str], str]) -> Mapper:
     """A mapper replacing each ``bifrost:`` URI by ``resolve(uri)``; one it can't resolve (ResolveError and
     kin) is left as authored, with the reason."""
-    from ..errors import BifrostError
-
     def mapper(authored: str, folder: str) -> Change | None:
         if not is_entity(authored):
             return None
