@@ -1,7 +1,7 @@
 # Two entry points a newcomer needs: `make demo` and `make test`.
 # Both set up what they need on a fresh machine: `make demo` a virtualenv with
 # Bifrost alone (about 40 MB); `make test` adds the test tools, the cloud
-# backends, OpenTimelineIO (shots import) and the cloud emulators the tests start themselves.
+# backends, OpenTimelineIO (shots import), usd-core (USD layers) and the cloud emulators the tests start themselves.
 #
 # DEPS=lowest installs every dependency at the lowest version pyproject.toml
 # allows (CI tests both ends of each range); the default takes the newest.
@@ -38,9 +38,9 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python $(if $(filter lowest,$(D
 
 $(VENV)/.installed-test: $(VENV)/.installed package.json package-lock.json .ci/emulators.sh
 	@echo "== installing the test tools, cloud backends and emulators into $(VENV)"
-	$(BIN)/pip install -q $(CONSTRAINTS) -e '.[test,cloud,edit]'
+	$(BIN)/pip install -q $(CONSTRAINTS) -e '.[test,cloud,edit,usd]'
 	bash .ci/emulators.sh
-	@$(BIN)/pip list 2>/dev/null | grep -iE '^(watchdog|click|sqlite-utils|pyyaml|xxhash|interegular|fsspec|s3fs|gcsfs|adlfs|moto|pytest) ' | tr -s ' ' | paste -sd, - | sed 's/^/== versions: /'
+	@$(BIN)/pip list 2>/dev/null | grep -iE '^(watchdog|click|sqlite-utils|pyyaml|xxhash|interegular|fsspec|s3fs|gcsfs|adlfs|moto|pytest|usd-core) ' | tr -s ' ' | paste -sd, - | sed 's/^/== versions: /'
 	touch $@
 
 # The house rules as checks: ruff (mistakes), lint-imports (the layers, the pure core, the catalog as the

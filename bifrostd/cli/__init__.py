@@ -56,6 +56,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("publish_cmds:version",
                 "Deprecate or undeprecate a published version (version=latest skips deprecated ones)."),
     "mirror": ("mirror_cmds:mirror", "Mirror catalogued files to buckets, check the buckets, and restore from them."),
+    "usd": ("usd_cmds:usd",
+            "USD layers: inspect one (layer stack, variants, arcs, asset paths), resolve or relativize its paths."),
     "daemon": ("daemon_cmds:daemon",
                "Ask the running bifrostd for its state, or to reload or stop (exit code 13 when none runs)."),
 }
