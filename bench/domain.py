@@ -15,8 +15,24 @@ interleaved run by run so a shared machine's load falls on all alike):
 - ``cp -r`` then ``sync -f`` of the target, the nearest plain equivalent of
   what publish makes durable.
 
+Then, on the same studio, each run in a new sequence (median of ``--runs``,
+interleaved likewise):
+
+- ``Studio.create(rows=CSV)`` of ``--shots`` shots (their skeletons: the
+  shot's folder, ``color``, ``editorial``, ``plates`` and its folder in the
+  renders root; and a sidecar each, with a frame range), planned whole first,
+  then made and catalogued;
+- ``mkdir -p`` of the same folders (from the plan), in a tree beside it;
+- ``mkdir -p`` of them plus writing each shot's sidecar text with ``cat``-like
+  plain writes (no lock, no fsync), the nearest plain equivalent;
+
+and, once, rebuilding the catalog: ``bifrostctl scan`` into an empty catalog
+of the studio holding those shots' sidecars (every sidecar read and indexed,
+with its entity), against ``find -name .bifrost-entity.yaml -exec cat`` of
+the same files.
+
 Prints a table, and as the last line one JSON object with the figures.
-Usage: ``.venv/bin/python bench/domain.py [--frames 1000] [--size 65536] [--runs 5]``
+Usage: ``.venv/bin/python bench/domain.py [--frames 1000] [--size 65536] [--shots 1000] [--runs 5]``
 """
 
 from __future__ import annotations
@@ -73,10 +89,56 @@ def interleaved(runs: int, works: dict[str, Callable[[int], Any]]) -> dict[str, 
     return times
 
 
+def create_figures(studio_dir: Path, scratch: Path, shots: int, runs: int) -> dict[str, Any]:
+    """Create ``shots`` shots from a CSV per run, against ``mkdir -p`` of the same folders; then a rebuild."""
+    from bifrostd.authored import Authored, FrameRange, render_sidecar
+
+    sidecar = render_sidecar(Authored("", FrameRange(1001, 1096, 8, 8))).encode()
+
+    def rows(run: int) -> Path:
+        path = scratch / f"shots{run}.csv"
+        lines = ["kind,project,sequence,shot,frames,handles"]
+        lines += [f"shot,demo,sq{900 + run},sh{n:04d},1001-1096,8" for n in range(10, 10 + shots)]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    with Studio.open(studio_dir) as studio:
+        plans = {run: studio.create(rows=rows(run), dry_run=True).plans for run in range(runs)}
+
+        def plain(run: int, write_sidecars: bool) -> None:
+            base = scratch / f"{'plain' if write_sidecars else 'mkdir'}{run}"
+            folders = [str(base / f.root / f.relative) for plan in plans[run] for f in plan.folders if not f.exists]
+            for start in range(0, len(folders), 2000):
+                subprocess.run(["mkdir", "-p", *folders[start:start + 2000]], check=True)
+            if write_sidecars:
+                for plan in plans[run]:
+                    (base / plan.root / plan.relative / ".bifrost-entity.yaml").write_bytes(sidecar)
+
+        times = interleaved(runs, {
+            "create": lambda run: studio.create(rows=scratch / f"shots{run}.csv"),
+            "mkdir": lambda run: plain(run, False),
+            "mkdir_sidecars": lambda run: plain(run, True),
+        })
+    catalog = studio_dir / ".bifrost" / "catalog.db"
+    for leftover in studio_dir.joinpath(".bifrost").glob("catalog.db*"):
+        leftover.unlink()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    rebuild = timed(lambda: subprocess.run([sys.executable, "-m", "bifrostd.cli", "--config", str(studio_dir), "scan"],
+                                           check=True, capture_output=True, env=env))
+    cat = timed(lambda: subprocess.run(f"find '{studio_dir}' -name .bifrost-entity.yaml -exec cat {{}} + > /dev/null",
+                                       shell=True, check=True))
+    assert catalog.exists()
+    return {"shots": shots, **{f"{name}_s": round(statistics.median(t), 4) for name, t in times.items()},
+            "create_runs_s": [round(t, 4) for t in times["create"]],
+            "rebuild_scan_s": round(rebuild, 4), "find_cat_sidecars_s": round(cat, 4),
+            "sidecars": runs * shots}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=1000)
     parser.add_argument("--size", type=int, default=64 * 1024, help="bytes per frame")
+    parser.add_argument("--shots", type=int, default=1000, help="shots created per run from a CSV")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="bifrost-bench-domain-"))
@@ -94,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             })
             versions = [v.number for v in studio.versions("bifrost:///task/shot/demo/sq010/sh0200/lighting")
                         if v.publish is not None]
+        created = create_figures(base / "studio", base, args.shots, args.runs)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     publish, cp, cp_sync = (statistics.median(times[name]) for name in ("publish", "cp", "cp_sync"))
@@ -109,6 +172,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                "publish_vs_cp_r": round(publish / cp, 2), "publish_vs_cp_r_sync": round(publish / cp_sync, 2),
                "publish_runs_s": [round(t, 4) for t in publish_runs], "cp_r_runs_s": [round(t, 4) for t in cp_runs],
                "cp_r_sync_runs_s": [round(t, 4) for t in cp_sync_runs], "versions_published": versions}
+    print(f"\n{created['shots']} shots from a CSV (skeleton and sidecar each), median of {args.runs} runs")
+    print(f"{'operation':<34} {'seconds':>9} {'x mkdir -p':>11}")
+    for name, key in (("create (Studio.create, rows=CSV)", "create_s"), ("mkdir -p of the same folders", "mkdir_s"),
+                      ("mkdir -p + plain sidecar writes", "mkdir_sidecars_s")):
+        print(f"{name:<34} {created[key]:>9.3f} {created[key] / created['mkdir_s']:>11.2f}")
+    print(f"rebuild: scan into an empty catalog {created['rebuild_scan_s']:.3f} s "
+          f"({created['sidecars']:,} sidecars and the demo's files); find -exec cat of the sidecars "
+          f"{created['find_cat_sidecars_s']:.3f} s")
+    figures["create"] = {**created, "create_vs_mkdir": round(created["create_s"] / created["mkdir_s"], 2),
+                         "create_vs_mkdir_sidecars": round(created["create_s"] / created["mkdir_sidecars_s"], 2)}
     print(json.dumps(figures))
     return figures
 

@@ -27,6 +27,7 @@ a ``group``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .compiled import CompiledTemplate, key_refs
@@ -56,10 +57,11 @@ def skeleton_folders(templates: dict[str, CompiledTemplate], own_keys: frozenset
     """Every folder of the skeleton of an entity whose own key fields are ``own_keys``, parents first
     (see the module docstring); ``fields`` are typed values."""
     found: dict[tuple[str, str], SkeletonFolder] = {}
+    texts: dict[tuple[str, int | None, Any], str] = {}  # each value rendered once per key and padding
     for template in templates.values():
         if not template.skeleton:
             continue
-        folders, complete = _folders(template, own_keys, fields)
+        folders, complete = _folders(template, own_keys, fields, texts)
         for index, (relative, own) in enumerate(folders):
             _add(found, template, relative, own, complete and index == len(folders) - 1)
     return sorted(found.values(), key=lambda f: (f.root, f.relative.count("/"), f.relative))
@@ -81,25 +83,34 @@ def _add(found: dict[tuple[str, str], SkeletonFolder], template: CompiledTemplat
     found[key] = earlier
 
 
-def _folders(template: CompiledTemplate, own_keys: frozenset[str],
-             fields: dict[str, Any]) -> tuple[list[tuple[str, bool]], bool]:
+@lru_cache(maxsize=4096)
+def _segments(tokens: tuple[Token, ...]) -> tuple[tuple[tuple[Token, ...], frozenset[str]], ...] | None:
+    """A template's segments, each with the names of the keys it uses (computed once per template)."""
+    split = segments(tokens)
+    if split is None:
+        return None
+    return tuple((segment, frozenset(ref.name for ref in key_refs(segment))) for segment in split)
+
+
+def _folders(template: CompiledTemplate, own_keys: frozenset[str], fields: dict[str, Any],
+             texts: dict[tuple[str, int | None, Any], str]) -> tuple[list[tuple[str, bool]], bool]:
     """(folder, owned) for each folder of ``template`` that ``fields`` fix, outermost first, and whether
     they reach the template's own folder (every folder segment rendered)."""
-    split = segments(template.tokens)
+    split = _segments(template.tokens)
     if split is None:
         return [], False
     rendered: list[str] = []
     owned_from: int | None = None
     seen: set[str] = set()
-    for index, segment in enumerate(split):
-        text = _render(segment, template.keys, fields)
+    for index, (segment, names) in enumerate(split):
+        text = _render(segment, template.keys, fields, texts)
         if text is None:
             break
         rendered.append(text)
-        seen |= {template.keys[ref.name].field for ref in key_refs(segment)}
+        seen |= {template.keys[name].field for name in names}
         if owned_from is None and own_keys <= seen:
             owned_from = index
-    folder_segments = len(split) - 1 if _names_a_file(split[-1]) else len(split)
+    folder_segments = len(split) - 1 if _names_a_file(split[-1][0]) else len(split)
     del rendered[folder_segments:]
     if owned_from is None or owned_from >= len(rendered):
         return [], False
@@ -111,7 +122,8 @@ def _names_a_file(segment: tuple[Token, ...]) -> bool:
     return any(isinstance(t, Text) and "." in t.text for t in segment)
 
 
-def _render(tokens: tuple[Token, ...], keys: dict[str, Key], fields: dict[str, Any]) -> str | None:
+def _render(tokens: tuple[Token, ...], keys: dict[str, Key], fields: dict[str, Any],
+            texts: dict[tuple[str, int | None, Any], str]) -> str | None:
     """The segment's text from ``fields``, or None when a key outside optional parts has no value."""
     out: list[str] = []
     for token in tokens:
@@ -122,9 +134,13 @@ def _render(tokens: tuple[Token, ...], keys: dict[str, Key], fields: dict[str, A
             value = fields.get(key.field)
             if value is None:
                 return None
-            out.append(key.render(value, token.padding))
+            cached = (key.name, token.padding, value)
+            text = texts.get(cached)
+            if text is None:
+                text = texts[cached] = key.render(value, token.padding)
+            out.append(text)
         elif isinstance(token, Optional):
-            inner = _render(token.parts, keys, fields)
+            inner = _render(token.parts, keys, fields, texts)
             if inner is not None and all(fields.get(keys[r.name].field) is not None for r in key_refs(token.parts)):
                 out.append(inner)
     return "".join(out)
