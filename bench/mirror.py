@@ -23,7 +23,10 @@ own access log (one line per request), for Bifrost as for ``aws s3 sync``
 and rclone. ``--shape frames`` builds a render tree instead, where most
 frames are identical (``frames_content``): most of a first run is then
 duplicates, which Bifrost uploads below ``COPY_MIN_BYTES`` and copies
-server-side above it.
+server-side above it. ``--shape studio`` writes contents as
+``bench/studio_tree.py`` does (0-4 KiB prefixes of one 4 KiB payload, so
+20,000 files hold about 4,100 distinct contents), a tree where, before
+small duplicates were uploaded, most of a first run became copies.
 
 The AWS CLI pins an exact botocore release, which the project's own pin
 (through aiobotocore) does not match, so it cannot live in the project's
@@ -37,7 +40,7 @@ moto takes roughly 110-250 small PUT/s on a small VM, so the first runs take
 minutes at the default size; ``--files 2000`` gives a quick look. Prints a
 table, then one JSON object as the last line.
 
-    .venv/bin/python bench/mirror.py [--files 20000] [--large 20] [--large-mib 20] [--shape random|frames]
+    .venv/bin/python bench/mirror.py [--files 20000] [--large 20] [--large-mib 20] [--shape random|frames|studio]
         [--aws PATH] [--rclone PATH] [--first-only --runs N]
 """
 
@@ -125,7 +128,10 @@ def frames_content(rng: random.Random) -> list[bytes]:
 
 
 def file_content(rng: random.Random, shape: str, pool: list[bytes]) -> bytes:
-    """A file's bytes: random 1-64 KiB; in ``frames``, 60 % small and 10 % large repeats, 30 % unique."""
+    """A file's bytes: random 1-64 KiB; in ``frames``, 60 % small and 10 % large repeats, 30 % unique;
+    in ``studio``, a 0-4 KiB prefix of one payload (``bench/studio_tree.py``'s contents)."""
+    if shape == "studio":
+        return pool[0][: rng.randint(0, 4096)]
     if shape == "frames":
         pick = rng.random()
         if pick < 0.6:
@@ -137,7 +143,7 @@ def file_content(rng: random.Random, shape: str, pool: list[bytes]) -> bytes:
 
 def make_tree(root: Path, files: int, large: int, large_mib: int, shape: str = "random") -> int:
     rng = random.Random(42)
-    pool = frames_content(random.Random(7)) if shape == "frames" else []
+    pool = {"frames": frames_content(random.Random(7)), "studio": [random.Random(7).randbytes(4096)]}.get(shape, [])
     total = 0
     for n in range(files):
         path = root / f"seq{n // 2000:02d}" / f"sh{(n // 100) % 20:03d}" / f"f{n:06d}.bin"
@@ -179,8 +185,9 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--plan-files", type=int, default=100_000, help="catalogued files for the no-op planning figure")
-    parser.add_argument("--shape", choices=("random", "frames"), default="random",
-                        help="random: every file its own content; frames: a render tree of mostly identical frames")
+    parser.add_argument("--shape", choices=("random", "frames", "studio"), default="random",
+                        help="random: every file its own content; frames: a render tree of mostly identical frames; "
+                             "studio: 0-4 KiB prefixes of one payload, as bench/studio_tree.py writes")
     parser.add_argument("--aws", help="the aws command (default: beside this interpreter, then PATH)")
     parser.add_argument("--rclone", help="the rclone command (default: beside this interpreter, then PATH)")
     parser.add_argument("--first-only", action="store_true",
