@@ -16,7 +16,8 @@ GIL), builds a tree (``random.Random(42)``: sizes 1-64 KiB across
 sync``'s interleaved N times (each pair in alternating order, moto reset and
 Bifrost's catalog back to its just-scanned state before each pair), so a
 shared machine's load falls on both alike; it prints every run and the
-medians of the times, the requests and the per-run ratios.
+medians of the times, the requests, the per-run ratios and the client's CPU
+seconds (moto shares the machine's cores with the client).
 
 Every run against moto is also counted in requests, by method, from moto's
 own access log (one line per request), for Bifrost as for ``aws s3 sync``
@@ -312,15 +313,28 @@ def first_runs(work: Path, endpoint: str, env: dict[str, str], args, requests: R
         pair = {}
         for name, fn in (("bifrost", ours), ("aws", lambda: run_cmd(sync, env)))[:: 1 if n % 2 == 0 else -1]:
             scratch: dict = {}
+            cpu = os.times()
             pair[f"{name}_s"] = round(counted(requests, scratch, name, fn), 2)
+            pair[f"{name}_cpu_s"] = round(cpu_since(cpu, children=name == "aws"), 2)
             pair[f"{name}_requests"], pair[f"{name}_by_method"] = scratch[f"{name}_requests"], scratch[f"{name}_by_method"]
         pair["ratio"] = round(pair["bifrost_s"] / pair["aws_s"], 3)
         runs.append(pair)
         print(f"run {n + 1}: {json.dumps(pair)}", file=sys.stderr)
     figures["runs"] = runs
-    for name in ("bifrost_s", "aws_s", "ratio", "bifrost_requests", "aws_requests"):
+    for name in ("bifrost_s", "aws_s", "ratio", "bifrost_requests", "aws_requests", "bifrost_cpu_s", "aws_cpu_s"):
         figures[f"median_{name}"] = round(statistics.median(r[name] for r in runs), 3)
     return figures
+
+
+def cpu_since(before: os.times_result, *, children: bool) -> float:
+    """CPU seconds (user + system) this process, or its finished children, spent since ``before``.
+
+    The client's CPU counts on a small machine: moto shares its cores.
+    """
+    now = os.times()
+    if children:
+        return now.children_user + now.children_system - before.children_user - before.children_system
+    return now.user + now.system - before.user - before.system
 
 
 def reset_moto(endpoint: str) -> None:
@@ -338,6 +352,7 @@ def print_first_runs(f: dict) -> None:
               f"{r['aws_requests']:>9,}  {r['ratio']:>6.3f}")
     print(f"{'med':>4}  {f['median_bifrost_s']:>8.2f} s  {f['median_bifrost_requests']:>9,.0f}  "
           f"{f['median_aws_s']:>9.2f} s  {f['median_aws_requests']:>9,.0f}  {f['median_ratio']:>6.3f}")
+    print(f"client CPU, median: bifrost {f['median_bifrost_cpu_s']:.1f} s, aws s3 sync {f['median_aws_cpu_s']:.1f} s")
 
 
 def noop_planning(folder: Path, count: int) -> float:
