@@ -25,8 +25,10 @@ upload: by the copy's response where that proves the content (S3: the source's
 recorded ETag is the MD5 of its bytes, the copy is conditional on it, and the
 response's ETag equals it; our metadata went in the same request), otherwise by
 the size and the ``bifrost-xxh3`` metadata that came from the source with the
-bytes, as the response reports them (GCS's rewrite) or one HEAD (the rest). A copy whose source is gone fails; the runner then forgets the
-source, so the next run uploads the file.
+bytes, as the response reports them (GCS's rewrite) or one HEAD (the rest). Once one S3 copy's answer
+could have proven it and did not (a bucket whose ETags are not MD5s), the rest of the run's copies go that
+second way at once. A copy whose source is gone fails; the runner then forgets the source, so the next run
+uploads the file.
 """
 
 from __future__ import annotations
