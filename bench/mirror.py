@@ -12,12 +12,22 @@ GIL), builds a tree (``random.Random(42)``: sizes 1-64 KiB across
   download by ``aws s3 sync`` and ``rclone copy`` for reference;
 - planning a no-op run over 100,000 catalogued files (``--plan-files``), no bucket involved.
 
+``--first-only --runs N`` times only first runs, Bifrost's and ``aws s3
+sync``'s interleaved N times (each pair in alternating order, moto reset and
+Bifrost's catalog back to its just-scanned state before each pair), so a
+shared machine's load falls on both alike; it prints every run and the
+medians of the times, the requests, the per-run ratios and the client's CPU
+seconds (moto shares the machine's cores with the client).
+
 Every run against moto is also counted in requests, by method, from moto's
 own access log (one line per request), for Bifrost as for ``aws s3 sync``
 and rclone. ``--shape frames`` builds a render tree instead, where most
 frames are identical (``frames_content``): most of a first run is then
 duplicates, which Bifrost uploads below ``COPY_MIN_BYTES`` and copies
-server-side above it.
+server-side above it. ``--shape studio`` writes contents as
+``bench/studio_tree.py`` does (0-4 KiB prefixes of one 4 KiB payload, so
+20,000 files hold about 4,100 distinct contents), a tree where, before
+small duplicates were uploaded, most of a first run became copies.
 
 The AWS CLI pins an exact botocore release, which the project's own pin
 (through aiobotocore) does not match, so it cannot live in the project's
@@ -31,8 +41,8 @@ moto takes roughly 110-250 small PUT/s on a small VM, so the first runs take
 minutes at the default size; ``--files 2000`` gives a quick look. Prints a
 table, then one JSON object as the last line.
 
-    .venv/bin/python bench/mirror.py [--files 20000] [--large 20] [--large-mib 20] [--shape random|frames]
-        [--aws PATH] [--rclone PATH]
+    .venv/bin/python bench/mirror.py [--files 20000] [--large 20] [--large-mib 20] [--shape random|frames|studio]
+        [--aws PATH] [--rclone PATH] [--first-only --runs N]
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,7 +129,10 @@ def frames_content(rng: random.Random) -> list[bytes]:
 
 
 def file_content(rng: random.Random, shape: str, pool: list[bytes]) -> bytes:
-    """A file's bytes: random 1-64 KiB; in ``frames``, 60 % small and 10 % large repeats, 30 % unique."""
+    """A file's bytes: random 1-64 KiB; in ``frames``, 60 % small and 10 % large repeats, 30 % unique;
+    in ``studio``, a 0-4 KiB prefix of one payload (``bench/studio_tree.py``'s contents)."""
+    if shape == "studio":
+        return pool[0][: rng.randint(0, 4096)]
     if shape == "frames":
         pick = rng.random()
         if pick < 0.6:
@@ -130,7 +144,7 @@ def file_content(rng: random.Random, shape: str, pool: list[bytes]) -> bytes:
 
 def make_tree(root: Path, files: int, large: int, large_mib: int, shape: str = "random") -> int:
     rng = random.Random(42)
-    pool = frames_content(random.Random(7)) if shape == "frames" else []
+    pool = {"frames": frames_content(random.Random(7)), "studio": [random.Random(7).randbytes(4096)]}.get(shape, [])
     total = 0
     for n in range(files):
         path = root / f"seq{n // 2000:02d}" / f"sh{(n // 100) % 20:03d}" / f"f{n:06d}.bin"
@@ -172,10 +186,14 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--plan-files", type=int, default=100_000, help="catalogued files for the no-op planning figure")
-    parser.add_argument("--shape", choices=("random", "frames"), default="random",
-                        help="random: every file its own content; frames: a render tree of mostly identical frames")
+    parser.add_argument("--shape", choices=("random", "frames", "studio"), default="random",
+                        help="random: every file its own content; frames: a render tree of mostly identical frames; "
+                             "studio: 0-4 KiB prefixes of one payload, as bench/studio_tree.py writes")
     parser.add_argument("--aws", help="the aws command (default: beside this interpreter, then PATH)")
     parser.add_argument("--rclone", help="the rclone command (default: beside this interpreter, then PATH)")
+    parser.add_argument("--first-only", action="store_true",
+                        help="time only first runs, Bifrost's and aws s3 sync's, interleaved --runs times")
+    parser.add_argument("--runs", type=int, default=3, help="with --first-only: how many pairs of first runs")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bifrost-mirror-bench-"))
@@ -187,12 +205,12 @@ def main() -> None:
     requests = RequestLog(work / "moto.log")
     moto = start_moto(port, requests.path)
     try:
-        figures = bench(work, endpoint, env, args, requests)
+        figures = (first_runs if args.first_only else bench)(work, endpoint, env, args, requests)
     finally:
         moto.terminate()
         moto.wait(10)
         shutil.rmtree(work, ignore_errors=True)
-    print_table(figures)
+    (print_first_runs if args.first_only else print_table)(figures)
     print(json.dumps(figures))
 
 
@@ -206,10 +224,10 @@ def counted(requests: RequestLog, figures: dict, name: str, fn):
     return result
 
 
-def bench(work: Path, endpoint: str, env: dict[str, str], args, requests: RequestLog) -> dict:
+def setup(work: Path, endpoint: str, args) -> tuple[Path, Path, dict]:
+    """The tree, its templates and a config naming the ``bench`` target; the figures describing the tree."""
     tree = work / "tree"
     total_bytes = make_tree(tree, args.files, args.large, args.large_mib, args.shape)
-    count = args.files + args.large
     (work / "templates").mkdir()
     (work / "templates" / "bench.yaml").write_text(TEMPLATES.replace("PLACEHOLDER", str(tree)))
     settings = {"url": "s3://bifrost-bench/studio", "endpoint_url": endpoint, "concurrency": args.concurrency,
@@ -217,8 +235,14 @@ def bench(work: Path, endpoint: str, env: dict[str, str], args, requests: Reques
     config = work / "bifrost.yaml"
     config.write_text("schema: bifrost.config.1\ntemplates: templates\nstate: state\n"
                       f"mirror:\n  targets:\n    bench: {json.dumps(settings)}\n")
-    figures: dict = {"files": count, "bytes": total_bytes, "large_files": args.large, "large_mib": args.large_mib,
-                     "shape": args.shape}
+    figures: dict = {"files": args.files + args.large, "bytes": total_bytes, "large_files": args.large,
+                     "large_mib": args.large_mib, "shape": args.shape}
+    return tree, config, figures
+
+
+def bench(work: Path, endpoint: str, env: dict[str, str], args, requests: RequestLog) -> dict:
+    tree, config, figures = setup(work, endpoint, args)
+    count = figures["files"]
     s3 = make_buckets(endpoint, ["bifrost-bench", "aws-bench", "rclone-bench"])
     figures["scan_s"] = round(timed(lambda: catalogue(config))[0], 3)
 
@@ -261,6 +285,74 @@ def bench(work: Path, endpoint: str, env: dict[str, str], args, requests: Reques
     figures["plan_noop_s"] = round(noop_planning(work / "plan", args.plan_files), 4)
     del s3
     return figures
+
+
+def first_runs(work: Path, endpoint: str, env: dict[str, str], args, requests: RequestLog) -> dict:
+    """``--runs`` pairs of first runs, Bifrost's and aws s3 sync's, in alternating order, from a fresh moto each."""
+    tree, config, figures = setup(work, endpoint, args)
+    aws = args.aws or shutil.which("aws", path=str(BIN)) or shutil.which("aws")
+    if not aws:
+        raise SystemExit("--first-only needs the aws command (--aws PATH)")
+    figures["scan_s"] = round(timed(lambda: catalogue(config))[0], 3)
+    pristine = work / "state.scanned"
+    shutil.copytree(work / "state", pristine)
+    sync = [aws, "--endpoint-url", endpoint, "s3", "sync", "--only-show-errors", str(tree), "s3://aws-bench/studio"]
+
+    def ours() -> float:
+        seconds, report = timed(lambda: bifrost_run(config))
+        assert report.status == "ok", (report.status, report.failures[:3])
+        figures.setdefault("bifrost_counts", []).append(report.counts)
+        return seconds
+
+    runs = []
+    for n in range(args.runs):
+        reset_moto(endpoint)
+        shutil.rmtree(work / "state")
+        shutil.copytree(pristine, work / "state")
+        make_buckets(endpoint, ["bifrost-bench", "aws-bench"])
+        pair = {}
+        for name, fn in (("bifrost", ours), ("aws", lambda: run_cmd(sync, env)))[:: 1 if n % 2 == 0 else -1]:
+            scratch: dict = {}
+            cpu = os.times()
+            pair[f"{name}_s"] = round(counted(requests, scratch, name, fn), 2)
+            pair[f"{name}_cpu_s"] = round(cpu_since(cpu, children=name == "aws"), 2)
+            pair[f"{name}_requests"], pair[f"{name}_by_method"] = scratch[f"{name}_requests"], scratch[f"{name}_by_method"]
+        pair["ratio"] = round(pair["bifrost_s"] / pair["aws_s"], 3)
+        runs.append(pair)
+        print(f"run {n + 1}: {json.dumps(pair)}", file=sys.stderr)
+    figures["runs"] = runs
+    for name in ("bifrost_s", "aws_s", "ratio", "bifrost_requests", "aws_requests", "bifrost_cpu_s", "aws_cpu_s"):
+        figures[f"median_{name}"] = round(statistics.median(r[name] for r in runs), 3)
+    return figures
+
+
+def cpu_since(before: os.times_result, *, children: bool) -> float:
+    """CPU seconds (user + system) this process, or its finished children, spent since ``before``.
+
+    The client's CPU counts on a small machine: moto shares its cores.
+    """
+    now = os.times()
+    if children:
+        return now.children_user + now.children_system - before.children_user - before.children_system
+    return now.user + now.system - before.user - before.system
+
+
+def reset_moto(endpoint: str) -> None:
+    """Every bucket and object gone: each pair of first runs starts from an empty server."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=60).read()
+
+
+def print_first_runs(f: dict) -> None:
+    print(f"{f['files']:,} files, {f['bytes'] / (1 << 20):,.0f} MiB, shape {f['shape']}; catalogue {f['scan_s']} s")
+    print(f"{'run':>4}  {'bifrost':>10}  {'requests':>9}  {'aws s3 sync':>11}  {'requests':>9}  {'ratio':>6}")
+    for n, r in enumerate(f["runs"], 1):
+        print(f"{n:>4}  {r['bifrost_s']:>8.2f} s  {r['bifrost_requests']:>9,}  {r['aws_s']:>9.2f} s  "
+              f"{r['aws_requests']:>9,}  {r['ratio']:>6.3f}")
+    print(f"{'med':>4}  {f['median_bifrost_s']:>8.2f} s  {f['median_bifrost_requests']:>9,.0f}  "
+          f"{f['median_aws_s']:>9.2f} s  {f['median_aws_requests']:>9,.0f}  {f['median_ratio']:>6.3f}")
+    print(f"client CPU, median: bifrost {f['median_bifrost_cpu_s']:.1f} s, aws s3 sync {f['median_aws_cpu_s']:.1f} s")
 
 
 def noop_planning(folder: Path, count: int) -> float:

@@ -531,7 +531,8 @@ def _s3_copy(fs: Any, target: Target, src: str, dst: str, *, size: int, xxh3: st
     with the source's metadata, and the caller confirms it by a HEAD. So do a
     source whose ETag is unknown or a multipart ETag, and one over 5 GiB.
     """
-    if src_etag is not None and _is_md5(src_etag) and size <= S3_COPY_MAX:
+    if copy_may_prove(target, src_etag, size):
+        assert src_etag is not None
         extra = {"MetadataDirective": "REPLACE", "Metadata": object_metadata("s3", xxh3, mtime_ns),
                  "CopySourceIfMatch": f'"{src_etag}"'}
         if _copy_object(fs, target, src, dst, extra) == src_etag:
@@ -576,6 +577,16 @@ def _copy_object(fs: Any, target: Target, src: str, dst: str, extra: dict[str, A
                      **extra)
     fs.invalidate_cache(dst)  # s3fs's listing cache may hold the old object
     return str((out.get("CopyObjectResult") or {}).get("ETag") or "").strip('"')
+
+
+def copy_may_prove(target: Target, src_etag: str | None, size: int) -> bool:
+    """Whether ``server_copy`` tries a copy its response can prove (S3, a known single-part source, <= 5 GiB).
+
+    Such a try costs one request when the answer proves it, three when it does
+    not (the copy made again with the source's metadata, then a HEAD): a
+    caller that saw one unproven answer can pass no ``src_etag`` from then on.
+    """
+    return target.protocol == "s3" and src_etag is not None and _is_md5(src_etag) and size <= S3_COPY_MAX
 
 
 def _is_md5(etag: str) -> bool:

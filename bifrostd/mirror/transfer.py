@@ -25,8 +25,10 @@ upload: by the copy's response where that proves the content (S3: the source's
 recorded ETag is the MD5 of its bytes, the copy is conditional on it, and the
 response's ETag equals it; our metadata went in the same request), otherwise by
 the size and the ``bifrost-xxh3`` metadata that came from the source with the
-bytes, as the response reports them (GCS's rewrite) or one HEAD (the rest). A copy whose source is gone fails; the runner then forgets the
-source, so the next run uploads the file.
+bytes, as the response reports them (GCS's rewrite) or one HEAD (the rest). Once one S3 copy's answer
+could have proven it and did not (a bucket whose ETags are not MD5s), the rest of the run's copies go that
+second way at once. A copy whose source is gone fails; the runner then forgets the source, so the next run
+uploads the file.
 """
 
 from __future__ import annotations
@@ -179,6 +181,10 @@ class Transfer:
         self.limiter = limiter or RateLimiter(target.bandwidth)
         self.backoff = Backoff(base=target.backoff)
         self._sleep, self._rng, self._clock = sleep, rng, clock
+        # Set once a copy that its response could have proven was not (an SSE-KMS or SSE-C bucket, whose ETags
+        # are not MD5s): later copies go straight to the source's metadata and a HEAD, two requests instead of
+        # three. Workers race to set it; any of them setting it is the same fact.
+        self._copies_unproven = False
 
     # -- retries ------------------------------------------------------------------------------
 
@@ -308,12 +314,15 @@ class Transfer:
         problem = check_key(item.key, self.target) or check_key(item.src_key, self.target)
         if problem:
             return FileResult(item.key, Outcome.FAILED, error=f"invalid key: {problem}")
+        src_etag = None if self._copies_unproven else item.src_etag
         try:
             def once() -> RemoteObject:
                 reported = server_copy(self.fs, self.target, item.src_key, item.key, size=item.size,
-                                       xxh3=item.xxh3, mtime_ns=item.mtime_ns, src_etag=item.src_etag)
+                                       xxh3=item.xxh3, mtime_ns=item.mtime_ns, src_etag=src_etag)
                 if reported is not None:  # the copy's own response says what a HEAD would: none needed
                     return self._check(item.key, reported, item.size, item.xxh3)
+                if backends.copy_may_prove(self.target, src_etag, item.size):
+                    self._copies_unproven = True  # ETags here are not MD5s (an encrypted bucket): skip the try
                 return self._confirm(item.key, item.size, item.xxh3)
 
             remote, attempts = self._retrying(once)

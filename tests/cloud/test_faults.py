@@ -194,6 +194,24 @@ def test_an_s3_copy_answered_with_another_etag_is_made_again_with_the_source_met
     assert head(fs, target, "b.bin").mtime_ns == item.mtime_ns  # the source's, as copied with its bytes
 
 
+def test_after_one_unproven_copy_the_run_copies_with_the_source_metadata_and_a_head(faulty, tmp_path):
+    """A bucket whose ETags are not MD5s answers every copy so: one try per run, then two requests a copy."""
+    fs, target, proxy = faulty
+    item, _ = uploaded(fs, target, tmp_path, "a.bin")
+    transfer = Transfer(fs, target)
+    proxy.log.clear()
+    for n, requests in enumerate((["PUT", "PUT", "HEAD"], ["PUT", "HEAD"], ["PUT", "HEAD"])):
+        copy = CopyItem("a.bin", f"b{n}.bin", item.size, item.xxh3, mtime_ns=item.mtime_ns + 5, src_etag="f" * 32)
+        result = transfer.copy(copy)
+        assert result.outcome is Outcome.COPIED, result.error
+        assert [method for method, _, _ in proxy.log] == requests
+        landed = head(fs, target, f"b{n}.bin")
+        assert (landed.size, landed.xxh3, landed.mtime_ns) == (item.size, item.xxh3, item.mtime_ns)
+        proxy.log.clear()
+    fresh = Transfer(fs, target).copy(CopyItem("a.bin", "c.bin", item.size, item.xxh3, src_etag="f" * 32))
+    assert fresh.outcome is Outcome.COPIED and [m for m, _, _ in proxy.log] == ["PUT", "PUT", "HEAD"]  # per run
+
+
 def test_an_s3_copy_whose_source_vanished_fails_at_once(faulty, tmp_path):
     fs, target, proxy = faulty
     item, etag = uploaded(fs, target, tmp_path, "a.bin")
