@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from time import time_ns as _time_ns
 from urllib.parse import urlencode
 
 from .authored import Authored, Deprecation, FrameRange, Link, Publish, PublishedFile
@@ -43,7 +44,9 @@ if TYPE_CHECKING:
     from .catalog import Catalog
     from .catalog.queries import EntityInfo, FileRow, SequenceInfo
     from .config import Config
+    from .catalog.search import SearchHit
     from .production.create import CreateReport
+    from .production.tagging import AuthoredChange
     from .publish import DeprecationResult, PublishPlan, PublishResult
     from .resolver import LatestQuery
     from .templates import TemplateSet
@@ -534,7 +537,97 @@ class Studio:
     def __repr__(self) -> str:
         return f"Studio({str(self.config_path)!r})"
 
+    # -- finding -------------------------------------------------------------------------
+    def search(self, text: str = "", *, kind: str | None = None, project: str | None = None,
+               task: str | None = None, user: str | None = None, tags: Sequence[str] = (),
+               since: str | None = None, limit: int = 50, saved: str | None = None,
+               searches: str | _os.PathLike[str] | None = None) -> tuple[SearchHit, ...]:
+        """Entities whose names, paths, descriptions, publish comments, publishers or tags hold every word of
+        ``text`` (the last word, and any ending in ``*``, as a prefix), ranked best first (bm25); the filters
+        combine. ``since``: an age (``7d``) or ISO time. ``saved``: a saved search's query (see
+        :meth:`save_search`), which the arguments given override. Any text is safe: words are never syntax."""
+        from .catalog.search import SearchQuery
+        from .production.searches import default_file, parse_since, saved_query
+
+        base = saved_query(Path(searches) if searches else default_file(), saved) if saved else {}
+        since_ns = parse_since(since, _time_ns()) if since else base.get("since_ns")
+        query = SearchQuery(text or base.get("text", ""), kind or base.get("kind"), project or base.get("project"),
+                            task or base.get("task"), user or base.get("user"), tuple(tags or base.get("tags", ())),
+                            since_ns, limit if limit != 50 else base.get("limit", 50))
+        with self._reading() as catalog:
+            return tuple(catalog.search(query))
+
+    def save_search(self, name: str, text: str = "", *, kind: str | None = None, project: str | None = None,
+                    task: str | None = None, user: str | None = None, tags: Sequence[str] = (),
+                    since: str | None = None, limit: int = 50, searches: str | _os.PathLike[str] | None = None
+                    ) -> dict[str, Any]:
+        """Save a search under ``name`` in the user's file (``~/.config/bifrost/searches.json``, or
+        ``searches``), never in the catalog, which a rebuild would empty; returns the saved query."""
+        from .catalog.search import SearchQuery
+        from .production.searches import default_file, parse_since, save_search
+
+        since_ns = parse_since(since, _time_ns()) if since else None
+        query = SearchQuery(text, kind, project, task, user, tuple(tags), since_ns, limit).to_json()
+        save_search(Path(searches) if searches else default_file(), name, query)
+        return query
+
+    def latest_versions(self, reference: str) -> dict[str, Version]:
+        """The latest version that is not deprecated of each task at or below an entity, by task name (the
+        version's parent entity's name); what ``bifrostctl show`` lists."""
+        latest: dict[str, Version] = {}
+        for version in self.versions(reference):  # by task, then number: the last one kept per task wins
+            if not version.deprecated:
+                latest[version.entity.uri.rsplit("/", 2)[-2]] = version
+        return latest
+
+    def links_to(self, reference: str) -> tuple[Link, ...]:
+        """The links *to* an entity from other entities' sidecars: each as (the linking entity, kind)."""
+        uri = self.entity(reference).uri
+        with self._reading() as catalog:
+            return tuple(Link(source, kind) for source, kind in catalog.links_to(uri))
+
+    def tag(self, reference: str, *tags: str, remove: bool = False, dry_run: bool = False) -> AuthoredChange:
+        """Add ``tags`` to a catalogued entity's sidecar (or remove them, with ``remove``), under its lock;
+        AuthoredRefused for a tag that is not one word. The catalog follows as for :meth:`publish`."""
+        from .production.tagging import with_tags, without_tags
+
+        return self._change(reference, (without_tags if remove else with_tags)(tags), dry_run)
+
+    def link(self, reference: str, *targets: str, kind: str = "uses", remove: bool = False,
+             dry_run: bool = False) -> AuthoredChange:
+        """Link an entity to other catalogued entities (``uses``: a shot uses an asset), or remove the links
+        (of ``kind``; every kind with ``kind=""``); AuthoredRefused for a target the catalog does not know."""
+        from .errors import AuthoredRefused
+        from .production.tagging import with_links, without_links
+
+        if not targets or (not kind and not remove) or any(c.isspace() for c in kind):
+            raise AuthoredRefused("link: give one or more targets and a kind that is one word; nothing was written")
+        try:
+            found = [self.entity(target).uri for target in targets]
+        except ResolveError as error:
+            raise AuthoredRefused(f"cannot link to it: {error}; nothing was written") from None
+        links = [Link(uri, kind) for uri in found]
+        return self._change(reference, (without_links if remove else with_links)(links), dry_run)
+
     # -- private ------------------------------------------------------------------------
+    def _change(self, reference: str, change: Any, dry_run: bool) -> AuthoredChange:
+        """Apply a change to the sidecar of the catalogued entity ``reference``, and catalog the sidecar."""
+        from .authored import SIDECAR_NAME
+        from .production.tagging import change_sidecar
+        from .publish import record_paths
+        from .templates.references import resolve_reference
+
+        uri = self.entity(reference).uri
+        resolved = resolve_reference(self._set, uri)
+        result = change_sidecar(uri, resolved.path, change, dry_run=dry_run)
+        if dry_run or not result.changed:
+            return result
+        template = resolved.template
+        relative = template.format(resolved.fields)
+        recorded = record_paths(self._config.catalog_path, self._set, template.root,
+                                [(f"{relative}/{SIDECAR_NAME}" if relative else SIDECAR_NAME, False)])
+        return replace(result, recorded=recorded.by)
+
     @contextmanager
     def _reading(self) -> Iterator[Catalog]:
         """The catalog, for one question at a time: threads share the one connection."""

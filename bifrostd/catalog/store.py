@@ -31,6 +31,7 @@ from .events import Event, read_log
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
 from .integrity import guard, translated, vouch_sound
 from .location import MountTable, system_mounts
+from .search import SearchHit, SearchQuery, incoming_links, search
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -242,6 +243,17 @@ class Catalog:
     def broken_sidecars(self) -> list[AuthoredRow]:
         """Every folder whose sidecar is broken now, with its problems and its last good values."""
         return broken_sidecars(self._conn)
+
+    # -- search ------------------------------------------------------------------------
+    @_guarded
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        """The entities matching ``query`` (FTS5 over names, paths and authored text), best first."""
+        return search(self._conn, query)
+
+    @_guarded
+    def links_to(self, uri: str) -> list[tuple[str, str]]:
+        """(uri, kind) of every entity whose sidecar links to ``uri``: the other direction of links."""
+        return incoming_links(self._conn, uri)
 
     # -- forgetting ---------------------------------------------------------------
     @_guarded

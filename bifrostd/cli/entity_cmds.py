@@ -91,17 +91,26 @@ def versions(obj, reference: str, as_json: bool) -> int:
 @json_option
 @click.pass_obj
 def show(obj, reference: str, as_json: bool) -> int:
-    """One entity: its fields, what it holds, and what people authored about it (its sidecar)."""
+    """One entity: its fields, what it holds, and what people authored about it (its sidecar).
+
+    Also: the latest version of each task at or below it (deprecated ones
+    skipped), and the links to it from other entities' sidecars.
+    """
     studio = obj.studio()
     entity, authored = studio.entity(reference), studio.authored(reference)
+    latest = {task: version.entity.uri for task, version in studio.latest_versions(reference).items()}
+    linked_from = [link.to_json() for link in studio.links_to(reference)]
+    document = {"entity": catalogued_json(entity), "authored": authored.to_json(), "latest": latest,
+                "linked_from": [{"from": x["to"], "as": x["as"]} for x in linked_from]}
     if as_json:
-        emit_json("bifrost.show.1", {"entity": catalogued_json(entity), "authored": authored.to_json()})
+        emit_json("bifrost.show.1", document)
         return 0
-    click.echo(_show_text(catalogued_json(entity), authored.to_json()))
+    click.echo(_show_text(document))
     return 0
 
 
-def _show_text(entity: dict[str, Any], authored: dict[str, Any]) -> str:
+def _show_text(document: dict[str, Any]) -> str:
+    entity, authored = document["entity"], document["authored"]
     rows: list[tuple[Any, ...]] = [("kind", entity["kind"]), ("files", entity["files"]),
                                    ("children", entity["children"])]
     rows += [(k, v) for k, v in entity["keys"].items()]
@@ -111,5 +120,7 @@ def _show_text(entity: dict[str, Any], authored: dict[str, Any]) -> str:
                         f"{frames['handle_out']})" if frames else "-"),
              ("tags", ", ".join(authored.get("tags", [])) or "-"),
              ("links", ", ".join(f"{link['as']} {link['to']}" for link in authored.get("links", [])) or "-")]
+    rows += [("linked from", ", ".join(f"{x['as']} {x['from']}" for x in document["linked_from"]) or "-")]
     rows += [(f"fields.{k}", v) for k, v in authored.get("fields", {}).items()]
+    rows += [(f"latest.{task}", uri) for task, uri in document["latest"].items()]
     return f"{entity['uri']}\n" + "\n".join(f"  {name:<12} {value}" for name, value in rows)

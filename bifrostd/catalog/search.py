@@ -1,0 +1,180 @@
+"""Full-text search over entities: the FTS5 index, kept in step with entities and sidecars, and its queries.
+
+One document per entity (``search.rowid`` is ``entities.id``): its name, its
+path (the reference's words, and the folder of its sidecar), and what people
+authored (description, publish comment and user, tags). Links are indexed
+beside it (``entity_links``), so ``show`` answers the links *to* an entity
+too. Every row comes from the tree: an entity's name and path when the
+applier first inserts it, the rest when its sidecar is indexed, in the same
+transaction; so ``rm catalog.db && bifrostctl scan`` rebuilds it.
+
+User text never reaches FTS5 as query syntax: :func:`match_expression`
+quotes each word as an FTS5 string, so ``AND``, ``"``, ``(``, ``:`` or ``-``
+typed in a search box are words, never operators, and never an error.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from ..authored import Authored
+from ..errors import SearchUnavailable
+
+__all__ = ["SearchHit", "SearchQuery", "check_fts5", "entity_path_text", "incoming_links", "index_entity_name",
+           "index_entity_text", "match_expression", "search"]
+
+#: bm25 weights of the columns, in order: a word in the name counts most, then tags, then the path.
+_WEIGHTS = (10.0, 3.0, 1.0, 1.0, 5.0, 1.0)
+_COLUMNS = ("name", "path", "description", "comment", "tags", "user")
+
+
+def check_fts5(conn: sqlite3.Connection) -> None:
+    """Raise SearchUnavailable when this Python's SQLite was built without FTS5."""
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp._fts5_probe USING fts5(x)")
+        conn.execute("DROP TABLE temp._fts5_probe")
+    except sqlite3.OperationalError:
+        raise SearchUnavailable(version=sqlite3.sqlite_version) from None
+
+
+def entity_path_text(uri: str, folder: str = "") -> str:
+    """The words of an entity's path: its reference without the scheme, and its folder when known."""
+    path = uri.partition(":///")[2] or uri
+    return f"{path} {folder}".strip()
+
+
+def index_entity_name(conn: sqlite3.Connection, entity_id: int, name: str, uri: str, keys: dict[str, Any]) -> None:
+    """The document of a new entity: name, path, and the project and task of ``keys`` (its own and those of
+    the entities above it), for the filters; its sidecar, if any, fills the rest."""
+    conn.execute("INSERT INTO search (rowid, name, path, project, task) VALUES (?, ?, ?, ?, ?)",
+                 (entity_id, name, entity_path_text(uri), _key(keys, "project"), _key(keys, "task")))
+
+
+def _key(keys: dict[str, Any], name: str) -> str | None:
+    value = keys.get(name)
+    return None if value is None else str(value)
+
+
+def index_entity_text(conn: sqlite3.Connection, entity_id: int, folder: str, data: Authored) -> None:
+    """Replace the entity's document and links with what its (good) sidecar says."""
+    name, uri = conn.execute("SELECT name, uri FROM entities WHERE id = ?", (entity_id,)).fetchone()
+    project, task = conn.execute("SELECT project, task FROM search WHERE rowid = ?", (entity_id,)).fetchone()
+    publish = data.publish
+    conn.execute("DELETE FROM search WHERE rowid = ?", (entity_id,))
+    conn.execute("INSERT INTO search (rowid, name, path, description, comment, tags, user, project, task) "
+                 "VALUES (?,?,?,?,?,?,?,?,?)",
+                 (entity_id, name, entity_path_text(uri, folder), data.description,
+                  publish.comment if publish else "", " ".join(data.tags), publish.user if publish else "",
+                  project, task))
+    conn.execute("DELETE FROM entity_links WHERE entity_id = ?", (entity_id,))
+    conn.executemany("INSERT OR IGNORE INTO entity_links (entity_id, target, kind) VALUES (?, ?, ?)",
+                     ((entity_id, link.target, link.kind) for link in data.links))
+
+
+def match_expression(text: str, *, prefix: bool = True) -> str:
+    """An FTS5 query matching every word of ``text``: each quoted as a string (never syntax); a word ending
+    in ``*``, and the last word when ``prefix`` (search as you type), matches as a prefix. "" for no words."""
+    words = text.split()
+    terms = []
+    for i, word in enumerate(words):
+        core = word.rstrip("*")
+        if not core:
+            continue
+        star = word.endswith("*") or (prefix and i == len(words) - 1)
+        terms.append('"' + core.replace('"', '""') + '"' + ("*" if star else ""))
+    return " ".join(terms)
+
+
+def _column_phrase(column: str, value: str) -> str:
+    return f'{column} : "{value.replace(chr(34), chr(34) * 2)}"'
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A search: words (any may be empty when a filter is given) and filters, which all combine (AND).
+
+    ``since_ns``: entities whose files or sidecar changed at or after it.
+    """
+
+    text: str = ""
+    kind: str | None = None
+    project: str | None = None
+    task: str | None = None
+    user: str | None = None
+    tags: tuple[str, ...] = ()
+    since_ns: int | None = None
+    limit: int = 50
+    prefix: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        doc = {"text": self.text, "kind": self.kind, "project": self.project, "task": self.task,
+               "user": self.user, "tags": list(self.tags), "since_ns": self.since_ns, "limit": self.limit}
+        return {k: v for k, v in doc.items() if v not in (None, [], "")} | {"text": self.text}
+
+    def expression(self) -> str:
+        """The whole FTS5 MATCH expression: the words, and the user and tag filters as column phrases."""
+        parts = [match_expression(self.text, prefix=self.prefix)]
+        parts += [_column_phrase("tags", tag) for tag in self.tags]
+        if self.user:
+            parts.append(_column_phrase("user", self.user))
+        return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One entity found, best first: lower ``score`` is better (bm25; 0 when nothing was matched on words)."""
+
+    uri: str
+    kind: str
+    name: str
+    score: float
+    description: str
+    tags: tuple[str, ...]
+    user: str
+    updated_ns: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"uri": self.uri, "kind": self.kind, "name": self.name, "score": round(self.score, 4),
+                "description": self.description, "tags": list(self.tags), "user": self.user or None,
+                "updated_ns": self.updated_ns}
+
+
+_FIELDS = "e.uri, e.kind, e.name, {score}, s.description, s.tags, s.user, e.updated_ns"
+
+
+def search(conn: sqlite3.Connection, query: SearchQuery) -> list[SearchHit]:
+    """The entities matching ``query``, best first (bm25), at most ``query.limit``; with no words and no
+    user or tag filter, the most recently changed entities the other filters keep."""
+    where, params = _filters(query)
+    expression = query.expression()
+    if expression:
+        weights = ", ".join(str(w) for w in _WEIGHTS)
+        sql = (f"SELECT {_FIELDS.format(score=f'bm25(search, {weights})')} FROM search s "
+               f"JOIN entities e ON e.id = s.rowid WHERE search MATCH ? {where} ORDER BY 4 LIMIT ?")
+        rows = conn.execute(sql, (expression, *params, query.limit)).fetchall()
+    else:
+        sql = (f"SELECT {_FIELDS.format(score='0.0')} FROM entities e LEFT JOIN search s ON s.rowid = e.id "
+               f"WHERE 1 {where} ORDER BY e.updated_ns DESC, e.id DESC LIMIT ?")
+        rows = conn.execute(sql, (*params, query.limit)).fetchall()
+    return [SearchHit(uri, kind, name, float(score), description or "", tuple((tags or "").split()), user or "",
+                      updated_ns) for uri, kind, name, score, description, tags, user, updated_ns in rows]
+
+
+def _filters(query: SearchQuery) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    for sql, value in (("e.kind = ?", query.kind), ("s.project = ?", query.project),
+                       ("s.task = ?", query.task), ("e.updated_ns >= ?", query.since_ns)):
+        if value is not None:
+            where.append(sql)
+            params.append(value)
+    return "".join(f" AND {w}" for w in where), params
+
+
+def incoming_links(conn: sqlite3.Connection, uri: str) -> list[tuple[str, str]]:
+    """(uri of the entity that links here, kind of link) for every sidecar link whose target is ``uri``."""
+    return [(source, kind) for source, kind in conn.execute(
+        "SELECT e.uri, l.kind FROM entity_links l JOIN entities e ON e.id = l.entity_id WHERE l.target = ? "
+        "ORDER BY e.uri, l.kind", (uri,))]
