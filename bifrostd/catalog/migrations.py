@@ -348,8 +348,8 @@ def _search(db: Database) -> None:
     Existing entities get their name and path now. What their sidecars say is
     read again by the next scan: the sidecars' file records and their
     folders' remembered mtimes are forgotten, so the walk lists those
-    folders, finds the sidecars new, and indexes them (the log shows them
-    appear once more). Raises SearchUnavailable when SQLite has no FTS5.
+    folders (an mtime of -1 equals no real one), finds the sidecars new, and
+    indexes them (the log shows them appear once more). Raises SearchUnavailable when SQLite has no FTS5.
     """
     from .search import check_fts5, entity_path_text
 
@@ -364,7 +364,7 @@ def _search(db: Database) -> None:
         PRIMARY KEY (entity_id, target, kind)
     ) WITHOUT ROWID;
     CREATE INDEX entity_links_target ON entity_links(target);
-    DELETE FROM dirs WHERE (root, path) IN
+    UPDATE dirs SET mtime_ns = -1 WHERE (root, path) IN
         (SELECT fo.root, fo.path FROM authored a JOIN folders fo ON fo.id = a.folder_id);
     DELETE FROM files WHERE folder_id IN (SELECT folder_id FROM authored)
         AND (path = '.bifrost-entity.yaml' OR path LIKE '%/.bifrost-entity.yaml');
