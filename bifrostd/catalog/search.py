@@ -76,7 +76,7 @@ def index_entity_text(conn: sqlite3.Connection, entity_id: int, folder: str, dat
 def match_expression(text: str, *, prefix: bool = True) -> str:
     """An FTS5 query matching every word of ``text``: each quoted as a string (never syntax); a word ending
     in ``*``, and the last word when ``prefix`` (search as you type), matches as a prefix. "" for no words."""
-    words = text.split()
+    words = text.replace("\x00", " ").split()  # a NUL would end the FTS5 string early: never a word's part
     terms = []
     for i, word in enumerate(words):
         core = word.rstrip("*")
@@ -88,8 +88,8 @@ def match_expression(text: str, *, prefix: bool = True) -> str:
 
 
 def _column_phrase(column: str, value: str) -> str:
-    return f'{column} : "{value.replace(chr(34), chr(34) * 2)}"'
-
+    quoted = value.replace("\x00", " ").replace('"', '""')
+    return f'{column} : "{quoted}"'
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
