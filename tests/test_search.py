@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -18,6 +17,8 @@ from bifrostd.authored import SIDECAR_NAME, read_sidecar
 from bifrostd.catalog.search import SearchQuery, match_expression
 from bifrostd.cli import main
 from bifrostd.production.searches import parse_since
+
+from racing import race
 
 SHOT = "bifrost:///shot/demo/sq010/sh0100"
 HERO = "bifrost:///asset/demo/character/hero"
@@ -248,15 +249,7 @@ def _tag_many(config: str, prefix: str, count: int, start) -> None:
 
 
 def test_two_processes_tagging_one_entity_at_once_both_land(studio, capsys):
-    ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
-    workers = [ctx.Process(target=_tag_many, args=(str(studio), f"w{n}-", 10, start)) for n in range(2)]
-    for worker in workers:
-        worker.start()
-    start.set()
-    for worker in workers:
-        worker.join(120)
-        assert worker.exitcode == 0
+    race(_tag_many, [(str(studio), f"w{n}-", 10) for n in range(2)])
     data = read_sidecar(studio.parent / "projects/demo/sequences/sq010/sh0100").data
     assert data is not None and sorted(data.tags) == sorted(f"w{n}-{i}" for n in range(2) for i in range(10))
     assert main(["--config", str(studio), "scan"]) == 0  # whatever a busy catalog left pending
