@@ -91,7 +91,7 @@ class EntityIds:
             "INSERT INTO entities (kind, uri, name, keys, parent_id, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?)",
             (row.kind, row.uri, row.name, row.keys_json, parent_id, now_ns, now_ns))
         entity_id = self.cache.add((row.uri,), inserted_id(cursor))
-        index_entity_name(self.conn, entity_id, row.name, row.uri, keys)  # searchable from the transaction it appears in
+        index_entity_name(self.conn, entity_id, row.kind, row.name, row.uri, keys)  # searchable from the transaction it appears in
         return entity_id
 
     def flush_touched(self, now_ns: int) -> None:

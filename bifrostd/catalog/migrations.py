@@ -342,7 +342,8 @@ def _authored(db: Database) -> None:
 
 @CATALOG(name="0011_search")
 def _search(db: Database) -> None:
-    """Full-text search (``catalog.search``): an FTS5 document per entity (rowid = ``entities.id``) and the
+    """Full-text search (``catalog.search``): an FTS5 document per entity (rowid = ``entities.id``; its
+    project, task and kind unindexed, for the filters; ranked by bm25 with the name weighed most) and the
     links of each entity's sidecar (``entity_links``, indexed by target, for the links *to* an entity).
 
     Existing entities get their name and path now. What their sidecars say is
@@ -356,7 +357,8 @@ def _search(db: Database) -> None:
     check_fts5(db.conn)
     _run(db, """
     CREATE VIRTUAL TABLE search USING fts5(name, path, description, comment, tags, user, project UNINDEXED,
-                                task UNINDEXED, prefix='2 3');
+                                task UNINDEXED, kind UNINDEXED, prefix='2 3');
+    INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 3.0, 1.0, 1.0, 5.0, 1.0, 0.0, 0.0, 0.0)');
     CREATE TABLE entity_links (
         entity_id INTEGER NOT NULL REFERENCES entities(id),
         target TEXT NOT NULL,
@@ -387,9 +389,10 @@ def _index_entities(db: Database, path_text: Callable[[str], str]) -> None:
     def document(entity_id: int) -> tuple[Any, ...]:
         name, uri, _, _ = rows[entity_id]
         keys = chain_keys(entity_id)
-        return (entity_id, name, path_text(uri), keys.get("project"), keys.get("task"))
+        return (entity_id, name, path_text(uri), keys.get("project"), keys.get("task"), kinds[entity_id])
 
-    db.conn.executemany("INSERT INTO search (rowid, name, path, project, task) VALUES (?, ?, ?, ?, ?)",
+    kinds = dict(db.execute("SELECT id, kind FROM entities").fetchall())
+    db.conn.executemany("INSERT INTO search (rowid, name, path, project, task, kind) VALUES (?, ?, ?, ?, ?, ?)",
                         (document(i) for i in rows))
 
 
