@@ -113,6 +113,7 @@ def test_a_catalog_before_0011_gains_search_and_its_next_scan_reads_the_sidecars
     conn = sqlite3.connect(path, isolation_level=None)  # back to 0010: as a catalog written before 0011
     conn.execute("DROP TABLE search")
     conn.execute("DROP TABLE entity_links")
+    conn.execute("DROP INDEX entities_updated")
     conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0011_search'")
     conn.close()
     with Catalog.open(path, write=True) as catalog:

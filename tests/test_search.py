@@ -68,6 +68,7 @@ def sidecar_of(config: Path, relative: str) -> str:
     ("hero* night", '"hero"* "night"*'),
     ('say "hi"', '"say" """hi"""*'),
     ("AND OR NOT", '"AND" "OR" "NOT"*'),
+    ("sh0100 a", '"sh0100" "a"'),  # one letter is a word, not a prefix
     ("* **", ""),
     ("", ""),
 ])
@@ -80,13 +81,27 @@ def test_without_prefix_only_starred_words_are_prefixes():
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(max_size=40))
-def test_no_text_ever_makes_fts5_raise(shared, text):
+@given(st.text(max_size=40), st.booleans())
+def test_no_text_ever_makes_fts5_raise(shared, monkeypatch, text, broad):
+    from bifrostd.catalog import search
+
+    monkeypatch.setattr(search, "BROAD", -1 if broad else 2000)  # -1: every query takes the broad path
     studio = Studio.open(shared)
     try:
         studio.search(text, tags=[text] if text.strip() else [], user=text or None, project=text or None)
+        studio.search(text)
     finally:
         studio.close()
+
+
+def test_a_broad_query_ranks_names_first_then_fills_up(shared, monkeypatch):
+    from bifrostd.catalog import search
+
+    monkeypatch.setattr(search, "BROAD", 3)
+    with Studio.open(shared) as studio:
+        hits = studio.search("sh01", limit=10)
+    assert [h.uri for h in hits[:2]] == ["bifrost:///shot/demo/sq010/sh0100", "bifrost:///shot/demo/sq020/sh0100"]
+    assert len(hits) == 10 and all(h.score == 0.0 for h in hits[2:]) and len({h.uri for h in hits}) == 10
 
 
 @pytest.mark.parametrize(("text", "seconds_ago"), [("30m", 1800), ("12h", 43200), ("7d", 604800), ("2w", 1209600)])
@@ -270,4 +285,5 @@ def test_the_sidecar_survives_being_copied_elsewhere(studio, tmp_path):
 
 def test_filters_become_column_phrases_after_the_words():
     query = SearchQuery("hero", user='a"b', tags=("night",))
-    assert query.expression() == '"hero"* tags : "night" user : "a""b"'
+    assert query.expression() == '"hero"* AND tags : "night" AND user : "a""b"'
+    assert query.expression(names_only=True) == 'name : ("hero"*) AND tags : "night" AND user : "a""b"'

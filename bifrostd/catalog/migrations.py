@@ -344,7 +344,8 @@ def _authored(db: Database) -> None:
 def _search(db: Database) -> None:
     """Full-text search (``catalog.search``): an FTS5 document per entity (rowid = ``entities.id``; its
     project, task and kind unindexed, for the filters; ranked by bm25 with the name weighed most) and the
-    links of each entity's sidecar (``entity_links``, indexed by target, for the links *to* an entity).
+    links of each entity's sidecar (``entity_links``, indexed by target, for the links *to* an entity);
+    ``entities_updated`` serves a search with no words (the most recently changed) and ``--since``.
 
     Existing entities get their name and path now. What their sidecars say is
     read again by the next scan: the sidecars' file records and their
@@ -366,6 +367,7 @@ def _search(db: Database) -> None:
         PRIMARY KEY (entity_id, target, kind)
     ) WITHOUT ROWID;
     CREATE INDEX entity_links_target ON entity_links(target);
+    CREATE INDEX entities_updated ON entities(updated_ns);
     UPDATE dirs SET mtime_ns = -1 WHERE (root, path) IN
         (SELECT fo.root, fo.path FROM authored a JOIN folders fo ON fo.id = a.folder_id);
     DELETE FROM files WHERE folder_id IN (SELECT folder_id FROM authored)
