@@ -227,9 +227,10 @@ class Listing:
     """What is under an entity, under the top, or in a folder (:meth:`Studio.listing`).
 
     For an entity (``entity`` None at the top): its ``children``, its own
-    single files, and its frame files as ``sequences``. For a folder path:
-    ``root`` and ``folder`` (relative to the root) say which, and ``files``
-    holds every catalogued file at or below it, frames included.
+    single files, and its frame files as ``sequences``; ``tags``: each
+    tagged child's tags, by its URI. For a folder path: ``root`` and
+    ``folder`` (relative to the root) say which, and ``files`` holds every
+    catalogued file at or below it, frames included.
     """
 
     entity: Entity | None
@@ -238,6 +239,7 @@ class Listing:
     sequences: tuple[FrameSequence, ...]
     root: str | None = None
     folder: str | None = None
+    tags: Fields = Fields()
 
 
 class Studio:
@@ -505,12 +507,15 @@ class Studio:
 
         with self._reading() as catalog:
             found = listing(catalog, self._set, None if target is None else _os.fspath(target))
+            children = found.children if isinstance(found, EntityListing) else []
+            tags = catalog.tags_of([child.id for child in children])
         files = tuple(self._file(row, os) for row in found.files)
         if not isinstance(found, EntityListing):
             return Listing(None, (), files, (), found.root, found.folder)
         return Listing(self._catalogued(found.entity) if found.entity else None,
                        tuple(self._catalogued(child) for child in found.children), files,
-                       tuple(self._sequence(seq, os) for seq in found.sequences))
+                       tuple(self._sequence(seq, os) for seq in found.sequences),
+                       tags=Fields({child.uri: tags[child.id] for child in children if child.id in tags}))
 
     def close(self) -> None:
         """Close the catalog connection (the next question that needs it opens it again)."""

@@ -144,6 +144,10 @@ def test_tags_are_searchable_shown_and_removable(studio, capsys):
     assert found(capsys, studio, "--tag", "night", "--kind", "asset") == []
     code, out, _ = ctl(capsys, studio, "show", "--json", SHOT)
     assert json.loads(out)["authored"]["tags"] == ["hero-shot", "night"]
+    code, out, _ = ctl(capsys, studio, "ls", "--json", "bifrost:///sequence/demo/sq010")
+    assert {c["uri"]: c["tags"] for c in json.loads(out)["children"]}[SHOT] == ["hero-shot", "night"]
+    code, out, _ = ctl(capsys, studio, "ls", "bifrost:///sequence/demo/sq010")
+    assert "hero-shot night" in out
     assert ctl(capsys, studio, "untag", SHOT, "night")[0] == 0
     assert found(capsys, studio, "--tag", "night") == []
     assert found(capsys, studio, "--tag", "hero-shot") == [SHOT]

@@ -24,7 +24,7 @@ from ..authored import Authored
 from ..errors import SearchUnavailable
 
 __all__ = ["SearchHit", "SearchQuery", "check_fts5", "entity_path_text", "incoming_links", "index_entity_name",
-           "index_entity_text", "match_expression", "search"]
+           "index_entity_text", "match_expression", "search", "tags_of"]
 
 #: The columns, in order; ``rank`` is bm25 with weights set by the migration (name 10, tags 5, path 3, rest 1).
 _COLUMNS = ("name", "path", "description", "comment", "tags", "user", "project", "task", "kind")
@@ -246,6 +246,13 @@ def _filters(query: SearchQuery, *, kind: str = "search.kind", updated: str = _U
             where.append(sql)
             params.append(value)
     return "".join(f" AND {w}" for w in where), params
+
+
+def tags_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The tags of the entities with ``ids`` (those with none left out), from their search documents."""
+    rows = conn.execute("SELECT rowid, tags FROM search WHERE rowid IN (SELECT value FROM json_each(?)) "
+                        "AND tags != ''", (json.dumps(ids),))
+    return {entity_id: tuple(tags.split()) for entity_id, tags in rows}
 
 
 def incoming_links(conn: sqlite3.Connection, uri: str) -> list[tuple[str, str]]:

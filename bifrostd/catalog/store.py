@@ -31,7 +31,7 @@ from .events import Event, read_log
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
 from .integrity import guard, translated, vouch_sound
 from .location import MountTable, system_mounts
-from .search import SearchHit, SearchQuery, incoming_links, search
+from .search import SearchHit, SearchQuery, incoming_links, search, tags_of
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -254,6 +254,11 @@ class Catalog:
     def links_to(self, uri: str) -> list[tuple[str, str]]:
         """(uri, kind) of every entity whose sidecar links to ``uri``: the other direction of links."""
         return incoming_links(self._conn, uri)
+
+    @_guarded
+    def tags_of(self, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The tags of the entities with ``ids`` as their sidecars say (entities without tags left out)."""
+        return tags_of(self._conn, list(ids))
 
     # -- forgetting ---------------------------------------------------------------
     @_guarded

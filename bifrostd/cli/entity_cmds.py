@@ -35,8 +35,9 @@ def _ls_text(doc: dict[str, Any]) -> str:
         return table(["path", "size", "state", "template"], rows)
     parts = []
     if doc["children"]:
-        rows = [(c["kind"], c["name"], c["uri"], c["children"], c["files"]) for c in doc["children"]]
-        parts.append(table(["kind", "name", "uri", "children", "files"], rows))
+        rows = [(c["kind"], c["name"], c["uri"], c["children"], c["files"], " ".join(c["tags"]) or "-")
+                for c in doc["children"]]
+        parts.append(table(["kind", "name", "uri", "children", "files", "tags"], rows))
     parts.extend(_files_text(doc["files"], doc["sequences"]))
     return "\n\n".join(parts) or "nothing catalogued here"
 
