@@ -291,3 +291,19 @@ def test_filters_become_column_phrases_after_the_words():
     query = SearchQuery("hero", user='a"b', tags=("night",))
     assert query.expression() == '"hero"* AND tags : "night" AND user : "a""b"'
     assert query.expression(names_only=True) == 'name : ("hero"*) AND tags : "night" AND user : "a""b"'
+
+
+def test_a_sqlite_without_fts5_is_refused_with_a_clear_error():
+    import sqlite3
+
+    from bifrostd.catalog.search import check_fts5
+    from bifrostd.errors import SearchUnavailable
+
+    class NoFts5:
+        def execute(self, sql: str, *args):
+            raise sqlite3.OperationalError("no such module: fts5")
+
+    with pytest.raises(SearchUnavailable) as caught:
+        check_fts5(NoFts5())  # type: ignore[arg-type]
+    assert "without FTS5" in str(caught.value) and caught.value.exit_code == 7
+    check_fts5(sqlite3.connect(":memory:"))  # this Python's has it
