@@ -555,10 +555,11 @@ class Studio:
         from .production.searches import default_file, parse_since, saved_query
 
         base = saved_query(Path(searches) if searches else default_file(), saved) if saved else {}
-        since_ns = parse_since(since, _time_ns()) if since else base.get("since_ns")
+        since = since or base.get("since")
         query = SearchQuery(text or base.get("text", ""), kind or base.get("kind"), project or base.get("project"),
                             task or base.get("task"), user or base.get("user"), tuple(tags or base.get("tags", ())),
-                            since_ns, limit if limit != 50 else base.get("limit", 50))
+                            parse_since(since, _time_ns()) if since else None,
+                            limit if limit != 50 else base.get("limit", 50))
         with self._reading() as catalog:
             return tuple(catalog.search(query))
 
@@ -567,12 +568,15 @@ class Studio:
                     since: str | None = None, limit: int = 50, searches: str | _os.PathLike[str] | None = None
                     ) -> dict[str, Any]:
         """Save a search under ``name`` in the user's file (``~/.config/bifrost/searches.json``, or
-        ``searches``), never in the catalog, which a rebuild would empty; returns the saved query."""
-        from .catalog.search import SearchQuery
+        ``searches``), never in the catalog, which a rebuild would empty; returns the saved query. ``since``
+        is kept as written: a saved ``7d`` means the last seven days whenever it is run."""
         from .production.searches import default_file, parse_since, save_search
 
-        since_ns = parse_since(since, _time_ns()) if since else None
-        query = SearchQuery(text, kind, project, task, user, tuple(tags), since_ns, limit).to_json()
+        if since:
+            parse_since(since, _time_ns())  # refused now, not when it is run
+        query = {"text": text, "kind": kind, "project": project, "task": task, "user": user, "tags": list(tags),
+                 "since": since, "limit": limit}
+        query = {k: v for k, v in query.items() if v not in (None, [], "") or k == "text"}
         save_search(Path(searches) if searches else default_file(), name, query)
         return query
 

@@ -210,10 +210,11 @@ def test_a_publish_comment_and_its_user_are_searchable(studio, capsys):
 
 
 def test_saved_searches_live_in_the_users_file_and_survive_a_rebuilt_catalog(studio, capsys, tmp_path):
-    code, out, _ = ctl(capsys, studio, "search", "sh01", "--kind", "shot", "--save", "shots")
+    code, out, _ = ctl(capsys, studio, "search", "sh01", "--kind", "shot", "--since", "30d", "--save", "shots")
     assert code == 0 and "@shots" in out
     saved = json.loads((tmp_path / "home/.config/bifrost/searches.json").read_text())
-    assert saved["schema"] == "bifrost.searches.1" and saved["searches"]["shots"]["kind"] == "shot"
+    assert saved["schema"] == "bifrost.searches.1"
+    assert saved["searches"]["shots"] == {"text": "sh01", "kind": "shot", "since": "30d", "limit": 50}
     expected = found(capsys, studio, "sh01", "--kind", "shot")
     assert found(capsys, studio, "@shots") == expected
     assert found(capsys, studio, "@shots", "sh02") == ["bifrost:///shot/demo/sq010/sh0200",

@@ -112,11 +112,6 @@ class SearchQuery:
     limit: int = 50
     prefix: bool = True
 
-    def to_json(self) -> dict[str, Any]:
-        doc = {"text": self.text, "kind": self.kind, "project": self.project, "task": self.task,
-               "user": self.user, "tags": list(self.tags), "since_ns": self.since_ns, "limit": self.limit}
-        return {k: v for k, v in doc.items() if v not in (None, [], "")} | {"text": self.text}
-
     def expression(self, *, names_only: bool = False) -> str:
         """The whole FTS5 MATCH expression: the words (in the name column only, with ``names_only``), and
         the user and tag filters as column phrases."""

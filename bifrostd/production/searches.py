@@ -34,7 +34,8 @@ def default_file() -> Path:
 
 
 def load_saved(file: Path) -> dict[str, dict[str, Any]]:
-    """Name → the saved query's JSON (``SearchQuery.to_json``); empty when there is no file yet."""
+    """Name → the saved query (``text``, and ``kind``, ``project``, ``task``, ``user``, ``tags``, ``since``,
+    ``limit`` when given); empty when there is no file yet."""
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
