@@ -26,7 +26,7 @@ or a mirror run are *findings* in a result, not exceptions.
     │   ├── CatalogMissing (7)            no catalog yet; 'bifrostctl scan' builds it
     │   ├── CatalogBusy (9)               another writer holds the catalog
     │   ├── CatalogCorrupt (17) *         the catalog file is damaged; 'bifrostctl catalog rebuild'
-    │   └── SearchUnavailable (7) *       this Python's SQLite has no FTS5, which search needs
+    │   └── SearchUnavailable (23) *      this Python's SQLite has no FTS5, which search needs
     ├── SearchError (2)                   a search that can't run: an unknown saved search, a bad --since
     ├── ScanError (10)
     ├── DaemonError (11)
@@ -183,6 +183,7 @@ class CatalogCorrupt(CatalogError):
 class SearchUnavailable(CatalogError):
     """This Python's sqlite3 module (SQLite {version}) was built without FTS5, which the catalog's search needs. Run Bifrost on a Python whose SQLite has FTS5 (python.org, distribution and uv builds of CPython do); the check: sqlite3.connect(':memory:').execute('CREATE VIRTUAL TABLE t USING fts5(x)') must not raise"""
 
+    exit_code = 23
     restart_mends = False
 
 

@@ -306,5 +306,5 @@ def test_a_sqlite_without_fts5_is_refused_with_a_clear_error():
 
     with pytest.raises(SearchUnavailable) as caught:
         check_fts5(NoFts5())  # type: ignore[arg-type]
-    assert "without FTS5" in str(caught.value) and caught.value.exit_code == 7
+    assert "without FTS5" in str(caught.value) and caught.value.exit_code == 23
     check_fts5(sqlite3.connect(":memory:"))  # this Python's has it
