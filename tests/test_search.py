@@ -308,3 +308,24 @@ def test_a_sqlite_without_fts5_is_refused_with_a_clear_error():
         check_fts5(NoFts5())  # type: ignore[arg-type]
     assert "without FTS5" in str(caught.value) and caught.value.exit_code == 23
     check_fts5(sqlite3.connect(":memory:"))  # this Python's has it
+
+
+def test_since_keeps_the_entities_changed_since_then(studio, capsys):
+    assert ctl(capsys, studio, "tag", SHOT, "night")[0] == 0
+    assert found(capsys, studio, "--tag", "night", "--since", "1h") == [SHOT]
+    assert found(capsys, studio, "--tag", "night", "--since", "2999-01-01") == []
+    recent = found(capsys, studio, "--since", "1h", "--limit", "1")
+    assert recent == [SHOT]  # no words: the most recently changed first
+    code, _, err = ctl(capsys, studio, "search", "sh01", "--since", "yesterday")
+    assert code == 2 and "--since takes" in err
+
+
+@given(st.text(max_size=30))
+def test_since_answers_a_64_bit_time_or_refuses_never_crashes(text):
+    from bifrostd.errors import SearchError
+
+    try:
+        value = parse_since(text, 1_800_000_000 * 10**9)
+    except SearchError:
+        return
+    assert -(1 << 63) < value < (1 << 63)

@@ -25,6 +25,7 @@ __all__ = ["SCHEMA_ID", "default_file", "load_saved", "parse_since", "save_searc
 SCHEMA_ID = "bifrost.searches.1"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _AGO = re.compile(r"(\d+)([smhdw])")
+_NS_MAX = (1 << 63) - 1
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -73,7 +74,7 @@ def parse_since(text: str, now_ns: int) -> int:
     as nanoseconds since the epoch."""
     ago = _AGO.fullmatch(text.strip())
     if ago:
-        return now_ns - int(ago.group(1)) * _UNIT_S[ago.group(2)] * 1_000_000_000
+        return max(-_NS_MAX, now_ns - int(ago.group(1)) * _UNIT_S[ago.group(2)] * 1_000_000_000)
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -81,4 +82,4 @@ def parse_since(text: str, now_ns: int) -> int:
                           f"not {text!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return int(when.timestamp() * 1_000_000_000)
+    return max(-_NS_MAX, min(_NS_MAX, int(when.timestamp() * 1_000_000_000)))  # SQLite integers are 64-bit
