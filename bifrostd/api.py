@@ -580,14 +580,15 @@ class Studio:
         save_search(Path(searches) if searches else default_file(), name, query)
         return query
 
-    def latest_versions(self, reference: str) -> dict[str, Version]:
-        """The latest version that is not deprecated of each task at or below an entity, by task name (the
-        version's parent entity's name); what ``bifrostctl show`` lists."""
-        latest: dict[str, Version] = {}
-        for version in self.versions(reference):  # by task, then number: the last one kept per task wins
-            if not version.deprecated:
-                latest[version.entity.uri.rsplit("/", 2)[-2]] = version
-        return latest
+    def latest_versions(self, reference: str) -> dict[str, Entity]:
+        """The latest version with files on disk and not deprecated, of each task at or below an entity, by
+        task name (the version's parent's name); what ``bifrostctl show`` lists. Reads no file rows."""
+        from .reconcile.targets import find_entity
+        from .resolver import latest_per_task
+
+        with self._reading() as catalog:
+            found = latest_per_task(catalog, self._set, find_entity(catalog, self._set, reference).id)
+        return {task: self._catalogued(info) for task, info in found.items()}
 
     def links_to(self, reference: str) -> tuple[Link, ...]:
         """The links *to* an entity from other entities' sidecars: each as (the linking entity, kind)."""

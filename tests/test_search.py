@@ -255,7 +255,7 @@ def test_the_api_answers_what_the_cli_renders(studio):
         assert [hit.uri for hit in api.search("", tags=["night"])] == [SHOT]
         api.link(SHOT, HERO)
         assert [(link.target, link.kind) for link in api.links_to(HERO)] == [(SHOT, "uses")]
-        assert api.latest_versions(SHOT)["comp"].entity.uri.endswith("/comp/2")
+        assert api.latest_versions(SHOT)["comp"].uri.endswith("/comp/2")
         assert api.tag(SHOT, "night").changed is False
 
 

@@ -387,6 +387,11 @@ class Catalog:
         return queries.versions(self._conn, entity_id, version_field)
 
     @_guarded
+    def version_entities(self, entity_id: int) -> list[queries.EntityInfo]:
+        """The version entities at or below an entity, with their present file counts (no file rows)."""
+        return queries.descendants(self._conn, entity_id, "version")
+
+    @_guarded
     def versions_newest_first(self, entity_id: int, version_field: str) -> list[queries.EntityInfo]:
         """The versions at or below an entity that still have files on disk, the highest number first."""
         return queries.versions_newest_first(self._conn, entity_id, version_field)

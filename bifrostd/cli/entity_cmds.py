@@ -99,7 +99,7 @@ def show(obj, reference: str, as_json: bool) -> int:
     """
     studio = obj.studio()
     entity, authored = studio.entity(reference), studio.authored(reference)
-    latest = {task: version.entity.uri for task, version in studio.latest_versions(reference).items()}
+    latest = {task: version.uri for task, version in studio.latest_versions(reference).items()}
     linked_from = [link.to_json() for link in studio.links_to(reference)]
     document = {"entity": catalogued_json(entity), "authored": authored.to_json(), "latest": latest,
                 "linked_from": [{"from": x["to"], "as": x["as"]} for x in linked_from]}
