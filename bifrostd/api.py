@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from time import time_ns as _time_ns
 from urllib.parse import urlencode
 
 from .authored import Authored, Deprecation, FrameRange, Link, Publish, PublishedFile
@@ -43,8 +44,10 @@ if TYPE_CHECKING:
     from .catalog import Catalog
     from .catalog.queries import EntityInfo, FileRow, SequenceInfo
     from .config import Config
+    from .catalog.search import SearchHit
     from .production.create import CreateReport
     from .production.edit_import import EditImport
+    from .production.tagging import AuthoredChange
     from .publish import DeprecationResult, PublishPlan, PublishResult
     from .resolver import LatestQuery
     from .templates import TemplateSet
@@ -227,9 +230,10 @@ class Listing:
     """What is under an entity, under the top, or in a folder (:meth:`Studio.listing`).
 
     For an entity (``entity`` None at the top): its ``children``, its own
-    single files, and its frame files as ``sequences``. For a folder path:
-    ``root`` and ``folder`` (relative to the root) say which, and ``files``
-    holds every catalogued file at or below it, frames included.
+    single files, and its frame files as ``sequences``; ``tags``: each
+    tagged child's tags, by its URI. For a folder path: ``root`` and
+    ``folder`` (relative to the root) say which, and ``files`` holds every
+    catalogued file at or below it, frames included.
     """
 
     entity: Entity | None
@@ -238,6 +242,7 @@ class Listing:
     sequences: tuple[FrameSequence, ...]
     root: str | None = None
     folder: str | None = None
+    tags: Fields = Fields()
 
 
 class Studio:
@@ -530,12 +535,15 @@ class Studio:
 
         with self._reading() as catalog:
             found = listing(catalog, self._set, None if target is None else _os.fspath(target))
+            children = found.children if isinstance(found, EntityListing) else []
+            tags = catalog.tags_of([child.id for child in children])
         files = tuple(self._file(row, os) for row in found.files)
         if not isinstance(found, EntityListing):
             return Listing(None, (), files, (), found.root, found.folder)
         return Listing(self._catalogued(found.entity) if found.entity else None,
                        tuple(self._catalogued(child) for child in found.children), files,
-                       tuple(self._sequence(seq, os) for seq in found.sequences))
+                       tuple(self._sequence(seq, os) for seq in found.sequences),
+                       tags=Fields({child.uri: tags[child.id] for child in children if child.id in tags}))
 
     def reference(self, path: str | _os.PathLike[str]) -> str:
         """The ``bifrost:///`` reference naming the file at ``path`` (any OS's spelling): its entity's, with the
@@ -638,7 +646,102 @@ class Studio:
     def __repr__(self) -> str:
         return f"Studio({str(self.config_path)!r})"
 
+    # -- finding -------------------------------------------------------------------------
+    def search(self, text: str = "", *, kind: str | None = None, project: str | None = None,
+               task: str | None = None, user: str | None = None, tags: Sequence[str] = (),
+               since: str | None = None, limit: int = 50, saved: str | None = None,
+               searches: str | _os.PathLike[str] | None = None) -> tuple[SearchHit, ...]:
+        """Entities whose names, paths, descriptions, publish comments, publishers or tags hold every word of
+        ``text`` (the last word, and any ending in ``*``, as a prefix), ranked best first (bm25); the filters
+        combine. ``since``: an age (``7d``) or ISO time. ``saved``: a saved search's query (see
+        :meth:`save_search`), which the arguments given override. Any text is safe: words are never syntax."""
+        from .catalog.search import SearchQuery
+        from .production.searches import default_file, parse_since, saved_query
+
+        base = saved_query(Path(searches) if searches else default_file(), saved) if saved else {}
+        since = since or base.get("since")
+        query = SearchQuery(text or base.get("text", ""), kind or base.get("kind"), project or base.get("project"),
+                            task or base.get("task"), user or base.get("user"), tuple(tags or base.get("tags", ())),
+                            parse_since(since, _time_ns()) if since else None,
+                            limit if limit != 50 else base.get("limit", 50))
+        with self._reading() as catalog:
+            return tuple(catalog.search(query))
+
+    def save_search(self, name: str, text: str = "", *, kind: str | None = None, project: str | None = None,
+                    task: str | None = None, user: str | None = None, tags: Sequence[str] = (),
+                    since: str | None = None, limit: int = 50, searches: str | _os.PathLike[str] | None = None
+                    ) -> dict[str, Any]:
+        """Save a search under ``name`` in the user's file (``~/.config/bifrost/searches.json``, or
+        ``searches``), never in the catalog, which a rebuild would empty; returns the saved query. ``since``
+        is kept as written: a saved ``7d`` means the last seven days whenever it is run."""
+        from .production.searches import default_file, parse_since, save_search
+
+        if since:
+            parse_since(since, _time_ns())  # refused now, not when it is run
+        query = {"text": text, "kind": kind, "project": project, "task": task, "user": user, "tags": list(tags),
+                 "since": since, "limit": limit}
+        query = {k: v for k, v in query.items() if v not in (None, [], "") or k == "text"}
+        save_search(Path(searches) if searches else default_file(), name, query)
+        return query
+
+    def latest_versions(self, reference: str) -> dict[str, Entity]:
+        """The latest version with files on disk and not deprecated, of each task at or below an entity, by
+        task name (the version's parent's name); what ``bifrostctl show`` lists. Reads no file rows."""
+        from .reconcile.targets import find_entity
+        from .resolver import latest_per_task
+
+        with self._reading() as catalog:
+            found = latest_per_task(catalog, self._set, find_entity(catalog, self._set, reference).id)
+        return {task: self._catalogued(info) for task, info in found.items()}
+
+    def links_to(self, reference: str) -> tuple[Link, ...]:
+        """The links *to* an entity from other entities' sidecars: each as (the linking entity, kind)."""
+        uri = self.entity(reference).uri
+        with self._reading() as catalog:
+            return tuple(Link(source, kind) for source, kind in catalog.links_to(uri))
+
+    def tag(self, reference: str, *tags: str, remove: bool = False, dry_run: bool = False) -> AuthoredChange:
+        """Add ``tags`` to a catalogued entity's sidecar (or remove them, with ``remove``), under its lock;
+        AuthoredRefused for a tag that is not one word. The catalog follows as for :meth:`publish`."""
+        from .production.tagging import with_tags, without_tags
+
+        return self._change(reference, (without_tags if remove else with_tags)(tags), dry_run)
+
+    def link(self, reference: str, *targets: str, kind: str = "uses", remove: bool = False,
+             dry_run: bool = False) -> AuthoredChange:
+        """Link an entity to other catalogued entities (``uses``: a shot uses an asset), or remove the links
+        (of ``kind``; every kind with ``kind=""``); AuthoredRefused for a target the catalog does not know."""
+        from .errors import AuthoredRefused
+        from .production.tagging import with_links, without_links
+
+        if not targets or (not kind and not remove) or any(c.isspace() for c in kind):
+            raise AuthoredRefused("link: give one or more targets and a kind that is one word; nothing was written")
+        try:
+            found = [self.entity(target).uri for target in targets]
+        except ResolveError as error:
+            raise AuthoredRefused(f"cannot link to it: {error}; nothing was written") from None
+        links = [Link(uri, kind) for uri in found]
+        return self._change(reference, (without_links if remove else with_links)(links), dry_run)
+
     # -- private ------------------------------------------------------------------------
+    def _change(self, reference: str, change: Any, dry_run: bool) -> AuthoredChange:
+        """Apply a change to the sidecar of the catalogued entity ``reference``, and catalog the sidecar."""
+        from .authored import SIDECAR_NAME
+        from .production.tagging import change_sidecar
+        from .publish import record_paths
+        from .templates.references import resolve_reference
+
+        uri = self.entity(reference).uri
+        resolved = resolve_reference(self._set, uri)
+        result = change_sidecar(uri, resolved.path, change, dry_run=dry_run)
+        if dry_run or not result.changed:
+            return result
+        template = resolved.template
+        relative = template.format(resolved.fields)
+        recorded = record_paths(self._config.catalog_path, self._set, template.root,
+                                [(f"{relative}/{SIDECAR_NAME}" if relative else SIDECAR_NAME, False)])
+        return replace(result, recorded=recorded.by)
+
     @contextmanager
     def _reading(self) -> Iterator[Catalog]:
         """The catalog, for one question at a time: threads share the one connection."""

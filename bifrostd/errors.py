@@ -25,7 +25,9 @@ or a mirror run are *findings* in a result, not exceptions.
     │   ├── CatalogLocationError (8) *    catalog on a network filesystem
     │   ├── CatalogMissing (7)            no catalog yet; 'bifrostctl scan' builds it
     │   ├── CatalogBusy (9)               another writer holds the catalog
-    │   └── CatalogCorrupt (17) *         the catalog file is damaged; 'bifrostctl catalog rebuild'
+    │   ├── CatalogCorrupt (17) *         the catalog file is damaged; 'bifrostctl catalog rebuild'
+    │   └── SearchUnavailable (24) *      this Python's SQLite has no FTS5, which search needs
+    ├── SearchError (2)                   a search that can't run: an unknown saved search, a bad --since
     ├── ScanError (10)
     ├── DaemonError (11)
     │   ├── DaemonRequestInvalid (2)      a control request the daemon cannot read
@@ -37,6 +39,7 @@ or a mirror run are *findings* in a result, not exceptions.
     │       └── MirrorConfigInvalid (15)  problems in the mirror section only, each with file:line:col
     ├── PackageMissing (16) *             a Python package a feature needs is not installed
     ├── AuthoredError (18)                authored data (sidecars) could not be read or written
+    │   ├── AuthoredRefused (18)          tag/link: a tag with spaces, a link to no entity; nothing was written
     │   └── SidecarBroken (18)            a sidecar fails its schema; nothing was written
     ├── MigrationError (20)               a migration of the tree cannot start or go on
     │   └── MigrationPending (20)         an unfinished migration's journal: --resume or --rollback
@@ -179,6 +182,17 @@ class CatalogCorrupt(CatalogError):
     restart_mends = False
 
 
+class SearchUnavailable(CatalogError):
+    """This Python's sqlite3 module (SQLite {version}) was built without FTS5, which the catalog's search needs. Run Bifrost on a Python whose SQLite has FTS5 (python.org, distribution and uv builds of CPython do); the check: sqlite3.connect(':memory:').execute('CREATE VIRTUAL TABLE t USING fts5(x)') must not raise"""
+
+    exit_code = 24
+    restart_mends = False
+
+
+class SearchError(BifrostError):
+    """{}"""
+
+
 class ScanError(BifrostError):
     """{}"""
 
@@ -244,6 +258,10 @@ class AuthoredError(BifrostError):
     """{}"""
 
     exit_code = 18
+
+
+class AuthoredRefused(AuthoredError):
+    """{}"""
 
 
 class SidecarBroken(AuthoredError):

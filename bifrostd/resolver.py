@@ -137,6 +137,28 @@ def version_authored(catalog: Catalog, template_set: TemplateSet, uri: str) -> A
     return row.data if row is not None else None
 
 
+def latest_per_task(catalog: Catalog, template_set: TemplateSet, entity_id: int) -> dict[str, EntityInfo]:
+    """Each task's latest version at or below an entity that has present files and is not deprecated, by
+    the task's name, in task order: the highest number first, its sidecar read only until one qualifies."""
+    field = version_field(template_set)
+    by_task: dict[str, list[EntityInfo]] = {}
+    for info in catalog.version_entities(entity_id):
+        if info.files:
+            by_task.setdefault(info.uri.rsplit("/", 2)[-2], []).append(info)
+    latest = {}
+    for task in sorted(by_task):
+        ordered = sorted(by_task[task], key=lambda v: _number(v.keys.get(field)), reverse=True)
+        found = next((v for v in ordered if not _deprecated(catalog, template_set, v.uri)), None)
+        if found is not None:
+            latest[task] = found
+    return latest
+
+
+def _number(value: Any) -> tuple[int, str]:
+    """A version's order: numbers by value, any other text after none of them."""
+    return (value, "") if isinstance(value, int) else (-1, str(value))
+
+
 def _deprecated(catalog: Catalog, template_set: TemplateSet, uri: str) -> bool:
     """Whether ``version=latest`` skips this version: its sidecar says ``deprecated: true``."""
     data = version_authored(catalog, template_set, uri)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 from pathlib import Path
 
 import jsonschema
@@ -23,6 +22,8 @@ from bifrostd.authored import (
     update_sidecar,
 )
 from bifrostd.errors import SidecarBroken
+
+from racing import race
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "entity.schema.json").read_text())
 
@@ -136,15 +137,7 @@ def _add_tags(folder: str, prefix: str, count: int, start) -> None:
 
 def test_racing_processes_never_lose_a_change(tmp_path):
     """Four real processes each add 25 tags at once; every one of the 100 is there afterwards."""
-    ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
-    workers = [ctx.Process(target=_add_tags, args=(str(tmp_path), f"p{n}-", 25, start)) for n in range(4)]
-    for worker in workers:
-        worker.start()
-    start.set()
-    for worker in workers:
-        worker.join(60)
-        assert worker.exitcode == 0
+    race(_add_tags, [(str(tmp_path), f"p{n}-", 25) for n in range(4)], timeout=60)
     data = read_sidecar(tmp_path).data
     assert data is not None
     assert sorted(data.tags) == sorted(f"p{n}-{i}" for n in range(4) for i in range(25))

@@ -9,7 +9,9 @@ import pytest
 
 from sqlite_utils import Database
 
+from bifrostd.authored import SIDECAR_NAME
 from bifrostd.catalog import Catalog
+from bifrostd.catalog.search import SearchQuery
 from bifrostd.catalog.events import EVENT_PATH
 from bifrostd.catalog.frame_fields import FIELDS_COLUMN
 from bifrostd.catalog.migrations import CATALOG
@@ -93,5 +95,32 @@ def test_a_catalog_before_0010_gains_an_empty_index_of_sidecars(tmp_path):
     CATALOG.apply(Database(conn), stop_before="0010_authored")
     conn.close()
     with Catalog.open(path, write=True) as catalog:
-        assert catalog.migrations()[-1] == "0010_authored"
+        assert "0010_authored" in catalog.migrations()
         assert catalog.broken_sidecars() == [] and catalog.authored("projects", "x") is None
+
+
+def test_a_catalog_before_0011_gains_search_and_its_next_scan_reads_the_sidecars_again(tmp_path):
+    """0011_search indexes every entity's name and path at once; the sidecars' words come with the next scan
+    (the migration forgets their file records and their folders' mtimes, so the walk finds them new)."""
+    tree = tmp_path / "projects"
+    make_tree(tree, shots=2, versions=1, frames=2, gap=None)
+    shot = next(p for p in sorted(tree.rglob("*")) if p.is_dir() and p.name.startswith("sh"))
+    (shot / SIDECAR_NAME).write_text("schema: bifrost.entity.1\ndescription: rooftop chase\ntags: [hero]\n")
+    age_tree(tree)
+    config = write_config(tmp_path, tree)
+    scan(config)
+    path = load(config)[0].catalog_path
+    conn = sqlite3.connect(path, isolation_level=None)  # back to 0010: as a catalog written before 0011
+    conn.execute("DROP TABLE search")
+    conn.execute("DROP TABLE entity_links")
+    conn.execute("DROP INDEX entities_updated")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0011_search'")
+    conn.close()
+    with Catalog.open(path, write=True) as catalog:
+        assert catalog.migrations()[-1] == "0011_search"
+        named = catalog.search(SearchQuery(shot.name))
+        assert named and named[0].name == shot.name and not catalog.search(SearchQuery("rooftop"))
+    scan(config)
+    with Catalog.open(path) as catalog:
+        assert [hit.name for hit in catalog.search(SearchQuery("roof"))] == [shot.name]
+        assert [hit.name for hit in catalog.search(SearchQuery("", tags=("hero",)))] == [shot.name]

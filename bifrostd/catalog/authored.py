@@ -23,6 +23,7 @@ from ..model import EntityRow
 from .connection import transaction
 from .entities import EntityIds
 from .folders import FolderIds
+from .search import index_entity_text
 
 __all__ = ["AuthoredRow", "authored_folders", "authored_row", "broken_sidecars", "index_sidecar"]
 
@@ -48,14 +49,18 @@ ON CONFLICT (folder_id) DO UPDATE SET
 def index_sidecar(conn: sqlite3.Connection, root: str, folder: str, read: SidecarRead, now_ns: int,
                   entity: Sequence[EntityRow] = ()) -> None:
     """Record ``read`` for the sidecar of ``folder``: good data replaces, a broken read keeps the last good.
-    ``entity``: the rows of the entity whose folder it is, parents first, made if missing."""
+    ``entity``: the rows of the entity whose folder it is, parents first, made if missing; a good read
+    replaces that entity's search document and links (``search``), in the same transaction."""
     data = render_sidecar(read.data) if read.data is not None and read.ok else None
     problems = json.dumps([p.to_json() for p in read.problems]) if read.problems else None
     with transaction(conn):
         folder_id = FolderIds(conn).ensure(root, folder)
         conn.execute(_UPSERT, (folder_id, data, problems, now_ns))
-        if entity:
-            EntityIds(conn).ensure(entity, now_ns)
+        entity_id = EntityIds(conn).ensure(entity, now_ns) if entity else None
+        if entity_id is not None and data is not None:
+            assert read.data is not None  # data is rendered from it
+            index_entity_text(conn, entity_id, folder, read.data)
+            conn.execute("UPDATE entities SET updated_ns = ? WHERE id = ?", (now_ns, entity_id))
 
 
 _SELECT = """

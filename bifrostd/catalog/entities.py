@@ -17,6 +17,7 @@ from typing import Sequence
 from ..model import Classification, EntityRow
 from .connection import inserted_id
 from .frame_fields import fields_around, stored_fields
+from .search import index_entity_name
 from ..sequences import FrameRange, collapse, format_ranges
 
 
@@ -75,19 +76,23 @@ class EntityIds:
         if entity_id is not None:
             return entity_id
         row_id = 0
+        keys: dict = {}  # the chain's keys so far: a new entity's project and task, for search
         for row in rows:  # not empty: the last row's id is the entity's
+            keys.update(json.loads(row.keys_json))
             found = self.lookup(row.uri)
-            row_id = self._insert(row, now_ns) if found is None else found
+            row_id = self._insert(row, now_ns, keys) if found is None else found
             self.touched.add(row_id)
         self._batch[rows[-1].uri] = row_id
         return row_id
 
-    def _insert(self, row: EntityRow, now_ns: int) -> int:
+    def _insert(self, row: EntityRow, now_ns: int, keys: dict) -> int:
         parent_id = self.lookup(row.parent)
         cursor = self.conn.execute(
             "INSERT INTO entities (kind, uri, name, keys, parent_id, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?)",
             (row.kind, row.uri, row.name, row.keys_json, parent_id, now_ns, now_ns))
-        return self.cache.add((row.uri,), inserted_id(cursor))
+        entity_id = self.cache.add((row.uri,), inserted_id(cursor))
+        index_entity_name(self.conn, entity_id, row.kind, row.name, row.uri, keys)  # searchable from the transaction it appears in
+        return entity_id
 
     def flush_touched(self, now_ns: int) -> None:
         """Mark the entities whose files changed in this batch as updated."""

@@ -16,7 +16,9 @@ since the epoch. ``metadata`` columns are open JSON for studio extensions.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from typing import Any, Callable
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -336,6 +338,64 @@ def _authored(db: Database) -> None:
     );
     CREATE INDEX authored_broken ON authored(folder_id) WHERE problems IS NOT NULL;
     """)
+
+
+@CATALOG(name="0011_search")
+def _search(db: Database) -> None:
+    """Full-text search (``catalog.search``): an FTS5 document per entity (rowid = ``entities.id``; its
+    project, task and kind unindexed, for the filters; ranked by bm25 with the name weighed most) and the
+    links of each entity's sidecar (``entity_links``, indexed by target, for the links *to* an entity);
+    ``entities_updated`` serves a search with no words (the most recently changed) and ``--since``.
+
+    Existing entities get their name and path now. What their sidecars say is
+    read again by the next scan: the sidecars' file records and their
+    folders' remembered mtimes are forgotten, so the walk lists those
+    folders (an mtime of -1 equals no real one), finds the sidecars new, and
+    indexes them (the log shows them appear once more). Raises SearchUnavailable when SQLite has no FTS5.
+    """
+    from .search import check_fts5, entity_path_text
+
+    check_fts5(db.conn)
+    _run(db, """
+    CREATE VIRTUAL TABLE search USING fts5(name, path, description, comment, tags, user, project UNINDEXED,
+                                task UNINDEXED, kind UNINDEXED, prefix='2 3');
+    INSERT INTO search (search, rank) VALUES ('rank', 'bm25(10.0, 3.0, 1.0, 1.0, 5.0, 1.0, 0.0, 0.0, 0.0)');
+    CREATE TABLE entity_links (
+        entity_id INTEGER NOT NULL REFERENCES entities(id),
+        target TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (entity_id, target, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX entity_links_target ON entity_links(target);
+    CREATE INDEX entities_updated ON entities(updated_ns);
+    UPDATE dirs SET mtime_ns = -1 WHERE (root, path) IN
+        (SELECT fo.root, fo.path FROM authored a JOIN folders fo ON fo.id = a.folder_id);
+    DELETE FROM files WHERE folder_id IN (SELECT folder_id FROM authored)
+        AND (path = '.bifrost-entity.yaml' OR path LIKE '%/.bifrost-entity.yaml');
+    """)
+    _index_entities(db, entity_path_text)
+
+
+def _index_entities(db: Database, path_text: Callable[[str], str]) -> None:
+    """Every entity's name and path, and its project and task keys (its own or its parents')."""
+    rows = {i: (name, uri, json.loads(keys), parent) for i, name, uri, keys, parent in db.execute(
+        "SELECT id, name, uri, keys, parent_id FROM entities").fetchall()}
+
+    def chain_keys(entity_id: int | None) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        while entity_id is not None and entity_id in rows:
+            found = {**rows[entity_id][2], **found}
+            entity_id = rows[entity_id][3]
+        return found
+
+    def document(entity_id: int) -> tuple[Any, ...]:
+        name, uri, _, _ = rows[entity_id]
+        keys = chain_keys(entity_id)
+        return (entity_id, name, path_text(uri), keys.get("project"), keys.get("task"), kinds[entity_id])
+
+    kinds = dict(db.execute("SELECT id, kind FROM entities").fetchall())
+    db.conn.executemany("INSERT INTO search (rowid, name, path, project, task, kind) VALUES (?, ?, ?, ?, ?, ?)",
+                        (document(i) for i in rows))
 
 
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:

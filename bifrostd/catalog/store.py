@@ -31,6 +31,7 @@ from .events import Event, read_log
 from .files import Applier, forget_records, load_dirs, load_records, load_signatures, load_view, missing_records
 from .integrity import guard, translated, vouch_sound
 from .location import MountTable, system_mounts
+from .search import SearchHit, SearchQuery, incoming_links, search, tags_of
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -243,6 +244,22 @@ class Catalog:
         """Every folder whose sidecar is broken now, with its problems and its last good values."""
         return broken_sidecars(self._conn)
 
+    # -- search ------------------------------------------------------------------------
+    @_guarded
+    def search(self, query: SearchQuery) -> list[SearchHit]:
+        """The entities matching ``query`` (FTS5 over names, paths and authored text), best first."""
+        return search(self._conn, query)
+
+    @_guarded
+    def links_to(self, uri: str) -> list[tuple[str, str]]:
+        """(uri, kind) of every entity whose sidecar links to ``uri``: the other direction of links."""
+        return incoming_links(self._conn, uri)
+
+    @_guarded
+    def tags_of(self, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        """The tags of the entities with ``ids`` as their sidecars say (entities without tags left out)."""
+        return tags_of(self._conn, list(ids))
+
     # -- forgetting ---------------------------------------------------------------
     @_guarded
     def missing(self, *, root: str | None = None, folder: str = "", entity_id: int | None = None) -> list[FileRecord]:
@@ -368,6 +385,11 @@ class Catalog:
     def versions(self, entity_id: int, version_field: str) -> list[queries.VersionInfo]:
         """The versions at or below an entity with their files, by task then number."""
         return queries.versions(self._conn, entity_id, version_field)
+
+    @_guarded
+    def version_entities(self, entity_id: int) -> list[queries.EntityInfo]:
+        """The version entities at or below an entity, with their present file counts (no file rows)."""
+        return queries.descendants(self._conn, entity_id, "version")
 
     @_guarded
     def versions_newest_first(self, entity_id: int, version_field: str) -> list[queries.EntityInfo]:

@@ -51,7 +51,8 @@ def listing_json(listing: Listing) -> dict[str, Any]:
     if listing.root is not None:
         return {"root": listing.root, "folder": listing.folder, "files": files}
     return {"entity": catalogued_json(listing.entity) if listing.entity else None,
-            "children": [catalogued_json(c) for c in listing.children], "files": files,
+            "children": [{**catalogued_json(c), "tags": list(listing.tags.get(c.uri, ()))} for c in listing.children],
+            "files": files,
             "sequences": [sequence_json(s) for s in listing.sequences]}
 
 

@@ -35,8 +35,9 @@ def _ls_text(doc: dict[str, Any]) -> str:
         return table(["path", "size", "state", "template"], rows)
     parts = []
     if doc["children"]:
-        rows = [(c["kind"], c["name"], c["uri"], c["children"], c["files"]) for c in doc["children"]]
-        parts.append(table(["kind", "name", "uri", "children", "files"], rows))
+        rows = [(c["kind"], c["name"], c["uri"], c["children"], c["files"], " ".join(c["tags"]) or "-")
+                for c in doc["children"]]
+        parts.append(table(["kind", "name", "uri", "children", "files", "tags"], rows))
     parts.extend(_files_text(doc["files"], doc["sequences"]))
     return "\n\n".join(parts) or "nothing catalogued here"
 
@@ -91,15 +92,22 @@ def versions(obj, reference: str, as_json: bool) -> int:
 @json_option
 @click.pass_obj
 def show(obj, reference: str, as_json: bool) -> int:
-    """One entity: its fields, what it holds, and what people authored about it (its sidecar)."""
+    """One entity: its fields, what it holds, and what people authored about it (its sidecar).
+
+    Also: the latest version of each task at or below it (deprecated ones
+    skipped), and the links to it from other entities' sidecars.
+    """
     studio = obj.studio()
     entity, authored = studio.entity(reference), studio.authored(reference)
     frames = _frame_findings(obj, entity.uri) if authored.frames is not None else []
+    latest = {task: version.uri for task, version in studio.latest_versions(reference).items()}
+    linked_from = [link.to_json() for link in studio.links_to(reference)]
+    document = {"entity": catalogued_json(entity), "authored": authored.to_json(), "latest": latest,
+                "linked_from": [{"from": x["to"], "as": x["as"]} for x in linked_from], "frame_drift": frames}
     if as_json:
-        emit_json("bifrost.show.1", {"entity": catalogued_json(entity), "authored": authored.to_json(),
-                                     "frame_drift": frames})
+        emit_json("bifrost.show.1", document)
         return 0
-    click.echo(_show_text(catalogued_json(entity), authored.to_json()))
+    click.echo(_show_text(document))
     for finding in frames:
         what = "outside the range" if finding["kind"] == "outside_range" else "zero-byte or truncated"
         click.echo(f"  {what}: {finding['sequence']} frames {finding['frames']} (range {finding['range']})")
@@ -115,7 +123,8 @@ def _frame_findings(obj, uri: str) -> list[dict[str, Any]]:
         return [f.to_json() for f in frame_findings(catalog, obj.templates(), uri)]
 
 
-def _show_text(entity: dict[str, Any], authored: dict[str, Any]) -> str:
+def _show_text(document: dict[str, Any]) -> str:
+    entity, authored = document["entity"], document["authored"]
     rows: list[tuple[Any, ...]] = [("kind", entity["kind"]), ("files", entity["files"]),
                                    ("children", entity["children"])]
     rows += [(k, v) for k, v in entity["keys"].items()]
@@ -125,5 +134,7 @@ def _show_text(entity: dict[str, Any], authored: dict[str, Any]) -> str:
                         f"{frames['handle_out']})" if frames else "-"),
              ("tags", ", ".join(authored.get("tags", [])) or "-"),
              ("links", ", ".join(f"{link['as']} {link['to']}" for link in authored.get("links", [])) or "-")]
+    rows += [("linked from", ", ".join(f"{x['as']} {x['from']}" for x in document["linked_from"]) or "-")]
     rows += [(f"fields.{k}", v) for k, v in authored.get("fields", {}).items()]
+    rows += [(f"latest.{task}", uri) for task, uri in document["latest"].items()]
     return f"{entity['uri']}\n" + "\n".join(f"  {name:<12} {value}" for name, value in rows)
