@@ -42,6 +42,11 @@ step "bifrostctl publish $work --comment 'Blocking, for review'"
 "$ctl" publish "$work" --comment "Blocking, for review"
 "$ctl" versions bifrost:///task/shot/demo/sq010/sh0100/anim
 
+step "bifrostctl search roof   (full text over names, paths, descriptions, publish comments and tags)"
+"$ctl" search roof
+step "bifrostctl search blocking --kind version"
+"$ctl" search blocking --kind version
+
 if "$ctl" --help | grep -q '^  daemon'; then
     step "bifrostd   (watching the demo studio; Ctrl-C stops it)"
     work=projects/demo/sequences/sq010/sh0100/anim/work/maya
