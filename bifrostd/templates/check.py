@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import FieldValueError
-from .compiled import PATTERN_FLAGS, CompiledTemplate, key_refs, provably_safe
+from .compiled import PATTERN_FLAGS, CompiledTemplate, provably_safe
 from .keys import KeyType, unsafe_reason
-from .pattern import KeyRef, Optional, Text, Token
+from .pattern import KeyRef, Optional, Text, Token, key_refs
+from .readings import ReadingRule, all_text, differing_text, may_hold, piece_proven, pieces, segments
 from .shape import Shape
 from .source import SourceProblem
 from .templateset import TemplateSet, build_template_set
@@ -226,8 +227,6 @@ class Segment:
 
 def segment_regexes(template: CompiledTemplate) -> tuple[Segment, ...] | None:
     """Each segment's regex, or None when the number of segments varies (an optional part spans a '/')."""
-    from .readings import segments
-
     split = segments(template.tokens)
     if split is None:
         return None
@@ -315,7 +314,6 @@ def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None =
     """Every template with a path that splits into fields two ways (see :mod:`.ambiguity`), unless the
     template declares a reading rule that picks one (``readings: longest-first``)."""
     from .ambiguity import find_two_readings, readings_text, tagged_regex
-    from .readings import ReadingRule, differing_text, pieces, piece_proven
 
     proofs = ProofCache() if proofs is None else proofs
     problems = []
@@ -374,17 +372,15 @@ def example_paths(template: CompiledTemplate, limit: int) -> Iterator[str]:
     combinations of values, each with its optional parts and without."""
     from itertools import islice, product
 
-    from .readings import may_hold
-
-    static = sorted({c for t in _texts(template.tokens) for c in t if c != "/"})
+    static = sorted(set(all_text(template.tokens)) - {"/"})
     names = list(dict.fromkeys(t.name for t in key_refs(template.tokens)))
-    values = [_samples(template.keys[name], static, may_hold) for name in names]
+    values = [_samples(template.keys[name], static) for name in names]
     for combination in islice(product(*values), limit):
         fields = {template.keys[name].field: value for name, value in zip(names, combination)}
         yield from _renderings(template, fields)
 
 
-def _samples(key: Any, static: list[str], may_hold: Any) -> list[Any]:
+def _samples(key: Any, static: list[str]) -> list[Any]:
     if key.choices:
         return list(key.choices[:3])
     if key.type is not KeyType.STR:
@@ -406,14 +402,6 @@ def _renderings(template: CompiledTemplate, fields: dict[str, Any]) -> list[str]
         except (FieldValueError, ValueError):
             continue
     return list(dict.fromkeys(out))
-
-
-def _texts(tokens: tuple[Token, ...]) -> Iterator[str]:
-    for token in tokens:
-        if isinstance(token, Text):
-            yield token.text
-        elif isinstance(token, Optional):
-            yield from _texts(token.parts)
 
 
 def _whole_example(template: CompiledTemplate, index: int, segment: str, proofs: ProofCache) -> str:
@@ -465,7 +453,6 @@ def check_template_set(location: Path, *, proofs: ProofCache | None = None) -> t
     problems += ambiguity_problems(template_set, proofs=proofs)
     if proofs is not None:
         from .ambiguity import tagged_regex
-        from .readings import pieces
 
         templates = template_set.templates.values()
         proofs.keep({t.approx_regex for t in templates}

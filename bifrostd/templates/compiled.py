@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from ..errors import FieldValueError
 from .fastparse import Parser, specialised_parser
 from .keys import CHARS_ASCII_TWINS, Key, KeyType, unsafe_character, unsafe_reason, windows_name_problem
-from .pattern import KeyRef, Optional, Text, Token
+from .pattern import KeyRef, Optional, Text, Token, key_refs
 from .readings import ReadingRule, TwoWays, differing_text, one_reading_proven, readings
 
 Converter = Callable[[str], Any]
@@ -367,15 +367,6 @@ def _occurrence_parts(tokens: tuple[Token, ...], keys: dict[str, Key], counter: 
         elif isinstance(token, Optional):
             parts += ["(?:", *_occurrence_parts(token.parts, keys, counter), ")?"]
     return parts
-
-
-def key_refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
-    """Every key reference of ``tokens``, optional parts included, in order."""
-    for token in tokens:
-        if isinstance(token, KeyRef):
-            yield token
-        elif isinstance(token, Optional):
-            yield from key_refs(token.parts)
 
 
 def compile_template(

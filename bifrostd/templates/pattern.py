@@ -110,6 +110,15 @@ def walk_tokens(tokens: tuple[Token, ...]) -> Iterator[Token]:
             yield from walk_tokens(token.parts)
 
 
+def key_refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
+    """Every key reference of ``tokens``, optional parts included, in order."""
+    for token in tokens:
+        if isinstance(token, KeyRef):
+            yield token
+        elif isinstance(token, Optional):
+            yield from key_refs(token.parts)
+
+
 class ReferenceCycle(ValueError):
     """A reference cycle; ``chain`` lists the templates in it."""
 

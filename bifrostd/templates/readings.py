@@ -27,9 +27,9 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from .keys import Key, KeyType
-from .pattern import KeyRef, Optional, Text, Token
+from .pattern import KeyRef, Optional, Text, Token, key_refs
 
-__all__ = ["Piece", "ReadingRule", "TwoWays", "differing_text", "may_hold", "one_reading_by_separators",
+__all__ = ["Piece", "ReadingRule", "all_text", "TwoWays", "differing_text", "may_hold", "one_reading_by_separators",
            "one_reading_proven", "piece_proven", "pieces", "readings", "segments"]
 
 
@@ -92,7 +92,7 @@ def pieces(tokens: tuple[Token, ...], keys: dict[str, Key]) -> list[Piece]:
 def segments(tokens: tuple[Token, ...]) -> list[tuple[Token, ...]] | None:
     """The tokens of each '/'-separated segment of a template, or None if an optional part spans a '/'
     (the number of segments then varies)."""
-    if any(isinstance(t, Optional) and "/" in _all_text(t.parts) for t in tokens):
+    if any(isinstance(t, Optional) and "/" in all_text(t.parts) for t in tokens):
         return None
     out: list[tuple[Token, ...]] = []
     current: list[Token] = []
@@ -114,19 +114,11 @@ def _piece(index: int, tokens: list[Token], keys: dict[str, Key], pinned: frozen
 
 
 def _fields(tokens: tuple[Token, ...], keys: dict[str, Key]) -> tuple[str, ...]:
-    return tuple(keys[ref.name].field for ref in _refs(tokens))
+    return tuple(keys[ref.name].field for ref in key_refs(tokens))
 
 
-def _refs(tokens: tuple[Token, ...]) -> Iterator[KeyRef]:
-    for token in tokens:
-        if isinstance(token, KeyRef):
-            yield token
-        elif isinstance(token, Optional):
-            yield from _refs(token.parts)
-
-
-def _all_text(tokens: tuple[Token, ...]) -> str:
-    return "".join(t.text if isinstance(t, Text) else _all_text(t.parts) if isinstance(t, Optional) else ""
+def all_text(tokens: tuple[Token, ...]) -> str:
+    return "".join(t.text if isinstance(t, Text) else all_text(t.parts) if isinstance(t, Optional) else ""
                    for t in tokens)
 
 
@@ -157,23 +149,23 @@ def piece_proven(piece: Piece, keys: dict[str, Key]) -> bool:
     tokens = piece.tokens
     if not any(isinstance(t, Optional) for t in tokens) and len(_free_fields(piece, keys)) <= 1:
         return True
-    known = {keys[r.name].field for r in _refs(tokens)} - _free_fields(piece, keys)
+    known = {keys[r.name].field for r in key_refs(tokens)} - _free_fields(piece, keys)
     ways = _alternatives(tokens)
     if len(ways) > _MAX_ALTERNATIVES or not all(one_reading_by_separators(way, keys, known) for way in ways):
         return False
     if len(ways) == 1:
         return True
-    regexes = {keys[ref.name].regex(ref.padding, proof=True) for ref in _refs(tokens)}
-    text = _all_text(tokens)
+    regexes = {keys[ref.name].regex(ref.padding, proof=True) for ref in key_refs(tokens)}
+    text = all_text(tokens)
     counted = [c for c in sorted(set(text)) if not any(may_hold(regex, c) for regex in regexes)]
-    counts = [tuple(_all_text(way).count(c) for c in counted) for way in ways]
+    counts = [tuple(all_text(way).count(c) for c in counted) for way in ways]
     return len(set(counts)) == len(counts)
 
 
 def _free_fields(piece: Piece, keys: dict[str, Key]) -> set[str]:
     """The fields of ``piece`` whose text is not known from an earlier segment. Only a string's text is
     its value: a number pinned as 3 may read as ``3`` or ``003`` where its padding is loose."""
-    return {keys[ref.name].field for ref in _refs(piece.tokens)
+    return {keys[ref.name].field for ref in key_refs(piece.tokens)
             if keys[ref.name].field not in piece.pinned or keys[ref.name].type is not KeyType.STR}
 
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .compiled import CompiledTemplate, key_refs
+from .compiled import CompiledTemplate
 from .keys import Key
-from .pattern import KeyRef, Optional, Text, Token
+from .pattern import KeyRef, Optional, Text, Token, key_refs
 from .readings import segments
 
 __all__ = ["SkeletonFolder", "skeleton_folders"]
