@@ -217,27 +217,23 @@ def undo_create(results: Iterable[CreateResult]) -> None:
 
 
 def record_created(catalog_path: Path, template_set: TemplateSet, plans: Iterable[CreatePlan]) -> str:
-    """Catalog what ``create`` made, as the watcher would; says how: ``catalog`` (written here),
-    ``daemon`` (a running daemon holds the catalog: its watcher records it), or ``none`` (no catalog
-    yet: the first scan records it)."""
-    from ..catalog import Catalog
-    from ..errors import CatalogBusy
-    from ..observe.settle import Dirty
-    from ..reconcile.dirty import apply_dirty
+    """Catalog what ``create`` made, as the watcher would (``reconcile.recording``); says how: ``catalog``
+    (written here), ``daemon`` (a running daemon holds the catalog: its watcher records it), ``pending``
+    (another command held the catalog too long: the next scan records it), or ``none`` (no catalog yet:
+    the first scan records it)."""
+    from ..reconcile.recording import record_paths
 
     if not catalog_path.exists():
         return "none"
-    try:
-        catalog = Catalog.open(catalog_path, write=True)
-    except CatalogBusy:
-        return "daemon"
-    with catalog:
-        by_root: dict[str, list[Dirty]] = {}
-        for plan in plans:
-            by_root.setdefault(plan.root, []).append(Dirty(plan.root, plan.relative, is_dir=True))
-        for root, dirty in by_root.items():
-            apply_dirty(catalog, template_set, root, dirty, settle_ns=0, source="command")
-    return "catalog"
+    by_root: dict[str, list[tuple[str, bool]]] = {}
+    for plan in plans:
+        by_root.setdefault(plan.root, []).append((plan.relative, True))
+    recorded = "catalog"
+    for root, paths in by_root.items():
+        recorded = record_paths(catalog_path, template_set, root, paths, source="command").by
+        if recorded != "catalog":
+            break  # a daemon's watcher, or the next scan, records the rest as well
+    return recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 :mod:`.plan` is pure (which template, which number, which files);
 :mod:`.claim` claims a version folder and puts it in place whole;
 :mod:`.execute` copies and verifies; :mod:`.deprecation` flags versions;
-:mod:`.record` brings the catalog up to date for what was written.
+``reconcile.recording`` brings the catalog up to date for what was written.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from .deprecation import DeprecationResult, VersionFolder, set_deprecated, version_folder
 from .execute import PublishResult, current_user, execute_publish, prepare_publish, utc_now
 from .plan import PublishItem, PublishPlan, PublishSource, next_version
-from .record import Recorded, record_paths
+from ..reconcile.recording import Recorded, record_paths
 
 __all__ = [
     "DeprecationResult",

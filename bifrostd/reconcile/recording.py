@@ -1,4 +1,5 @@
-"""Recording what a publish or a deprecation wrote in the catalog, as a scan of those paths would.
+"""Recording what a command wrote in the tree (a publish, a deprecation, a tag, a created entity) in the
+catalog, as a scan of those paths would.
 
 Without a daemon, the command is the catalog's one writer for a moment: it
 runs the watcher's reconcile (``reconcile.dirty.apply_dirty``) on the paths
@@ -19,8 +20,8 @@ from ..catalog import Catalog
 from ..catalog.state_lock import holder_pid
 from ..errors import CatalogBusy
 from ..observe.settle import Dirty
-from ..reconcile.dirty import apply_dirty
 from ..templates.templateset import TemplateSet
+from .dirty import apply_dirty
 
 __all__ = ["Recorded", "record_paths"]
 
@@ -38,9 +39,10 @@ class Recorded:
 
 
 def record_paths(catalog_path: Path, template_set: TemplateSet, root: str, paths: list[tuple[str, bool]], *,
-                 wait_s: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> Recorded:
+                 wait_s: float = 10.0, sleep: Callable[[float], None] = time.sleep, source: str = "watch") -> Recorded:
     """Reconcile ``paths`` ((root-relative path, is a folder)) of ``root`` into the catalog, unless a daemon
-    writes it. Another one-shot writer (a racing publish, a scan) is waited for, up to ``wait_s``."""
+    writes it. Another one-shot writer (a racing publish, a scan) is waited for, up to ``wait_s``.
+    ``source`` names who saw the change in the activity log."""
     catalog = None
     for _ in range(max(1, int(wait_s / 0.05))):
         try:
@@ -54,5 +56,5 @@ def record_paths(catalog_path: Path, template_set: TemplateSet, root: str, paths
         return Recorded("pending")
     with catalog:
         dirty = [Dirty(root, relative, is_dir) for relative, is_dir in paths]
-        report = apply_dirty(catalog, template_set, root, dirty, settle_ns=0)
+        report = apply_dirty(catalog, template_set, root, dirty, settle_ns=0, source=source)
     return Recorded("catalog", report.actions)
