@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -105,6 +106,25 @@ def installed(command: str) -> str:
     """An installed console script of the interpreter running the tests."""
     path = BIN / command
     return str(path) if path.exists() else shutil.which(command) or command
+
+
+def scanned_demo(folder: Path) -> Path:
+    """The demo studio (``bifrostctl init --demo FOLDER``), scanned in process; its config's path."""
+    from bifrostd.cli import main
+
+    subprocess.run([installed("bifrostctl"), "init", "--demo", str(folder)], check=True, capture_output=True)
+    config = folder / "bifrost.yaml"
+    assert main(["--config", str(config), "scan"]) == 0
+    return config
+
+
+def ctl_in_process(capsys, config: Path, *args: str) -> tuple[int, str, str]:
+    """``bifrostctl --config CONFIG ARGS`` run in this process: (exit code, stdout, stderr)."""
+    from bifrostd.cli import main
+
+    code = main(["--config", str(config), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 @pytest.fixture

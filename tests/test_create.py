@@ -6,16 +6,16 @@ import grp
 import json
 import os
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bifrostd.cli import main
 from bifrostd.templates import load_template_set
 from bifrostd.templates.skeleton import skeleton_folders
+from conftest import ctl_in_process as ctl
+from conftest import scanned_demo
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,17 +69,7 @@ def test_every_own_folder_of_a_plan_resolves_to_the_entity_or_below_it(default_s
 # -- the command ---------------------------------------------------------------------------
 @pytest.fixture
 def studio(tmp_path):
-    subprocess.run([str(Path(os.sys.executable).parent / "bifrostctl"), "init", "--demo", str(tmp_path / "s")],
-                   check=True, capture_output=True)
-    config = tmp_path / "s" / "bifrost.yaml"
-    assert main(["--config", str(config), "scan"]) == 0
-    return config
-
-
-def ctl(capsys, config, *args):
-    code = main(["--config", str(config), *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return scanned_demo(tmp_path / "s")
 
 
 def test_dry_run_prints_every_folder_and_makes_none(studio, capsys):

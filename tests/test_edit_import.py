@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -19,10 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bifrostd.authored import FrameRange, read_sidecar
-from bifrostd.cli import main
 from bifrostd.errors import EditUnreadable, PackageMissing
 from bifrostd.production.edit_plan import KnownShot, Naming, compile_pattern, name_clips, plan_edit
 from bifrostd.production.edit_read import CutClip, parse_rate, read_edit
+from conftest import ctl_in_process as ctl
+from conftest import scanned_demo
 
 EDITS = Path(__file__).resolve().parent.parent / "fixtures" / "edit"
 
@@ -154,17 +154,7 @@ def test_without_opentimelineio_the_error_says_how_to_install_it(monkeypatch):
 # -- the command, on the demo studio ------------------------------------------------------
 @pytest.fixture
 def studio(tmp_path):
-    subprocess.run([str(Path(sys.executable).parent / "bifrostctl"), "init", "--demo", str(tmp_path / "s")],
-                   check=True, capture_output=True)
-    config = tmp_path / "s" / "bifrost.yaml"
-    assert main(["--config", str(config), "scan"]) == 0
-    return config
-
-
-def ctl(capsys, config, *args):
-    code = main(["--config", str(config), *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return scanned_demo(tmp_path / "s")
 
 
 def shot_folder(config, sequence, shot):

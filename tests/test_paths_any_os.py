@@ -15,6 +15,7 @@ from bifrostd.cli import main
 from bifrostd.templates import load_template_set
 from bifrostd.templates.placing import place
 from bifrostd.templates.resolution import resolve_path
+from conftest import scanned_demo
 
 REPO = Path(__file__).resolve().parent.parent
 RELATIVE = "demo/sequences/sq010/sh0100/anim/work/maya/sh0100_anim_v003.ma"
@@ -120,12 +121,7 @@ def test_placing_never_puts_a_path_under_a_root_it_leaves(default_set, segments)
 
 def test_a_windows_path_names_the_folder_to_forget_or_list(tmp_path, capsys):
     """ls and forget take a path written for Windows as the same folder on this machine."""
-    import subprocess
-
-    subprocess.run([str(Path(os.sys.executable).parent / "bifrostctl"), "init", "--demo", str(tmp_path / "s")],
-                   check=True, capture_output=True)
-    config = tmp_path / "s" / "bifrost.yaml"
-    assert main(["--config", str(config), "scan"]) == 0
+    config = scanned_demo(tmp_path / "s")
     capsys.readouterr()
     shot = tmp_path / "s" / "projects/demo/sequences/sq010/sh0100/anim/work/maya"
     victim = next(shot.iterdir())

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,36 +19,24 @@ from bifrostd.catalog.search import SearchQuery, match_expression
 from bifrostd.cli import main
 from bifrostd.production.searches import parse_since
 
+from conftest import ctl_in_process as ctl
+from conftest import scanned_demo
 from racing import race
 
 SHOT = "bifrost:///shot/demo/sq010/sh0100"
 HERO = "bifrost:///asset/demo/character/hero"
 
 
-def make_studio(folder: Path) -> Path:
-    subprocess.run([str(Path(os.sys.executable).parent / "bifrostctl"), "init", "--demo", str(folder)],
-                   check=True, capture_output=True)
-    config = folder / "bifrost.yaml"
-    assert main(["--config", str(config), "scan"]) == 0
-    return config
-
-
 @pytest.fixture
 def studio(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # saved searches go to ~/.config/bifrost
-    return make_studio(tmp_path / "s")
+    return scanned_demo(tmp_path / "s")
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """A demo studio for read-only questions (the hypothesis test)."""
-    return make_studio(tmp_path_factory.mktemp("shared") / "s")
-
-
-def ctl(capsys, config, *args):
-    code = main(["--config", str(config), *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return scanned_demo(tmp_path_factory.mktemp("shared") / "s")
 
 
 def found(capsys, config, *args) -> list[str]:
