@@ -37,7 +37,7 @@ from .spec import OS_NAMES
 if TYPE_CHECKING:
     from .templateset import TemplateSet
 
-__all__ = ["Placed", "place"]
+__all__ = ["Placed", "place", "under_root"]
 
 _WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|[A-Za-z]:\Z|\\\\")
 
@@ -87,7 +87,7 @@ def place(template_set: TemplateSet, text: str) -> Placed:
     syntax = syntax_of(text, here)
     normal = normalise(text, syntax, here)
     for os_name in _search_order(syntax, here):
-        found = _under_root(template_set, normal, os_name)
+        found = under_root(template_set, normal, os_name)
         if found is not None:
             return Placed(normal, os_name, here, found[0], found[1])
     return Placed(normal, here, here)
@@ -98,8 +98,9 @@ def _search_order(syntax: str, here: str) -> list[str]:
     return sorted(same, key=lambda name: name != here)
 
 
-def _under_root(template_set: TemplateSet, normal: str, os_name: str) -> tuple[str, str] | None:
-    """(root, relative) of the longest root of ``os_name`` holding ``normal``, or None."""
+def under_root(template_set: TemplateSet, normal: str, os_name: str) -> tuple[str, str] | None:
+    """(root, relative) of the longest root of ``os_name`` holding ``normal`` (relative "" for a root
+    itself), or None; Windows paths take either separator and compare without regard to case."""
     windows = os_name == "windows"
     path = normal.replace("\\", "/") if windows else normal
     compared = path.lower() if windows else path
@@ -117,5 +118,5 @@ def _under_root(template_set: TemplateSet, normal: str, os_name: str) -> tuple[s
         if compared == key:
             best, best_length = (name, ""), len(key)
         elif compared.startswith(key if key.endswith("/") else key + "/"):
-            best, best_length = (name, path[len(key):].lstrip("/")), len(key)
+            best, best_length = (name, path[len(key) if key.endswith("/") else len(key) + 1:]), len(key)
     return best

@@ -149,18 +149,10 @@ class TemplateSet:
                 if path.startswith(prefix):
                     return name, path[len(prefix):]
             return None
-        return self._split_windows(path)
+        from .placing import under_root  # on Windows: either separator, roots compared without regard to case
 
-    def _split_windows(self, path: str) -> tuple[str, str] | None:
-        """As split_path, on Windows: either separator, and roots compared without regard to case."""
-        normal = path.replace("\\", "/")
-        best: tuple[str, str] | None = None
-        best_len = -1
-        for name, root in self.roots.items():
-            base = root.paths.get(self.os_name, "").replace("\\", "/").rstrip("/")
-            if base and len(base) > best_len and normal.lower().startswith(base.lower() + "/"):
-                best, best_len = (name, normal[len(base) + 1:]), len(base)
-        return best
+        found = under_root(self, path, "windows")
+        return found if found is not None and found[1] else None  # a root itself is under no root here
 
     # -- matching -------------------------------------------------------------------
     def match(self, path: str) -> Match | None:
