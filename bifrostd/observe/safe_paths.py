@@ -31,7 +31,7 @@ from pathlib import Path
 from bifrostd.atomic_write import TEMP_PREFIX
 from bifrostd.atomic_write import AtomicFile as _AtomicFile
 
-__all__ = ["AtomicFile", "RootedPath", "UnsafePath", "lstat", "open_folder", "write_file"]
+__all__ = ["AtomicFile", "RootedPath", "UnsafePath", "lstat", "open_child", "open_folder", "write_file"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _BASE_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC  # the base may be a symlink: configuration
@@ -122,7 +122,7 @@ def _open_base(base: Path, create: bool) -> int | None:
 
 def _open_child(parent: int, name: str, shown: Path, create: bool) -> int | None:
     try:
-        return _open_dir(parent, name, shown)
+        return open_child(parent, name, shown)
     except FileNotFoundError:
         if not create:
             return None
@@ -130,10 +130,12 @@ def _open_child(parent: int, name: str, shown: Path, create: bool) -> int | None
         os.mkdir(name, 0o777, dir_fd=parent)
     except FileExistsError:
         pass  # made meanwhile (another worker of the same restore): opened with the same checks
-    return _open_dir(parent, name, shown)
+    return open_child(parent, name, shown)
 
 
-def _open_dir(parent: int, name: str, shown: Path) -> int:
+def open_child(parent: int, name: str, shown: Path) -> int:
+    """A descriptor of the folder ``name`` in the folder ``parent``, refusing a symlink or a non-folder
+    (``UnsafePath`` naming ``shown``); the caller closes it."""
     try:
         return os.open(name, _DIR_FLAGS, dir_fd=parent)
     except OSError as error:

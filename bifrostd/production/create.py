@@ -172,7 +172,7 @@ def _group_ids(names: Iterable[str | None]) -> dict[str, int]:
 
 def _make(base: Path, folder: Folder, gid: int | None) -> bool:
     """Make one folder whose parent exists, without following a symlink below ``base``; True if made."""
-    from ..observe.safe_paths import open_folder
+    from ..observe.safe_paths import open_child, open_folder
 
     names = folder.relative.split("/")
     parent = open_folder(base, names[:-1], create=False)
@@ -183,10 +183,9 @@ def _make(base: Path, folder: Folder, gid: int | None) -> bool:
             os.mkdir(names[-1], 0o777, dir_fd=parent)
         except FileExistsError:
             return False
+        made = open_child(parent, names[-1], Path(folder.path))  # through the parent just checked
     finally:
         os.close(parent)
-    made = open_folder(base, names, create=False)
-    assert made is not None  # just made
     try:
         if gid is not None:
             os.fchown(made, -1, gid)  # before the mode: changing the group may clear a setgid bit
