@@ -148,12 +148,3 @@ def _fields(occurrences: tuple[str, ...], tagged: str) -> dict[str, str] | None:
         if any(_is_marker(c) for c in text) or fields.setdefault(field, text) != text:
             return None
     return fields
-
-
-def readings_text(found: TwoReadings) -> str:
-    """``channel='ch_la'`` against ``channel='ch', layer='la'``: what differs between the readings."""
-    def show(reading: dict[str, str]) -> str:
-        names = [n for n in sorted(set(found.first) | set(found.second)) if found.first.get(n) != found.second.get(n)]
-        return ", ".join(f"{n}={reading[n]!r}" if n in reading else f"no {n}" for n in names)
-
-    return f"{show(found.first)}, or {show(found.second)}"

@@ -313,7 +313,7 @@ def overlap_problems(template_set: TemplateSet, *, proofs: ProofCache | None = N
 def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None = None) -> list[SourceProblem]:
     """Every template with a path that splits into fields two ways (see :mod:`.ambiguity`), unless the
     template declares a reading rule that picks one (``readings: longest-first``)."""
-    from .ambiguity import find_two_readings, readings_text, tagged_regex
+    from .ambiguity import find_two_readings, tagged_regex
 
     proofs = ProofCache() if proofs is None else proofs
     problems = []
@@ -339,7 +339,7 @@ def ambiguity_problems(template_set: TemplateSet, *, proofs: ProofCache | None =
             problems.append(SourceProblem(
                 template.where, f"templates.{template.name}",
                 f"a path has two readings: {_whole_example(template, piece.index, found.example, proofs)!r} {verb} "
-                f"{readings_text(found)}", _TWO_READINGS_HINT, code="ambiguous",
+                f"{differing_text(found.first, found.second)}", _TWO_READINGS_HINT, code="ambiguous",
             ))
             break
     return problems
