@@ -12,13 +12,13 @@ publish: nothing is left but what was there before.
 from __future__ import annotations
 
 import os
-import pwd
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from ..atomic_write import AtomicFile, open_folder_fd, write_atomic
+from ..catalog.events import owner_name
 from ..authored import SIDECAR_NAME, Authored, Publish, PublishedFile, render_sidecar
 from ..errors import PublishError, PublishVerifyFailed
 from ..observe.hashing import copy_hashed, hash_file
@@ -54,12 +54,9 @@ class PublishResult:
 
 
 def current_user() -> str:
-    """The login name of this process's uid (the uid itself when it has none)."""
+    """The login name of this process's uid (the uid itself when it has none), as the log names owners."""
     uid = os.getuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
+    return owner_name(uid) or str(uid)
 
 
 def utc_now() -> str:
